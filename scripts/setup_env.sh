@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes ./.venv with evo_rnn and its dependencies (once; later runs are quick), and
+# Graphviz's `dot` for PNG diagrams. Sourced by scripts/demo.sh and scripts/test.sh.
+# EVO_RNN_EXTRAS chooses the pip extras (default: dev).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${EVO_RNN_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Graphviz (apt-get install graphviz) for PNG diagrams" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+      || { echo "setup: apt-get could not install graphviz; install Graphviz's 'dot' yourself (apt-get install graphviz / brew install graphviz / conda install graphviz)" >&2; exit 1; }
+  else
+    echo "setup: Graphviz's 'dot' program is missing and cannot be installed from here: run 'sudo apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz', then rerun" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV" >&2
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.evo_rnn-installed"
+extras="${EVO_RNN_EXTRAS:-dev}"
+if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ] || [ "$(cat "$stamp")" != "$extras" ]; then
+  echo "setup: installing evo_rnn[$extras] and its dependencies into $VENV (first time: a few minutes)" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
+  echo "$extras" > "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
