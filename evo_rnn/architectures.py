@@ -5,13 +5,12 @@ candidate g; `W_xz`, `W_hz`, `W_xr`, `W_hr`, `W_xh`, `W_hh` for the GRU and MUT 
 A gate's bias sits on its x-side linear; where a gate has no x-side linear (MUT1's
 candidate, MUT2's reset gate) the bias sits on its h-side linear.
 
-Regenerate the shipped copies in `saved_architectures/zoo/` with
-`python -m evo_rnn.architectures saved_architectures/zoo`.
+The shipped copies in `saved_architectures/zoo/` are written by
+`python -m evo_rnn.write_zoo saved_architectures/zoo`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -156,35 +155,3 @@ def resolve(spec: str | os.PathLike) -> nx.DiGraph:
     raise UnknownNameError(
         f"{text!r} is neither a zoo cell ({', '.join(_ZOO)}) nor an existing cell .json file"
     )
-
-
-def write_zoo(directory: str | os.PathLike, diagrams: bool = True) -> list[Path]:
-    """Writes `<name>.json` (and `<name>.png` when `diagrams`) for every zoo cell."""
-    from evo_rnn import cell_format, diagram
-
-    directory = Path(directory)
-    written = []
-    for name in names():
-        graph = get(name)
-        written.append(cell_format.save(graph, directory / f"{name}.json"))
-        if diagrams:
-            written.append(diagram.write_diagram(graph, directory / f"{name}.png"))
-    return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    from evo_rnn.cli import ArgumentParser, run
-
-    parser = ArgumentParser(prog="python -m evo_rnn.architectures", description="Write the zoo cells as JSON + PNG.")
-    parser.add_argument("directory", help="where to write <name>.json and <name>.png")
-    parser.add_argument("--no-diagrams", action="store_true", help="write the JSON files only")
-
-    def job(args: argparse.Namespace) -> None:
-        for path in write_zoo(args.directory, diagrams=not args.no_diagrams):
-            print(path)
-
-    return run(parser, job, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

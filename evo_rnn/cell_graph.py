@@ -274,6 +274,9 @@ def validate(graph: nx.DiGraph) -> None:
                     node,
                 )
     live = _live_nodes(graph)
+    x = input_node(graph)
+    if x not in live:
+        raise InvalidCellError(f"the cell never reads its input: no path leads from {x!r} to the output", x)
     for node in sorted(graph):
         if node not in live:
             raise InvalidCellError(
@@ -281,7 +284,6 @@ def validate(graph: nx.DiGraph) -> None:
                 "remove it or call evo_rnn.cell_graph.prune(graph)",
                 node,
             )
-    x = input_node(graph)
     variable = {x, *state_nodes(graph).values()}
     for state, out in sorted(output_nodes(graph).items()):
         if not (nx.ancestors(graph, out) & variable):
@@ -289,8 +291,6 @@ def validate(graph: nx.DiGraph) -> None:
                 f"output node {out!r} (state {state!r}) depends on constants only, not on x or any state",
                 out,
             )
-    if graph.out_degree(x) == 0:
-        raise InvalidCellError("the cell never reads its input: node 'x' feeds nothing", x)
     if not any(graph.out_degree(n) for n in state_nodes(graph).values()):
         raise InvalidCellError(
             "the cell never reads its previous state, so it is not recurrent: "

@@ -125,9 +125,12 @@ class GraphCell(keras.layers.Layer):
         # Deterministic creation order: x, then the states in order, then internal sources.
         sources = [s for s in [self._x, *self._reads] if s in by_source]
         sources += [s for s in order if s in by_source and s not in sources]
+        paired_read, pairs = self._pair_x_with_a_state(by_source)
+        first = {self._x: [x for _, x, _ in pairs], paired_read: [s for _, _, s in pairs]}
         self._groups: dict[str, _LinearGroup] = {}
         for source in sources:
-            members = tuple(sorted(by_source[source]))
+            leading = first.get(source, [])
+            members = tuple(leading + sorted(m for m in by_source[source] if m not in leading))
             slots, next_slot = [], 0
             for member in members:
                 if graph.nodes[member]["bias_init"] is None:
@@ -136,13 +139,43 @@ class GraphCell(keras.layers.Layer):
                     slots.append(next_slot)
                     next_slot += 1
             self._groups[source] = _LinearGroup(source, members, tuple(slots))
+        # (state read, add nodes) whose values come from one add of fused tensors.
+        self._paired = (paired_read, tuple(add for add, _, _ in pairs)) if pairs else None
         self._member_of = {m: (g, k) for g in self._groups.values() for k, m in enumerate(g.members)}
         # Nodes computed one by one at each step; sources and linear nodes are handled apart.
         self._plan = [
             (node, graph.nodes[node]["op"], self._ordered_parents(node))
             for node in order
             if OPS[graph.nodes[node]["op"]].kind not in (OpKind.INPUT, OpKind.STATE, OpKind.LINEAR)
+            and not (self._paired and node in self._paired[1])
         ]
+
+    def _pair_x_with_a_state(self, by_source: dict[str, list[str]]) -> tuple[str | None, list[tuple[str, str, str]]]:
+        """Finds `add(W_x? x, W_h? state)` nodes, as in every gate of the LSTM and GRU.
+
+        Returns the state read node with most such adds and its `(add node, x-side
+        linear, state-side linear)` triples, where both linears feed nothing else, sorted
+        by add node; `(None, [])` when there are none. Those adds
+        are then done once on the fused tensors (their linears laid out in the same
+        order at the front of both groups) instead of once per gate.
+        """
+        graph = self._graph
+        x_side = set(by_source.get(self._x, ()))
+        best_read, best = None, []
+        for read in self._reads:
+            state_side = set(by_source.get(read, ()))
+            pairs = []
+            for node in sorted(graph):
+                if graph.nodes[node]["op"] != "add":
+                    continue
+                parents = list(graph.predecessors(node))
+                xs = [p for p in parents if p in x_side]
+                hs = [p for p in parents if p in state_side]
+                if len(xs) == 1 and len(hs) == 1 and all(graph.out_degree(p) == 1 for p in parents):
+                    pairs.append((node, xs[0], hs[0]))
+            if len(pairs) > len(best):
+                best_read, best = read, pairs
+        return best_read, best
 
     def _ordered_parents(self, node: str) -> list[str]:
         edges = self._graph.in_edges(node, data="operand")
@@ -306,27 +339,44 @@ class GraphCell(keras.layers.Layer):
         projected = inputs if self._inputs_projected else self.project_inputs(inputs)
         return self._step(projected, states)
 
-    def _store_group(self, values: dict, group: _LinearGroup, fused) -> None:
-        if len(group.members) == 1:
-            values[group.members[0]] = fused
-            return
-        for member, part in zip(group.members, ops.split(fused, len(group.members), axis=-1)):
-            values[member] = part
+    def _store(self, values: dict, names: tuple[str, ...], fused) -> None:
+        """Splits a fused [..., len(names) * units] tensor into the values of `names`."""
+        if len(names) == 1:
+            values[names[0]] = fused
+        elif names:
+            for name, part in zip(names, ops.split(fused, len(names), axis=-1)):
+                values[name] = part
 
     def _step(self, projected, states):
         if not isinstance(states, (list, tuple)):
             states = [states]
         values: dict[str, Any] = {}
-        offset = 0
+        x_side = projected
         if self._x_direct:
             values[self._x] = projected[..., : self.units]
-            offset = self.units
-        if self._x in self._groups:
-            self._store_group(values, self._groups[self._x], projected[..., offset:] if offset else projected)
+            x_side = projected[..., self.units:]
+        paired_read, paired_adds = self._paired or (None, ())
+        if self._x in self._groups and paired_read is None:
+            self._store(values, self._groups[self._x].members, x_side)
         for read, state in zip(self._reads, states):
             values[read] = state
-            if read in self._groups:
-                self._store_group(values, self._groups[read], self._linear_group(self._groups[read], state))
+            if read not in self._groups:
+                continue
+            group = self._groups[read]
+            fused = self._linear_group(group, state)
+            if read != paired_read:
+                self._store(values, group.members, fused)
+                continue
+            # add(W_x? x, W_h? state) for every pair at once, then the unpaired rest.
+            n, width = len(paired_adds), len(paired_adds) * self.units
+            x_members = self._groups[self._x].members
+            x_pairs = x_side if len(x_members) == n else x_side[..., :width]
+            s_pairs = fused if len(group.members) == n else fused[..., :width]
+            self._store(values, paired_adds, x_pairs + s_pairs)
+            if len(x_members) > n:
+                self._store(values, x_members[n:], x_side[..., width:])
+            if len(group.members) > n:
+                self._store(values, group.members[n:], fused[..., width:])
         for node, op, parents in self._plan:
             args = [values[p] for p in parents]
             if op == "const":
@@ -337,7 +387,7 @@ class GraphCell(keras.layers.Layer):
                 value = getattr(ops, OPS[op].keras_op)(*args)
             values[node] = value
             if node in self._groups:
-                self._store_group(values, self._groups[node], self._linear_group(self._groups[node], value))
+                self._store(values, self._groups[node].members, self._linear_group(self._groups[node], value))
         new_states = [values[out] for out in self._outputs]
         return new_states[0], new_states
 
