@@ -229,3 +229,25 @@ print("jax ok")
     result = run_python(code, env={"KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "jax ok" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["lstm", "mut1"])
+def test_fallback_loop_without_keras_internals_gives_the_same_results(name, rng, monkeypatch):
+    from evo_rnn.layers import graph_rnn
+
+    tokens = rng.integers(1, 20, size=(3, 6))
+    tokens[0, 3:] = 0
+    model = keras.Sequential([
+        keras.Input((None,), dtype="int32"),
+        keras.layers.Embedding(20, UNITS, mask_zero=True),
+        GraphRNN(GraphCell(name, UNITS, seed=0), return_sequences=True, go_backwards=True),
+    ])
+    fast = np.asarray(model(tokens))
+    monkeypatch.setattr(graph_rnn, "_backend_rnn", None)
+    calls = []
+    original = GraphRNN._batch_major_loop
+    monkeypatch.setattr(GraphRNN, "_batch_major_loop", lambda self, *a: calls.append(1) or original(self, *a))
+    model_fallback = keras.models.clone_model(model)
+    model_fallback.set_weights(model.get_weights())
+    _same(model_fallback(tokens), fast, atol=1e-6)
+    assert calls

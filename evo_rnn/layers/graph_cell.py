@@ -336,8 +336,9 @@ class GraphCell(keras.layers.Layer):
             self._inputs_projected = previous
 
     def call(self, inputs, states, training=None):
-        projected = inputs if self._inputs_projected else self.project_inputs(inputs)
-        return self._step(projected, states)
+        if self._inputs_projected:
+            return self.step_projected(inputs, states)
+        return self.step_projected(self.project_inputs(inputs), states)
 
     def _store(self, values: dict, names: tuple[str, ...], fused) -> None:
         """Splits a fused [..., len(names) * units] tensor into the values of `names`."""
@@ -347,7 +348,12 @@ class GraphCell(keras.layers.Layer):
             for name, part in zip(names, ops.split(fused, len(names), axis=-1)):
                 values[name] = part
 
-    def _step(self, projected, states):
+    def step_projected(self, projected, states):
+        """One step from the output of `project_inputs` for this step.
+
+        Returns:
+            `(output, new_states)` as `call`.
+        """
         if not isinstance(states, (list, tuple)):
             states = [states]
         values: dict[str, Any] = {}

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from evo_rnn.layers.graph_cell import GraphCell
+
+try:  # The loop every Keras RNN layer runs; internal, so keep a public fallback.
+    from keras.src.backend import rnn as _backend_rnn
+except ImportError:  # pragma: no cover - depends on the installed Keras
+    _backend_rnn = None
 
 __all__ = ["GraphRNN"]
 
@@ -19,6 +25,9 @@ class GraphRNN(keras.layers.RNN):
     `go_backwards`, `stateful`, `unroll`, `zero_output_for_mask`, masking) and gives the
     same results as `keras.layers.RNN(cell)`.
 
+    The raw input is put time-major before the projection (rather than the projection,
+    which is several times wider), and the loop runs time-major.
+
     Args:
         cell: a `GraphCell`.
         **kwargs: as for `keras.layers.RNN`.
@@ -31,7 +40,30 @@ class GraphRNN(keras.layers.RNN):
             )
         super().__init__(cell, **kwargs)
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if _backend_rnn is None:
+            return self._batch_major_loop(sequences, initial_state, mask)
+        projected = self.cell.project_inputs(ops.transpose(sequences, (1, 0, 2)))
+        if mask is not None:
+            mask = ops.transpose(mask, (1, 0, *range(2, len(mask.shape))))
+        last_output, outputs, states = _backend_rnn(
+            self.cell.step_projected,
+            projected,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            time_major=True,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+        if self.return_sequences:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        return last_output, outputs, states
+
+    def _batch_major_loop(self, sequences, initial_state, mask):
+        """The same computation through `keras.layers.RNN`'s own loop (public API only)."""
         projected = self.cell.project_inputs(sequences)
         with self.cell.inputs_projected():
-            return super().call(projected, initial_state=initial_state, mask=mask, training=training)
+            return super().inner_loop(projected, initial_state, mask)
