@@ -26,8 +26,12 @@ stamp="$VENV/.evo_rnn-installed"
 extras="${EVO_RNN_EXTRAS:-dev}"
 if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ] || [ "$(cat "$stamp")" != "$extras" ]; then
   echo "setup: installing evo_rnn[$extras] and its dependencies into $VENV (first time: a few minutes)" >&2
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
+  log="$VENV/pip-install.log"
+  if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e "$ROOT[$extras]"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: pip could not install evo_rnn[$extras]; the whole log is in $log" >&2
+    exit 1
+  fi
   echo "$extras" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
