@@ -4,8 +4,8 @@ The built-in job until the architecture search exists: it shows the whole path a
 takes in this package (graph -> `GraphCell` in `GraphRNN` -> trained under `tf.function`
 -> saved as `.keras`, reloaded, predictions compared -> diagram rendered).
 
-The task: read `length` random symbols (of `alphabet`), then, on as many recall markers,
-reproduce them in order; only the recall positions are scored (chance: 1/alphabet).
+The task is `memorize` (`evo_rnn.tasks`): read `length` random symbols of `alphabet`, then,
+on as many recall markers, reproduce them in order (chance: 1/alphabet).
 """
 
 from __future__ import annotations
@@ -16,19 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["make_memorization_data", "main"]
-
-
-def make_memorization_data(
-    n: int, length: int, alphabet: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inputs [n, 2*length] (symbols then markers), targets, and 0/1 sample weights."""
-    symbols = rng.integers(0, alphabet, size=(n, length))
-    markers = np.full((n, length), alphabet)  # token `alphabet` is the recall marker
-    inputs = np.concatenate([symbols, markers], axis=1)
-    targets = np.concatenate([np.zeros_like(symbols), symbols], axis=1)
-    weights = np.concatenate([np.zeros((n, length)), np.ones((n, length))], axis=1)
-    return inputs.astype("int32"), targets.astype("int32"), weights.astype("float32")
+__all__ = ["main"]
 
 
 def build_model(cell_name: str, units: int, alphabet: int, seed: int):
@@ -57,13 +45,13 @@ def build_model(cell_name: str, units: int, alphabet: int, seed: int):
 def _job(args: argparse.Namespace) -> None:
     import keras
 
-    from evo_rnn import architectures, cell_format
+    from evo_rnn import architectures, cell_format, tasks
     from evo_rnn.cli import UsageError
     from evo_rnn.diagram import write_diagram
 
     graph = architectures.get(args.cell)  # unknown names fail here, before any work
-    if args.epochs < 1 or args.units < 1 or args.length < 1 or args.alphabet < 2:
-        raise UsageError("--epochs, --units and --length must be positive and --alphabet at least 2")
+    if args.epochs < 1 or args.units < 1 or args.length < 1 or not 2 <= args.alphabet <= 26:
+        raise UsageError("--epochs, --units and --length must be positive and --alphabet in 2..26")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     diagram = write_diagram(graph, out / f"{args.cell}.png")
@@ -71,9 +59,9 @@ def _job(args: argparse.Namespace) -> None:
     print(f"cell {args.cell!r}: {graph.number_of_nodes()} nodes; wrote {cell_file} and {diagram}")
 
     keras.utils.set_random_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    train = make_memorization_data(4000, args.length, args.alphabet, rng)
-    valid = make_memorization_data(500, args.length, args.alphabet, rng)
+    data = tasks.get("memorize", tasks.MemorizeConfig(length=args.length, alphabet=args.alphabet)).data(args.seed)
+    train = (data.train.inputs, data.train.targets, data.train.weights)
+    valid = (data.valid.inputs, data.valid.targets, data.valid.weights)
     model = build_model(args.cell, args.units, args.alphabet, args.seed)
     print(f"training {model.count_params():,} parameters for {args.epochs} epochs "
           f"(chance accuracy {1 / args.alphabet:.3f})")

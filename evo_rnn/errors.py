@@ -8,6 +8,9 @@ __all__ = [
     "CellFormatError",
     "UnknownNameError",
     "GraphvizNotFoundError",
+    "DataFileMissingError",
+    "DataIntegrityError",
+    "UnsafePickleError",
 ]
 
 
@@ -41,3 +44,15 @@ class UnknownNameError(EvoRnnError, LookupError):
 
 class GraphvizNotFoundError(EvoRnnError, RuntimeError):
     """Graphviz's `dot` program, needed to render PNG or SVG, is not installed."""
+
+
+class DataFileMissingError(EvoRnnError, FileNotFoundError):
+    """A dataset file is not in the data directory (the message says how to get it)."""
+
+
+class DataIntegrityError(EvoRnnError, ValueError):
+    """A dataset file is truncated, corrupted, or not the published dataset."""
+
+
+class UnsafePickleError(DataIntegrityError):
+    """A pickle asks to build an object the restricted unpickler does not allow."""

@@ -1,0 +1,49 @@
+"""The paper's tasks by name: generated (arith, xml, memorize) and real (ptb, four music datasets)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from evo_rnn.errors import UnknownNameError
+from evo_rnn.tasks.arith import ArithConfig, ArithTask
+from evo_rnn.tasks.base import Split, Task, TaskData
+from evo_rnn.tasks.memorize import MemorizeConfig, MemorizeTask
+from evo_rnn.tasks.music import MUSIC_FILES, MusicConfig, MusicTask
+from evo_rnn.tasks.ptb import PtbConfig, PtbTask
+from evo_rnn.tasks.xml import XmlConfig, XmlTask
+
+__all__ = [
+    "names", "get", "GENERATED", "MUSIC", "Task", "TaskData", "Split",
+    "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig", "MusicConfig",
+]
+
+GENERATED = ("arith", "xml", "memorize")
+MUSIC = tuple(MUSIC_FILES)
+_GENERATED_CLASSES = {"arith": ArithTask, "xml": XmlTask, "memorize": MemorizeTask}
+
+
+def names() -> list[str]:
+    """Every task name."""
+    return [*GENERATED, "ptb", *MUSIC]
+
+
+def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None) -> Task:
+    """The task `name` with `config` (its config dataclass; None for the defaults).
+
+    Args:
+        name: one of `names()`.
+        config: e.g. `ArithConfig(max_digits=3)` for "arith".
+        data_dir: where real datasets are read (see `evo_rnn.datafiles.resolve_data_dir`).
+
+    Raises:
+        UnknownNameError: `name` is not a task (the message lists them).
+    """
+    if name in _GENERATED_CLASSES:
+        return _GENERATED_CLASSES[name](config)
+    if name == "ptb":
+        return PtbTask(config, data_dir)
+    if name in MUSIC:
+        return MusicTask(name, config, data_dir)
+    hint = f" (music is a family: {', '.join(MUSIC)})" if name == "music" else ""
+    raise UnknownNameError(f"unknown task {name!r}{hint}; known: {', '.join(names())}")

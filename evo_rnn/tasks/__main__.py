@@ -1,0 +1,64 @@
+"""`python -m evo_rnn.tasks list | show TASK | download ptb|music`: see the tasks and fetch their data."""
+
+from __future__ import annotations
+
+import argparse
+
+from evo_rnn import datafiles, tasks
+from evo_rnn.cli import ArgumentParser, UsageError, run
+
+
+def _show(args: argparse.Namespace) -> None:
+    task = tasks.get(args.task, data_dir=args.data_dir)
+    data = task.data(args.seed)
+    split = getattr(data, args.split)
+    print(f"{task.name}: {task.description}")
+    print(f"config: {task.config}")
+    shape = "x".join(map(str, split.inputs.shape))
+    print(f"{args.split}: {len(split)} rows, inputs {shape} ({task.input_kind}, size {task.input_size}), "
+          f"{task.output_size} outputs, loss {task.loss}, {split.scored:,} scored positions"
+          + (f", stateful batches of {task.batch_size}" if task.stateful else ""))
+    for index in range(min(args.n, len(split))):
+        print(f"\n[{index}]\n{task.decode(split, index)}")
+
+
+def _list(args: argparse.Namespace) -> None:
+    for name in tasks.names():
+        task = tasks.get(name)
+        print(f"{name:10} {task.description}")
+
+
+def _download(args: argparse.Namespace) -> None:
+    from evo_rnn.tasks.music import MUSIC_FILES, canonical_music
+
+    wanted = list(datafiles.DATASETS) if args.dataset == "all" else [args.dataset]
+    if any(d not in datafiles.DATASETS for d in wanted):
+        raise UsageError(f"unknown dataset {args.dataset!r}; choose ptb, music or all")
+    check = {path: canonical_music for path in MUSIC_FILES.values()}
+    for dataset in wanted:
+        for path in datafiles.download(dataset, args.data_dir, mirror=args.mirror, canonicalizers=check):
+            print(f"verified and wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input)."""
+    parser = ArgumentParser(prog="python -m evo_rnn.tasks", description="The paper's tasks and their data.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the tasks").set_defaults(job=_list)
+    show = commands.add_parser("show", help="describe a task and print decoded samples")
+    show.add_argument("task", help=f"one of {', '.join(tasks.names())}")
+    show.add_argument("--n", type=int, default=3, help="samples to print (default 3)")
+    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--split", choices=("train", "valid", "test"), default="train")
+    show.add_argument("--data-dir", default=None, help=f"dataset folder (default ${datafiles.DATA_ENV} or datasets/)")
+    show.set_defaults(job=_show)
+    download = commands.add_parser("download", help="download and verify ptb / music data")
+    download.add_argument("dataset", help="ptb, music or all")
+    download.add_argument("--data-dir", default=None, help=f"where to write (default ${datafiles.DATA_ENV} or datasets/)")
+    download.add_argument("--mirror", default=None, help="base URL of a mirror serving the same file names")
+    download.set_defaults(job=_download)
+    return run(parser, lambda args: args.job(args), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""`arith`: the paper's arithmetic task, sums and differences read through distractor letters."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import string
+
+import numpy as np
+
+from evo_rnn.tasks.base import Split, Task, TaskData, split_random, weighted_accuracy
+from evo_rnn.tasks.chars import CharVocab, encode_next_char
+
+__all__ = ["ArithConfig", "ArithTask", "make_example"]
+
+DISTRACTORS = string.ascii_lowercase
+VOCAB = CharVocab("0123456789+-=." + DISTRACTORS)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArithConfig:
+    """Settings of `arith`; the defaults are the paper's scale."""
+
+    max_digits: int = 8  # each operand has 1..max_digits digits, uniformly
+    max_distractors: int = 3  # letters inserted after each question character: 0..this, uniformly
+    n_train: int = 20_000
+    n_valid: int = 1_000
+    n_test: int = 1_000
+
+
+def _operand(rng: random.Random, max_digits: int) -> int:
+    digits = rng.randint(1, max_digits)
+    return rng.randrange(0 if digits == 1 else 10 ** (digits - 1), 10**digits)
+
+
+def make_example(rng: random.Random, config: ArithConfig) -> tuple[str, str]:
+    """Returns (question with distractors and '=', answer + '.'), e.g. ('3e36d9-h1h3...c=', '-13991064.')."""
+    a, b = _operand(rng, config.max_digits), _operand(rng, config.max_digits)
+    op = "+" if rng.random() < 0.5 else "-"
+    answer = a + b if op == "+" else a - b
+    question = []
+    for char in f"{a}{op}{b}":
+        question.append(char)
+        question.extend(rng.choices(DISTRACTORS, k=rng.randint(0, config.max_distractors)))
+    return "".join(question) + "=", f"{answer}."
+
+
+class ArithTask(Task):
+    """Next-character prediction over `question=answer.`; only the answer's characters are scored."""
+
+    name = "arith"
+    description = "a+b or a-b of up-to-8-digit integers read through distractor letters; predict the answer"
+
+    def __init__(self, config: ArithConfig | None = None):
+        self.config = config or ArithConfig()
+        self.input_size = self.output_size = len(VOCAB)
+
+    def _split(self, seed: int, split: str, n: int) -> Split:
+        rng = split_random(seed, split)
+        texts, scored = [], []
+        for _ in range(n):
+            question, answer = make_example(rng, self.config)
+            texts.append(question + answer)
+            # Score the answer's characters, not its closing '.'.
+            scored.append(np.array([0] * len(question) + [1] * (len(answer) - 1) + [0]))
+        return encode_next_char(VOCAB, texts, scored)
+
+    def data(self, seed: int) -> TaskData:
+        c = self.config
+        return TaskData(self._split(seed, "train", c.n_train), self._split(seed, "valid", c.n_valid),
+                        self._split(seed, "test", c.n_test))
+
+    def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
+        w = split.weights
+        accuracy = weighted_accuracy(correct, w)
+        fully_correct = float(np.mean([(correct[i] | (w[i] == 0)).all() for i in range(len(w))]))
+        return {"score": accuracy, "accuracy": accuracy, "answers_correct": fully_correct,
+                "nll": float((nll * w).sum() / w.sum())}
+
+    def decode(self, split: Split, index: int) -> str:
+        text = VOCAB.decode(split.targets[index])
+        marks = "".join("^" if s else " " for s in split.weights[index][: len(text)])
+        return f"{text}\n{marks}  (^ = scored)"
