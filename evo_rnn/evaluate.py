@@ -1,0 +1,90 @@
+"""`python -m evo_rnn.evaluate`: train a cell on a task with K random hyperparameter configs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+
+from evo_rnn import architectures, hparams, presets, tasks
+from evo_rnn.cli import ArgumentParser, UsageError, run
+
+__all__ = ["main", "sample_configs", "format_table"]
+
+
+def sample_configs(preset: presets.Preset, task: str, trials: int, seed: int) -> list[hparams.HParams]:
+    """`trials` configurations drawn from the paper's prior for `task` (seeded)."""
+    rng = random.Random(f"{seed}:{task}")
+    return [hparams.sample(rng, preset.budget(task), max_layers=preset.max_layers) for _ in range(trials)]
+
+
+def format_table(results: list) -> str:
+    """A plain-text table of evaluation results."""
+    head = f"{'#':>2} {'status':8} {'valid':>7} {'test':>7} {'lr':>5} {'init':>4} {'clip':>4} {'L':>1} {'units':>5} {'epochs':>6} {'time':>6}  metrics"
+    lines = [head]
+    for i, r in enumerate(results):
+        h = r.hparams
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in r.valid_metrics.items() if k != "score")
+        lines.append(
+            f"{i:>2} {r.status:8} {r.valid_score:7.4f} {r.test_score:7.4f} {h['learning_rate']:5g} {h['init_scale']:4g} "
+            f"{h['max_grad_norm']:4g} {h['num_layers']:1d} {r.units:5d} {r.epochs:6d} {r.seconds:5.1f}s  "
+            f"{metrics or r.message[:60]}"
+        )
+    return "\n".join(lines)
+
+
+def _job(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from evo_rnn import train
+
+    if args.trials < 1:
+        raise UsageError("--trials must be at least 1")
+    preset = presets.with_overrides(presets.get(args.preset), args.set)
+    graph = architectures.resolve(args.arch)
+    task = train.load_task(args.task, preset, args.data_dir)
+    results = []
+    for trial, config in enumerate(sample_configs(preset, args.task, args.trials, args.seed)):
+        bar = tqdm(total=preset.max_epochs, desc=f"trial {trial + 1}/{args.trials}", unit="epoch",
+                   file=sys.stderr, disable=args.quiet, leave=False)
+
+        def progress(epoch: int, point: dict, bar=bar) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{point['loss']:.3f}", val=f"{point['val_score']:.4f}")
+
+        result = train.evaluate(graph, task, config, seed=args.seed + trial, preset=preset,
+                                data_dir=args.data_dir, data_seed=args.data_seed, progress=progress)
+        bar.close()
+        results.append(result)
+        if args.json:
+            print(json.dumps({"arch": args.arch, **result.to_dict()}, sort_keys=True), flush=True)
+    if not args.json:
+        print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}")
+        print(format_table(results))
+        ok = [r for r in results if r.status == "ok"]
+        if ok:
+            best = max(ok, key=lambda r: r.valid_score)
+            print(f"best: trial {results.index(best)}: valid {best.valid_score:.4f}, test {best.test_score:.4f}, "
+                  f"hparams {json.dumps(best.hparams, sort_keys=True)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input)."""
+    parser = ArgumentParser(prog="python -m evo_rnn.evaluate", description=__doc__.split(": ", 1)[1])
+    parser.add_argument("--arch", required=True, help=f"a zoo cell ({', '.join(architectures.names())}) or a .json file")
+    parser.add_argument("--task", required=True, choices=tasks.names())
+    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS))
+    parser.add_argument("--trials", type=int, default=1, help="random hyperparameter configs (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the weights")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the generated task data")
+    parser.add_argument("--data-dir", default=None, help="dataset folder (default $EVO_RNN_DATA or datasets/)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a preset field, e.g. max_epochs=3, arith.max_digits=5, budgets.ptb=100000")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per result")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return run(parser, _job, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Hyperparameters: the paper's prior (declared once), seeded sampling, canonical JSON, and
+the number of units that puts every cell at the same parameter count."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+from typing import Any
+
+import networkx as nx
+
+from evo_rnn.errors import EvoRnnError
+
+__all__ = ["HParams", "PRIOR", "sample", "solve_units"]
+
+# The prior of Jozefowicz et al. (2015), section 3.
+PRIOR: dict[str, tuple] = {
+    "init_scale": (0.3, 0.7, 1.0, 1.4, 2.0, 2.8),  # weights uniform in ±scale/sqrt(units)
+    "learning_rate": (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),  # plain SGD
+    "max_grad_norm": (1.0, 2.5, 5.0, 10.0, 20.0),  # global gradient-norm clipping
+    "num_layers": (1, 2, 3, 4),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    """One hyperparameter configuration.
+
+    Attributes:
+        init_scale: weights start uniform in ±init_scale/sqrt(units).
+        learning_rate: SGD's initial learning rate.
+        max_grad_norm: the global gradient norm is clipped to this.
+        num_layers: stacked recurrent layers.
+        param_budget: weights of the recurrent layers; `units` is solved from it.
+        dropout: dropout rate on non-recurrent connections (Zaremba et al. 2014); 0 = off.
+    """
+
+    init_scale: float
+    learning_rate: float
+    max_grad_norm: float
+    num_layers: int
+    param_budget: int
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        checks = {
+            "init_scale": self.init_scale > 0,
+            "learning_rate": self.learning_rate > 0,
+            "max_grad_norm": self.max_grad_norm > 0,
+            "num_layers": isinstance(self.num_layers, int) and self.num_layers >= 1,
+            "param_budget": isinstance(self.param_budget, int) and self.param_budget >= 1,
+            "dropout": 0.0 <= self.dropout < 1.0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise EvoRnnError(f"invalid hyperparameter {name}={getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, no spaces): equal configs give equal strings (a cache key)."""
+        data = {k: (float(v) if isinstance(v, float) else v) for k, v in self.to_dict().items()}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HParams:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise EvoRnnError(f"unknown hyperparameter(s) {unknown}; known: {sorted(names)}")
+        return cls(**data)
+
+
+def sample(rng: random.Random, param_budget: int, dropout: float = 0.0, max_layers: int | None = None) -> HParams:
+    """A configuration drawn uniformly from `PRIOR`, with the given budget and dropout.
+
+    Args:
+        rng: the source of randomness (seeded by the caller).
+        param_budget: see `HParams`.
+        dropout: see `HParams`.
+        max_layers: draw the number of layers only up to this (small presets).
+    """
+    layers = [n for n in PRIOR["num_layers"] if max_layers is None or n <= max_layers]
+    return HParams(
+        init_scale=rng.choice(PRIOR["init_scale"]),
+        learning_rate=rng.choice(PRIOR["learning_rate"]),
+        max_grad_norm=rng.choice(PRIOR["max_grad_norm"]),
+        num_layers=rng.choice(layers),
+        param_budget=param_budget,
+        dropout=dropout,
+    )
+
+
+def solve_units(graph: nx.DiGraph, param_budget: int, num_layers: int) -> int:
+    """The width at which `num_layers` layers of this cell hold about `param_budget` weights.
+
+    The rule: every layer reads vectors of the cell's width (the embedding, or the layer
+    below, has width `units`), so one layer has a·u² + b·u weights, with a the number of
+    linear nodes and b the number of biased ones (as `cell_graph.parameter_count`). The budget counts the
+    recurrent layers only; u is the positive root of n·(a·u² + b·u) = budget, rounded to
+    the nearest integer (at least 1). A cell with fewer linear maps gets more units.
+    """
+    linears = [d for _, d in graph.nodes(data=True) if d["op"] == "linear"]
+    a, b = len(linears), sum(d["bias_init"] is not None for d in linears)
+    per_layer = param_budget / num_layers
+    root = (-b + math.sqrt(b * b + 4 * a * per_layer)) / (2 * a)
+    return max(1, round(root))

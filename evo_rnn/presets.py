@@ -1,0 +1,131 @@
+"""Presets: the sizes of data, models and training for a run, as data, overridable per field."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from evo_rnn.errors import EvoRnnError, UnknownNameError
+from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
+
+__all__ = ["Preset", "PRESETS", "get", "with_overrides"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Everything about a run's scale that is not a sampled hyperparameter."""
+
+    name: str
+    budgets: dict[str, int]  # recurrent-layer weights per task ("music" for the music sets)
+    max_layers: int  # sample num_layers from the prior only up to this
+    max_epochs: int  # epoch cap
+    batch_size: int  # for the non-stateful tasks (PTB uses its config's batch size)
+    patience: int  # epochs without a better validation score before the learning rate decays
+    lr_decay: float  # the learning rate is multiplied by this at each decay
+    max_decays: int  # training stops after this many decays
+    jit_compile: bool  # compile training steps with XLA
+    arith: ArithConfig
+    xml: XmlConfig
+    memorize: MemorizeConfig
+    ptb: PtbConfig
+    music: MusicConfig
+
+    def task_config(self, task: str) -> Any:
+        """The task config of `task` (the music sets share one)."""
+        return getattr(self, task) if task in ("arith", "xml", "memorize", "ptb") else self.music
+
+    def budget(self, task: str) -> int:
+        return self.budgets[task] if task in self.budgets else self.budgets["music"]
+
+
+PRESETS: dict[str, Preset] = {
+    # About 10-30 s per evaluation on 2 CPU cores.
+    "quick": Preset(
+        name="quick",
+        budgets={"arith": 20_000, "xml": 20_000, "memorize": 8_000, "ptb": 40_000, "music": 20_000},
+        max_layers=2,
+        max_epochs=15,
+        batch_size=32,
+        patience=2,
+        lr_decay=0.5,
+        max_decays=3,
+        jit_compile=False,
+        arith=ArithConfig(max_digits=2, max_distractors=1, n_train=3_000, n_valid=400, n_test=400),
+        xml=XmlConfig(max_tag_length=4, max_depth=3, max_length=40, n_train=2_000, n_valid=300, n_test=300),
+        memorize=MemorizeConfig(n_train=2_000, n_valid=300, n_test=300),
+        ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=60_000, max_eval_tokens=10_000),
+        music=MusicConfig(chunk_length=50, max_pieces=60),
+    ),
+    # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.
+    "paper": Preset(
+        name="paper",
+        budgets={"arith": 500_000, "xml": 500_000, "memorize": 100_000, "ptb": 5_000_000, "music": 500_000},
+        max_layers=4,
+        max_epochs=40,
+        batch_size=20,
+        patience=1,
+        lr_decay=0.5,
+        max_decays=4,
+        jit_compile=True,
+        arith=ArithConfig(),
+        xml=XmlConfig(),
+        memorize=MemorizeConfig(),
+        ptb=PtbConfig(batch_size=20, seq_len=35),
+        music=MusicConfig(chunk_length=None),
+    ),
+}
+
+
+def get(name: str) -> Preset:
+    """The preset `name`; unknown names list the known ones."""
+    if name not in PRESETS:
+        raise UnknownNameError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def _convert(text: str, kind: Any, field: str) -> Any:
+    """Parses `text` as the field's annotated type (no eval)."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in args:
+        if text.lower() in ("none", "null"):
+            return None
+        kind = next(a for a in args if a is not type(None))
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if kind in (int, float, str):
+            return kind(text)
+    except ValueError:
+        raise EvoRnnError(f"--set {field}: {text!r} is not a valid {kind.__name__}") from None
+    raise EvoRnnError(f"--set {field}: this field cannot be set from the command line")
+
+
+def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
+    """`preset` with fields replaced, each override `field=value`, `task.field=value` or
+    `budgets.task=value` (e.g. `max_epochs=3`, `arith.max_digits=5`, `budgets.ptb=100000`)."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise EvoRnnError(f"--set expects field=value, got {item!r}")
+        parts = key.strip().split(".")
+        fields = typing.get_type_hints(Preset)
+        if parts[0] not in fields or parts[0] == "name" or len(parts) > 2:
+            raise EvoRnnError(f"--set: unknown preset field {key!r}; fields: {', '.join(fields)}")
+        if len(parts) == 1:
+            preset = dataclasses.replace(preset, **{key: _convert(value, fields[key], key)})
+        elif parts[0] == "budgets":
+            preset = dataclasses.replace(preset, budgets={**preset.budgets, parts[1]: _convert(value, int, key)})
+        else:
+            config = getattr(preset, parts[0])
+            if not dataclasses.is_dataclass(config):
+                raise EvoRnnError(f"--set: {parts[0]!r} has no fields")
+            sub = typing.get_type_hints(type(config))
+            if parts[1] not in sub:
+                raise EvoRnnError(f"--set: unknown field {key!r}; {parts[0]} has {', '.join(sub)}")
+            new = dataclasses.replace(config, **{parts[1]: _convert(value, sub[parts[1]], key)})
+            preset = dataclasses.replace(preset, **{parts[0]: new})
+    return preset

@@ -1,0 +1,312 @@
+"""Training and evaluating one cell on one task with one hyperparameter configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gc
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import networkx as nx
+import numpy as np
+
+from evo_rnn import architectures, tasks
+from evo_rnn.errors import InvalidCellError
+from evo_rnn.hparams import HParams, solve_units
+from evo_rnn.layers import GraphCell, GraphRNN
+from evo_rnn.presets import Preset
+from evo_rnn.tasks import Split, Task, TaskData
+
+__all__ = ["EvalResult", "build_model", "evaluate", "load_task", "task_data"]
+
+EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """What one evaluation produced.
+
+    Attributes:
+        status: "ok", "diverged" (a NaN or infinite loss; scores 0) or "failed" (the
+            candidate could not be trained: out of memory, invalid shapes; see `message`).
+        valid_score, test_score: the task's score (higher is better) on validation and
+            test, with the weights of the best validation epoch.
+        valid_metrics, test_metrics: every metric the task reports.
+        curve: per epoch: loss, validation score, learning rate.
+        units, params: cell width and recurrent-layer weights; model_params: all weights.
+    """
+
+    status: str
+    task: str
+    preset: str
+    seed: int
+    hparams: dict[str, Any]
+    valid_score: float = 0.0
+    test_score: float = 0.0
+    valid_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    test_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    curve: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    epochs: int = 0
+    seconds: float = 0.0
+    units: int = 0
+    params: int = 0
+    model_params: int = 0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_task(name: str, preset: Preset, data_dir: str | os.PathLike | None = None) -> Task:
+    """The task `name` configured as `preset` says."""
+    return tasks.get(name, preset.task_config(name), data_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_data(name: str, config: Any, data_dir: str | None, data_seed: int) -> TaskData:
+    return tasks.get(name, config, data_dir).data(data_seed)
+
+
+def task_data(task: Task, data_dir: str | os.PathLike | None, data_seed: int) -> TaskData:
+    """The task's splits, built once per process for each (task, config, data seed)."""
+    return _cached_data(task.name, task.config, None if data_dir is None else str(data_dir), data_seed)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def build_model(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, seed: int, jit_compile: bool,
+                batch_size: int | None = None) -> keras.Model:
+    """Embedding (or Dense, for music) of width `units` -> `num_layers` GraphRNN layers ->
+    Dense logits, compiled with SGD and global gradient-norm clipping."""
+    stateful = task.stateful
+    if task.input_kind == "tokens":
+        inputs = keras.Input(batch_shape=(batch_size if stateful else None, None), dtype="int32")
+        x = keras.layers.Embedding(task.input_size, units)(inputs)
+    else:
+        inputs = keras.Input(batch_shape=(batch_size if stateful else None, None, task.input_size))
+        x = keras.layers.Dense(units)(inputs)
+    dropout = hparams.dropout
+    if dropout:
+        x = keras.layers.Dropout(dropout, seed=seed)(x)
+    for layer in range(hparams.num_layers):
+        cell = GraphCell(graph, units, init_scale=hparams.init_scale, seed=seed + 1000 * layer)
+        x = GraphRNN(cell, return_sequences=True, stateful=stateful)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, seed=seed + layer + 1)(x)
+    logits = keras.layers.Dense(task.output_size)(x)
+    model = keras.Model(inputs, logits)
+    if task.loss == "binary_crossentropy":
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.SGD(hparams.learning_rate, global_clipnorm=hparams.max_grad_norm)
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
+    return model
+
+
+def _reset_states(model: keras.Model) -> None:
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+def _log_softmax_stats(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_z = np.log(np.exp(shifted).sum(axis=-1))
+    picked = np.take_along_axis(shifted, targets[..., None].astype(int), axis=-1)[..., 0]
+    return log_z - picked, logits.argmax(axis=-1) == targets
+
+
+def _sigmoid_nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Binary NLL summed over the last axis (the notes), computed stably from logits."""
+    return (np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))).sum(axis=-1)
+
+
+def position_stats(model: keras.Model, task: Task, split: Split) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per position: NLL of the target, and whether the argmax is right (None for music).
+
+    Stateful tasks are run from reset states in batch order, as in training.
+    """
+    batch = task.batch_size if task.stateful else EVAL_BATCH
+    if task.stateful:
+        _reset_states(model)
+    nll, correct = [], []
+    for start in range(0, len(split), batch):
+        logits = np.asarray(model.predict_on_batch(split.inputs[start:start + batch]), dtype="float64")
+        targets = split.targets[start:start + batch]
+        if task.loss == "binary_crossentropy":
+            nll.append(_sigmoid_nll(logits, targets))
+        else:
+            n, c = _log_softmax_stats(logits, targets)
+            nll.append(n)
+            correct.append(c)
+    if task.stateful:
+        _reset_states(model)
+    return np.concatenate(nll), (np.concatenate(correct) if correct else None)
+
+
+def _loss_weights(split: Split) -> np.ndarray:
+    """The split's weights scaled to mean 1, so that Keras' mean over all positions equals
+    the mean over the scored ones (the paper's per-character loss; keeps learning rates
+    comparable across tasks with different shares of scored positions)."""
+    return (split.weights * (split.weights.size / split.weights.sum())).astype("float32")
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class _ValidationScore(keras.callbacks.Callback):
+    """Puts the task's validation score into the logs as `val_score` and keeps the best weights."""
+
+    def __init__(self, task: Task, split: Split, progress: Callable[[int, dict], None] | None):
+        super().__init__()
+        self.task, self.split, self.progress = task, split, progress
+        self.best_score, self.best_weights, self.curve = -math.inf, None, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.task.stateful:  # every epoch reads the stream from its start
+            _reset_states(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        loss = float(logs.get("loss", math.nan))
+        score = math.nan
+        if math.isfinite(loss):
+            score = self.task.metrics(self.split, *position_stats(self.model, self.task, self.split))["score"]
+            if score > self.best_score:
+                self.best_score, self.best_weights = score, self.model.get_weights()
+        logs["val_score"] = score
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.curve.append({"epoch": epoch + 1, "loss": loss, "val_score": score, "learning_rate": lr})
+        if self.progress:
+            self.progress(epoch + 1, self.curve[-1])
+
+
+class _DecayOnPlateau(keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau on `val_score` that stops training after `max_decays` decays."""
+
+    def __init__(self, max_decays: int, **kwargs):
+        super().__init__(monitor="val_score", mode="max", min_lr=0.0, verbose=0, **kwargs)
+        self.max_decays, self.decays = max_decays, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not math.isfinite((logs or {}).get("val_score", math.nan)):
+            return
+        before = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        super().on_epoch_end(epoch, logs)
+        if float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)) < before:
+            self.decays += 1
+            if self.decays >= self.max_decays:
+                self.model.stop_training = True
+
+
+# --------------------------------------------------------------------------- evaluate
+
+_DETERMINISM_ON = False
+
+
+def _seed_everything(seed: int, jit_compile: bool) -> None:
+    """Seeds Keras; turns on TensorFlow's op determinism, except for XLA runs (Keras refuses
+    XLA under op determinism), whose results may then differ in the last bits."""
+    global _DETERMINISM_ON
+    keras.utils.set_random_seed(seed)
+    if not jit_compile and not _DETERMINISM_ON and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        _DETERMINISM_ON = True
+
+
+def _candidate_errors() -> tuple[type[BaseException], ...]:
+    """Failures that belong to the candidate (recorded as `failed`), not to our code."""
+    errors: list[type[BaseException]] = [MemoryError]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        errors.append(tf.errors.ResourceExhaustedError)
+    return tuple(errors)
+
+
+def evaluate(
+    cell: nx.DiGraph | str,
+    task: str | Task,
+    hparams: HParams,
+    seed: int,
+    preset: Preset,
+    data_dir: str | os.PathLike | None = None,
+    data_seed: int = 0,
+    progress: Callable[[int, dict], None] | None = None,
+) -> EvalResult:
+    """Trains `cell` on `task` with `hparams` and reports validation and test results.
+
+    Args:
+        cell: a cell graph, a zoo name or a cell file.
+        task: a task name (configured by `preset`) or a `Task`.
+        hparams: the configuration; `units` is solved from its parameter budget.
+        seed: seeds weights, dropout and the order of training batches. Same seed, same
+            result on CPU.
+        preset: epochs, patience, decays, batch size, XLA.
+        data_dir: where real datasets are read.
+        data_seed: the seed of generated task data (the same for every candidate, so that
+            scores compare).
+        progress: called after each epoch with (epoch, {"loss", "val_score", ...}).
+
+    Returns:
+        An `EvalResult`; its status says whether training went well ("ok"), diverged or
+        failed (the candidate's fault). Errors of our own code propagate.
+    """
+    started = time.perf_counter()
+    graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
+    task = load_task(task, preset, data_dir) if isinstance(task, str) else task
+    result = EvalResult(status="ok", task=task.name, preset=preset.name, seed=seed, hparams=hparams.to_dict())
+    data = task_data(task, data_dir, data_seed)
+    try:
+        _seed_everything(seed, preset.jit_compile)
+        result.units = solve_units(graph, hparams.param_budget, hparams.num_layers)
+        batch = task.batch_size if task.stateful else preset.batch_size
+        try:
+            model = build_model(graph, task, hparams, result.units, seed, preset.jit_compile, batch)
+        except (InvalidCellError, ValueError) as error:  # the candidate's shapes, not our code
+            result.status, result.message = "failed", f"{type(error).__name__}: {error}"
+            return result
+        result.model_params = model.count_params()
+        result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
+        validation = _ValidationScore(task, data.valid, progress)
+        callbacks = [
+            keras.callbacks.TerminateOnNaN(),
+            validation,
+            _DecayOnPlateau(preset.max_decays, factor=preset.lr_decay, patience=preset.patience),
+        ]
+        try:
+            history = model.fit(
+                data.train.inputs, data.train.targets, sample_weight=_loss_weights(data.train), batch_size=batch,
+                epochs=preset.max_epochs, shuffle=not task.stateful, callbacks=callbacks, verbose=0,
+            )
+        except _candidate_errors() as error:
+            result.status, result.message = "failed", f"{type(error).__name__}: {str(error)[:500]}"
+            return result
+        result.curve = validation.curve
+        result.epochs = len(history.history.get("loss", []))
+        losses = history.history.get("loss", [])
+        if not losses or not all(math.isfinite(x) for x in losses) or validation.best_weights is None:
+            result.status, result.message = "diverged", "the training loss became NaN or infinite"
+            return result
+        model.set_weights(validation.best_weights)
+        result.valid_metrics = task.metrics(data.valid, *position_stats(model, task, data.valid))
+        result.test_metrics = task.metrics(data.test, *position_stats(model, task, data.test))
+        result.valid_score = result.valid_metrics["score"]
+        result.test_score = result.test_metrics["score"]
+        return result
+    finally:
+        result.seconds = round(time.perf_counter() - started, 3)
+        keras.backend.clear_session()
+        gc.collect()
