@@ -45,6 +45,11 @@ class HParams:
     dropout: float = 0.0
 
     def __post_init__(self):
+        for name in ("init_scale", "learning_rate", "max_grad_norm", "dropout"):  # 2 and 2.0: one cache key
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise EvoRnnError(f"invalid hyperparameter {name}={value!r}: expected a finite number")
+            object.__setattr__(self, name, float(value))
         checks = {
             "init_scale": self.init_scale > 0,
             "learning_rate": self.learning_rate > 0,
@@ -62,8 +67,7 @@ class HParams:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): equal configs give equal strings (a cache key)."""
-        data = {k: (float(v) if isinstance(v, float) else v) for k, v in self.to_dict().items()}
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HParams:

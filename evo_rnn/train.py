@@ -191,6 +191,16 @@ class _ValidationScore(keras.callbacks.Callback):
             self.progress(epoch + 1, self.curve[-1])
 
 
+class _StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first NaN or infinite batch loss (Keras' TerminateOnNaN, silent:
+    it would print to stdout, which carries the machine-readable output)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
 class _DecayOnPlateau(keras.callbacks.ReduceLROnPlateau):
     """ReduceLROnPlateau on `val_score` that stops training after `max_decays` decays."""
 
@@ -282,7 +292,7 @@ def evaluate(
         result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
         validation = _ValidationScore(task, data.valid, progress)
         callbacks = [
-            keras.callbacks.TerminateOnNaN(),
+            _StopOnNaN(),
             validation,
             _DecayOnPlateau(preset.max_decays, factor=preset.lr_decay, patience=preset.patience),
         ]
