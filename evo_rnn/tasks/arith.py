@@ -8,7 +8,7 @@ import string
 
 import numpy as np
 
-from evo_rnn.tasks.base import Split, Task, TaskData, split_random, weighted_accuracy
+from evo_rnn.tasks.base import GeneratedTask, Split, split_random, weighted_accuracy
 from evo_rnn.tasks.chars import CharVocab, encode_next_char
 
 __all__ = ["ArithConfig", "ArithTask", "make_example"]
@@ -45,7 +45,7 @@ def make_example(rng: random.Random, config: ArithConfig) -> tuple[str, str]:
     return "".join(question) + "=", f"{answer}."
 
 
-class ArithTask(Task):
+class ArithTask(GeneratedTask):
     """Next-character prediction over `question=answer.`; only the answer's characters are scored."""
 
     name = "arith"
@@ -55,7 +55,7 @@ class ArithTask(Task):
         self.config = config or ArithConfig()
         self.input_size = self.output_size = len(VOCAB)
 
-    def _split(self, seed: int, split: str, n: int) -> Split:
+    def make_split(self, seed: int, split: str, n: int) -> Split:
         rng = split_random(seed, split)
         texts, scored = [], []
         for _ in range(n):
@@ -65,10 +65,6 @@ class ArithTask(Task):
             scored.append(np.array([0] * len(question) + [1] * (len(answer) - 1) + [0]))
         return encode_next_char(VOCAB, texts, scored)
 
-    def data(self, seed: int) -> TaskData:
-        c = self.config
-        return TaskData(self._split(seed, "train", c.n_train), self._split(seed, "valid", c.n_valid),
-                        self._split(seed, "test", c.n_test))
 
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Split", "TaskData", "Task", "split_rng", "split_random", "pad_sequences", "weighted_accuracy"]
+__all__ = ["Split", "TaskData", "Task", "GeneratedTask", "split_rng", "split_random", "pad_sequences", "weighted_accuracy"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -102,6 +102,19 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def decode(self, split: Split, index: int) -> str:
         """Row `index` of `split` as a person would read it: input, and what is scored."""
+
+
+class GeneratedTask(Task):
+    """A task whose data is generated: `config` has `n_train`, `n_valid`, `n_test`, and
+    `make_split(seed, split, n)` builds one split deterministically."""
+
+    @abc.abstractmethod
+    def make_split(self, seed: int, split: str, n: int) -> Split:
+        """`n` rows of `split`, the same for the same seed."""
+
+    def data(self, seed: int) -> TaskData:
+        c = self.config
+        return TaskData(*(self.make_split(seed, s, n) for s, n in zip(SPLITS, (c.n_train, c.n_valid, c.n_test))))
 
 
 def split_rng(seed: int, split: str) -> np.random.Generator:

@@ -7,7 +7,7 @@ import string
 
 import numpy as np
 
-from evo_rnn.tasks.base import Split, Task, TaskData, split_rng, weighted_accuracy
+from evo_rnn.tasks.base import GeneratedTask, Split, split_rng, weighted_accuracy
 
 __all__ = ["MemorizeConfig", "MemorizeTask"]
 
@@ -23,7 +23,7 @@ class MemorizeConfig:
     n_test: int = 500
 
 
-class MemorizeTask(Task):
+class MemorizeTask(GeneratedTask):
     """Input: `length` symbols, then as many recall markers; target at each marker: the symbol
     read that many steps earlier. Only the recall positions are scored (chance 1/alphabet)."""
 
@@ -38,7 +38,7 @@ class MemorizeTask(Task):
         self.input_size = self.config.alphabet + 1
         self.output_size = self.config.alphabet
 
-    def _split(self, seed: int, split: str, n: int) -> Split:
+    def make_split(self, seed: int, split: str, n: int) -> Split:
         k = self.config.length
         symbols = split_rng(seed, split).integers(0, self.config.alphabet, size=(n, k))
         inputs = np.concatenate([symbols, np.full((n, k), self.marker)], axis=1)
@@ -46,10 +46,6 @@ class MemorizeTask(Task):
         weights = np.concatenate([np.zeros((n, k)), np.ones((n, k))], axis=1)
         return Split(inputs.astype("int32"), targets.astype("int32"), weights.astype("float32"))
 
-    def data(self, seed: int) -> TaskData:
-        c = self.config
-        return TaskData(self._split(seed, "train", c.n_train), self._split(seed, "valid", c.n_valid),
-                        self._split(seed, "test", c.n_test))
 
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights

@@ -8,7 +8,7 @@ import string
 
 import numpy as np
 
-from evo_rnn.tasks.base import Split, Task, TaskData, split_random, weighted_accuracy
+from evo_rnn.tasks.base import GeneratedTask, Split, split_random, weighted_accuracy
 from evo_rnn.tasks.chars import CharVocab, encode_next_char
 
 __all__ = ["XmlConfig", "XmlTask", "make_document"]
@@ -58,7 +58,7 @@ def make_document(rng: random.Random, config: XmlConfig) -> tuple[str, np.ndarra
     return text, mask
 
 
-class XmlTask(Task):
+class XmlTask(GeneratedTask):
     """Next-character prediction over synthetic XML; every character is scored."""
 
     name = "xml"
@@ -70,7 +70,7 @@ class XmlTask(Task):
             raise ValueError(f"XmlConfig.max_length must allow one tag (>= 7 characters), got {self.config.max_length}")
         self.input_size = self.output_size = len(VOCAB)
 
-    def _split(self, seed: int, split: str, n: int) -> Split:
+    def make_split(self, seed: int, split: str, n: int) -> Split:
         rng = split_random(seed, split)
         texts, closing = [], []
         for _ in range(n):
@@ -79,10 +79,6 @@ class XmlTask(Task):
             closing.append(mask)
         return encode_next_char(VOCAB, texts, [np.ones(len(t)) for t in texts], {"closing": closing})
 
-    def data(self, seed: int) -> TaskData:
-        c = self.config
-        return TaskData(self._split(seed, "train", c.n_train), self._split(seed, "valid", c.n_valid),
-                        self._split(seed, "test", c.n_test))
 
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights
