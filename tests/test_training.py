@@ -202,3 +202,19 @@ def test_ablation_cli_writes_csv_and_markdown_with_the_papers_numbers(tmp_path):
     assert again.returncode == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 4
     bad = run_module("evo_rnn.ablation", "--tasks", "sums", "--out", str(tmp_path))
     assert bad.returncode == 2 and "unknown task(s) ['sums']" in stderr_lines(bad)[0]
+
+
+def test_no_graphs_survive_an_evaluation():
+    import gc
+
+    from tensorflow.python.framework import func_graph
+
+    def live_graphs() -> int:
+        gc.collect()
+        return sum(isinstance(o, func_graph.FuncGraph) for o in gc.get_objects())
+
+    train.evaluate("gru", "memorize", hp(), seed=0, preset=TINY)
+    after_one = live_graphs()
+    for seed in (1, 2):
+        train.evaluate("gru", "memorize", hp(), seed=seed, preset=TINY)
+    assert live_graphs() == after_one  # was +9 per evaluation before the gradient-registry clean-up
