@@ -141,8 +141,11 @@ def position_stats(model: keras.Model, task: Task, split: Split) -> tuple[np.nda
         _reset_states(model)
     nll, correct = [], []
     for start in range(0, len(split), batch):
-        logits = np.asarray(model.predict_on_batch(split.inputs[start:start + batch]), dtype="float64")
+        rows = split.inputs[start:start + batch]
+        if len(rows) < batch:  # pad the last batch: one traced shape, no retracing
+            rows = np.concatenate([rows, np.zeros((batch - len(rows), *rows.shape[1:]), rows.dtype)])
         targets = split.targets[start:start + batch]
+        logits = np.asarray(model.predict_on_batch(rows), dtype="float64")[: len(targets)]
         if task.loss == "binary_crossentropy":
             nll.append(_sigmoid_nll(logits, targets))
         else:
