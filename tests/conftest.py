@@ -13,6 +13,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 ROOT = Path(__file__).resolve().parents[1]
+# The shared datasets (Penn Treebank, music); CI sets EVO_RNN_REQUIRE_DATA=1 so that their
+# absence fails instead of skipping.
+SHARED = Path(os.environ.get("EVO_RNN_TEST_DATA", ROOT.parent / "shared" / "data"))
+HAVE_SHARED = (SHARED / "ptb" / "ptb.train.txt").is_file()
+if not HAVE_SHARED and os.environ.get("EVO_RNN_REQUIRE_DATA") == "1":
+    raise RuntimeError(f"the shared datasets are not in {SHARED}; set EVO_RNN_TEST_DATA to their folder")
+needs_shared_data = pytest.mark.skipif(not HAVE_SHARED, reason=f"the shared datasets are not in {SHARED}")
 
 
 def run_python(code: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -21,12 +21,9 @@ from evo_rnn.safe_pickle import safe_loads
 from evo_rnn.tasks.music import MUSIC_FILES, canonical_music
 from evo_rnn.tasks.ptb import bptt_layout, read_words
 
-from conftest import ROOT, run_module, stderr_lines
+from conftest import HAVE_SHARED, ROOT, SHARED, run_module, stderr_lines
 
-SHARED = Path(os.environ.get("EVO_RNN_TEST_DATA", ROOT.parent / "shared" / "data"))
-if not (SHARED / "ptb" / "ptb.train.txt").is_file():
-    if os.environ.get("EVO_RNN_REQUIRE_DATA") == "1":
-        raise RuntimeError(f"the shared datasets are not in {SHARED}; set EVO_RNN_TEST_DATA")
+if not HAVE_SHARED:
     pytest.skip(f"the shared datasets are not in {SHARED}", allow_module_level=True)
 
 

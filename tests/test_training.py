@@ -15,8 +15,7 @@ from evo_rnn.cell_graph import parameter_count
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
 
-from conftest import run_module, stderr_lines
-from test_datasets import SHARED
+from conftest import SHARED, needs_shared_data, run_module, stderr_lines
 
 TINY = presets.with_overrides(presets.get("quick"), [
     "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
@@ -119,6 +118,7 @@ def test_learning_rate_decays_on_a_plateau_and_training_stops_after_max_decays()
     assert sorted(set(np.round(np.array(rates) / 1e-9, 6)), reverse=True) == [1.0, 0.5]
 
 
+@needs_shared_data
 def test_stateful_ptb_carries_state_across_batches_and_resets_between_epochs():
     task = train.load_task("ptb", TINY, SHARED)
     data = train.task_data(task, SHARED, 0)
@@ -137,7 +137,8 @@ def test_stateful_ptb_carries_state_across_batches_and_resets_between_epochs():
     assert all(np.abs(keras.ops.convert_to_numpy(s)).sum() == 0 for s in rnn.states)
 
 
-@pytest.mark.parametrize("task_name", ["memorize", "ptb", "jsb"])
+@pytest.mark.parametrize("task_name", ["memorize", pytest.param("ptb", marks=needs_shared_data),
+                                       pytest.param("jsb", marks=needs_shared_data)])
 def test_evaluate_end_to_end_per_task_family(task_name):
     result = train.evaluate("lstm", task_name, hp(), seed=0, preset=TINY, data_dir=SHARED)
     assert result.status == "ok", result.message
