@@ -44,7 +44,7 @@ PRESETS: dict[str, Preset] = {
     # About 10-30 s per evaluation on 2 CPU cores.
     "quick": Preset(
         name="quick",
-        budgets={"arith": 20_000, "xml": 20_000, "memorize": 8_000, "ptb": 40_000, "music": 20_000},
+        budgets={"arith": 20_000, "xml": 20_000, "memorize": 8_000, "ptb": 10_000, "music": 20_000},
         max_layers=2,
         max_epochs=15,
         batch_size=32,
@@ -55,7 +55,7 @@ PRESETS: dict[str, Preset] = {
         arith=ArithConfig(max_digits=2, max_distractors=1, n_train=3_000, n_valid=400, n_test=400),
         xml=XmlConfig(max_tag_length=4, max_depth=3, max_length=40, n_train=2_000, n_valid=300, n_test=300),
         memorize=MemorizeConfig(n_train=2_000, n_valid=300, n_test=300),
-        ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=60_000, max_eval_tokens=10_000),
+        ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=20_000, max_eval_tokens=4_000),
         music=MusicConfig(chunk_length=50, max_pieces=60),
     ),
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.
