@@ -341,12 +341,17 @@ class GraphCell(keras.layers.Layer):
         return self.step_projected(self.project_inputs(inputs), states)
 
     def _store(self, values: dict, names: tuple[str, ...], fused) -> None:
-        """Splits a fused [..., len(names) * units] tensor into the values of `names`."""
+        """Splits a fused [..., len(names) * units] tensor into the values of `names`, then
+        computes the linear groups those values feed (a linear of a linear, or of a fused add)."""
         if len(names) == 1:
             values[names[0]] = fused
         elif names:
             for name, part in zip(names, ops.split(fused, len(names), axis=-1)):
                 values[name] = part
+        for name in names:
+            if name in self._groups:
+                group = self._groups[name]
+                self._store(values, group.members, self._linear_group(group, values[name]))
 
     def step_projected(self, projected, states):
         """One step from the output of `project_inputs` for this step.
@@ -391,9 +396,7 @@ class GraphCell(keras.layers.Layer):
                 value = args[0]
             else:
                 value = getattr(ops, OPS[op].keras_op)(*args)
-            values[node] = value
-            if node in self._groups:
-                self._store(values, self._groups[node].members, self._linear_group(self._groups[node], value))
+            self._store(values, (node,), value)
         new_states = [values[out] for out in self._outputs]
         return new_states[0], new_states
 
