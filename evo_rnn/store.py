@@ -1,0 +1,221 @@
+"""The run database (SQLite, WAL): architectures, evaluations (the cache), population, metadata.
+
+Every recorded evaluation is committed at once, so a killed process loses at most the
+evaluations in flight. The evaluation cache is keyed by (architecture, task, canonical
+hyperparameters, seed, preset): a key already evaluated is never trained again, by this
+run or any run sharing the database. Architectures are keyed by their structural hash,
+confirmed by an isomorphism check (a hash collision gets a `-2`, `-3`... suffix).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from evo_rnn import cell_format
+from evo_rnn.cell_hash import same_architecture, structural_hash
+from evo_rnn.errors import EvoRnnError
+
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "preset_key"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS architectures (
+    key TEXT PRIMARY KEY,          -- structural hash (plus -N on a hash collision)
+    hash TEXT NOT NULL,
+    graph TEXT NOT NULL,           -- canonical cell JSON (evo_rnn.cell_format)
+    parent TEXT REFERENCES architectures(key),
+    mutations TEXT NOT NULL,       -- JSON list of the transformations that made it
+    origin TEXT NOT NULL,          -- "zoo:<name>", "mutation", "file", ...
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS architectures_hash ON architectures(hash);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL REFERENCES architectures(key),
+    task TEXT NOT NULL,
+    hparams TEXT NOT NULL,         -- canonical JSON (HParams.to_json)
+    seed INTEGER NOT NULL,
+    preset TEXT NOT NULL,          -- preset_key(preset)
+    status TEXT NOT NULL,
+    valid_score REAL NOT NULL,
+    test_score REAL NOT NULL,
+    seconds REAL NOT NULL,
+    result TEXT NOT NULL,          -- the whole EvalResult as JSON
+    created REAL NOT NULL,
+    UNIQUE (arch, task, hparams, seed, preset)
+);
+CREATE TABLE IF NOT EXISTS population (arch TEXT PRIMARY KEY REFERENCES architectures(key), score REAL NOT NULL);
+"""
+
+
+class StoreError(EvoRnnError):
+    """The database cannot be used (corrupted, or written by another schema version)."""
+
+
+def preset_key(preset: Any) -> str:
+    """A short key for a preset's full contents (its name alone hides `--set` overrides)."""
+    text = json.dumps(dataclasses.asdict(preset), sort_keys=True, default=str)
+    return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+class Store:
+    """One run's database.
+
+    Args:
+        path: the SQLite file; created (with its folder) when missing.
+
+    Raises:
+        StoreError: the file is not a database, or has another schema version.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Autocommit: every statement is durable at once; set_population groups its own.
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._create()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"{self.path} is not a usable evo_rnn database ({error}); move it away to start a new run "
+                "or restore it from a backup"
+            ) from None
+
+    def _create(self) -> None:
+        version = None
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" in tables:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else None
+        if version is not None and version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}; this evo_rnn reads version {SCHEMA_VERSION} "
+                "(use the evo_rnn that wrote it, or start a new run)"
+            )
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- metadata
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Stores a JSON-serialisable value (run config, seed, package versions...)."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # ----------------------------------------------------------------- architectures
+
+    def add_architecture(self, graph: nx.DiGraph, origin: str, parent: str | None = None,
+                         mutations: list[dict] | None = None) -> str:
+        """Returns the architecture's key, adding it when no isomorphic cell is stored yet.
+
+        Lineage (`parent`, `mutations`, `origin`) is kept from the first time it was seen.
+        """
+        digest = structural_hash(graph)
+        rows = self._db.execute("SELECT key, graph FROM architectures WHERE hash=? ORDER BY key", (digest,)).fetchall()
+        for key, text in rows:
+            if same_architecture(cell_format.loads(text), graph):
+                return key
+        key = digest if not rows else f"{digest}-{len(rows) + 1}"
+        self._db.execute(
+            "INSERT INTO architectures VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, digest, cell_format.dumps(graph), parent, json.dumps(mutations or []), origin, time.time()),
+        )
+        return key
+
+    def architecture(self, key: str) -> nx.DiGraph:
+        """The cell stored under `key`."""
+        row = self._db.execute("SELECT graph FROM architectures WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise StoreError(f"no architecture {key!r} in {self.path}")
+        return cell_format.loads(row[0])
+
+    def lineage(self, key: str) -> dict[str, Any]:
+        """Origin, parent and mutations of an architecture."""
+        row = self._db.execute("SELECT origin, parent, mutations FROM architectures WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise StoreError(f"no architecture {key!r} in {self.path}")
+        return {"origin": row[0], "parent": row[1], "mutations": json.loads(row[2])}
+
+    def has_architecture_hash(self, digest: str) -> bool:
+        return self._db.execute("SELECT 1 FROM architectures WHERE hash=?", (digest,)).fetchone() is not None
+
+    def architecture_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM architectures").fetchone()[0]
+
+    # ----------------------------------------------------------------- evaluations
+
+    def cached(self, arch: str, task: str, hparams_json: str, seed: int, preset: str) -> dict[str, Any] | None:
+        """The stored result for this cache key, or None when it was never evaluated."""
+        row = self._db.execute(
+            "SELECT result FROM evaluations WHERE arch=? AND task=? AND hparams=? AND seed=? AND preset=?",
+            (arch, task, hparams_json, seed, preset),
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def record(self, arch: str, hparams_json: str, preset: str, result: Any) -> bool:
+        """Commits one finished evaluation (an `EvalResult`) at once.
+
+        Returns:
+            False when this cache key was already recorded (nothing is written twice).
+        """
+        data = result.to_dict()
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO evaluations (arch, task, hparams, seed, preset, status, valid_score, test_score, "
+            "seconds, result, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (arch, data["task"], hparams_json, data["seed"], preset, data["status"], data["valid_score"],
+             data["test_score"], data["seconds"], json.dumps(data, sort_keys=True), time.time()),
+        )
+        return cursor.rowcount == 1
+
+    def evaluations(self, arch: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
+        """Stored results (each with its `arch`), oldest first, optionally filtered."""
+        query, args = "SELECT arch, result FROM evaluations WHERE 1=1", []
+        if arch is not None:
+            query, args = query + " AND arch=?", [*args, arch]
+        if task is not None:
+            query, args = query + " AND task=?", [*args, task]
+        return [{"arch": a, **json.loads(r)} for a, r in self._db.execute(query + " ORDER BY id", args)]
+
+    def best_score(self, arch: str, task: str) -> float | None:
+        """The architecture's best validation score on `task` over its configs (None if none is ok)."""
+        row = self._db.execute(
+            "SELECT MAX(valid_score) FROM evaluations WHERE arch=? AND task=? AND status='ok'", (arch, task)
+        ).fetchone()
+        return row[0]
+
+    # ----------------------------------------------------------------- population
+
+    def set_population(self, members: dict[str, float]) -> None:
+        """Replaces the population ({architecture: overall score}) in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM population")
+            self._db.executemany("INSERT INTO population VALUES (?, ?)", sorted(members.items()))
+
+    def population(self) -> dict[str, float]:
+        return dict(self._db.execute("SELECT arch, score FROM population ORDER BY score DESC, arch"))

@@ -1,0 +1,120 @@
+"""The run database: cache keys, deduplication, durability across a killed process, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import networkx as nx
+import pytest
+
+from evo_rnn import architectures, presets
+from evo_rnn.store import SCHEMA_VERSION, Store, StoreError, preset_key
+from evo_rnn.train import EvalResult
+
+from conftest import ROOT
+
+HP = '{"dropout":0.0,"init_scale":1.0,"learning_rate":1.0,"max_grad_norm":5.0,"num_layers":1,"param_budget":100}'
+
+
+def result(score: float, seed: int = 0, task: str = "arith", status: str = "ok") -> EvalResult:
+    return EvalResult(status=status, task=task, preset="quick", seed=seed, hparams={}, valid_score=score,
+                      test_score=score / 2, seconds=1.5)
+
+
+def test_schema_wal_and_meta(tmp_path):
+    with Store(tmp_path / "run" / "search.sqlite") as store:
+        store.set_meta("config", {"seed": 3, "tasks": ["arith"]})
+        assert store.get_meta("config") == {"seed": 3, "tasks": ["arith"]}
+        assert store.get_meta("absent", 7) == 7
+        assert store.get_meta("schema_version") == SCHEMA_VERSION
+    db = sqlite3.connect(tmp_path / "run" / "search.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_architectures_are_deduplicated_by_structure(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        gru = architectures.get("gru")
+        key = store.add_architecture(gru, "zoo:gru")
+        renamed = nx.relabel_nodes(gru, {n: f"node_{n}" for n in gru})
+        assert store.add_architecture(renamed, "mutation", parent=key) == key  # same cell, other names
+        assert store.lineage(key) == {"origin": "zoo:gru", "parent": None, "mutations": []}
+        lstm = store.add_architecture(architectures.get("lstm"), "zoo:lstm")
+        assert lstm != key and store.architecture_count() == 2
+        assert nx.utils.graphs_equal(store.architecture(key), gru)
+        with pytest.raises(StoreError, match="no architecture 'nope'"):
+            store.architecture("nope")
+
+
+def test_evaluation_cache_key(tmp_path):
+    quick = presets.get("quick")
+    other = presets.with_overrides(quick, ["max_epochs=3"])
+    assert preset_key(quick) != preset_key(other) and preset_key(quick) == preset_key(presets.get("quick"))
+    with Store(tmp_path / "s.sqlite") as store:
+        arch = store.add_architecture(architectures.get("gru"), "zoo:gru")
+        assert store.cached(arch, "arith", HP, 0, preset_key(quick)) is None
+        assert store.record(arch, HP, preset_key(quick), result(0.5))
+        assert not store.record(arch, HP, preset_key(quick), result(0.9))  # never stored twice
+        hit = store.cached(arch, "arith", HP, 0, preset_key(quick))
+        assert hit["valid_score"] == 0.5 and hit["status"] == "ok"
+        assert store.cached(arch, "arith", HP, 1, preset_key(quick)) is None  # another seed
+        assert store.cached(arch, "arith", HP, 0, preset_key(other)) is None  # another preset
+        store.record(arch, HP, preset_key(quick), result(0.7, seed=1))
+        store.record(arch, HP, preset_key(quick), result(0.99, seed=2, status="diverged"))
+        assert store.best_score(arch, "arith") == 0.7  # diverged results never count
+        assert [r["seed"] for r in store.evaluations(arch=arch)] == [0, 1, 2]
+
+
+def test_population_round_trip(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        keys = [store.add_architecture(architectures.get(n), f"zoo:{n}") for n in ("gru", "lstm", "mut1")]
+        store.set_population({keys[0]: 1.0, keys[1]: 0.8})
+        store.set_population({keys[1]: 0.9, keys[2]: 1.1})
+        assert store.population() == {keys[2]: 1.1, keys[1]: 0.9}
+    with Store(tmp_path / "s.sqlite") as store:  # persisted
+        assert store.population() == {keys[2]: 1.1, keys[1]: 0.9}
+
+
+_WRITER = """
+import sys, time
+from evo_rnn.store import Store
+from evo_rnn.train import EvalResult
+from evo_rnn import architectures
+store = Store(sys.argv[1])
+arch = store.add_architecture(architectures.get("gru"), "zoo:gru")
+for seed in range(100000):
+    store.record(arch, "{}", "p", EvalResult(status="ok", task="arith", preset="p", seed=seed, hparams={}))
+    print(seed, flush=True)
+    time.sleep(0.01)
+"""
+
+
+def test_a_killed_writer_loses_nothing_it_recorded(tmp_path):
+    path = tmp_path / "s.sqlite"
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    printed = []
+    deadline = time.time() + 120
+    while len(printed) < 20 and time.time() < deadline:
+        printed.append(int(writer.stdout.readline()))
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    with Store(path) as store:
+        seeds = [r["seed"] for r in store.evaluations()]
+    assert seeds[: len(printed)] == printed  # every evaluation reported as recorded is there
+    assert seeds == list(range(len(seeds)))
+
+
+def test_unusable_files_are_refused_with_the_fix(tmp_path):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="is not a usable evo_rnn database.*move it away"):
+        Store(bad)
+    newer = tmp_path / "newer.sqlite"
+    with Store(newer) as store:
+        store._db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with pytest.raises(StoreError, match="schema version 99; this evo_rnn reads version 1"):
+        Store(newer)
