@@ -161,9 +161,6 @@ class Store:
             raise StoreError(f"no architecture {key!r} in {self.path}")
         return {"origin": row[0], "parent": row[1], "mutations": json.loads(row[2])}
 
-    def has_architecture_hash(self, digest: str) -> bool:
-        return self._db.execute("SELECT 1 FROM architectures WHERE hash=?", (digest,)).fetchone() is not None
-
     def architecture_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM architectures").fetchone()[0]
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 
 import keras
 import numpy as np
 import pytest
 
-from evo_rnn import architectures, hparams, presets, tasks, train
+from evo_rnn import architectures, hparams, presets, train
 from evo_rnn.cell_graph import parameter_count
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
