@@ -198,16 +198,22 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def _archive_member(archive: Path, member: str) -> bytes:
+def _archive_members(archive: Path, members: set[str]) -> dict[str, bytes]:
+    """The named files of a tar.gz, read in one pass (no extraction to disk)."""
+    found: dict[str, bytes] = {}
     try:
         with tarfile.open(archive) as tar:
             for info in tar:
-                if info.isfile() and info.name.lstrip("./") == member:
-                    return tar.extractfile(info).read()
+                name = info.name.lstrip("./")
+                if info.isfile() and name in members:
+                    found[name] = tar.extractfile(info).read()
     except (tarfile.TarError, EOFError, OSError) as error:
         reason = " ".join(str(error).split())  # tarfile lists every method it tried, one per line
         raise DataIntegrityError(f"the downloaded archive is not a readable tar.gz: {reason}") from None
-    raise DataIntegrityError(f"the downloaded archive has no member {member}")
+    missing = sorted(members - set(found))
+    if missing:
+        raise DataIntegrityError(f"the downloaded archive has no member {', '.join(missing)}")
+    return found
 
 
 def download(
@@ -244,6 +250,7 @@ def download(
     directory.mkdir(parents=True, exist_ok=True)
     canonicalizers = canonicalizers or {}
     fetched: dict[str, Path] = {}
+    members: dict[str, dict[str, bytes]] = {}  # per archive URL, its files read in one pass
     staged: list[tuple[Path, bytes]] = []
     try:
         for path in DATASETS[dataset]:
@@ -253,7 +260,13 @@ def download(
                 url = mirror.rstrip("/") + "/" + url.rsplit("/", 1)[1]
             if url not in fetched:
                 fetched[url] = _fetch(url, directory, timeout)
-            raw = _archive_member(fetched[url], spec.member) if spec.member else fetched[url].read_bytes()
+            if spec.member is None:
+                raw = fetched[url].read_bytes()
+            else:
+                if url not in members:
+                    wanted = {FILES[p].member for p in DATASETS[dataset] if FILES[p].url == spec.url}
+                    members[url] = _archive_members(fetched[url], wanted)
+                raw = members[url][spec.member]
             if path in canonicalizers:
                 try:
                     _, raw = canonicalizers[path](raw)

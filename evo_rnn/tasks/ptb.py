@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import os
 
 import numpy as np
@@ -81,23 +82,31 @@ class PtbTask(Task):
         self.data_dir = data_dir
         self.batch_size = self.config.batch_size
         self.input_size = self.output_size = VOCAB_SIZE
-        self._vocabulary: list[str] | None = None
+        self._train_words: list[str] | None = None
 
-    @property
+    def _words(self, split: str) -> list[str]:
+        if split != "train":
+            return read_words(split, self.data_dir)
+        if self._train_words is None:  # read once: it gives both the vocabulary and the training split
+            self._train_words = read_words("train", self.data_dir)
+        return self._train_words
+
+    @functools.cached_property
     def vocabulary(self) -> list[str]:
         """The 10,000 words, by id."""
-        if self._vocabulary is None:
-            self._vocabulary = build_vocabulary(read_words("train", self.data_dir))
-        return self._vocabulary
+        return build_vocabulary(self._words("train"))
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.vocabulary)}
 
     def _split(self, split: str, limit: int | None) -> Split:
-        words = read_words(split, self.data_dir)[:limit]
-        index = {w: i for i, w in enumerate(self.vocabulary)}
-        unknown = index.get("<unk>")
-        ids = np.array([index.get(w, unknown) for w in words])
-        if unknown is None and (ids == None).any():  # noqa: E711 - object array check
+        words = self._words(split)[:limit]
+        unknown = self._index.get("<unk>")
+        if unknown is None and any(w not in self._index for w in words):
             raise DataIntegrityError(f"ptb.{split}.txt has words outside the training vocabulary")
-        inputs, targets = bptt_layout(ids.astype("int64"), self.config.batch_size, self.config.seq_len)
+        ids = np.array([self._index.get(w, unknown) for w in words], dtype="int64")
+        inputs, targets = bptt_layout(ids, self.config.batch_size, self.config.seq_len)
         return Split(inputs, targets, np.ones(inputs.shape, dtype="float32"))
 
     def data(self, seed: int) -> TaskData:
