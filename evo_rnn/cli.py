@@ -25,11 +25,14 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def run(parser: ArgumentParser, job: Callable[[argparse.Namespace], object], argv: list[str] | None = None) -> int:
-    """Parses `argv`, runs `job(args)`; bad input (an `EvoRnnError`) ends in one line and exit 2."""
+    """Parses `argv`, runs `job(args)`; bad input (an `EvoRnnError`) ends in one line and exit 2.
+
+    Returns the job's own exit code when it returns an int, else 0.
+    """
     args = parser.parse_args(argv)
     try:
-        job(args)
+        code = job(args)
     except (EvoRnnError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return 0
+    return code if isinstance(code, int) else 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from evo_rnn.errors import EvoRnnError
+from evo_rnn.errors import EvoRnnError, InvalidCellError
 
 __all__ = ["HParams", "PRIOR", "sample", "solve_units"]
 
@@ -106,9 +106,14 @@ def solve_units(graph: nx.DiGraph, param_budget: int, num_layers: int) -> int:
     linear nodes and b the number of biased ones (as `cell_graph.parameter_count`). The budget counts the
     recurrent layers only; u is the positive root of n·(a·u² + b·u) = budget, rounded to
     the nearest integer (at least 1). A cell with fewer linear maps gets more units.
+
+    Raises:
+        InvalidCellError: the cell has no linear node (nothing to size).
     """
     linears = [d for _, d in graph.nodes(data=True) if d["op"] == "linear"]
     a, b = len(linears), sum(d["bias_init"] is not None for d in linears)
+    if a == 0:
+        raise InvalidCellError("the cell has no linear node, so no weights to size from a parameter budget")
     per_layer = param_budget / num_layers
     root = (-b + math.sqrt(b * b + 4 * a * per_layer)) / (2 * a)
     return max(1, round(root))

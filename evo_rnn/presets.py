@@ -10,7 +10,23 @@ from typing import Any
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
 
-__all__ = ["Preset", "PRESETS", "get", "with_overrides"]
+__all__ = ["Preset", "PRESETS", "SearchConfig", "get", "with_overrides"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """The architecture search's knobs (Jozefowicz et al. 2015, section 3). They steer which
+    evaluations run, never how one evaluation trains, so they are not part of the cache key."""
+
+    tasks: tuple[str, ...]  # the tasks an architecture is scored on; the first one gates the others
+    configs_per_task: int  # random hyperparameter configs per task for seeds, re-evaluations, children (paper: 20)
+    filter_task: str  # the cheap filter every child must pass first (paper: memorization)
+    filter_configs: int  # configs a child gets on the filter task (the parent's best, then random ones)
+    filter_threshold: float  # best filter score a child needs (paper: 0.95 accuracy)
+    first_task_ratio: float  # share of the best GRU's score on the first task a child needs (paper: 0.9)
+    population_size: int  # the best architectures kept as parents (paper: 100)
+    reevaluate_probability: float  # chance that a step re-evaluates a member instead of mutating one
+    seed_cells: tuple[str, ...] = ("lstm", "gru")  # the population's start (the GRU is always the baseline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +47,7 @@ class Preset:
     memorize: MemorizeConfig
     ptb: PtbConfig
     music: MusicConfig
+    search: SearchConfig
 
     def task_config(self, task: str) -> Any:
         """The task config of `task` (the music sets share one)."""
@@ -57,6 +74,16 @@ PRESETS: dict[str, Preset] = {
         memorize=MemorizeConfig(n_train=2_000, n_valid=300, n_test=300),
         ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=20_000, max_eval_tokens=4_000),
         music=MusicConfig(chunk_length=50, max_pieces=60),
+        search=SearchConfig(
+            tasks=("arith", "xml"),
+            configs_per_task=2,
+            filter_task="memorize",
+            filter_configs=2,
+            filter_threshold=0.1,
+            first_task_ratio=0.9,
+            population_size=100,
+            reevaluate_probability=0.2,
+        ),
     ),
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.
     "paper": Preset(
@@ -74,6 +101,16 @@ PRESETS: dict[str, Preset] = {
         memorize=MemorizeConfig(),
         ptb=PtbConfig(batch_size=20, seq_len=35),
         music=MusicConfig(chunk_length=None),
+        search=SearchConfig(
+            tasks=("arith", "xml", "ptb"),
+            configs_per_task=20,
+            filter_task="memorize",
+            filter_configs=1,
+            filter_threshold=0.95,
+            first_task_ratio=0.9,
+            population_size=100,
+            reevaluate_probability=0.2,
+        ),
     ),
 }
 
@@ -92,6 +129,8 @@ def _convert(text: str, kind: Any, field: str) -> Any:
         if text.lower() in ("none", "null"):
             return None
         kind = next(a for a in args if a is not type(None))
+    if typing.get_origin(kind) is tuple:  # tuple[str, ...]: comma-separated
+        return tuple(item.strip() for item in text.split(",") if item.strip())
     try:
         if kind is bool:
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):

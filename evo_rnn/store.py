@@ -1,4 +1,5 @@
-"""The run database (SQLite, WAL): architectures, evaluations (the cache), population, metadata.
+"""The run database (SQLite, WAL): architectures, evaluations (the cache), search steps,
+population, metadata.
 
 Every recorded evaluation is committed at once, so a killed process loses at most the
 evaluations in flight. The evaluation cache is keyed by (architecture, task, canonical
@@ -26,7 +27,7 @@ from evo_rnn.errors import EvoRnnError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "preset_key"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added `steps`; a version-1 file is upgraded in place (tables are only added)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,6 +57,17 @@ CREATE TABLE IF NOT EXISTS evaluations (
     UNIQUE (arch, task, hparams, seed, preset)
 );
 CREATE TABLE IF NOT EXISTS population (arch TEXT PRIMARY KEY REFERENCES architectures(key), score REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY,        -- the search's step number (it seeds the step's randomness)
+    kind TEXT NOT NULL,            -- "seed", "mutate" or "reevaluate"
+    arch TEXT NOT NULL REFERENCES architectures(key),
+    parent TEXT,
+    outcome TEXT,                  -- NULL while the step runs; then e.g. "accepted", "filtered"
+    score REAL,                    -- the architecture's overall score when the step ended
+    detail TEXT NOT NULL,          -- JSON: why it ended so
+    started REAL NOT NULL,
+    finished REAL
+);
 """
 
 
@@ -64,8 +76,12 @@ class StoreError(EvoRnnError):
 
 
 def preset_key(preset: Any) -> str:
-    """A short key for a preset's full contents (its name alone hides `--set` overrides)."""
-    text = json.dumps(dataclasses.asdict(preset), sort_keys=True, default=str)
+    """A short key for everything in a preset that changes how one evaluation trains (its name
+    alone hides `--set` overrides). The search's knobs (`preset.search`) are left out: they
+    choose which evaluations run, not their results."""
+    contents = dataclasses.asdict(preset)
+    contents.pop("search", None)
+    text = json.dumps(contents, sort_keys=True, default=str)
     return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
@@ -100,13 +116,13 @@ class Store:
         if "meta" in tables:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else None
-        if version is not None and version != SCHEMA_VERSION:
+        if version is not None and version not in (1, SCHEMA_VERSION):
             raise StoreError(
                 f"{self.path} has schema version {version}; this evo_rnn reads version {SCHEMA_VERSION} "
                 "(use the evo_rnn that wrote it, or start a new run)"
             )
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._db.close()
@@ -135,17 +151,25 @@ class Store:
 
         Lineage (`parent`, `mutations`, `origin`) is kept from the first time it was seen.
         """
+        key = self.find_architecture(graph)
+        if key is not None:
+            return key
         digest = structural_hash(graph)
-        rows = self._db.execute("SELECT key, graph FROM architectures WHERE hash=? ORDER BY key", (digest,)).fetchall()
-        for key, text in rows:
-            if same_architecture(cell_format.loads(text), graph):
-                return key
-        key = digest if not rows else f"{digest}-{len(rows) + 1}"
+        count = self._db.execute("SELECT COUNT(*) FROM architectures WHERE hash=?", (digest,)).fetchone()[0]
+        key = digest if not count else f"{digest}-{count + 1}"
         self._db.execute(
             "INSERT INTO architectures VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, digest, cell_format.dumps(graph), parent, json.dumps(mutations or []), origin, time.time()),
         )
         return key
+
+    def find_architecture(self, graph: nx.DiGraph) -> str | None:
+        """The key of the stored architecture isomorphic to `graph`, or None if it was never seen."""
+        digest = structural_hash(graph)
+        for key, text in self._db.execute("SELECT key, graph FROM architectures WHERE hash=? ORDER BY key", (digest,)):
+            if same_architecture(cell_format.loads(text), graph):
+                return key
+        return None
 
     def architecture(self, key: str) -> nx.DiGraph:
         """The cell stored under `key`."""
@@ -175,12 +199,12 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def record(self, arch: str, hparams_json: str, preset: str, result: Any) -> bool:
-        """Commits one finished evaluation (an `EvalResult`) at once.
+        """Commits one finished evaluation (an `EvalResult` or its dict) at once.
 
         Returns:
             False when this cache key was already recorded (nothing is written twice).
         """
-        data = result.to_dict()
+        data = result if isinstance(result, dict) else result.to_dict()
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO evaluations (arch, task, hparams, seed, preset, status, valid_score, test_score, "
             "seconds, result, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -198,12 +222,25 @@ class Store:
             query, args = query + " AND task=?", [*args, task]
         return [{"arch": a, **json.loads(r)} for a, r in self._db.execute(query + " ORDER BY id", args)]
 
-    def best_score(self, arch: str, task: str) -> float | None:
-        """The architecture's best validation score on `task` over its configs (None if none is ok)."""
-        row = self._db.execute(
-            "SELECT MAX(valid_score) FROM evaluations WHERE arch=? AND task=? AND status='ok'", (arch, task)
-        ).fetchone()
-        return row[0]
+    def best_score(self, arch: str, task: str, preset: str | None = None, seed: int | None = None) -> float | None:
+        """The architecture's best validation score on `task` over its configs (None if none is ok),
+        optionally only among evaluations with this preset key and seed."""
+        return self.best(arch, task, preset, seed)[0]
+
+    def best(self, arch: str, task: str, preset: str | None = None,
+             seed: int | None = None) -> tuple[float | None, dict[str, Any] | None]:
+        """The best validation score on `task` and the result that reached it (None, None if none is ok)."""
+        query = "SELECT valid_score, result FROM evaluations WHERE arch=? AND task=? AND status='ok'"
+        args: list[Any] = [arch, task]
+        if preset is not None:
+            query, args = query + " AND preset=?", [*args, preset]
+        if seed is not None:
+            query, args = query + " AND seed=?", [*args, seed]
+        row = self._db.execute(query + " ORDER BY valid_score DESC, id LIMIT 1", args).fetchone()
+        return (None, None) if row is None else (row[0], json.loads(row[1]))
+
+    def evaluation_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
 
     # ----------------------------------------------------------------- population
 
@@ -216,3 +253,41 @@ class Store:
 
     def population(self) -> dict[str, float]:
         return dict(self._db.execute("SELECT arch, score FROM population ORDER BY score DESC, arch"))
+
+    # ----------------------------------------------------------------- search steps
+
+    def start_step(self, step: int, kind: str, arch: str, parent: str | None = None) -> None:
+        """Records that search step `step` began working on `arch`."""
+        self._db.execute("INSERT OR REPLACE INTO steps (id, kind, arch, parent, detail, started) VALUES (?, ?, ?, ?, ?, ?)",
+                         (step, kind, arch, parent, "{}", time.time()))
+
+    def finish_step(self, step: int, outcome: str, score: float | None, detail: dict[str, Any]) -> None:
+        """Records how step `step` ended."""
+        self._db.execute("UPDATE steps SET outcome=?, score=?, detail=?, finished=? WHERE id=?",
+                         (outcome, score, json.dumps(detail, sort_keys=True), time.time(), step))
+
+    def steps(self, unfinished: bool = False, step: int | None = None) -> list[dict[str, Any]]:
+        """The recorded steps in order: all, those still running when a process stopped
+        (`unfinished`), or the one numbered `step`."""
+        query, args = "SELECT id, kind, arch, parent, outcome, score, detail FROM steps WHERE 1=1", []
+        if unfinished:
+            query += " AND outcome IS NULL"
+        if step is not None:
+            query, args = query + " AND id=?", [step]
+        names = ("id", "kind", "arch", "parent", "outcome", "score", "detail")
+        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        return [{**dict(zip(names, row)), "detail": json.loads(row[6])} for row in rows]
+
+    def step(self, step: int) -> dict[str, Any]:
+        """One recorded step."""
+        rows = self.steps(step=step)
+        if not rows:
+            raise StoreError(f"no step {step} in {self.path}")
+        return rows[0]
+
+    def next_step_id(self) -> int:
+        return (self._db.execute("SELECT MAX(id) FROM steps").fetchone()[0] or 0) + 1
+
+    def step_counts(self) -> dict[tuple[str, str | None], int]:
+        """How many steps of each (kind, outcome) there are."""
+        return {(k, o): n for k, o, n in self._db.execute("SELECT kind, outcome, COUNT(*) FROM steps GROUP BY kind, outcome")}

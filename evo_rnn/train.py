@@ -288,6 +288,7 @@ def evaluate(
     data_dir: str | os.PathLike | None = None,
     data_seed: int = 0,
     progress: Callable[[int, dict], None] | None = None,
+    save_model: str | os.PathLike | None = None,
 ) -> EvalResult:
     """Trains `cell` on `task` with `hparams` and reports validation and test results.
 
@@ -302,6 +303,8 @@ def evaluate(
         data_seed: the seed of generated task data (the same for every candidate, so that
             scores compare).
         progress: called after each epoch with (epoch, {"loss", "val_score", ...}).
+        save_model: when training went well, the trained model (best validation weights) is
+            saved there as a `.keras` file.
 
     Returns:
         An `EvalResult`; its status says whether training went well ("ok"), diverged or
@@ -315,9 +318,9 @@ def evaluate(
     registered = _custom_gradient_names()
     try:
         _seed_everything(seed, preset.jit_compile)
-        result.units = solve_units(graph, hparams.param_budget, hparams.num_layers)
         batch = task.batch_size if task.stateful else preset.batch_size
         try:
+            result.units = solve_units(graph, hparams.param_budget, hparams.num_layers)
             model = build_model(graph, task, hparams, result.units, seed, preset.jit_compile, batch)
         except (InvalidCellError, ValueError) as error:  # the candidate's shapes, not our code
             result.status, result.message = "failed", f"{type(error).__name__}: {error}"
@@ -349,6 +352,8 @@ def evaluate(
         result.test_metrics = task.metrics(data.test, *position_stats(model, task, data.test))
         result.valid_score = result.valid_metrics["score"]
         result.test_score = result.test_metrics["score"]
+        if save_model is not None:
+            model.save(save_model)
         return result
     finally:
         result.seconds = round(time.perf_counter() - started, 3)

@@ -116,5 +116,5 @@ def test_unusable_files_are_refused_with_the_fix(tmp_path):
     newer = tmp_path / "newer.sqlite"
     with Store(newer) as store:
         store._db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-    with pytest.raises(StoreError, match="schema version 99; this evo_rnn reads version 1"):
+    with pytest.raises(StoreError, match="schema version 99; this evo_rnn reads version 2"):
         Store(newer)

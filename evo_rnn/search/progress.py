@@ -1,0 +1,126 @@
+"""Live progress of a search: a rich panel on a terminal, plain log lines elsewhere."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """Shows what a running `Search` is doing.
+
+    On a terminal: a live panel with the children evaluated, filtered and accepted, the
+    best score, a leaderboard and evaluations per minute. Elsewhere (a log file, CI):
+    one line per finished step.
+
+    Args:
+        live: draw the live panel (default: when stderr is a terminal).
+        leaders: rows of the leaderboard.
+    """
+
+    def __init__(self, live: bool | None = None, leaders: int = 5):
+        self.live = sys.stderr.isatty() if live is None else live
+        self.leaders = leaders
+        self.search = None
+        self._live = None
+        self._started = time.monotonic()
+        self._last_draw = 0.0
+
+    def attach(self, search) -> Progress:
+        self.search = search
+        return self
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(self._render(), console=Console(stderr=True), refresh_per_second=2, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.__exit__(*exc)
+            self._live = None
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        """The search's event hook."""
+        if kind == "step" and not self.live:
+            score = "" if data["score"] is None else f" score {data['score']:.4f}"
+            print(f"step {data['id']:>4} {data['kind']:10} {data['arch'][:8]} {data['outcome']}{score} "
+                  f"{_short(data['detail'])}", file=sys.stderr, flush=True)
+        elif kind == "retry":
+            print(f"retrying {data['arch'][:8]} on {data['task']} (attempt {data['attempt']}): {data['message']}",
+                  file=sys.stderr, flush=True)
+        if self._live is not None and time.monotonic() - self._last_draw > 0.5:
+            self._last_draw = time.monotonic()
+            self._live.update(self._render())
+
+    def summary_line(self) -> str:
+        counts = self.search.counts()
+        minutes = max(time.monotonic() - self._started, 1e-9) / 60
+        return (f"children {counts['candidates']} (filtered {counts['filtered']}, rejected {counts['rejected']}, "
+                f"accepted {counts['accepted']}, evaluated {counts['evaluated']}), duplicates {counts['duplicate']}, "
+                f"re-evaluations {counts['reevaluated']}; evaluations this session: {counts['trained']} trained, "
+                f"{counts['cache_hits']} from the cache, {counts['trained'] / minutes:.1f}/min; "
+                f"search time {self.search.elapsed() / 60:.1f} min")
+
+    def leaderboard(self) -> list[tuple[str, float, dict[str, float]]]:
+        search = self.search
+        rows = []
+        for arch, score in list(search.population().items())[: self.leaders]:
+            rows.append((arch, score, search.ratios(arch)))
+        return rows
+
+    def _render(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        from evo_rnn.search.algorithm import SearchError
+
+        if self.search is None:
+            return Text("starting...")
+        counts = self.search.counts()
+        minutes = max(time.monotonic() - self._started, 1e-9) / 60
+        head = Table.grid(padding=(0, 2))
+        head.add_row("children", str(counts["candidates"]), "filtered", str(counts["filtered"]),
+                     "rejected", str(counts["rejected"]), "accepted", str(counts["accepted"]))
+        head.add_row("re-evaluations", str(counts["reevaluated"]), "duplicates", str(counts["duplicate"]),
+                     "evaluations", f"{counts['trained']} (+{counts['cache_hits']} cached)",
+                     "per minute", f"{counts['trained'] / minutes:.1f}")
+        head.add_row("in flight", str(counts["in_flight"]), "search time", f"{self.search.elapsed() / 60:.1f} min",
+                     "", "", "", "")
+        board = Table(title="population (score = min over tasks of score / best GRU)")
+        board.add_column("#")
+        board.add_column("cell")
+        board.add_column("origin")
+        board.add_column("score", justify="right")
+        tasks = list(self.search.tasks)
+        for task in tasks:
+            board.add_column(task, justify="right")
+        try:
+            for rank, (arch, score, ratios) in enumerate(self.leaderboard(), start=1):
+                origin = self.search.store.lineage(arch)["origin"]
+                board.add_row(str(rank), arch[:8], origin, f"{score:.4f}", *[f"{ratios[t]:.3f}" for t in tasks])
+        except SearchError:  # no baseline yet: the seeds are still running
+            pass
+        return Group(head, board)
+
+
+def _short(detail: dict[str, Any]) -> str:
+    parts = []
+    for key, value in sorted(detail.items()):
+        if isinstance(value, float):
+            parts.append(f"{key}={value:.3f}")
+        elif isinstance(value, dict):
+            parts.append(f"{key}=" + ",".join(f"{k}:{v:.3f}" if isinstance(v, float) else f"{k}:{v}"
+                                              for k, v in value.items()))
+        else:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
