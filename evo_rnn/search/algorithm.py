@@ -321,11 +321,6 @@ class Search:
     def out_of_time(self) -> bool:
         return self.budget_seconds is not None and self.elapsed() >= self.budget_seconds
 
-    def _may_start_step(self) -> bool:
-        if self.out_of_time():
-            return False
-        return self.max_candidates is None or self._candidates < self.max_candidates
-
     def _start(self, step: int, kind: str, generator: Step) -> None:
         run = _StepRun(step, kind, generator)
         self._runs[step] = run
@@ -333,7 +328,7 @@ class Search:
 
     def _start_next(self) -> bool:
         """Starts one new step; False when none may start now."""
-        if not self._may_start_step():
+        if self.out_of_time():
             return False
         unseeded = [a for a in self._seeds.values() if a not in self._seeded]
         if unseeded:
@@ -348,6 +343,8 @@ class Search:
             if arch not in self._admitted:
                 self._admitted.add(arch)
                 self._offer(arch)
+        if self.max_candidates is not None and self._candidates >= self.max_candidates:
+            return False
         if not self._population:
             raise SearchError("the population is empty: every seed cell failed to train; check the preset and tasks")
         step = self.store.next_step_id()  # every step records itself as soon as it starts

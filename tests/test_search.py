@@ -1,0 +1,279 @@
+"""The search algorithm with a fake evaluator (milliseconds per evaluation): seeds, the filter
+and the first-task gate, inheritance, the min-over-tasks score, the population, dedup,
+the cache, resumption, determinism, worker loss and the time budget."""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+
+import networkx as nx
+import pytest
+
+from evo_rnn import architectures, cell_format, presets
+from evo_rnn.cell_hash import same_architecture, structural_hash
+from evo_rnn.hparams import HParams
+from evo_rnn.search import algorithm
+from evo_rnn.search.algorithm import Search, SearchError
+from evo_rnn.search.executors import EvalJob, InlineExecutor, WorkerLostError
+from evo_rnn.store import Store, preset_key
+from evo_rnn.train import EvalResult
+
+BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"arith": 0.4, "xml": 0.66, "memorize": 0.8}}
+
+
+def search_preset(**search_fields) -> presets.Preset:
+    fields = {"population_size": 100, "reevaluate_probability": 0.2, "configs_per_task": 3, "filter_configs": 2,
+              "filter_threshold": 0.3, "first_task_ratio": 0.9, **search_fields}
+    return presets.with_overrides(presets.get("quick"), [f"search.{k}={v}" for k, v in fields.items()])
+
+
+class FakeEvaluator:
+    """Scores a cell from its structure: the zoo's GRU and LSTM get fixed scores, any other
+    cell a pseudo-random quality per task; a learning rate below 1 costs 10%. Logs every call."""
+
+    def __init__(self, fail=None):
+        self.calls: list[tuple] = []
+        self.fail = fail or (lambda job: None)
+
+    def quality(self, graph, task: str) -> float:
+        for name, scores in BASE_SCORES.items():
+            if same_architecture(graph, architectures.get(name)):
+                return scores[task]
+        return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
+
+    def __call__(self, job: EvalJob) -> dict:
+        self.calls.append((job.arch, job.task, job.hparams, job.seed))
+        status = self.fail(job)
+        config = HParams.from_dict(json.loads(job.hparams))
+        if status is not None:
+            return EvalResult(status=status, task=job.task, preset=job.preset.name, seed=job.seed,
+                              hparams=config.to_dict()).to_dict()
+        score = self.quality(cell_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
+        return EvalResult(status="ok", task=job.task, preset=job.preset.name, seed=job.seed, hparams=config.to_dict(),
+                          valid_score=score, test_score=score * 0.95, seconds=0.01).to_dict()
+
+
+def run_search(store, preset, evaluate=None, seed=0, **kwargs) -> Search:
+    search = Search(store, InlineExecutor(evaluate or FakeEvaluator()), preset, seed=seed, **kwargs)
+    search.run(tick=0)
+    return search
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "search.sqlite") as opened:
+        yield opened
+
+
+def best_by_task(store, arch, preset) -> dict[str, float]:
+    """Best ok validation score per task, read straight from the evaluations table."""
+    best: dict[str, float] = {}
+    for row in store.evaluations(arch=arch):
+        if row["status"] == "ok":
+            best[row["task"]] = max(best.get(row["task"], 0.0), row["valid_score"])
+    return best
+
+
+def test_seeds_are_evaluated_on_every_task_and_scored_against_the_gru(store):
+    preset = search_preset()
+    evaluate = FakeEvaluator()
+    run_search(store, preset, evaluate, max_candidates=0)
+    gru = store.find_architecture(architectures.get("gru"))
+    lstm = store.find_architecture(architectures.get("lstm"))
+    per_arch_task = collections.Counter((arch, task) for arch, task, _, _ in evaluate.calls)
+    assert per_arch_task == {(a, t): 3 for a in (gru, lstm) for t in ("arith", "xml")}  # N configs, no filter
+    # LSTM: 0.4/0.5 on arith, 0.66/0.6 on xml -> the minimum, 0.8 (the best config has lr >= 1 here)
+    population = store.population()
+    assert population[gru] == pytest.approx(1.0)
+    lstm_best = best_by_task(store, lstm, preset)
+    gru_best = best_by_task(store, gru, preset)
+    assert population[lstm] == pytest.approx(min(lstm_best[t] / gru_best[t] for t in ("arith", "xml")))
+    assert [s["outcome"] for s in store.steps()] == ["seeded", "seeded"]
+
+
+def test_children_pass_the_filter_then_the_first_task_then_the_rest(store):
+    preset = search_preset(reevaluate_probability=0.0)
+    run_search(store, preset, max_candidates=40)
+    scores = Search(store, InlineExecutor(), preset).scores
+    outcomes = collections.Counter()
+    for step in store.steps():
+        if step["kind"] != "mutate" or step["outcome"] == "duplicate":
+            continue
+        outcomes[step["outcome"]] += 1
+        tasks_run = {row["task"] for row in store.evaluations(arch=step["arch"])}
+        best = best_by_task(store, step["arch"], preset)
+        if step["outcome"] == "filtered":
+            assert tasks_run == {"memorize"} and best.get("memorize", 0) < 0.3
+        elif step["outcome"] == "rejected":
+            assert tasks_run == {"memorize", "arith"}
+            assert best["arith"] / scores.baseline("arith") < 0.9 and best["memorize"] >= 0.3
+        else:
+            assert step["outcome"] in ("accepted", "evaluated")
+            assert tasks_run == {"memorize", "arith", "xml"}
+            assert best["arith"] / scores.baseline("arith") >= 0.9
+            assert step["score"] == pytest.approx(min(best[t] / scores.baseline(t) for t in ("arith", "xml")))
+    assert outcomes["filtered"] and outcomes["rejected"] and outcomes["accepted"], outcomes  # every path taken
+
+
+def test_children_inherit_their_parents_best_configuration(store):
+    preset = search_preset(reevaluate_probability=0.0)
+    run_search(store, preset, max_candidates=15)
+    scores = Search(store, InlineExecutor(), preset).scores
+    checked = 0
+    for step in store.steps():
+        if step["kind"] != "mutate" or step["outcome"] in ("duplicate", "unmutable"):
+            continue
+        child, parent = step["arch"], step["parent"]
+        child_configs = {(r["task"], json.dumps(r["hparams"], sort_keys=True)) for r in store.evaluations(arch=child)}
+        parent_arith = scores.best_result(parent, "arith")["hparams"]
+        parent_memorize = scores.best_result(parent, "memorize")
+        inherited = parent_memorize["hparams"] if parent_memorize else {**parent_arith, "param_budget": 8000}
+        assert ("memorize", json.dumps(inherited, sort_keys=True)) in child_configs
+        if step["outcome"] != "filtered":
+            assert ("arith", json.dumps(parent_arith, sort_keys=True)) in child_configs
+            assert sum(task == "arith" for task, _ in child_configs) == 3  # plus random ones up to N
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_population_keeps_the_best_k(store):
+    preset = search_preset(population_size=3)
+    search = run_search(store, preset, max_candidates=30)
+    population = store.population()
+    assert len(population) == 3
+    scored = {s["arch"] for s in store.steps() if s["outcome"] in ("accepted", "evaluated", "seeded", "reevaluated")}
+    every = sorted((search.overall_score(a) for a in scored), reverse=True)
+    assert sorted(population.values(), reverse=True) == pytest.approx(every[:3])
+    assert all(population[a] == pytest.approx(search.overall_score(a)) for a in population)
+
+
+def test_a_child_seen_before_is_skipped_without_training(store, monkeypatch):
+    preset = search_preset(reevaluate_probability=0.0)
+    gru = architectures.get("gru")
+    renamed = nx.relabel_nodes(gru, {n: f"n_{n}" for n in gru})  # the GRU under other names
+    monkeypatch.setattr(algorithm, "mutate", lambda graph, rng: (renamed.copy(), []))
+    evaluate = FakeEvaluator()
+    search = Search(store, InlineExecutor(evaluate), preset, max_candidates=1)
+
+    def stop_after_six_steps(kind, data):  # every child is a duplicate: max_candidates is never reached
+        if kind == "step" and data["id"] >= 6:
+            search.max_candidates = 0
+
+    search.on_event = stop_after_six_steps
+    search.run(tick=0)
+    steps = store.steps()
+    assert [s["outcome"] for s in steps[2:]] == ["duplicate"] * (len(steps) - 2) and len(steps) >= 6
+    assert len(evaluate.calls) == 12  # the seeds' evaluations only
+    assert search.counts()["duplicate"] == len(steps) - 2 and search.counts()["candidates"] == 0
+
+
+def test_nothing_is_trained_twice_across_runs_sharing_the_store(store):
+    preset = search_preset()
+    first = FakeEvaluator()
+    run_search(store, preset, first, max_candidates=8)
+    again = FakeEvaluator()
+    search = run_search(store, preset, again, max_candidates=8)  # resumes: the run is complete
+    assert again.calls == [] and search.trained == 0
+    more = FakeEvaluator()
+    search = run_search(store, preset, more, max_candidates=12)  # goes on from where it stopped
+    keys = first.calls + more.calls
+    assert len(keys) == len(set(keys)) == store.evaluation_count()
+    assert search.counts()["candidates"] == 12
+
+
+class Interrupt(BaseException):
+    """Stands for Ctrl-C / a killed process in the middle of a search."""
+
+
+def test_an_interrupted_search_resumes_without_losing_or_repeating_evaluations(store):
+    preset = search_preset(reevaluate_probability=0.3)
+    first = FakeEvaluator()
+
+    def dies_at_call_40(job):
+        if len(first.calls) == 40:
+            raise Interrupt()
+        return None
+
+    first.fail = dies_at_call_40
+    with pytest.raises(Interrupt):
+        run_search(store, preset, first, max_candidates=10)
+    unfinished = store.steps(unfinished=True)
+    assert unfinished  # it stopped in the middle of a step
+    recorded = {(r["arch"], r["task"], json.dumps(r["hparams"], sort_keys=True)) for r in store.evaluations()}
+    assert len(recorded) == 39  # every evaluation that finished is stored
+    resumed = FakeEvaluator()
+    search = run_search(store, preset, resumed, max_candidates=10)
+    trained = first.calls[:39] + resumed.calls
+    assert len(trained) == len(set(trained)) == store.evaluation_count()  # nothing trained twice
+    assert search.cache_hits > 0  # the unfinished steps found their finished evaluations in the store
+    assert not store.steps(unfinished=True)
+    assert all(s["outcome"] for s in store.steps() if s["id"] in {u["id"] for u in unfinished})
+
+
+def test_same_seed_same_search_and_another_seed_another(tmp_path):
+    preset = search_preset()
+
+    def outline(seed: int, name: str) -> list[tuple]:
+        with Store(tmp_path / f"{name}.sqlite") as s:
+            run_search(s, preset, seed=seed, max_candidates=10)
+            return [(x["kind"], x["arch"], x["outcome"], x["score"]) for x in s.steps()]
+
+    assert outline(0, "a") == outline(0, "b")
+    assert outline(0, "a") != outline(1, "c")
+
+
+def test_a_lost_worker_is_retried_then_recorded_as_failed(store):
+    preset = search_preset()
+    attempts = collections.Counter()
+
+    def fail(job):  # on xml, the LSTM's worker always dies, the GRU's once per evaluation
+        if job.task == "xml":
+            attempts[job.arch, job.hparams] += 1
+            if store.lineage(job.arch)["origin"] == "zoo:lstm" or attempts[job.arch, job.hparams] == 1:
+                raise WorkerLostError("a worker process died")
+        return None
+
+    events = []
+    search = Search(store, InlineExecutor(FakeEvaluator(fail)), preset, max_candidates=0,
+                    on_event=lambda kind, data: events.append(kind))
+    search.run(tick=0)
+    lstm = store.find_architecture(architectures.get("lstm"))
+    failed = [r for r in store.evaluations(arch=lstm, task="xml") if r["status"] == "failed"]
+    assert failed and all("died 3 times" in r["message"] for r in failed)
+    gru = store.find_architecture(architectures.get("gru"))
+    assert all(r["status"] == "ok" for r in store.evaluations(arch=gru))  # retried once, then fine
+    assert events.count("retry") >= 2
+
+
+def test_a_gru_that_never_trains_on_a_task_stops_the_search_with_the_fix(store):
+    preset = search_preset()
+    gru = cell_format.dumps(architectures.get("gru"))
+    evaluate = FakeEvaluator(lambda job: "diverged" if job.task == "xml" and job.graph == gru else None)
+    with pytest.raises(SearchError, match="GRU baseline has no successful evaluation on 'xml'.*configs_per_task"):
+        run_search(store, preset, evaluate)
+    assert sum(1 for c in evaluate.calls if c[1] == "xml") >= 3 * 3  # it tried more rounds first
+
+
+def test_the_time_budget_spans_resumptions(store):
+    preset = search_preset()
+    now = [0.0]
+
+    def ticking(job):
+        now[0] += 1.0  # every evaluation takes one fake second
+        return None
+
+    search = run_search(store, preset, FakeEvaluator(ticking), budget_seconds=30, clock=lambda: now[0])
+    assert 30 <= store.get_meta("elapsed_seconds") <= 31 and search.trained == 30
+    later = FakeEvaluator(ticking)
+    run_search(store, preset, later, budget_seconds=30, clock=lambda: now[0])
+    assert later.calls == []  # the run's budget is spent
+    run_search(store, preset, later, budget_seconds=40, clock=lambda: now[0])
+    assert len(later.calls) == 10
+
+
+def test_the_cache_key_ignores_search_knobs_but_not_training_settings():
+    quick = presets.get("quick")
+    assert preset_key(search_preset(configs_per_task=7)) == preset_key(quick)
+    assert preset_key(presets.with_overrides(quick, ["max_epochs=3"])) != preset_key(quick)

@@ -1,0 +1,188 @@
+"""`python -m evo_rnn.search` for real, at a tiny size: export and reload, a SIGKILL and a
+resume, Ctrl-C, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from evo_rnn import cell_format
+
+from conftest import ROOT, run_module, run_python, stderr_lines
+
+TINY = [
+    "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
+    "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
+    "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
+    "search.filter_threshold=0.05", "search.first_task_ratio=0.5",
+]
+
+
+def search_args(tmp_path, *extra: str) -> list[str]:
+    sets = [item for s in TINY for item in ("--set", s)]
+    return ["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--quiet",
+            *sets, *extra]
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "evo_rnn.search", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def rows(database) -> list[tuple]:
+    with sqlite3.connect(database, timeout=30) as db:
+        return db.execute("SELECT id, arch, task, hparams, created FROM evaluations ORDER BY id").fetchall()
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
+    deadline = time.time() + limit
+    while not condition():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.time() < deadline, "the search did not get there in time"
+        time.sleep(0.5)
+
+
+def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
+    result = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "1", "--max-candidates", "2",
+                                                       "--top", "2"), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "exported the best 2 cells" in result.stderr
+    export = tmp_path / "out" / "tiny"
+    folders = sorted(p for p in export.iterdir() if p.is_dir())
+    assert len(folders) == 2 and [f.name.split("-")[0] for f in folders] == ["1", "2"]
+    readme = (export / "README.md").read_text()
+    assert "| 1 |" in readme and "| 2 |" in readme and "cell.png" in readme and "gru:" in readme
+    folder = folders[0]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary["tasks"]) == {"arith", "xml"}
+    assert summary["overall_score"] == pytest.approx(min(t["ratio_to_gru"] for t in summary["tasks"].values()))
+    assert summary["lineage"][0]["arch"] == summary["arch"] and summary["tasks"]["arith"]["hparams"]
+    cell_format.load(folder / "cell.json")
+    assert (folder / "cell.png").read_bytes()[:4] == b"\x89PNG"
+    code = """
+import sys, numpy as np, keras, evo_rnn
+d = sys.argv[1]
+tokens = np.random.default_rng(0).integers(1, 10, size=(3, 12)).astype("int32")
+model = keras.models.load_model(d + "/model-arith.keras")
+out = model.predict(tokens, verbose=0)
+assert out.shape[:2] == (3, 12) and np.isfinite(out).all()
+np.save(d + "/tokens.npy", tokens); np.save(d + "/keras.npy", out)
+print("keras ok")
+"""
+    loaded = run_python(code, str(folder))
+    assert loaded.returncode == 0 and "keras ok" in loaded.stdout, loaded.stderr[-3000:]
+    served = """
+import sys
+sys.modules["evo_rnn"] = None  # served without evo_rnn
+import numpy as np, tensorflow as tf
+d = sys.argv[1]
+model = tf.saved_model.load(d + "/savedmodel-arith")
+out = model.serve(tf.constant(np.load(d + "/tokens.npy"))).numpy()
+np.testing.assert_allclose(out, np.load(d + "/keras.npy"), atol=1e-5)
+print("savedmodel ok")
+"""
+    loaded = run_python(served, str(folder))
+    assert loaded.returncode == 0 and "savedmodel ok" in loaded.stdout, loaded.stderr[-3000:]
+    again = run_module("evo_rnn.export", "--run", "tiny", "--runs-dir", str(tmp_path / "runs"),
+                       "--out", str(tmp_path / "again"), "--top", "1")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (tmp_path / "again" / "tiny" / folder.name / "model-xml.keras").is_file()
+
+
+def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path):
+    args = search_args(tmp_path, "--workers", "0", "--max-candidates", "4", "--no-export")
+    database = tmp_path / "runs" / "tiny" / "search.sqlite"
+    process = start(args)
+    wait_for(lambda: database.exists() and len(rows(database)) >= 11, process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    before = rows(database)
+    resumed = run_module("evo_rnn.search", *args, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    after = rows(database)
+    assert after[: len(before)] == before  # nothing completed was lost or rewritten
+    trained = int(re.search(r"(\d+) trained", resumed.stderr).group(1))
+    assert trained == len(after) - len(before)  # every evaluation the resumed run trained was new
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(*) FROM steps WHERE outcome IS NULL").fetchone()[0] == 0
+        children = db.execute("SELECT COUNT(*) FROM steps WHERE kind='mutate' AND outcome NOT IN "
+                              "('duplicate', 'unmutable')").fetchone()[0]
+    assert children == 4
+
+
+def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
+    args = search_args(tmp_path, "--workers", "1")
+    database = tmp_path / "runs" / "tiny" / "search.sqlite"
+    process = start(args)
+
+    def seeded() -> bool:
+        if not database.exists():
+            return False
+        with sqlite3.connect(database, timeout=30) as db:
+            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
+
+    wait_for(seeded, process)
+    workers = children_of(process.pid)
+    assert workers  # the spawned pool (and multiprocessing's helper)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "interrupted" in stderr and "exported the best 3 cells" in stderr
+    assert (tmp_path / "out" / "tiny" / "README.md").is_file()
+    deadline = time.time() + 15
+    while [pid for pid in workers if os.path.exists(f"/proc/{pid}")] and time.time() < deadline:
+        time.sleep(0.5)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # no worker left running
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tasks", "arith,sums"], "unknown task 'sums'"),
+    (["--tasks", "memorize,arith"], "the filter task 'memorize' cannot also be a scored task"),
+    (["--workers", "-1"], "--workers must be 0"),
+    (["--set", "search.population=3"], "unknown field 'search.population'"),
+    (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
+    (["--run", "../x"], "invalid run name '../x'"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = run_module("evo_rnn.search", *args)
+    assert result.returncode == 2
+    lines = stderr_lines(result)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    first = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "0", "--max-candidates", "0",
+                                                      "--no-export"), timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    other = run_module("evo_rnn.search", *search_args(tmp_path, "--seed", "1"))
+    assert other.returncode == 2
+    assert "was started as `python -m evo_rnn.search --run tiny" in stderr_lines(other)[0]
+    assert "--run NEW_NAME" in stderr_lines(other)[0]
+
+
+def test_export_of_a_missing_run_names_the_fix(tmp_path):
+    result = run_module("evo_rnn.export", "--run", "nope", "--runs-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "no search run at" in stderr_lines(result)[0] and "python -m evo_rnn.search --run nope" in result.stderr
