@@ -83,7 +83,8 @@ def test_seeds_are_evaluated_on_every_task_and_scored_against_the_gru(store):
     gru = store.find_architecture(architectures.get("gru"))
     lstm = store.find_architecture(architectures.get("lstm"))
     per_arch_task = collections.Counter((arch, task) for arch, task, _, _ in evaluate.calls)
-    assert per_arch_task == {(a, t): 3 for a in (gru, lstm) for t in ("arith", "xml")}  # N configs, no filter
+    # N configs per task, and on the filter task (for their children's inherited filter config)
+    assert per_arch_task == {(a, t): 3 for a in (gru, lstm) for t in ("memorize", "arith", "xml")}
     # LSTM: 0.4/0.5 on arith, 0.66/0.6 on xml -> the minimum, 0.8 (the best config has lr >= 1 here)
     population = store.population()
     assert population[gru] == pytest.approx(1.0)
@@ -165,7 +166,7 @@ def test_a_child_seen_before_is_skipped_without_training(store, monkeypatch):
     search.run(tick=0)
     steps = store.steps()
     assert [s["outcome"] for s in steps[2:]] == ["duplicate"] * (len(steps) - 2) and len(steps) >= 6
-    assert len(evaluate.calls) == 12  # the seeds' evaluations only
+    assert len(evaluate.calls) == 18  # the seeds' evaluations only
     assert search.counts()["duplicate"] == len(steps) - 2 and search.counts()["candidates"] == 0
 
 

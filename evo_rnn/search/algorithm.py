@@ -243,14 +243,15 @@ class Search:
 
     def _seed_step(self, step: int, arch: str) -> Step:
         """Start: a seed cell on every task with N random configs (more rounds for a task
-        where none trained well, as the baseline needs a score everywhere)."""
+        where none trained well, as the baseline needs a score everywhere), and on the filter
+        task, so that its children take the filter with a configuration known to work there."""
         self.store.start_step(step, "seed", arch)
         rng = self._configs_rng(step)
-        todo = list(self.tasks)
+        todo = [self.config.filter_task, *self.tasks]
         for _ in range(_SEED_ROUNDS):
             yield [EvalRequest(arch, task, config) for task in todo
                    for config in self._random_configs(rng, task, self.config.configs_per_task)]
-            todo = [task for task in todo if self.task_score(arch, task) is None]
+            todo = [task for task in todo if task in self.tasks and self.task_score(arch, task) is None]
             if not todo:
                 break
         if arch == self.scores.baseline_arch and todo:
