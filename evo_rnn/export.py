@@ -133,11 +133,14 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
         if config is None:
             raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
         preset, seed = load_run_preset(config), int(config["seed"])
-        population = store.population()
-        if not population:
+        members = store.population()
+        if not members:
             raise EvoRnnError(f"run {files.name!r} has no population yet (its seed cells are still being evaluated); "
                               "let the search run longer")
         scores = Scores(store, preset, seed)
+        # Scored again from the evaluations: the stored scores date from the last population update.
+        population = {arch: scores.overall(arch) for arch in members}
+        population = dict(sorted(population.items(), key=lambda item: (-item[1], item[0])))
         tasks = list(scores.tasks)
         lstm = store.find_architecture(architectures.get("lstm"))
         out_root = Path(out_dir)

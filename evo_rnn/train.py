@@ -57,6 +57,7 @@ class EvalResult:
     params: int = 0
     model_params: int = 0
     message: str = ""
+    attempts: int = 1  # more than 1 when the worker running it died and it was started again
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -61,10 +61,23 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _executor(args: argparse.Namespace):
+    """The executor the flags ask for (Ray is imported only here, only when asked for)."""
+    from evo_rnn.search.executors import InlineExecutor, LocalPoolExecutor
+
+    if args.executor == "ray":
+        from evo_rnn.search.ray_executor import RayExecutor
+
+        return RayExecutor(args.ray_address, workers=args.workers or None, cpus_per_eval=args.cpus_per_eval,
+                           gpus_per_eval=args.gpus_per_eval)
+    if args.ray_address or args.gpus_per_eval or args.cpus_per_eval != 1.0:
+        raise UsageError("--ray-address, --cpus-per-eval and --gpus-per-eval go with --executor ray")
+    return InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
+
+
 def _job(args: argparse.Namespace) -> int:
     from evo_rnn.export import RunFiles, export_run, load_run_preset
     from evo_rnn.search.algorithm import Search
-    from evo_rnn.search.executors import InlineExecutor, LocalPoolExecutor
     from evo_rnn.search.progress import Progress
     from evo_rnn.store import Store
 
@@ -94,7 +107,7 @@ def _job(args: argparse.Namespace) -> int:
                 f"run {args.run!r} was started as `{stored.get('command')}`; resume it with the same --preset, "
                 f"--tasks, --set and --seed, or start another with --run NEW_NAME"
             )
-        executor = InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
+        executor = _executor(args)
         progress = Progress(live=None if not args.quiet else False)
         search = Search(
             store, executor, preset, seed=args.seed, data_dir=data_dir,
@@ -109,6 +122,7 @@ def _job(args: argparse.Namespace) -> int:
         try:
             with progress:
                 search.run()
+            executor.shutdown()
         except KeyboardInterrupt:
             interrupted = True
             print("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
@@ -137,6 +151,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop after this many new child architectures (default: no limit)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: CPU cores); 0 runs evaluations in this process")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local: a process pool on this machine (default); ray: Ray tasks on a cluster")
+    parser.add_argument("--ray-address", default=None,
+                        help="with --executor ray: the cluster to join (`ray start --head` prints it); "
+                             "default: a local Ray instance")
+    parser.add_argument("--cpus-per-eval", type=float, default=1.0,
+                        help="with --executor ray: CPUs each evaluation reserves (default 1)")
+    parser.add_argument("--gpus-per-eval", type=float, default=0.0,
+                        help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
+                             "one GPU, e.g. 0.25 (default 0)")
     parser.add_argument("--run", default="default", help="run name: state in RUNS_DIR/NAME/search.sqlite (default: default)")
     parser.add_argument("--runs-dir", default="runs", help="default runs/")
     parser.add_argument("--seed", type=int, default=0, help="seeds the search and every training run (default 0)")

@@ -435,6 +435,10 @@ class Search:
                 self._submit(dataclasses.replace(flight, attempts=flight.attempts + 1))
                 return
             result = _failed(job, f"the worker running this evaluation died {flight.attempts + 1} times: {error}")
+        if flight.attempts:
+            result = {**result, "attempts": flight.attempts + 1}
+            if result["status"] == "ok":
+                result["message"] = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
         self.trained += 1
         previous = self.task_score(job.arch, job.task)
         self.store.record(job.arch, job.hparams, self.preset_key, result)
@@ -468,8 +472,9 @@ class Search:
     def run(self, tick: float = 1.0) -> None:
         """Runs until the budget or `max_candidates` is reached and nothing is in flight.
 
-        On an exception (Ctrl-C included) the evaluations in flight are cancelled and the
-        exception propagates; everything finished is already in the store.
+        On an exception (Ctrl-C included) the evaluations in flight are cancelled (the
+        executor is shut down) and the exception propagates; everything finished is already
+        in the store. Otherwise the executor is left to its owner.
         """
         if self.models_dir is not None:
             for stale in (self.models_dir / "pending").glob("*.keras"):
@@ -490,7 +495,18 @@ class Search:
             raise
         finally:
             self.store.set_meta("elapsed_seconds", self.elapsed())
-        self.executor.shutdown()
+            self.rescore()
+
+    def rescore(self) -> None:
+        """Re-scores the population from the store: evaluations of steps left unfinished (the
+        budget ran out, or Ctrl-C) may have raised a member's best, or the GRU's."""
+        if not self._population:
+            return
+        try:
+            scores = {a: self.overall_score(a) for a in self._population}
+        except SearchError:  # no GRU baseline yet
+            return
+        self.store.set_population(scores)
 
     def _fill(self) -> None:
         """Gives every idle worker an evaluation: queued requests first, then new steps."""
