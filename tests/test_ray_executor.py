@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -18,7 +19,7 @@ from evo_rnn.search.ray_executor import REMOTE_NAME, RayExecutor
 from evo_rnn.store import Store
 
 from conftest import run_module
-from test_search_cli import TINY, search_args
+from test_search_cli import TINY, search_args, start, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +110,25 @@ def test_a_tiny_search_on_a_local_ray_instance_completes_and_exports(tmp_path):
 def test_ray_flags_without_ray_executor_are_refused(tmp_path):
     result = run_module("evo_rnn.search", *search_args(tmp_path, "--gpus-per-eval", "0.25"))
     assert result.returncode == 2 and "go with --executor ray" in result.stderr
+
+
+def test_ctrl_c_cancels_the_ray_tasks_and_exports(tmp_path):
+    database = tmp_path / "runs" / "tiny" / "search.sqlite"
+    process = start(search_args(tmp_path, "--executor", "ray", "--workers", "2"))
+
+    def seeded() -> bool:
+        if not database.exists():
+            return False
+        with sqlite3.connect(database, timeout=30) as db:
+            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
+
+    wait_for(seeded, process)
+    wait_for(lambda: bool(busy_ray_workers()), process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "interrupted" in stderr and (tmp_path / "out" / "tiny" / "README.md").is_file()
+    deadline = time.time() + 30
+    while busy_ray_workers() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not busy_ray_workers()  # the evaluations in flight were cancelled

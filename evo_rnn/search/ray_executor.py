@@ -13,7 +13,9 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +96,16 @@ class RayExecutor(Executor):
                                        "runtime_env": {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}}
             if address is None:
                 options["num_cpus"] = num_cpus or os.cpu_count() or 1
+            interrupt_handler = signal.getsignal(signal.SIGINT)
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise EvoRnnError(f"cannot reach a Ray cluster at {address!r} ({error}); start one with "
                                   "`ray start --head` or leave --ray-address out for a local instance") from None
+            if threading.current_thread() is threading.main_thread() and callable(interrupt_handler):
+                # Ray's core takes SIGINT over at the C level; without this, Ctrl-C never
+                # reaches the search, which must cancel its tasks and export.
+                signal.signal(signal.SIGINT, interrupt_handler)
         resources = ray.cluster_resources()
         slots = int(resources.get("CPU", 0) // cpus_per_eval)
         if gpus_per_eval > 0:
