@@ -96,7 +96,7 @@ class Progress:
                      "per minute", f"{counts['trained'] / minutes:.1f}")
         head.add_row("in flight", str(counts["in_flight"]), "search time", f"{self.search.elapsed() / 60:.1f} min",
                      "", "", "", "")
-        board = Table(title="population (score = min over tasks of score / best GRU)")
+        board = Table(title="population: score = min over tasks of (best score / best GRU score)", min_width=72)
         board.add_column("#")
         board.add_column("cell")
         board.add_column("origin")
