@@ -10,10 +10,11 @@ import sys as _sys
 
 
 @_contextlib.contextmanager
-def _quiet_native_stderr():
+def _quiet_native_stderr(again: bool = False):
     """Hides what native code writes to fd 2 meanwhile (TensorFlow's C++ start-up notes on
-    oneDNN and CUDA drivers, which no setting turns off). EVO_RNN_SHOW_TF_STARTUP=1 keeps them."""
-    if _os.environ.get("EVO_RNN_SHOW_TF_STARTUP") == "1" or "keras" in _sys.modules:
+    oneDNN and CUDA drivers, which no setting turns off). EVO_RNN_SHOW_TF_STARTUP=1 keeps them.
+    Only around the first import of Keras, unless `again`."""
+    if _os.environ.get("EVO_RNN_SHOW_TF_STARTUP") == "1" or ("keras" in _sys.modules and not again):
         yield
         return
     try:

@@ -122,6 +122,7 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
     """
     from evo_rnn.diagram import write_diagram
     from evo_rnn.search.algorithm import Scores
+    from evo_rnn.search.executors import warm_up_tensorflow
     from evo_rnn.store import Store
 
     if top < 1:
@@ -137,6 +138,7 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
         if not members:
             raise EvoRnnError(f"run {files.name!r} has no population yet (its seed cells are still being evaluated); "
                               "let the search run longer")
+        warm_up_tensorflow()
         scores = Scores(store, preset, seed)
         # Scored again from the evaluations: the stored scores date from the last population update.
         population = {arch: scores.overall(arch) for arch in members}

@@ -63,7 +63,7 @@ def _versions() -> dict[str, str]:
 
 def _executor(args: argparse.Namespace):
     """The executor the flags ask for (Ray is imported only here, only when asked for)."""
-    from evo_rnn.search.executors import InlineExecutor, LocalPoolExecutor
+    from evo_rnn.search.executors import InlineExecutor, LocalPoolExecutor, warm_up_tensorflow
 
     if args.executor == "ray":
         from evo_rnn.search.ray_executor import RayExecutor
@@ -72,7 +72,10 @@ def _executor(args: argparse.Namespace):
                            gpus_per_eval=args.gpus_per_eval)
     if args.ray_address or args.gpus_per_eval or args.cpus_per_eval != 1.0:
         raise UsageError("--ray-address, --cpus-per-eval and --gpus-per-eval go with --executor ray")
-    return InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
+    if args.workers == 0:
+        warm_up_tensorflow()  # evaluations run in this process
+        return InlineExecutor()
+    return LocalPoolExecutor(args.workers)
 
 
 def _job(args: argparse.Namespace) -> int:
@@ -131,7 +134,7 @@ def _job(args: argparse.Namespace) -> int:
         has_population = bool(store.population())
     if has_population and not args.no_export:
         path = export_run(files, args.out, args.top, data_dir, command)
-        print(f"exported the best {args.top} cells to {path}", file=sys.stderr)
+        print(f"exported the best cells to {path}", file=sys.stderr)
     elif not has_population:
         print("nothing to export yet: the seed cells are not all evaluated", file=sys.stderr)
     return EXIT_INTERRUPTED if interrupted else 0

@@ -111,6 +111,27 @@ class InlineExecutor(Executor):
         pass
 
 
+def warm_up_tensorflow() -> None:
+    """Starts TensorFlow's devices and runs one tiny training step with native stderr hidden:
+    on a machine without a GPU driver TensorFlow logs a failed `cuInit` "ERROR", and its
+    first `tf.data` pipeline a NodeDef note, in every worker; neither means anything is wrong."""
+    import keras
+    import numpy as np
+
+    import evo_rnn
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    with evo_rnn._quiet_native_stderr(again=True):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(np.zeros((2, 2)), np.zeros((2, 1)), verbose=0)
+        keras.backend.clear_session()
+
+
 def _init_worker(threads: int | None) -> None:
     """Runs first in every worker: Ctrl-C is the driver's to handle, and TensorFlow's thread
     pools get this worker's share of the cores (set before TensorFlow runs anything)."""
@@ -125,6 +146,7 @@ def _init_worker(threads: int | None) -> None:
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    warm_up_tensorflow()
 
 
 class LocalPoolExecutor(Executor):

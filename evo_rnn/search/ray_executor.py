@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.search.executors import EvalJob, Executor, WorkerLostError, run_job
+from evo_rnn.search.executors import EvalJob, Executor, WorkerLostError, run_job, warm_up_tensorflow
 
 __all__ = ["RayExecutor", "REMOTE_NAME"]
 
@@ -57,6 +57,7 @@ def _prepare_worker(threads: int) -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    warm_up_tensorflow()
     _PREPARED = True
 
 
