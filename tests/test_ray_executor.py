@@ -19,7 +19,7 @@ from evo_rnn.search.ray_executor import REMOTE_NAME, RayExecutor
 from evo_rnn.store import Store
 
 from conftest import run_module
-from test_search_cli import TINY, search_args, start, wait_for
+from test_search_cli import TINY, interrupt, search_args, start, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +124,7 @@ def test_ctrl_c_cancels_the_ray_tasks_and_exports(tmp_path):
 
     wait_for(seeded, process)
     wait_for(lambda: bool(busy_ray_workers()), process)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=180)
+    stderr = interrupt(process, timeout=180)
     assert process.returncode == 130, stderr[-3000:]
     assert "interrupted" in stderr and (tmp_path / "out" / "tiny" / "README.md").is_file()
     deadline = time.time() + 30

@@ -32,14 +32,32 @@ def search_args(tmp_path, *extra: str) -> list[str]:
             *sets, *extra]
 
 
+def _default_sigint() -> None:
+    # A shell runs background jobs with SIGINT ignored, and an ignored SIGINT is inherited:
+    # give the search the disposition a terminal's Ctrl-C meets.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "evo_rnn.search", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def rows(database) -> list[tuple]:
     with sqlite3.connect(database, timeout=30) as db:
         return db.execute("SELECT id, arch, task, hparams, created FROM evaluations ORDER BY id").fetchall()
+
+
+def interrupt(process: subprocess.Popen, timeout: float) -> str:
+    """Sends Ctrl-C (SIGINT) and returns stderr once the search exits; a search that does not
+    exit in time is killed, so that it cannot slow down the tests after it."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stderr = process.communicate()[1]
+        pytest.fail(f"the search did not stop within {timeout} s of Ctrl-C: {stderr[-2000:]}")
 
 
 def children_of(pid: int) -> list[int]:
@@ -60,7 +78,9 @@ def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
     deadline = time.time() + limit
     while not condition():
         assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.time() < deadline, "the search did not get there in time"
+        if time.time() > deadline:
+            process.kill()
+            pytest.fail(f"the search did not get there in {limit} s: {process.communicate()[1][-2000:]}")
         time.sleep(0.5)
 
 
@@ -146,8 +166,7 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     wait_for(seeded, process)
     workers = children_of(process.pid)
     assert workers  # the spawned pool (and multiprocessing's helper)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=240)
+    stderr = interrupt(process, timeout=240)
     assert process.returncode == 130, stderr[-3000:]
     assert "interrupted" in stderr and "exported the best cells to" in stderr
     assert (tmp_path / "out" / "tiny" / "README.md").is_file()

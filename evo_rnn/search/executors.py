@@ -132,21 +132,31 @@ def warm_up_tensorflow() -> None:
         keras.backend.clear_session()
 
 
-def _init_worker(threads: int | None) -> None:
-    """Runs first in every worker: Ctrl-C is the driver's to handle, and TensorFlow's thread
-    pools get this worker's share of the cores (set before TensorFlow runs anything)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def configure_tensorflow(threads: int | None) -> None:
+    """Prepares a worker process before TensorFlow runs anything: GPU memory grows on demand
+    (TensorFlow takes a whole card by default, which breaks several evaluations per GPU),
+    its thread pools get `threads` threads (None: TensorFlow's default), then the devices
+    start quietly (`warm_up_tensorflow`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     import evo_rnn  # noqa: F401  (registers the layers, quiets TensorFlow's start-up notes)
 
-    if threads and keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
     warm_up_tensorflow()
+
+
+def _init_worker(threads: int | None) -> None:
+    """Runs first in every pool worker: Ctrl-C is the driver's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_tensorflow(threads)
 
 
 class LocalPoolExecutor(Executor):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.search.executors import EvalJob, Executor, WorkerLostError, run_job, warm_up_tensorflow
+from evo_rnn.search.executors import EvalJob, Executor, WorkerLostError, configure_tensorflow, run_job
 
 __all__ = ["RayExecutor", "REMOTE_NAME"]
 
@@ -39,26 +39,11 @@ def _import_ray():
 
 
 def _prepare_worker(threads: int) -> None:
-    """Once per worker process, before TensorFlow touches a GPU: let TensorFlow's GPU memory
-    grow on demand (it takes the whole card by default, which breaks packing several
-    evaluations on one GPU) and size its thread pools to the CPUs the task asked for."""
+    """Once per Ray worker process, before TensorFlow touches a GPU (memory growth, threads)."""
     global _PREPARED
-    if _PREPARED:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    import evo_rnn  # noqa: F401  (registers the layers)
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    warm_up_tensorflow()
-    _PREPARED = True
+    if not _PREPARED:
+        configure_tensorflow(threads)
+        _PREPARED = True
 
 
 def _evaluate_remotely(job: EvalJob, threads: int) -> tuple[dict[str, Any], bytes | None]:
