@@ -140,12 +140,14 @@ def configure_tensorflow(threads: int | None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    import evo_rnn  # noqa: F401  (registers the layers, quiets TensorFlow's start-up notes)
+    import evo_rnn  # registers the layers, quiets TensorFlow's start-up notes
 
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        for gpu in tf.config.list_physical_devices("GPU"):
+        with evo_rnn._quiet_native_stderr(again=True):  # a machine without a GPU driver logs a failed cuInit
+            gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
             tf.config.experimental.set_memory_growth(gpu, True)
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)

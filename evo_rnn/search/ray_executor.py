@@ -79,7 +79,7 @@ class RayExecutor(Executor):
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                       "runtime_env": {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}}
+                                       "runtime_env": {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}}}
             if address is None:
                 options["num_cpus"] = num_cpus or os.cpu_count() or 1
             interrupt_handler = signal.getsignal(signal.SIGINT)
