@@ -121,7 +121,7 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
         EvoRnnError: the run does not exist, or has no population yet.
     """
     from evo_rnn.diagram import write_diagram
-    from evo_rnn.search.algorithm import Scores
+    from evo_rnn.search.algorithm import Scores, kept_model_path
     from evo_rnn.search.executors import warm_up_tensorflow
     from evo_rnn.store import Store
 
@@ -172,7 +172,7 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                         "test_metrics": None if best is None else best["test_metrics"],
                         "evaluations": len(store.evaluations(arch=arch, task=task)),
                     }
-                    model = _trained_model(scores, arch, task, graph, preset, seed, files.models / arch / f"{task}.keras",
+                    model = _trained_model(scores, arch, task, graph, preset, seed, kept_model_path(files.models, arch, task),
                                            data_dir, log)
                     if model is not None:
                         shutil.copyfile(model, target / f"model-{task}.keras")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
 
@@ -19,7 +18,7 @@ from evo_rnn.search.ray_executor import REMOTE_NAME, RayExecutor
 from evo_rnn.store import Store
 
 from conftest import run_module
-from test_search_cli import TINY, interrupt, search_args, start, wait_for
+from test_search_cli import TINY, has_population, interrupt, search_args, start, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +115,7 @@ def test_ctrl_c_cancels_the_ray_tasks_and_exports(tmp_path):
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
     process = start(search_args(tmp_path, "--executor", "ray", "--workers", "2"))
 
-    def seeded() -> bool:
-        if not database.exists():
-            return False
-        with sqlite3.connect(database, timeout=30) as db:
-            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
-
-    wait_for(seeded, process)
+    wait_for(lambda: has_population(database), process)
     wait_for(lambda: bool(busy_ray_workers()), process)
     stderr = interrupt(process, timeout=180)
     assert process.returncode == 130, stderr[-3000:]

@@ -74,6 +74,14 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def has_population(database) -> bool:
+    """Whether the run's seeds are all scored (its population is not empty)."""
+    if not database.exists():
+        return False
+    with sqlite3.connect(database, timeout=30) as db:
+        return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
+
+
 def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
     deadline = time.time() + limit
     while not condition():
@@ -157,13 +165,7 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
     process = start(args)
 
-    def seeded() -> bool:
-        if not database.exists():
-            return False
-        with sqlite3.connect(database, timeout=30) as db:
-            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
-
-    wait_for(seeded, process)
+    wait_for(lambda: has_population(database), process)
     workers = children_of(process.pid)
     assert workers  # the spawned pool (and multiprocessing's helper)
     stderr = interrupt(process, timeout=240)

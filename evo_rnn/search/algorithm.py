@@ -41,10 +41,15 @@ from evo_rnn.presets import Preset
 from evo_rnn.search.executors import EvalJob, Executor, WorkerLostError
 from evo_rnn.store import Store, preset_key
 
-__all__ = ["BASELINE", "EvalRequest", "Scores", "Search", "SearchError", "StepOutcome"]
+__all__ = ["BASELINE", "EvalRequest", "Scores", "Search", "SearchError", "StepOutcome", "kept_model_path"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
 _SEED_ROUNDS = 3  # rounds of N configs a seed cell gets per task before a task with no good run is an error
+
+
+def kept_model_path(models_dir: str | os.PathLike, arch: str, task: str) -> Path:
+    """Where a run keeps the best trained model of `arch` on `task` (read by the export)."""
+    return Path(models_dir) / arch / f"{task}.keras"
 
 
 class SearchError(EvoRnnError):
@@ -183,7 +188,6 @@ class Search:
         self._candidates = sum(s["kind"] == "mutate" and s["outcome"] not in ("duplicate", "unmutable") for s in steps)
         self._seeded = {s["arch"] for s in steps if s["kind"] == "seed"}
         self._admitted = set(self._population)  # seeds join the population once all are scored
-        self.interrupted = False
 
     # ----------------------------------------------------------------- scores
 
@@ -223,7 +227,7 @@ class Search:
         return configs
 
     def _best_config(self, arch: str, task: str) -> HParams | None:
-        _, result = self.store.best(arch, task, self.preset_key, self.seed)
+        result = self.scores.best_result(arch, task)
         return None if result is None else HParams.from_dict(result["hparams"])
 
     def _inherited(self, parent: str, task: str, rng: random.Random, n: int) -> list[HParams]:
@@ -455,15 +459,11 @@ class Search:
         path = Path(job.model_path)
         best = result["status"] == "ok" and (previous is None or result["valid_score"] > previous)
         if best and path.is_file():
-            target = self.model_path(job.arch, job.task)
+            target = kept_model_path(self.models_dir, job.arch, job.task)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         else:
             path.unlink(missing_ok=True)
-
-    def model_path(self, arch: str, task: str) -> Path:
-        """Where the best trained model of `arch` on `task` is kept (None when models are not kept)."""
-        return self.models_dir / arch / f"{task}.keras"
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self.on_event is not None:
@@ -490,7 +490,6 @@ class Search:
                     self._collect(future)
                 self._emit("tick", {})
         except BaseException:
-            self.interrupted = True
             self.executor.shutdown(cancel=True)
             raise
         finally:

@@ -212,10 +212,6 @@ class LocalPoolExecutor(Executor):
         inner.add_done_callback(relay)
         return outer
 
-    def pids(self) -> list[int]:
-        """The worker processes' ids (for tests that kill one)."""
-        return [] if self._pool is None else [p.pid for p in list(getattr(self._pool, "_processes", {}).values())]
-
     def shutdown(self, cancel: bool = False) -> None:
         pool, self._pool = self._pool, None
         if pool is None:

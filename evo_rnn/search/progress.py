@@ -61,13 +61,15 @@ class Progress:
             self._last_draw = time.monotonic()
             self._live.update(self._render())
 
+    def _per_minute(self, count: int) -> float:
+        return count / (max(time.monotonic() - self._started, 1e-9) / 60)
+
     def summary_line(self) -> str:
         counts = self.search.counts()
-        minutes = max(time.monotonic() - self._started, 1e-9) / 60
         return (f"children {counts['candidates']} (filtered {counts['filtered']}, rejected {counts['rejected']}, "
                 f"accepted {counts['accepted']}, evaluated {counts['evaluated']}), duplicates {counts['duplicate']}, "
                 f"re-evaluations {counts['reevaluated']}; evaluations this session: {counts['trained']} trained, "
-                f"{counts['cache_hits']} from the cache, {counts['trained'] / minutes:.1f}/min; "
+                f"{counts['cache_hits']} from the cache, {self._per_minute(counts['trained']):.1f}/min; "
                 f"search time {self.search.elapsed() / 60:.1f} min")
 
     def leaderboard(self) -> list[tuple[str, float, dict[str, float]]]:
@@ -87,13 +89,12 @@ class Progress:
         if self.search is None:
             return Text("starting...")
         counts = self.search.counts()
-        minutes = max(time.monotonic() - self._started, 1e-9) / 60
         head = Table.grid(padding=(0, 2))
         head.add_row("children", str(counts["candidates"]), "filtered", str(counts["filtered"]),
                      "rejected", str(counts["rejected"]), "accepted", str(counts["accepted"]))
         head.add_row("re-evaluations", str(counts["reevaluated"]), "duplicates", str(counts["duplicate"]),
                      "evaluations", f"{counts['trained']} (+{counts['cache_hits']} cached)",
-                     "per minute", f"{counts['trained'] / minutes:.1f}")
+                     "per minute", f"{self._per_minute(counts['trained']):.1f}")
         head.add_row("in flight", str(counts["in_flight"]), "search time", f"{self.search.elapsed() / 60:.1f} min",
                      "", "", "", "")
         board = Table(title="population: score = min over tasks of (best score / best GRU score)", min_width=72)
