@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
 import json
+import os
+import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from evo_rnn import architectures, datafiles, presets, tasks
+from evo_rnn import architectures, cell_format, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.evaluate import sample_configs
+from evo_rnn.search.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError
 
-__all__ = ["PAPER_TABLE_1", "default_tasks", "main"]
+__all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "summarize"]
 
 # Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
 PAPER_TABLE_1: dict[str, dict[str, float]] = {
@@ -32,84 +37,163 @@ PAPER_TABLE_1: dict[str, dict[str, float]] = {
 def default_tasks(data_dir: str | None) -> list[str]:
     """arith and xml, and ptb when its data is present."""
     try:
-        for path in datafiles.DATASETS["ptb"]:
-            datafiles.locate(path, data_dir)
+        tasks.check_data("ptb", data_dir)
     except FileNotFoundError:
         return ["arith", "xml"]
     return ["arith", "xml", "ptb"]
 
 
-def markdown_table(best: dict[str, dict[str, float]], task_names: list[str]) -> str:
-    """Cells x tasks: measured best validation score, with the paper's figure in brackets."""
+def markdown_table(best: dict[str, dict[str, dict[str, float]]], cells: list[str], task_names: list[str]) -> str:
+    """Cells x tasks: measured best validation score (± its spread over replicates when there
+    are several), with the paper's figure in brackets."""
     head = "| cell | " + " | ".join(f"{t} (paper)" for t in task_names) + " |"
     lines = [head, "|---" * (len(task_names) + 1) + "|"]
-    for cell in architectures.names():
+    for cell in cells:
         row = []
         for t in task_names:
             measured = best.get(cell, {}).get(t)
             paper = PAPER_TABLE_1[cell].get(t)
-            text = "—" if measured is None else f"{measured:.4f}"
+            if measured is None:
+                text = "—"
+            elif measured["replicates"] > 1:
+                text = f"{measured['valid']:.4f} ± {measured['valid_std']:.4f}"
+            else:
+                text = f"{measured['valid']:.4f}"
             row.append(text + (f" ({paper:.4f})" if paper is not None else ""))
         lines.append(f"| {cell} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def _job(args: argparse.Namespace) -> None:
-    from evo_rnn import train
+RowKey = tuple[str, str, int, int]  # (cell, task, trial, replicate)
 
+
+def row_key(row: dict) -> RowKey:
+    """A result row's place in the table (rows written before replicates existed are replicate 0)."""
+    return row["cell"], row["task"], row["trial"], row.get("replicate", 0)
+
+
+def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None:
+    """One cell on one task: per replicate (one training seed per config) the best validation
+    score over the configs that trained ("ok") and the test score at that config; then the mean
+    and the standard deviation of those over the replicates. None if nothing trained."""
+    best: dict[int, dict] = {}
+    for row in rows:
+        if row["cell"] == cell and row["task"] == task and row["status"] == "ok":
+            replicate = row.get("replicate", 0)
+            if replicate not in best or row["valid_score"] > best[replicate]["valid_score"]:
+                best[replicate] = row
+    if not best:
+        return None
+    valid = [r["valid_score"] for r in best.values()]
+    return {
+        "replicates": len(valid),
+        "valid": statistics.fmean(valid),
+        "valid_std": statistics.stdev(valid) if len(valid) > 1 else 0.0,
+        "test": statistics.fmean(r["test_score"] for r in best.values()),
+    }
+
+
+def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials: int, replicates: int,
+         seed: int, data_dir: str | None) -> list[tuple[RowKey, EvalJob]]:
+    """Every cell x task x config x replicate. The configs of a task are the same for every cell;
+    replicate r of config `trial` trains with seed `seed + trial + r * trials`."""
+    jobs = []
+    for task_name in task_names:
+        configs = sample_configs(preset, task_name, trials, seed)
+        for cell in cells:
+            graph = cell_format.dumps(architectures.get(cell))
+            for replicate in range(replicates):
+                for trial, config in enumerate(configs):
+                    job = EvalJob(cell, graph, task_name, config.to_json(), seed + trial + replicate * trials,
+                                  preset, data_dir)
+                    jobs.append(((cell, task_name, trial, replicate), job))
+    return jobs
+
+
+def _run_jobs(executor: Executor, jobs: list[tuple[RowKey, EvalJob]], on_result: Callable[[RowKey, dict], None]) -> None:
+    """Keeps `executor.workers` jobs in flight; hands each result over as soon as it is in."""
+    waiting = iter(jobs)
+    in_flight: dict[concurrent.futures.Future, RowKey] = {}
+    while True:
+        while len(in_flight) < executor.workers and (item := next(waiting, None)) is not None:
+            in_flight[executor.submit(item[1])] = item[0]
+        if not in_flight:
+            return
+        done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            on_result(in_flight.pop(future), future.result())
+
+
+def _job(args: argparse.Namespace) -> int:
     preset = presets.with_overrides(presets.get(args.preset), args.set)
     task_names = args.tasks.split(",") if args.tasks else default_tasks(args.data_dir)
     unknown = [t for t in task_names if t not in tasks.names()]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
+    if args.trials < 1 or args.replicates < 1 or args.workers < 1:
+        raise UsageError("--trials, --replicates and --workers must be at least 1")
     cells = args.cells.split(",") if args.cells else architectures.names()
     for cell in cells:
         architectures.get(cell)  # unknown names fail before any training
+    data_dir = None if args.data_dir is None else str(Path(args.data_dir).resolve())  # workers may run elsewhere
+    for task_name in task_names:
+        tasks.check_data(task_name, data_dir)  # a missing dataset fails before any training
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / "results.jsonl"
-    done = set()
-    if rows_path.exists():  # resume: skip what an earlier run of the same command finished
-        for line in rows_path.read_text().splitlines():
-            row = json.loads(line)
-            done.add((row["cell"], row["task"], row["trial"]))
-    best: dict[str, dict[str, float]] = {}
-    with rows_path.open("a") as rows:
-        for task_name in task_names:
-            task = train.load_task(task_name, preset, args.data_dir)
-            configs = sample_configs(preset, task_name, args.trials, args.seed)  # the same for every cell
-            for cell in cells:
-                for trial, config in enumerate(configs):
-                    if (cell, task_name, trial) in done:
-                        continue
-                    result = train.evaluate(cell, task, config, seed=args.seed + trial, preset=preset,
-                                            data_dir=args.data_dir)
-                    row = {"cell": cell, "task": task_name, "trial": trial, **result.to_dict()}
-                    rows.write(json.dumps(row, sort_keys=True) + "\n")
-                    rows.flush()
-                    print(f"{cell:7} {task_name:6} trial {trial}: {result.status:8} valid {result.valid_score:.4f} "
-                          f"test {result.test_score:.4f} ({result.seconds:.0f} s)", file=sys.stderr, flush=True)
-    results = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    results = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
+    done = {row_key(row) for row in results}  # resume: skip what an earlier run of the same command finished
+    jobs = [(key, job) for key, job in plan(cells, task_names, preset, args.trials, args.replicates, args.seed,
+                                            data_dir) if key not in done]
+    # Spawned workers inherit it: TensorFlow's C++ log prints a tf.data NodeDef "error" per evaluation.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    executor = InlineExecutor() if args.workers == 1 else LocalPoolExecutor(args.workers)
+    with rows_path.open("a") as handle:
+
+        def record(key: RowKey, result: dict) -> None:
+            cell, task_name, trial, replicate = key
+            row = {"cell": cell, "task": task_name, "trial": trial, "replicate": replicate, **result}
+            handle.write(json.dumps(row, sort_keys=True) + "\n")
+            handle.flush()
+            results.append(row)
+            print(f"{cell:7} {task_name:6} trial {trial} seed {result['seed']}: {result['status']:8} "
+                  f"valid {result['valid_score']:.4f} test {result['test_score']:.4f} ({result['seconds']:.0f} s)",
+                  file=sys.stderr, flush=True)
+
+        try:
+            _run_jobs(executor, jobs, record)
+            executor.shutdown()
+        except (KeyboardInterrupt, WorkerLostError) as error:
+            executor.shutdown(cancel=True)
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
+            print(f"{reason}; every finished evaluation is in {rows_path}; rerun the same command to resume",
+                  file=sys.stderr, flush=True)
+            return 130 if isinstance(error, KeyboardInterrupt) else 1
+    best: dict[str, dict[str, dict[str, float]]] = {}
     with (out / "ablation.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["cell", "task", "trials", "best_valid_score", "test_score_at_best", "paper"])
+        writer.writerow(["cell", "task", "trials", "replicates", "best_valid_score", "best_valid_std",
+                         "test_score_at_best", "paper"])
         for cell in cells:
             for task_name in task_names:
-                mine = [r for r in results if r["cell"] == cell and r["task"] == task_name and r["status"] == "ok"]
-                if not mine:
+                summary = summarize(results, cell, task_name)
+                if summary is None:
                     continue
-                top = max(mine, key=lambda r: r["valid_score"])
-                best.setdefault(cell, {})[task_name] = top["valid_score"]
-                writer.writerow([cell, task_name, len(mine), f"{top['valid_score']:.5f}", f"{top['test_score']:.5f}",
+                best.setdefault(cell, {})[task_name] = summary
+                writer.writerow([cell, task_name, args.trials, summary["replicates"], f"{summary['valid']:.5f}",
+                                 f"{summary['valid_std']:.5f}", f"{summary['test']:.5f}",
                                  PAPER_TABLE_1[cell].get(task_name, "")])
-    table = markdown_table(best, task_names)
+    table = markdown_table(best, cells, task_names)
     command = " ".join(["python -m evo_rnn.ablation", *sys.argv[1:]]) if args.command is None else args.command
+    seeds = ("" if args.replicates == 1 else
+             f", mean ± standard deviation over {args.replicates} training seeds per config")
     (out / "ablation.md").write_text(
         f"Best validation score over {args.trials} hyperparameter configs per cell and task "
-        f"(the same configs for every cell), preset `{preset.name}`, seed {args.seed}; "
+        f"(the same configs for every cell){seeds}, preset `{preset.name}`, seed {args.seed}; "
         f"the paper's Table 1 in brackets.\n\n`{command}`\n\n{table}\n"
     )
     print(table)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated tasks (default arith,xml and ptb when its data is present)")
     parser.add_argument("--cells", default=None, help="comma-separated zoo cells (default all)")
     parser.add_argument("--trials", type=int, default=3, help="hyperparameter configs per cell and task")
+    parser.add_argument("--replicates", type=int, default=1,
+                        help="training seeds per config; the table gives the mean and spread of the best (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="evaluations at once, each in its own process (default 1: in this process)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default="runs/ablation", help="output folder; rerunning resumes (default runs/ablation)")

@@ -204,6 +204,65 @@ def test_ablation_cli_writes_csv_and_markdown_with_the_papers_numbers(tmp_path):
     assert bad.returncode == 2 and "unknown task(s) ['sums']" in stderr_lines(bad)[0]
 
 
+def test_ablation_summary_is_the_mean_over_replicates_of_each_replicates_best_config():
+    from evo_rnn import ablation
+
+    def row(trial, replicate, valid, test, status="ok", cell="lstm"):
+        return {"cell": cell, "task": "arith", "trial": trial, "replicate": replicate, "status": status,
+                "valid_score": valid, "test_score": test}
+
+    rows = [
+        row(0, 0, 0.30, 0.31), row(1, 0, 0.50, 0.45),  # replicate 0: best is trial 1
+        row(0, 1, 0.40, 0.38), row(1, 1, 0.20, 0.22),  # replicate 1: best is trial 0
+        row(2, 1, 0.90, 0.90, status="failed"),  # not counted
+        row(0, 0, 0.99, 0.99, cell="gru"),  # another cell
+    ]
+    summary = ablation.summarize(rows, "lstm", "arith")
+    assert summary["replicates"] == 2
+    assert summary["valid"] == pytest.approx(0.45) and summary["test"] == pytest.approx((0.45 + 0.38) / 2)
+    assert summary["valid_std"] == pytest.approx(np.std([0.5, 0.4], ddof=1))
+    legacy = [{k: v for k, v in r.items() if k != "replicate"} for r in rows[:2]]  # files from before --replicates
+    assert ablation.summarize(legacy, "lstm", "arith") == {"replicates": 1, "valid": 0.5, "valid_std": 0.0,
+                                                           "test": 0.45}
+    assert ablation.summarize(rows, "tanh", "arith") is None
+
+
+def test_ablation_plan_gives_every_cell_the_same_configs_and_each_replicate_new_seeds():
+    from evo_rnn import ablation
+
+    jobs = ablation.plan(["gru", "tanh"], ["arith", "xml"], presets.get("quick"), trials=3, replicates=2,
+                         seed=10, data_dir=None)
+    assert len(jobs) == 2 * 2 * 3 * 2
+    for task in ("arith", "xml"):
+        configs = {cell: {(k[2], j.hparams) for k, j in jobs if k[0] == cell and k[1] == task}
+                   for cell in ("gru", "tanh")}
+        assert configs["gru"] == configs["tanh"] and len(configs["gru"]) == 3
+        seeds = [j.seed for k, j in jobs if k[0] == "gru" and k[1] == task]
+        assert sorted(seeds) == list(range(10, 16))  # trial + replicate * trials, from --seed
+    first = {k: j.seed for k, j in jobs if k[3] == 0}
+    assert all(seed == 10 + trial for (_, _, trial, _), seed in first.items())  # replicate 0: the seeds of before
+
+
+def test_ablation_with_workers_matches_the_in_process_run(tmp_path):
+    args = ["--tasks", "memorize", "--cells", "gru", "--trials", "1", "--replicates", "2",
+            "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "memorize.n_valid=32"]
+    inline = run_module("evo_rnn.ablation", *args, "--out", str(tmp_path / "inline"))
+    pooled = run_module("evo_rnn.ablation", *args, "--workers", "2", "--out", str(tmp_path / "pooled"))
+    assert inline.returncode == 0 and pooled.returncode == 0, pooled.stderr[-2000:]
+
+    def scores(folder):
+        rows = [json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
+        return sorted((r["replicate"], r["seed"], r["valid_score"], r["test_score"]) for r in rows)
+
+    assert scores("inline") == scores("pooled") and len(scores("inline")) == 2
+    assert scores("inline")[0][1] != scores("inline")[1][1]  # the replicates trained with different seeds
+    markdown = (tmp_path / "pooled" / "ablation.md").read_text()
+    assert "over 2 training seeds per config" in markdown and "| gru | " in markdown and " ± " in markdown
+    assert "| tanh |" not in markdown  # only the chosen cells
+    bad = run_module("evo_rnn.ablation", "--replicates", "0", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "--replicates" in stderr_lines(bad)[0]
+
+
 def test_no_graphs_survive_an_evaluation():
     import gc
 

@@ -18,7 +18,6 @@ import sys
 
 from evo_rnn import architectures, datafiles, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
-from evo_rnn.tasks.music import MUSIC_FILES
 
 __all__ = ["main"]
 
@@ -41,10 +40,7 @@ def _check_tasks(preset: presets.Preset, data_dir: str | None) -> None:
     for name in (*search.tasks, search.filter_task):
         if name not in tasks.names():
             raise UsageError(f"unknown task {name!r}; known: {', '.join(tasks.names())}")
-        files = datafiles.DATASETS["ptb"] if name == "ptb" else (
-            (MUSIC_FILES[name],) if name in tasks.MUSIC else ())
-        for path in files:
-            datafiles.locate(path, data_dir)
+        tasks.check_data(name, data_dir)
     if search.filter_task in search.tasks:
         raise UsageError(f"the filter task {search.filter_task!r} cannot also be a scored task; remove it from --tasks")
     for cell in search.seed_cells:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from evo_rnn import datafiles
 from evo_rnn.errors import UnknownNameError
 from evo_rnn.tasks.arith import ArithConfig, ArithTask
 from evo_rnn.tasks.base import Split, Task, TaskData
@@ -14,7 +15,7 @@ from evo_rnn.tasks.ptb import PtbConfig, PtbTask
 from evo_rnn.tasks.xml import XmlConfig, XmlTask
 
 __all__ = [
-    "names", "get", "GENERATED", "MUSIC", "Task", "TaskData", "Split",
+    "names", "get", "check_data", "GENERATED", "MUSIC", "Task", "TaskData", "Split",
     "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig", "MusicConfig",
 ]
 
@@ -47,3 +48,11 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
         return MusicTask(name, config, data_dir)
     hint = f" (music is a family: {', '.join(MUSIC)})" if name == "music" else ""
     raise UnknownNameError(f"unknown task {name!r}{hint}; known: {', '.join(names())}")
+
+
+def check_data(name: str, data_dir: str | os.PathLike | None = None) -> None:
+    """Raises FileNotFoundError (naming the file and where to get it) when a real dataset the
+    task `name` reads is missing from the data folder; generated tasks need nothing."""
+    files = datafiles.DATASETS["ptb"] if name == "ptb" else ((MUSIC_FILES[name],) if name in MUSIC else ())
+    for path in files:
+        datafiles.locate(path, data_dir)
