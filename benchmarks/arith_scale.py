@@ -10,7 +10,7 @@ replicates, the ratios LSTM / LSTM-f and GRU / LSTM-f of the means, in how many 
 each beat LSTM-f, and the mean seconds per evaluation. Results go to a JSONL file as they
 finish; rerunning skips them.
 
-    python benchmarks/arith_scale.py                       # all scales (about 20 min on 2 cores)
+    python benchmarks/arith_scale.py                       # every scale, one seed (about 30 min on 2 cores)
     python benchmarks/arith_scale.py --scales quick --replicates 6
 """
 
@@ -37,6 +37,8 @@ SCALES: dict[str, list[str]] = {
     "quick-10k": ["arith.n_train=10000"],
     "3digits": ["arith.max_digits=3", "arith.max_distractors=3", "arith.n_train=10000"],
     "3digits-30ep": ["arith.max_digits=3", "arith.max_distractors=3", "arith.n_train=10000", "max_epochs=30"],
+    "3distractors": ["arith.max_distractors=3", "arith.n_train=10000"],  # longer inputs, 2-digit sums
+    "3digits-batch128": ["arith.max_digits=3", "arith.max_distractors=3", "arith.n_train=20000", "batch_size=128"],
 }
 
 # Three configs from the paper's prior that train well at the quick scale (the best GRU

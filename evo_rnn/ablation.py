@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import csv
+import dataclasses
 import json
 import os
 import statistics
@@ -124,6 +125,24 @@ def _run_jobs(executor: Executor, jobs: list[tuple[RowKey, EvalJob]], on_result:
             on_result(in_flight.pop(future), future.result())
 
 
+def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int) -> None:
+    """Records what the results in an output folder depend on (preset with overrides, seed,
+    configs per task), and refuses to resume a folder started with other ones: their rows
+    would be mixed into one table. More cells, tasks or replicates may be added."""
+    settings = {"preset": dataclasses.asdict(preset), "seed": seed, "trials": trials}
+    canonical = json.loads(json.dumps(settings))  # tuples as lists, as read back
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise UsageError(f"{path} is not valid JSON; delete it only if {path.parent} holds no results") from None
+        if stored != canonical:
+            raise UsageError(f"{path.parent} holds an ablation run with another preset, --set, --seed or --trials; "
+                             f"rerun with those or choose another --out")
+    else:
+        path.write_text(json.dumps(canonical, indent=1, sort_keys=True) + "\n")
+
+
 def _job(args: argparse.Namespace) -> int:
     preset = presets.with_overrides(presets.get(args.preset), args.set)
     task_names = args.tasks.split(",") if args.tasks else default_tasks(args.data_dir)
@@ -140,6 +159,7 @@ def _job(args: argparse.Namespace) -> int:
         tasks.check_data(task_name, data_dir)  # a missing dataset fails before any training
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    _check_settings(out / "settings.json", preset, args.seed, args.trials)
     rows_path = out / "results.jsonl"
     results = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
     done = {row_key(row) for row in results}  # resume: skip what an earlier run of the same command finished

@@ -261,6 +261,9 @@ def test_ablation_with_workers_matches_the_in_process_run(tmp_path):
     assert "| tanh |" not in markdown  # only the chosen cells
     bad = run_module("evo_rnn.ablation", "--replicates", "0", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "--replicates" in stderr_lines(bad)[0]
+    other_seed = run_module("evo_rnn.ablation", *args, "--seed", "5", "--out", str(tmp_path / "inline"))
+    assert other_seed.returncode == 2 and "another preset, --set, --seed or --trials" in stderr_lines(other_seed)[0]
+    assert len((tmp_path / "inline" / "results.jsonl").read_text().splitlines()) == 2  # nothing lost or added
 
 
 def test_no_graphs_survive_an_evaluation():
