@@ -7,7 +7,6 @@ import concurrent.futures
 import csv
 import dataclasses
 import json
-import os
 import statistics
 import sys
 from collections.abc import Callable
@@ -16,7 +15,9 @@ from pathlib import Path
 from evo_rnn import architectures, cell_format, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.evaluate import sample_configs
-from evo_rnn.search.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError
+from evo_rnn.search.executors import (
+    EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError, warm_up_tensorflow,
+)
 
 __all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "summarize"]
 
@@ -80,7 +81,7 @@ def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None
     best: dict[int, dict] = {}
     for row in rows:
         if row["cell"] == cell and row["task"] == task and row["status"] == "ok":
-            replicate = row.get("replicate", 0)
+            replicate = row_key(row)[3]
             if replicate not in best or row["valid_score"] > best[replicate]["valid_score"]:
                 best[replicate] = row
     if not best:
@@ -165,9 +166,11 @@ def _job(args: argparse.Namespace) -> int:
     done = {row_key(row) for row in results}  # resume: skip what an earlier run of the same command finished
     jobs = [(key, job) for key, job in plan(cells, task_names, preset, args.trials, args.replicates, args.seed,
                                             data_dir) if key not in done]
-    # Spawned workers inherit it: TensorFlow's C++ log prints a tf.data NodeDef "error" per evaluation.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    executor = InlineExecutor() if args.workers == 1 else LocalPoolExecutor(args.workers)
+    if args.workers == 1:
+        warm_up_tensorflow()  # evaluations run in this process
+        executor: Executor = InlineExecutor()
+    else:
+        executor = LocalPoolExecutor(args.workers)
     with rows_path.open("a") as handle:
 
         def record(key: RowKey, result: dict) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import os
 import platform
 import shlex
 import sys
@@ -95,9 +94,6 @@ def _job(args: argparse.Namespace) -> int:
     files = RunFiles(args.run, args.runs_dir)
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
     config = {"preset": args.preset, "overrides": overrides, "seed": args.seed, "command": command}
-    # Spawned workers inherit it: TensorFlow's C++ log would print a NodeDef "error" about
-    # tf.data for every evaluation; real failures still arrive as exceptions and messages.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with Store(files.database) as store:
         stored = store.get_meta("config")
         if stored is None:

@@ -181,6 +181,10 @@ class LocalPoolExecutor(Executor):
 
     def _ensure_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None or getattr(self._pool, "_broken", False):
+            # Spawned workers inherit it, and import TensorFlow before `_init_worker` runs: its
+            # C++ log would print a tf.data NodeDef "error" for every evaluation. Real failures
+            # still arrive as exceptions and messages.
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = concurrent.futures.ProcessPoolExecutor(
