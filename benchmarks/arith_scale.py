@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from evo_rnn import architectures, cell_format, presets  # noqa: E402
 from evo_rnn.hparams import HParams  # noqa: E402
-from evo_rnn.search.executors import EvalJob, LocalPoolExecutor  # noqa: E402
+from evo_rnn.executors import EvalJob, LocalPoolExecutor  # noqa: E402
 
 CELLS = ("tanh", "lstm", "lstm_f", "gru")
 
@@ -121,8 +121,8 @@ def main() -> None:
         with out.open("a") as handle:
             for future in concurrent.futures.as_completed(futures):
                 result = future.result()
-                row = {**futures[future], "valid_score": result["valid_score"], "epochs": result["epochs"],
-                       "seconds": result["seconds"], "status": result["status"]}
+                row = {**futures[future], "valid_score": result.valid_score, "epochs": result.epochs,
+                       "seconds": result.seconds, "status": str(result.status)}
                 rows.append(row)
                 handle.write(json.dumps(row) + "\n")
                 handle.flush()

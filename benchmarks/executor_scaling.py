@@ -22,7 +22,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from evo_rnn import architectures, cell_format, hparams, presets  # noqa: E402
-from evo_rnn.search.executors import EvalJob, LocalPoolExecutor  # noqa: E402
+from evo_rnn.executors import EvalJob, LocalPoolExecutor  # noqa: E402
 
 
 def make_jobs(task: str, count: int, seed: int, preset: presets.Preset) -> list[EvalJob]:
@@ -65,7 +65,7 @@ def main() -> None:
               flush=True)
         if args.no_ray:
             continue
-        from evo_rnn.search.ray_executor import RayExecutor
+        from evo_rnn.ray_executor import RayExecutor
 
         ray_executor = RayExecutor(workers=workers, cpus_per_eval=cores / workers, num_cpus=cores)
         seconds = timed(ray_executor, jobs, warmup)

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from evo_rnn import architectures, cell_format, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
-from evo_rnn.evaluate import sample_configs
-from evo_rnn.search.executors import (
-    EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError, warm_up_tensorflow,
-)
+from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError
+from evo_rnn.presets import sample_configs
+from evo_rnn.results import EvalResult, Status
 
 __all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "summarize"]
 
@@ -80,7 +79,7 @@ def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None
     and the standard deviation of those over the replicates. None if nothing trained."""
     best: dict[int, dict] = {}
     for row in rows:
-        if row["cell"] == cell and row["task"] == task and row["status"] == "ok":
+        if row["cell"] == cell and row["task"] == task and row["status"] == Status.OK:
             replicate = row_key(row)[3]
             if replicate not in best or row["valid_score"] > best[replicate]["valid_score"]:
                 best[replicate] = row
@@ -112,7 +111,8 @@ def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials
     return jobs
 
 
-def _run_jobs(executor: Executor, jobs: list[tuple[RowKey, EvalJob]], on_result: Callable[[RowKey, dict], None]) -> None:
+def _run_jobs(executor: Executor, jobs: list[tuple[RowKey, EvalJob]],
+              on_result: Callable[[RowKey, EvalResult], None]) -> None:
     """Keeps `executor.workers` jobs in flight; hands each result over as soon as it is in."""
     waiting = iter(jobs)
     in_flight: dict[concurrent.futures.Future, RowKey] = {}
@@ -167,20 +167,19 @@ def _job(args: argparse.Namespace) -> int:
     jobs = [(key, job) for key, job in plan(cells, task_names, preset, args.trials, args.replicates, args.seed,
                                             data_dir) if key not in done]
     if args.workers == 1:
-        warm_up_tensorflow()  # evaluations run in this process
-        executor: Executor = InlineExecutor()
+        executor: Executor = InlineExecutor()  # evaluations run in this process
     else:
         executor = LocalPoolExecutor(args.workers)
     with rows_path.open("a") as handle:
 
-        def record(key: RowKey, result: dict) -> None:
+        def record(key: RowKey, result: EvalResult) -> None:
             cell, task_name, trial, replicate = key
-            row = {"cell": cell, "task": task_name, "trial": trial, "replicate": replicate, **result}
+            row = {"cell": cell, "task": task_name, "trial": trial, "replicate": replicate, **result.to_dict()}
             handle.write(json.dumps(row, sort_keys=True) + "\n")
             handle.flush()
             results.append(row)
-            print(f"{cell:7} {task_name:6} trial {trial} seed {result['seed']}: {result['status']:8} "
-                  f"valid {result['valid_score']:.4f} test {result['test_score']:.4f} ({result['seconds']:.0f} s)",
+            print(f"{cell:7} {task_name:6} trial {trial} seed {result.seed}: {result.status:8} "
+                  f"valid {result.valid_score:.4f} test {result.test_score:.4f} ({result.seconds:.0f} s)",
                   file=sys.stderr, flush=True)
 
         try:
@@ -219,24 +218,38 @@ def _job(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = "The paper's comparison table: every chosen zoo cell trained with the same configs on the chosen tasks."
+
+
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    parser = ArgumentParser(prog="python -m evo_rnn.ablation", description=DESCRIPTION)
+    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
+                        help="task sizes and training settings (default: quick)")
+    parser.add_argument("--tasks", default=None,
+                        help="comma-separated tasks (default: arith,xml, and ptb when its data is present)")
+    parser.add_argument("--cells", default=None,
+                        help=f"comma-separated zoo cells (default: all: {', '.join(architectures.names())})")
+    parser.add_argument("--trials", type=int, default=3,
+                        help="hyperparameter configs per cell and task, the same for every cell (default: 3)")
+    parser.add_argument("--replicates", type=int, default=1,
+                        help="training seeds per config; the table gives the mean and spread of the best (default: 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="evaluations at once, each in its own process (default: 1, in this process)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the training runs (default: 0)")
+    parser.add_argument("--data-dir", default=None,
+                        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
+    parser.add_argument("--out", default="runs/ablation",
+                        help="output folder; rerunning resumes (default: runs/ablation)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a preset field, repeatable, e.g. max_epochs=5 (default: none)")
+    parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad input)."""
-    parser = ArgumentParser(prog="python -m evo_rnn.ablation", description=__doc__.split(": ", 1)[1])
-    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS))
-    parser.add_argument("--tasks", default=None,
-                        help="comma-separated tasks (default arith,xml and ptb when its data is present)")
-    parser.add_argument("--cells", default=None, help="comma-separated zoo cells (default all)")
-    parser.add_argument("--trials", type=int, default=3, help="hyperparameter configs per cell and task")
-    parser.add_argument("--replicates", type=int, default=1,
-                        help="training seeds per config; the table gives the mean and spread of the best (default 1)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="evaluations at once, each in its own process (default 1: in this process)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", default="runs/ablation", help="output folder; rerunning resumes (default runs/ablation)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a preset field")
-    parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
-    return run(parser, _job, argv)
+    return run(build_parser(), _job, argv)
 
 
 if __name__ == "__main__":

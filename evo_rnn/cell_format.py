@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from evo_rnn.atomic_files import write_atomically
 from evo_rnn.cell_graph import validate
 from evo_rnn.errors import CellFormatError, InvalidCellError
 from evo_rnn.ops import OPS
@@ -166,13 +166,7 @@ def loads(text: str | bytes) -> nx.DiGraph:
 
 def save(graph: nx.DiGraph, path: str | os.PathLike) -> Path:
     """Writes a cell to `path` atomically (a reader never sees half a file); returns the path."""
-    path = Path(path)
-    text = dumps(graph)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="ascii") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-    return path
+    return write_atomically(path, dumps(graph).encode("ascii"))
 
 
 def load(path: str | os.PathLike) -> nx.DiGraph:

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from evo_rnn.atomic_files import write_atomically
 from evo_rnn.errors import DataFileMissingError, DataIntegrityError, UnknownNameError
 
 __all__ = [
@@ -186,18 +187,6 @@ def _fetch(url: str, directory: Path, timeout: float) -> Path:
     return Path(name)
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-
-
 def _archive_members(archive: Path, members: set[str]) -> dict[str, bytes]:
     """The named files of a tar.gz, read in one pass (no extraction to disk)."""
     found: dict[str, bytes] = {}
@@ -282,6 +271,6 @@ def download(
         for temporary in fetched.values():
             temporary.unlink(missing_ok=True)
     for target, data in staged:
-        _write_atomically(target, data)
+        write_atomically(target, data)
     return [target for target, _ in staged]
 

@@ -81,20 +81,28 @@ def _job(args: argparse.Namespace) -> None:
     print(f"saved {model_path}; reloaded with keras.models.load_model: predictions identical = {same}")
 
 
+def build_parser():
+    """The command line's parser."""
+    from evo_rnn import architectures
+    from evo_rnn.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="python -m evo_rnn.demo",
+                            description="Train a zoo cell on a generated memorisation task, save, reload and draw it.")
+    parser.add_argument("--cell", default="gru", help=f"zoo cell: {', '.join(architectures.names())} (default: gru)")
+    parser.add_argument("--epochs", type=int, default=15, help="training epochs (default: 15)")
+    parser.add_argument("--units", type=int, default=64, help="the cell's width (default: 64)")
+    parser.add_argument("--length", type=int, default=5, help="symbols to memorise (default: 5)")
+    parser.add_argument("--alphabet", type=int, default=26, help="alphabet size, 2 to 26 (default: 26)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the data and the weights (default: 0)")
+    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the demo; returns the exit code (2 for bad input)."""
-    from evo_rnn import architectures
-    from evo_rnn.cli import ArgumentParser, run
+    from evo_rnn.cli import run
 
-    parser = ArgumentParser(prog="python -m evo_rnn.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--cell", default="gru", help=f"zoo cell: {', '.join(architectures.names())} (default gru)")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--length", type=int, default=5, help="symbols to memorise (default 5)")
-    parser.add_argument("--alphabet", type=int, default=26, help="alphabet size (default 26)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    return run(parser, _job, argv)
+    return run(build_parser(), _job, argv)
 
 
 if __name__ == "__main__":

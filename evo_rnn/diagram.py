@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import networkx as nx
 import pydot
 
+from evo_rnn.atomic_files import atomic_path
 from evo_rnn.cell_graph import topological_order, validate
 from evo_rnn.errors import GraphvizNotFoundError, UnknownNameError
 from evo_rnn.ops import OPS, ORDERED_OPS, OpKind
 
-__all__ = ["to_dot", "write_diagram", "FORMATS", "GRAPHVIZ_HINT"]
+__all__ = ["to_dot", "write_diagram", "graphviz_available", "FORMATS", "GRAPHVIZ_HINT", "GRAPHVIZ_MISSING"]
 
 FORMATS = ("png", "svg", "dot")
-GRAPHVIZ_HINT = (
-    "rendering PNG/SVG needs Graphviz's `dot` program, which is not installed: install it with "
-    "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
-    "`conda install graphviz`, or write a .dot file instead"
+GRAPHVIZ_MISSING = (
+    "Graphviz's `dot` program, which renders PNG/SVG diagrams, is not installed (`apt-get install graphviz` "
+    "on Debian/Ubuntu, `brew install graphviz` on macOS, `conda install graphviz`)"
 )
+GRAPHVIZ_HINT = f"rendering PNG/SVG needs {GRAPHVIZ_MISSING}; or write a .dot file instead"
+
+
+def graphviz_available() -> bool:
+    """Whether Graphviz's `dot` program is on the PATH (PNG and SVG diagrams need it)."""
+    return shutil.which("dot") is not None
 
 _STYLE: dict[OpKind, dict[str, str]] = {
     OpKind.INPUT: {"shape": "invhouse", "style": "filled", "fillcolor": "#ffe08a"},
@@ -45,11 +51,19 @@ def _label(node: str, data: dict) -> str:
         return f"{data['value']:g}"
     if op == "linear":
         bias = data["bias_init"]
-        return node if bias is None else f"{node}\\n+b (init {bias:g})"
+        if bias is None:
+            return node
+        # An HTML-like label: the bias line in a smaller font under a spacer, so that an
+        # underscore in the name (W_xz) does not run into it.
+        return (f"<{html.escape(node)}<BR/><FONT POINT-SIZE=\"4\"> </FONT><BR/>"
+                f"<FONT POINT-SIZE=\"9\">+b (init {bias:g})</FONT>>")
     return spec.symbol
 
 
 def _quote(text: str) -> str:
+    """A DOT string literal; an HTML-like label (`<...>`) stays as it is."""
+    if text.startswith("<") and text.endswith(">"):
+        return text
     return '"' + text.replace('"', '\\"') + '"'
 
 
@@ -103,18 +117,12 @@ def write_diagram(graph: nx.DiGraph, path: str | os.PathLike, title: str | None 
         raise UnknownNameError(
             f"cannot write a diagram as {path.name!r}: use a .png, .svg or .dot file name"
         )
-    if fmt != "dot" and shutil.which("dot") is None:
+    if fmt != "dot" and not graphviz_available():
         raise GraphvizNotFoundError(GRAPHVIZ_HINT)
     dot = to_dot(graph, title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=f".{fmt}.tmp", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
+    with atomic_path(path) as temporary:
         if fmt == "dot":
-            tmp_path.write_text(dot.to_string(), encoding="utf-8")
+            temporary.write_text(dot.to_string(), encoding="utf-8")
         else:
-            dot.write(str(tmp_path), format=fmt)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+            dot.write(str(temporary), format=fmt)
     return path

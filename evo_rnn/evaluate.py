@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 
-from evo_rnn import architectures, hparams, presets, tasks
+from evo_rnn import architectures, datafiles, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.presets import sample_configs
 
-__all__ = ["main", "sample_configs", "format_table"]
+__all__ = ["build_parser", "main", "format_table"]
 
-
-def sample_configs(preset: presets.Preset, task: str, trials: int, seed: int) -> list[hparams.HParams]:
-    """`trials` configurations drawn from the paper's prior for `task` (seeded)."""
-    rng = random.Random(f"{seed}:{task}")
-    return [hparams.sample(rng, preset.budget(task), max_layers=preset.max_layers) for _ in range(trials)]
+DESCRIPTION = "Train a cell on a task with K random hyperparameter configurations drawn from the paper's prior."
 
 
 def format_table(results: list) -> str:
@@ -62,28 +58,41 @@ def _job(args: argparse.Namespace) -> None:
     if not args.json:
         print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}")
         print(format_table(results))
-        ok = [r for r in results if r.status == "ok"]
+        ok = [r for r in results if r.ok]
         if ok:
             best = max(ok, key=lambda r: r.valid_score)
             print(f"best: trial {results.index(best)}: valid {best.valid_score:.4f}, test {best.test_score:.4f}, "
                   f"hparams {json.dumps(best.hparams, sort_keys=True)}")
 
 
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    parser = ArgumentParser(prog="python -m evo_rnn.evaluate", description=DESCRIPTION)
+    parser.add_argument("--arch", required=True,
+                        help=f"the cell: a zoo name ({', '.join(architectures.names())}) or a cell .json file (required)")
+    parser.add_argument("--task", required=True, choices=tasks.names(),
+                        help="the task to train on, configured by the preset (required)")
+    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
+                        help="task sizes and training settings (default: quick)")
+    parser.add_argument("--trials", type=int, default=1, help="random hyperparameter configs (default: 1)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the configs; trial k trains with seed SEED + k (default: 0)")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help="seed of the generated task data (arith, xml, memorize) (default: 0)")
+    parser.add_argument("--data-dir", default=None,
+                        help=f"dataset folder for ptb and the music sets (default: ${datafiles.DATA_ENV} or datasets/)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
+                             "budgets.ptb=100000 (default: none)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per result (default: a table)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on stderr)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad input)."""
-    parser = ArgumentParser(prog="python -m evo_rnn.evaluate", description=__doc__.split(": ", 1)[1])
-    parser.add_argument("--arch", required=True, help=f"a zoo cell ({', '.join(architectures.names())}) or a .json file")
-    parser.add_argument("--task", required=True, choices=tasks.names())
-    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS))
-    parser.add_argument("--trials", type=int, default=1, help="random hyperparameter configs (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the weights")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the generated task data")
-    parser.add_argument("--data-dir", default=None, help="dataset folder (default $EVO_RNN_DATA or datasets/)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a preset field, e.g. max_epochs=3, arith.max_digits=5, budgets.ptb=100000")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per result")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return run(parser, _job, argv)
+    return run(build_parser(), _job, argv)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import types
 import typing
 from typing import Any
 
+from evo_rnn import hparams, tasks
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
 
-__all__ = ["Preset", "PRESETS", "SearchConfig", "get", "with_overrides"]
+__all__ = ["Preset", "PRESETS", "SearchConfig", "get", "sample_configs", "with_overrides"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Preset:
     """Everything about a run's scale that is not a sampled hyperparameter."""
 
     name: str
-    budgets: dict[str, int]  # recurrent-layer weights per task ("music" for the music sets)
+    budgets: dict[str, int]  # recurrent-layer weights per task family (`tasks.FAMILIES`: "music" for the music sets)
     max_layers: int  # sample num_layers from the prior only up to this
     max_epochs: int  # epoch cap
     batch_size: int  # for the non-stateful tasks (PTB uses its config's batch size)
@@ -50,11 +52,20 @@ class Preset:
     search: SearchConfig
 
     def task_config(self, task: str) -> Any:
-        """The task config of `task` (the music sets share one)."""
-        return getattr(self, task) if task in ("arith", "xml", "memorize", "ptb") else self.music
+        """The config of task `task` (the music sets share one).
+
+        Raises:
+            UnknownNameError: `task` is not a task.
+        """
+        return getattr(self, tasks.family(task))
 
     def budget(self, task: str) -> int:
-        return self.budgets[task] if task in self.budgets else self.budgets["music"]
+        """The recurrent-layer weights a model for task `task` may have.
+
+        Raises:
+            UnknownNameError: `task` is not a task.
+        """
+        return self.budgets[tasks.family(task)]
 
 
 PRESETS: dict[str, Preset] = {
@@ -122,6 +133,13 @@ def get(name: str) -> Preset:
     return PRESETS[name]
 
 
+def sample_configs(preset: Preset, task: str, trials: int, seed: int) -> list[hparams.HParams]:
+    """`trials` configurations drawn from the paper's prior for `task`, at the preset's budget
+    and layer cap (seeded by `seed` and the task's name)."""
+    rng = random.Random(f"{seed}:{task}")
+    return [hparams.sample(rng, preset.budget(task), max_layers=preset.max_layers) for _ in range(trials)]
+
+
 def _convert(text: str, kind: Any, field: str) -> Any:
     """Parses `text` as the field's annotated type (no eval)."""
     args = typing.get_args(kind)
@@ -146,17 +164,25 @@ def _convert(text: str, kind: Any, field: str) -> Any:
 def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
     """`preset` with fields replaced, each override `field=value`, `task.field=value` or
     `budgets.task=value` (e.g. `max_epochs=3`, `arith.max_digits=5`, `budgets.ptb=100000`)."""
+    fields = {name: kind for name, kind in typing.get_type_hints(Preset).items() if name != "name"}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise EvoRnnError(f"--set expects field=value, got {item!r}")
-        parts = key.strip().split(".")
-        fields = typing.get_type_hints(Preset)
-        if parts[0] not in fields or parts[0] == "name" or len(parts) > 2:
+        if not key or key != "".join(key.split()):
+            raise EvoRnnError(f"--set {item!r}: the field name {key!r} has spaces; write it without them, "
+                              f"e.g. --set {''.join(key.split()) or 'max_epochs'}={value.strip() or 'VALUE'}")
+        parts = key.split(".")
+        if parts[0] not in fields or len(parts) > 2:
             raise EvoRnnError(f"--set: unknown preset field {key!r}; fields: {', '.join(fields)}")
         if len(parts) == 1:
+            if parts[0] == "budgets" or dataclasses.is_dataclass(getattr(preset, parts[0])):
+                raise EvoRnnError(f"--set: {key!r} holds fields; set one of them, e.g. {key}.FIELD=VALUE")
             preset = dataclasses.replace(preset, **{key: _convert(value, fields[key], key)})
         elif parts[0] == "budgets":
+            if parts[1] not in preset.budgets:
+                raise EvoRnnError(f"--set: unknown budget {key!r}; budgets: "
+                                  f"{', '.join(f'budgets.{name}' for name in preset.budgets)} (the music sets share budgets.music)")
             preset = dataclasses.replace(preset, budgets={**preset.budgets, parts[1]: _convert(value, int, key)})
         else:
             config = getattr(preset, parts[0])

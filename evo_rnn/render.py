@@ -16,13 +16,19 @@ def _job(args: argparse.Namespace) -> None:
     print(write_diagram(graph, args.output, title=args.title))
 
 
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    parser = ArgumentParser(prog="python -m evo_rnn.render", description="Draw a cell graph.")
+    parser.add_argument("cell", help=f"a zoo name ({', '.join(architectures.names())}) or a cell .json file (required)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="the file to write: .png, .svg (both need Graphviz's dot) or .dot (required)")
+    parser.add_argument("--title", default=None, help="the caption (default: the cell's name)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad input)."""
-    parser = ArgumentParser(prog="python -m evo_rnn.render", description="Draw a cell graph.")
-    parser.add_argument("cell", help=f"a zoo name ({', '.join(architectures.names())}) or a cell .json file")
-    parser.add_argument("-o", "--output", required=True, help="the file to write: .png, .svg or .dot")
-    parser.add_argument("--title", default=None, help="the caption (default: the cell's name)")
-    return run(parser, _job, argv)
+    return run(build_parser(), _job, argv)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ confirmed by an isomorphism check (a hash collision gets a `-2`, `-3`... suffix)
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 import sqlite3
@@ -24,8 +22,9 @@ import networkx as nx
 from evo_rnn import cell_format
 from evo_rnn.cell_hash import same_architecture, structural_hash
 from evo_rnn.errors import EvoRnnError
+from evo_rnn.results import CacheKey, EvalResult, Status
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "preset_key"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
 
 SCHEMA_VERSION = 2  # 2 added `steps`; a version-1 file is upgraded in place (tables are only added)
 
@@ -73,16 +72,6 @@ CREATE TABLE IF NOT EXISTS steps (
 
 class StoreError(EvoRnnError):
     """The database cannot be used (corrupted, or written by another schema version)."""
-
-
-def preset_key(preset: Any) -> str:
-    """A short key for everything in a preset that changes how one evaluation trains (its name
-    alone hides `--set` overrides). The search's knobs (`preset.search`) are left out: they
-    choose which evaluations run, not their results."""
-    contents = dataclasses.asdict(preset)
-    contents.pop("search", None)
-    text = json.dumps(contents, sort_keys=True, default=str)
-    return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 class Store:
@@ -190,31 +179,34 @@ class Store:
 
     # ----------------------------------------------------------------- evaluations
 
-    def cached(self, arch: str, task: str, hparams_json: str, seed: int, preset: str) -> dict[str, Any] | None:
+    def cached(self, key: CacheKey) -> EvalResult | None:
         """The stored result for this cache key, or None when it was never evaluated."""
         row = self._db.execute(
             "SELECT result FROM evaluations WHERE arch=? AND task=? AND hparams=? AND seed=? AND preset=?",
-            (arch, task, hparams_json, seed, preset),
+            (key.arch, key.task, key.hparams, key.seed, key.preset),
         ).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else EvalResult.from_dict(json.loads(row[0]))
 
-    def record(self, arch: str, hparams_json: str, preset: str, result: Any) -> bool:
-        """Commits one finished evaluation (an `EvalResult` or its dict) at once.
+    def record(self, key: CacheKey, result: EvalResult) -> bool:
+        """Commits one finished evaluation at once.
 
         Returns:
             False when this cache key was already recorded (nothing is written twice).
         """
-        data = result if isinstance(result, dict) else result.to_dict()
+        if result.task != key.task or result.seed != key.seed:
+            raise ValueError(f"a result of {result.task!r} with seed {result.seed} recorded under {key}")
+        data = result.to_dict()
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO evaluations (arch, task, hparams, seed, preset, status, valid_score, test_score, "
             "seconds, result, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (arch, data["task"], hparams_json, data["seed"], preset, data["status"], data["valid_score"],
-             data["test_score"], data["seconds"], json.dumps(data, sort_keys=True), time.time()),
+            (key.arch, key.task, key.hparams, key.seed, key.preset, data["status"], result.valid_score,
+             result.test_score, result.seconds, json.dumps(data, sort_keys=True), time.time()),
         )
         return cursor.rowcount == 1
 
     def evaluations(self, arch: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
-        """Stored results (each with its `arch`), oldest first, optionally filtered."""
+        """Stored results as plain rows (`EvalResult.to_dict()` with its `arch`), oldest first,
+        optionally filtered: for reports and inspection."""
         query, args = "SELECT arch, result FROM evaluations WHERE 1=1", []
         if arch is not None:
             query, args = query + " AND arch=?", [*args, arch]
@@ -228,16 +220,16 @@ class Store:
         return self.best(arch, task, preset, seed)[0]
 
     def best(self, arch: str, task: str, preset: str | None = None,
-             seed: int | None = None) -> tuple[float | None, dict[str, Any] | None]:
+             seed: int | None = None) -> tuple[float | None, EvalResult | None]:
         """The best validation score on `task` and the result that reached it (None, None if none is ok)."""
-        query = "SELECT valid_score, result FROM evaluations WHERE arch=? AND task=? AND status='ok'"
-        args: list[Any] = [arch, task]
+        query = "SELECT valid_score, result FROM evaluations WHERE arch=? AND task=? AND status=?"
+        args: list[Any] = [arch, task, str(Status.OK)]
         if preset is not None:
             query, args = query + " AND preset=?", [*args, preset]
         if seed is not None:
             query, args = query + " AND seed=?", [*args, seed]
         row = self._db.execute(query + " ORDER BY valid_score DESC, id LIMIT 1", args).fetchone()
-        return (None, None) if row is None else (row[0], json.loads(row[1]))
+        return (None, None) if row is None else (row[0], EvalResult.from_dict(json.loads(row[1])))
 
     def evaluation_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
@@ -257,24 +249,25 @@ class Store:
     # ----------------------------------------------------------------- search steps
 
     def start_step(self, step: int, kind: str, arch: str, parent: str | None = None) -> None:
-        """Records that search step `step` began working on `arch`."""
-        self._db.execute("INSERT OR REPLACE INTO steps (id, kind, arch, parent, detail, started) VALUES (?, ?, ?, ?, ?, ?)",
-                         (step, kind, arch, parent, "{}", time.time()))
+        """Records that search step `step` began working on `arch`. A step started again (a
+        resumed run) keeps its first record, start time included."""
+        self._db.execute("INSERT INTO steps (id, kind, arch, parent, detail, started) VALUES (?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT (id) DO NOTHING", (step, kind, arch, parent, "{}", time.time()))
 
     def finish_step(self, step: int, outcome: str, score: float | None, detail: dict[str, Any]) -> None:
         """Records how step `step` ended."""
         self._db.execute("UPDATE steps SET outcome=?, score=?, detail=?, finished=? WHERE id=?",
-                         (outcome, score, json.dumps(detail, sort_keys=True), time.time(), step))
+                         (str(outcome), score, json.dumps(detail, sort_keys=True), time.time(), step))
 
     def steps(self, unfinished: bool = False, step: int | None = None) -> list[dict[str, Any]]:
         """The recorded steps in order: all, those still running when a process stopped
         (`unfinished`), or the one numbered `step`."""
-        query, args = "SELECT id, kind, arch, parent, outcome, score, detail FROM steps WHERE 1=1", []
+        query, args = "SELECT id, kind, arch, parent, outcome, score, detail, started, finished FROM steps WHERE 1=1", []
         if unfinished:
             query += " AND outcome IS NULL"
         if step is not None:
             query, args = query + " AND id=?", [step]
-        names = ("id", "kind", "arch", "parent", "outcome", "score", "detail")
+        names = ("id", "kind", "arch", "parent", "outcome", "score", "detail", "started", "finished")
         rows = self._db.execute(query + " ORDER BY id", args).fetchall()
         return [{**dict(zip(names, row)), "detail": json.loads(row[6])} for row in rows]
 

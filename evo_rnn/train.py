@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
 import math
@@ -20,47 +19,12 @@ from evo_rnn.errors import InvalidCellError
 from evo_rnn.hparams import HParams, solve_units
 from evo_rnn.layers import GraphCell, GraphRNN
 from evo_rnn.presets import Preset
+from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task, TaskData
 
-__all__ = ["EvalResult", "build_model", "evaluate", "load_task", "task_data"]
+__all__ = ["build_model", "candidate_errors", "evaluate", "load_task", "task_data"]
 
 EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
-
-
-@dataclasses.dataclass
-class EvalResult:
-    """What one evaluation produced.
-
-    Attributes:
-        status: "ok", "diverged" (a NaN or infinite loss; scores 0) or "failed" (the
-            candidate could not be trained: out of memory, invalid shapes; see `message`).
-        valid_score, test_score: the task's score (higher is better) on validation and
-            test, with the weights of the best validation epoch.
-        valid_metrics, test_metrics: every metric the task reports.
-        curve: per epoch: loss, validation score, learning rate.
-        units, params: cell width and recurrent-layer weights; model_params: all weights.
-    """
-
-    status: str
-    task: str
-    preset: str
-    seed: int
-    hparams: dict[str, Any]
-    valid_score: float = 0.0
-    test_score: float = 0.0
-    valid_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-    test_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-    curve: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    epochs: int = 0
-    seconds: float = 0.0
-    units: int = 0
-    params: int = 0
-    model_params: int = 0
-    message: str = ""
-    attempts: int = 1  # more than 1 when the worker running it died and it was started again
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 # --------------------------------------------------------------------------- data
@@ -270,9 +234,11 @@ def _forget_custom_gradients(before: set[str] | None) -> None:
         del registry[name]
 
 
-def _candidate_errors() -> tuple[type[BaseException], ...]:
-    """Failures that belong to the candidate (recorded as `failed`), not to our code."""
-    errors: list[type[BaseException]] = [MemoryError]
+def candidate_errors() -> tuple[type[BaseException], ...]:
+    """The failures that are the candidate's fault, recorded as `failed` (the search goes on):
+    a cell that cannot be built or sized (`InvalidCellError`), and a model too large for the
+    memory it runs in. Any other exception is a bug of ours and propagates."""
+    errors: list[type[BaseException]] = [InvalidCellError, MemoryError]
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -308,13 +274,13 @@ def evaluate(
             saved there as a `.keras` file.
 
     Returns:
-        An `EvalResult`; its status says whether training went well ("ok"), diverged or
-        failed (the candidate's fault). Errors of our own code propagate.
+        An `EvalResult`; its status says whether training went well, diverged or failed
+        (the candidate's fault: `candidate_errors()`). Errors of our own code propagate.
     """
     started = time.perf_counter()
     graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
     task = load_task(task, preset, data_dir) if isinstance(task, str) else task
-    result = EvalResult(status="ok", task=task.name, preset=preset.name, seed=seed, hparams=hparams.to_dict())
+    result = EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=seed, hparams=hparams.to_dict())
     data = task_data(task, data_dir, data_seed)
     registered = _custom_gradient_names()
     try:
@@ -323,8 +289,8 @@ def evaluate(
         try:
             result.units = solve_units(graph, hparams.param_budget, hparams.num_layers)
             model = build_model(graph, task, hparams, result.units, seed, preset.jit_compile, batch)
-        except (InvalidCellError, ValueError) as error:  # the candidate's shapes, not our code
-            result.status, result.message = "failed", f"{type(error).__name__}: {error}"
+        except candidate_errors() as error:
+            result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return result
         result.model_params = model.count_params()
         result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
@@ -339,14 +305,14 @@ def evaluate(
                 data.train.inputs, data.train.targets, sample_weight=_loss_weights(data.train), batch_size=batch,
                 epochs=preset.max_epochs, shuffle=not task.stateful, callbacks=callbacks, verbose=0,
             )
-        except _candidate_errors() as error:
-            result.status, result.message = "failed", f"{type(error).__name__}: {str(error)[:500]}"
+        except candidate_errors() as error:
+            result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return result
         result.curve = validation.curve
         result.epochs = len(history.history.get("loss", []))
         losses = history.history.get("loss", [])
         if not losses or not all(math.isfinite(x) for x in losses) or validation.best_weights is None:
-            result.status, result.message = "diverged", "the training loss became NaN or infinite"
+            result.status, result.message = Status.DIVERGED, "the training loss became NaN or infinite"
             return result
         model.set_weights(validation.best_weights)
         result.valid_metrics = task.metrics(data.valid, *position_stats(model, task, data.valid))

@@ -23,12 +23,22 @@ def write_zoo(directory: str | os.PathLike, diagrams: bool = True) -> list[Path]
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    from evo_rnn.cli import ArgumentParser, run
+def build_parser():
+    """The command line's parser."""
+    from evo_rnn.cli import ArgumentParser
 
     parser = ArgumentParser(prog="python -m evo_rnn.write_zoo", description="Write the zoo cells as JSON + PNG.")
-    parser.add_argument("directory", help="where to write <name>.json and <name>.png")
-    parser.add_argument("--no-diagrams", action="store_true", help="write the JSON files only")
+    parser.add_argument("directory", help="where to write <name>.json and <name>.png (required)")
+    parser.add_argument("--no-diagrams", action="store_true",
+                        help="write the JSON files only (default: JSON and PNG diagrams)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input)."""
+    from evo_rnn.cli import run
+
+    parser = build_parser()
 
     def job(args: argparse.Namespace) -> None:
         for path in write_zoo(args.directory, diagrams=not args.no_diagrams):

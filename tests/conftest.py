@@ -1,4 +1,4 @@
-"""Shared test helpers: quiet TensorFlow, a subprocess runner, the repository root."""
+"""Shared test helpers: the Keras backend, subprocess runners, the repository root."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # evo_rnn itself sets TensorFlow's C++ log level
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared datasets (Penn Treebank, music); CI sets EVO_RNN_REQUIRE_DATA=1 so that their
@@ -30,11 +29,26 @@ def run_python(code: str, *args: str, env: dict | None = None, timeout: int = 30
     )
 
 
-def run_module(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Runs `python -m module args...` from the repository root."""
+def run_module(module: str, *args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs `python -m module args...` from the repository root (in `env` if given, else ours)."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+def user_environment(**changes: str) -> dict[str, str]:
+    """The environment a user's shell would give a command: none of the variables this test
+    process set for itself (TensorFlow's log level), plus `changes`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST")}
+    return {**env, **changes}
+
+
+def without_graphviz() -> dict[str, str]:
+    """A user environment whose PATH has Python's folder but no Graphviz `dot`."""
+    return user_environment(PATH=os.path.dirname(sys.executable))
+
+
+RAW_TENSORFLOW_LOG = ("E0000", "W0000", "I0000", "cuInit", "NodeDef", "oneDNN", "WARNING: All log messages")
 
 
 def stderr_lines(result: subprocess.CompletedProcess) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import networkx as nx
 import pytest
@@ -24,6 +25,9 @@ def test_round_trip_is_exact(name, tmp_path):
     path = cell_format.save(graph, tmp_path / "cells" / f"{name}.json")
     assert path.read_text() == text
     assert cell_format.dumps(cell_format.load(path)) == text
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by others, as a shared cell file must be
 
 
 def test_document_is_canonical():

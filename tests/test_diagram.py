@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from evo_rnn import architectures, cell_format
@@ -14,8 +16,13 @@ from conftest import run_module, stderr_lines
 def test_dot_shows_names_ops_states_and_sub_operands():
     dot = to_dot(architectures.get("gru"))
     text = dot.to_string()
-    for expected in ('"W_hz"', "W_xz\\n+b (init 0)", "h[t-1]", "h[t]", "x[t]", "σ", "tanh", "×", "−"):
+    for expected in ('"W_hz"', "h[t-1]", "h[t]", "x[t]", "σ", "tanh", "×", "−"):
         assert expected in text, expected
+    # A biased linear: its name, a spacer line (so that the underscore of W_xz clears the line
+    # below) and the bias in a smaller font, as an HTML-like label.
+    label = dot.get_node('"W_xz"')[0].get("label")
+    assert label.startswith("<W_xz<BR/>") and '<FONT POINT-SIZE="4"> </FONT><BR/>' in label
+    assert label.endswith('<FONT POINT-SIZE="9">+b (init 0)</FONT>>')
     sub_edges = [e for e in dot.get_edges() if e.get_destination() == '"one_minus_z"']
     labels = {e.get_source(): e.get("label") for e in sub_edges}
     assert labels == {'"one"': '"+"', '"z"': '"−"'}
@@ -32,7 +39,10 @@ def test_title_defaults_to_the_cell_name():
 def test_write_formats(tmp_path, suffix, magic):
     path = write_diagram(architectures.get("mut3"), tmp_path / f"cell{suffix}")
     assert path.read_bytes().startswith(magic)
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not a private temporary one
 
 
 def test_unknown_format_and_missing_graphviz(tmp_path, monkeypatch):

@@ -12,9 +12,11 @@ import time
 import pytest
 
 from evo_rnn import architectures, cell_format, presets
-from evo_rnn.search.algorithm import Search
-from evo_rnn.search.executors import EvalJob, run_job
-from evo_rnn.search.ray_executor import REMOTE_NAME, RayExecutor
+from evo_rnn.executors import EvalJob, run_job
+from evo_rnn.ray_executor import REMOTE_NAME, RayExecutor
+from evo_rnn.results import Status
+from evo_rnn.search.evolution import Evolution
+from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
 
 from conftest import run_module
@@ -53,10 +55,10 @@ def test_local_and_ray_executors_give_the_same_scores(executor):
     job = EvalJob("gru", graph, "memorize", config, 3, preset)
     local = run_job(job)
     remote = executor.submit(job).result(timeout=300)
-    assert remote["status"] == local["status"] == "ok"
+    assert remote.status is local.status is Status.OK
     for key in ("valid_score", "test_score", "valid_metrics", "test_metrics", "epochs", "units", "params"):
-        assert remote[key] == local[key], key
-    assert [p["loss"] for p in remote["curve"]] == [p["loss"] for p in local["curve"]]
+        assert getattr(remote, key) == getattr(local, key), key
+    assert [p["loss"] for p in remote.curve] == [p["loss"] for p in local.curve]
 
 
 def test_a_killed_ray_worker_is_retried_and_the_store_shows_it(executor, tmp_path):
@@ -75,8 +77,8 @@ def test_a_killed_ray_worker_is_retried_and_the_store_shows_it(executor, tmp_pat
     killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
     events = []
     with Store(tmp_path / "search.sqlite") as store:
-        search = Search(store, executor, preset, seed=0, max_candidates=0,
-                        on_event=lambda kind, data: events.append((kind, data)))
+        search = Scheduler(Evolution(store, preset, seed=0, max_candidates=0), executor,
+                           on_event=lambda kind, data: events.append((kind, data)))
         killer.start()
         try:
             search.run(tick=0.2)

@@ -13,12 +13,13 @@ import pytest
 
 from evo_rnn import architectures, cell_format, presets
 from evo_rnn.cell_hash import same_architecture, structural_hash
+from evo_rnn.executors import EvalJob, InlineExecutor, WorkerLostError
 from evo_rnn.hparams import HParams
-from evo_rnn.search import algorithm
-from evo_rnn.search.algorithm import Search, SearchError
-from evo_rnn.search.executors import EvalJob, InlineExecutor, WorkerLostError
-from evo_rnn.store import Store, preset_key
-from evo_rnn.train import EvalResult
+from evo_rnn.results import EvalResult, Status, preset_key
+from evo_rnn.scores import BaselineError
+from evo_rnn.search.evolution import Evolution
+from evo_rnn.search.scheduler import Scheduler
+from evo_rnn.store import Store
 
 BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"arith": 0.4, "xml": 0.66, "memorize": 0.8}}
 
@@ -43,20 +44,27 @@ class FakeEvaluator:
                 return scores[task]
         return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
 
-    def __call__(self, job: EvalJob) -> dict:
+    def __call__(self, job: EvalJob) -> EvalResult:
         self.calls.append((job.arch, job.task, job.hparams, job.seed))
         status = self.fail(job)
         config = HParams.from_dict(json.loads(job.hparams))
         if status is not None:
             return EvalResult(status=status, task=job.task, preset=job.preset.name, seed=job.seed,
-                              hparams=config.to_dict()).to_dict()
+                              hparams=config.to_dict())
         score = self.quality(cell_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
-        return EvalResult(status="ok", task=job.task, preset=job.preset.name, seed=job.seed, hparams=config.to_dict(),
-                          valid_score=score, test_score=score * 0.95, seconds=0.01).to_dict()
+        return EvalResult(status=Status.OK, task=job.task, preset=job.preset.name, seed=job.seed,
+                          hparams=config.to_dict(), valid_score=score, test_score=score * 0.95, seconds=0.01)
 
 
-def run_search(store, preset, evaluate=None, seed=0, **kwargs) -> Search:
-    search = Search(store, InlineExecutor(evaluate or FakeEvaluator()), preset, seed=seed, **kwargs)
+def make_search(store, preset, evaluate=None, seed=0, mutate=None, max_candidates=None, **kwargs) -> Scheduler:
+    """The paper's algorithm over the store, scheduled on an in-process executor."""
+    extra = {} if mutate is None else {"mutate": mutate}
+    evolution = Evolution(store, preset, seed=seed, max_candidates=max_candidates, **extra)
+    return Scheduler(evolution, InlineExecutor(evaluate or FakeEvaluator()), **kwargs)
+
+
+def run_search(store, preset, evaluate=None, seed=0, **kwargs) -> Scheduler:
+    search = make_search(store, preset, evaluate, seed, **kwargs)
     search.run(tick=0)
     return search
 
@@ -97,7 +105,7 @@ def test_seeds_are_evaluated_on_every_task_and_scored_against_the_gru(store):
 def test_children_pass_the_filter_then_the_first_task_then_the_rest(store):
     preset = search_preset(reevaluate_probability=0.0)
     run_search(store, preset, max_candidates=40)
-    scores = Search(store, InlineExecutor(), preset).scores
+    scores = Evolution(store, preset).scores
     outcomes = collections.Counter()
     for step in store.steps():
         if step["kind"] != "mutate" or step["outcome"] == "duplicate":
@@ -121,16 +129,16 @@ def test_children_pass_the_filter_then_the_first_task_then_the_rest(store):
 def test_children_inherit_their_parents_best_configuration(store):
     preset = search_preset(reevaluate_probability=0.0)
     run_search(store, preset, max_candidates=15)
-    scores = Search(store, InlineExecutor(), preset).scores
+    scores = Evolution(store, preset).scores
     checked = 0
     for step in store.steps():
         if step["kind"] != "mutate" or step["outcome"] in ("duplicate", "unmutable"):
             continue
         child, parent = step["arch"], step["parent"]
         child_configs = {(r["task"], json.dumps(r["hparams"], sort_keys=True)) for r in store.evaluations(arch=child)}
-        parent_arith = scores.best_result(parent, "arith")["hparams"]
+        parent_arith = scores.best_result(parent, "arith").hparams
         parent_memorize = scores.best_result(parent, "memorize")
-        inherited = parent_memorize["hparams"] if parent_memorize else {**parent_arith, "param_budget": 8000}
+        inherited = parent_memorize.hparams if parent_memorize else {**parent_arith, "param_budget": 8000}
         assert ("memorize", json.dumps(inherited, sort_keys=True)) in child_configs
         if step["outcome"] != "filtered":
             assert ("arith", json.dumps(parent_arith, sort_keys=True)) in child_configs
@@ -145,22 +153,21 @@ def test_the_population_keeps_the_best_k(store):
     population = store.population()
     assert len(population) == 3
     scored = {s["arch"] for s in store.steps() if s["outcome"] in ("accepted", "evaluated", "seeded", "reevaluated")}
-    every = sorted((search.overall_score(a) for a in scored), reverse=True)
+    every = sorted((search.evolution.overall_score(a) for a in scored), reverse=True)
     assert sorted(population.values(), reverse=True) == pytest.approx(every[:3])
-    assert all(population[a] == pytest.approx(search.overall_score(a)) for a in population)
+    assert all(population[a] == pytest.approx(search.evolution.overall_score(a)) for a in population)
 
 
-def test_a_child_seen_before_is_skipped_without_training(store, monkeypatch):
+def test_a_child_seen_before_is_skipped_without_training(store):
     preset = search_preset(reevaluate_probability=0.0)
     gru = architectures.get("gru")
     renamed = nx.relabel_nodes(gru, {n: f"n_{n}" for n in gru})  # the GRU under other names
-    monkeypatch.setattr(algorithm, "mutate", lambda graph, rng: (renamed.copy(), []))
     evaluate = FakeEvaluator()
-    search = Search(store, InlineExecutor(evaluate), preset, max_candidates=1)
+    search = make_search(store, preset, evaluate, mutate=lambda graph, rng: (renamed.copy(), []), max_candidates=1)
 
     def stop_after_six_steps(kind, data):  # every child is a duplicate: max_candidates is never reached
         if kind == "step" and data["id"] >= 6:
-            search.max_candidates = 0
+            search.evolution.max_candidates = 0
 
     search.on_event = stop_after_six_steps
     search.run(tick=0)
@@ -237,8 +244,8 @@ def test_a_lost_worker_is_retried_then_recorded_as_failed(store):
         return None
 
     events = []
-    search = Search(store, InlineExecutor(FakeEvaluator(fail)), preset, max_candidates=0,
-                    on_event=lambda kind, data: events.append(kind))
+    search = make_search(store, preset, FakeEvaluator(fail), max_candidates=0,
+                         on_event=lambda kind, data: events.append(kind))
     search.run(tick=0)
     lstm = store.find_architecture(architectures.get("lstm"))
     failed = [r for r in store.evaluations(arch=lstm, task="xml") if r["status"] == "failed"]
@@ -252,7 +259,7 @@ def test_a_gru_that_never_trains_on_a_task_stops_the_search_with_the_fix(store):
     preset = search_preset()
     gru = cell_format.dumps(architectures.get("gru"))
     evaluate = FakeEvaluator(lambda job: "diverged" if job.task == "xml" and job.graph == gru else None)
-    with pytest.raises(SearchError, match="GRU baseline has no successful evaluation on 'xml'.*configs_per_task"):
+    with pytest.raises(BaselineError, match="GRU baseline has no successful evaluation on 'xml'.*configs_per_task"):
         run_search(store, preset, evaluate)
     assert sum(1 for c in evaluate.calls if c[1] == "xml") >= 3 * 3  # it tried more rounds first
 
@@ -278,3 +285,75 @@ def test_the_cache_key_ignores_search_knobs_but_not_training_settings():
     quick = presets.get("quick")
     assert preset_key(search_preset(configs_per_task=7)) == preset_key(quick)
     assert preset_key(presets.with_overrides(quick, ["max_epochs=3"])) != preset_key(quick)
+
+
+def test_a_gru_whose_best_score_is_zero_stops_the_search_at_seeding_and_says_so(store):
+    preset = search_preset()
+    gru = cell_format.dumps(architectures.get("gru"))
+    evaluate = FakeEvaluator()
+    real = evaluate.quality
+
+    def zero_for_the_gru_on_xml(graph, task):
+        return 0.0 if task == "xml" and cell_format.dumps(graph) == gru else real(graph, task)
+
+    evaluate.quality = zero_for_the_gru_on_xml
+    with pytest.raises(BaselineError, match="best score on 'xml' is 0.*no ratio"):
+        run_search(store, preset, evaluate)
+    assert sum(1 for c in evaluate.calls if c[1] == "xml" and c[0] == store.find_architecture(architectures.get("gru"))) == 9
+    assert not [s for s in store.steps() if s["kind"] == "mutate"]  # it stopped before any child
+
+
+def test_when_the_store_fails_its_own_error_is_the_one_raised(store, monkeypatch):
+    import sqlite3
+
+    preset = search_preset()
+
+    def broken_record(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def broken_meta(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    search = make_search(store, preset)  # reads the store's metadata while it still works
+    monkeypatch.setattr(store, "record", broken_record)
+    monkeypatch.setattr(store, "set_meta", broken_meta)
+    monkeypatch.setattr(store, "set_population", broken_meta)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        search.run(tick=0)
+
+
+def test_the_childrens_counts_add_up_when_the_budget_leaves_steps_unfinished(store):
+    preset = search_preset(reevaluate_probability=0.0)
+    now = [0.0]
+
+    def ticking(job):
+        now[0] += 1.0
+        return None
+
+    search = run_search(store, preset, FakeEvaluator(ticking), budget_seconds=60, clock=lambda: now[0])
+    counts = search.counts()
+    parts = counts["filtered"] + counts["rejected"] + counts["accepted"] + counts["evaluated"] + counts["unfinished"]
+    assert counts["candidates"] == parts and counts["candidates"] > 0
+    unfinished = [s for s in store.steps(unfinished=True) if s["kind"] == "mutate"]
+    assert counts["unfinished"] == len(unfinished)
+
+
+def test_mutate_is_injected_and_an_unmutable_parent_is_recorded(store):
+    from evo_rnn.mutate import MutationError
+
+    preset = search_preset(reevaluate_probability=0.0)
+    calls = []
+
+    def never(graph, rng):
+        calls.append(graph)
+        raise MutationError("no valid child in 3 attempts")
+
+    search = make_search(store, preset, mutate=never, max_candidates=1)
+
+    def stop_after_four_steps(kind, data):
+        if kind == "step" and data["id"] >= 4:
+            search.evolution.max_candidates = 0
+
+    search.on_event = stop_after_four_steps
+    search.run(tick=0)
+    assert calls and [s["outcome"] for s in store.steps()[2:]] == ["unmutable"] * len(calls)

@@ -16,7 +16,8 @@ import pytest
 
 from evo_rnn import cell_format
 
-from conftest import ROOT, run_module, run_python, stderr_lines
+from conftest import (RAW_TENSORFLOW_LOG, ROOT, run_module, run_python, stderr_lines, user_environment,
+                      without_graphviz)
 
 TINY = [
     "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
@@ -93,10 +94,16 @@ def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
 
 
 def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
+    # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, JAX installed (it sets one when Keras loads it).
     result = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "1", "--max-candidates", "2",
-                                                       "--top", "2"), timeout=600)
+                                                       "--top", "2"), timeout=600, env=user_environment())
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exported the best cells to" in result.stderr
+    raw = [line for line in result.stderr.splitlines() if any(mark in line for mark in RAW_TENSORFLOW_LOG)]
+    assert not raw, raw[:3]  # the user's log holds evo_rnn's lines only
+    summary_line = next(line for line in result.stderr.splitlines() if line.startswith("children"))
+    counts = {name: int(n) for name, n in re.findall(r"(filtered|rejected|accepted|not kept|unfinished) (\d+)", summary_line)}
+    assert int(re.match(r"children (\d+)", summary_line).group(1)) == sum(counts.values()) == 2, summary_line
     export = tmp_path / "out" / "tiny"
     folders = sorted(p for p in export.iterdir() if p.is_dir())
     assert len(folders) == 2 and [f.name.split("-")[0] for f in folders] == ["1", "2"]
@@ -104,7 +111,14 @@ def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
     assert "| 1 |" in readme and "| 2 |" in readme and "cell.png" in readme and "gru:" in readme
     folder = folders[0]
     summary = json.loads((folder / "summary.json").read_text())
-    assert set(summary["tasks"]) == {"arith", "xml"}
+    assert summary["format_version"] == 1 and set(summary["tasks"]) == {"arith", "xml"}
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("cell.json", "cell.png", "summary.json", "model-arith.keras", "task-arith.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o666 & ~umask, name  # shareable, not private
+    predicted = run_module("evo_rnn.predict", str(folder / "model-arith.keras"), "12+34=")
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    assert re.fullmatch(r"[0-9a-z+\-=.]{1,40}", predicted.stdout.strip()), predicted.stdout
     assert summary["overall_score"] == pytest.approx(min(t["ratio_to_gru"] for t in summary["tasks"].values()))
     assert summary["lineage"][0]["arch"] == summary["arch"] and summary["tasks"]["arith"]["hparams"]
     cell_format.load(folder / "cell.json")
@@ -134,9 +148,17 @@ print("savedmodel ok")
     loaded = run_python(served, str(folder))
     assert loaded.returncode == 0 and "savedmodel ok" in loaded.stdout, loaded.stderr[-3000:]
     again = run_module("evo_rnn.export", "--run", "tiny", "--runs-dir", str(tmp_path / "runs"),
-                       "--out", str(tmp_path / "again"), "--top", "1")
+                       "--out", str(tmp_path / "again"), "--top", "50", env=without_graphviz())
     assert again.returncode == 0, again.stderr[-2000:]
-    assert (tmp_path / "again" / "tiny" / folder.name / "model-xml.keras").is_file()
+    with sqlite3.connect(tmp_path / "runs" / "tiny" / "search.sqlite") as db:
+        members = db.execute("SELECT COUNT(*) FROM population").fetchone()[0]
+    assert f"holds {members} cells; exporting all {members} (--top 50 asked for more)" in again.stderr
+    again_folder = tmp_path / "again" / "tiny" / folder.name
+    assert (again_folder / "model-xml.keras").is_file()
+    # Without Graphviz: every diagram as DOT, and the way to the PNGs said once.
+    assert (again_folder / "cell.dot").read_text().startswith("digraph") and not (again_folder / "cell.png").exists()
+    assert "cell.dot" in (tmp_path / "again" / "tiny" / "README.md").read_text()
+    assert "install it and run `python -m evo_rnn.export --run tiny` again" in again.stderr
 
 
 def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path):
@@ -183,6 +205,8 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     (["--tasks", "memorize,arith"], "the filter task 'memorize' cannot also be a scored task"),
     (["--workers", "-1"], "--workers must be 0"),
     (["--set", "search.population=3"], "unknown field 'search.population'"),
+    (["--set", " max_epochs=3"], "the field name ' max_epochs' has spaces"),
+    (["--set", "budgets.nosuch=5"], "unknown budget 'budgets.nosuch'; budgets: budgets.arith"),
     (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
     (["--run", "../x"], "invalid run name '../x'"),
 ])
@@ -193,10 +217,18 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert len(lines) == 1 and message in lines[0], lines
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path):
+def test_without_graphviz_the_search_runs_and_exports_dot_diagrams_then_refuses_other_settings(tmp_path):
     first = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "0", "--max-candidates", "0",
-                                                      "--no-export"), timeout=600)
+                                                      "--top", "1"), timeout=600, env=without_graphviz())
     assert first.returncode == 0, first.stderr[-2000:]
+    note = [line for line in first.stderr.splitlines() if line.startswith("note: Graphviz")]
+    assert len(note) == 1 and "python -m evo_rnn.export --run tiny" in note[0]  # said at the start, once
+    assert first.stderr.index(note[0]) < first.stderr.index("search run 'tiny'")
+    exported = next(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
+    assert (exported / "cell.dot").is_file() and (exported / "model-arith.keras").is_file()
+    spent = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "0", "--no-export",
+                                                      "--budget-minutes", "0.0001"), timeout=600)
+    assert spent.returncode == 0 and "has spent its budget" in spent.stderr and "--budget-minutes" in spent.stderr
     other = run_module("evo_rnn.search", *search_args(tmp_path, "--seed", "1"))
     assert other.returncode == 2
     assert "was started as `python -m evo_rnn.search --run tiny" in stderr_lines(other)[0]

@@ -13,8 +13,8 @@ import networkx as nx
 import pytest
 
 from evo_rnn import architectures, presets
-from evo_rnn.store import SCHEMA_VERSION, Store, StoreError, preset_key
-from evo_rnn.train import EvalResult
+from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
+from evo_rnn.store import SCHEMA_VERSION, Store, StoreError
 
 from conftest import ROOT
 
@@ -56,17 +56,32 @@ def test_evaluation_cache_key(tmp_path):
     assert preset_key(quick) != preset_key(other) and preset_key(quick) == preset_key(presets.get("quick"))
     with Store(tmp_path / "s.sqlite") as store:
         arch = store.add_architecture(architectures.get("gru"), "zoo:gru")
-        assert store.cached(arch, "arith", HP, 0, preset_key(quick)) is None
-        assert store.record(arch, HP, preset_key(quick), result(0.5))
-        assert not store.record(arch, HP, preset_key(quick), result(0.9))  # never stored twice
-        hit = store.cached(arch, "arith", HP, 0, preset_key(quick))
-        assert hit["valid_score"] == 0.5 and hit["status"] == "ok"
-        assert store.cached(arch, "arith", HP, 1, preset_key(quick)) is None  # another seed
-        assert store.cached(arch, "arith", HP, 0, preset_key(other)) is None  # another preset
-        store.record(arch, HP, preset_key(quick), result(0.7, seed=1))
-        store.record(arch, HP, preset_key(quick), result(0.99, seed=2, status="diverged"))
+        key = CacheKey(arch, "arith", HP, 0, preset_key(quick))
+        assert store.cached(key) is None
+        assert store.record(key, result(0.5))
+        assert not store.record(key, result(0.9))  # never stored twice
+        hit = store.cached(key)
+        assert isinstance(hit, EvalResult) and hit.valid_score == 0.5 and hit.status is Status.OK
+        assert hit == result(0.5)  # the whole result comes back, typed
+        assert store.cached(CacheKey(arch, "arith", HP, 1, preset_key(quick))) is None  # another seed
+        assert store.cached(CacheKey(arch, "arith", HP, 0, preset_key(other))) is None  # another preset
+        store.record(CacheKey(arch, "arith", HP, 1, preset_key(quick)), result(0.7, seed=1))
+        store.record(CacheKey(arch, "arith", HP, 2, preset_key(quick)), result(0.99, seed=2, status="diverged"))
         assert store.best_score(arch, "arith") == 0.7  # diverged results never count
+        assert store.best(arch, "arith")[1].seed == 1
         assert [r["seed"] for r in store.evaluations(arch=arch)] == [0, 1, 2]
+
+
+def test_a_resumed_step_keeps_its_first_record(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        arch = store.add_architecture(architectures.get("gru"), "zoo:gru")
+        store.start_step(1, "seed", arch)
+        first = store.step(1)["started"]
+        time.sleep(0.05)
+        store.start_step(1, "seed", arch)  # a resumed run starts the step's generator again
+        assert store.step(1)["started"] == first and len(store.steps()) == 1
+        store.finish_step(1, "seeded", None, {})
+        assert store.step(1)["finished"] >= first and store.step(1)["outcome"] == "seeded"
 
 
 def test_population_round_trip(tmp_path):
@@ -82,12 +97,13 @@ def test_population_round_trip(tmp_path):
 _WRITER = """
 import sys, time
 from evo_rnn.store import Store
-from evo_rnn.train import EvalResult
+from evo_rnn.results import CacheKey, EvalResult
 from evo_rnn import architectures
 store = Store(sys.argv[1])
 arch = store.add_architecture(architectures.get("gru"), "zoo:gru")
 for seed in range(100000):
-    store.record(arch, "{}", "p", EvalResult(status="ok", task="arith", preset="p", seed=seed, hparams={}))
+    store.record(CacheKey(arch, "arith", "{}", seed, "p"),
+                 EvalResult(status="ok", task="arith", preset="p", seed=seed, hparams={}))
     print(seed, flush=True)
     time.sleep(0.01)
 """

@@ -11,8 +11,9 @@ import pytest
 
 from evo_rnn import architectures, hparams, presets, train
 from evo_rnn.cell_graph import parameter_count
-from evo_rnn.errors import EvoRnnError, UnknownNameError
+from evo_rnn.errors import EvoRnnError, InvalidCellError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
+from evo_rnn.results import Status
 
 from conftest import SHARED, needs_shared_data, run_module, stderr_lines
 
@@ -146,13 +147,24 @@ def test_evaluate_end_to_end_per_task_family(task_name):
     json.dumps(result.to_dict())  # serialisable
 
 
-def test_a_candidate_that_cannot_be_built_is_failed_not_raised(monkeypatch):
-    def broken(*args, **kwargs):
-        raise ValueError("Invalid shapes from the candidate")
+def test_a_candidate_that_cannot_be_built_is_failed_not_raised():
+    # A GRU whose update gate reads a node that is not in the graph: its shapes cannot work.
+    graph = architectures.get("gru")
+    node = next(n for n, d in graph.nodes(data=True) if d["op"] == "sigmoid")
+    graph.nodes[node]["op"] = "add"  # an add with one operand breaks a rule of the cell format
+    result = train.evaluate(graph, "memorize", hp(), seed=0, preset=TINY)
+    assert result.status is Status.FAILED and result.message.startswith("InvalidCellError")
+    assert node in result.message
 
-    monkeypatch.setattr(train, "build_model", broken)
-    result = train.evaluate("gru", "memorize", hp(), seed=0, preset=TINY)
-    assert result.status == "failed" and "Invalid shapes" in result.message
+
+def test_a_bug_in_our_code_is_not_recorded_as_a_failed_candidate(monkeypatch):
+    def bug(*args, **kwargs):
+        raise ValueError("an argument our own code got wrong")
+
+    monkeypatch.setattr(train, "build_model", bug)
+    with pytest.raises(ValueError, match="our own code"):
+        train.evaluate("gru", "memorize", hp(), seed=0, preset=TINY)
+    assert InvalidCellError in train.candidate_errors() and ValueError not in train.candidate_errors()
 
 
 def test_our_own_bugs_propagate(monkeypatch):
@@ -182,6 +194,19 @@ def test_evaluate_cli_json_output():
 ])
 def test_evaluate_cli_errors(args, message):
     result = run_module("evo_rnn.evaluate", *args)
+    assert result.returncode == 2
+    lines = stderr_lines(result)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+@pytest.mark.parametrize("module", ["evo_rnn.evaluate", "evo_rnn.ablation", "evo_rnn.search"])
+@pytest.mark.parametrize("override, message", [
+    (" max_epochs=3", "the field name ' max_epochs' has spaces; write it without them, e.g. --set max_epochs=3"),
+    ("budgets.nosuch=5", "unknown budget 'budgets.nosuch'"),
+])
+def test_every_command_refuses_a_bad_set_in_one_line(module, override, message, tmp_path):
+    args = ["--arch", "gru", "--task", "arith"] if module == "evo_rnn.evaluate" else ["--out", str(tmp_path)]
+    result = run_module(module, *args, "--set", override)
     assert result.returncode == 2
     lines = stderr_lines(result)
     assert len(lines) == 1 and message in lines[0], lines

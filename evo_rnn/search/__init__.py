@@ -1,10 +1,8 @@
-"""The architecture search: the paper's evolutionary loop, its executors and its command line
-(`python -m evo_rnn.search`)."""
+"""The architecture search: the paper's evolutionary algorithm (`evolution`), the scheduler that
+drives its steps over an executor (`scheduler`), live progress (`progress`) and the command
+line (`python -m evo_rnn.search`)."""
 
-from evo_rnn.search.algorithm import BASELINE, EvalRequest, Scores, Search, SearchError, StepOutcome
-from evo_rnn.search.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError, run_job
+from evo_rnn.search.evolution import EvalRequest, Evolution, Outcome, SearchError, StepOutcome
+from evo_rnn.search.scheduler import Scheduler
 
-__all__ = [
-    "BASELINE", "EvalRequest", "Scores", "Search", "SearchError", "StepOutcome",
-    "EvalJob", "Executor", "InlineExecutor", "LocalPoolExecutor", "WorkerLostError", "run_job",
-]
+__all__ = ["EvalRequest", "Evolution", "Outcome", "Scheduler", "SearchError", "StepOutcome"]

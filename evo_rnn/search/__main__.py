@@ -15,12 +15,19 @@ import platform
 import shlex
 import sys
 
-from evo_rnn import architectures, datafiles, presets, tasks
+from evo_rnn import architectures, datafiles, diagram, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 
-__all__ = ["main"]
+__all__ = ["DESCRIPTION", "build_parser", "main"]
 
+DESCRIPTION = ("The evolutionary architecture search of Jozefowicz et al. (2015): resumable, exported at the end. "
+               "With no flags: preset quick, tasks arith and xml, 12 minutes of search on every core, the best 3 "
+               "cells exported to saved_architectures/default/; rerun the same command to resume.")
 EXIT_INTERRUPTED = 130
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -58,27 +65,21 @@ def _versions() -> dict[str, str]:
 
 def _executor(args: argparse.Namespace):
     """The executor the flags ask for (Ray is imported only here, only when asked for)."""
-    from evo_rnn.search.executors import InlineExecutor, LocalPoolExecutor, warm_up_tensorflow
+    from evo_rnn.executors import InlineExecutor, LocalPoolExecutor
 
     if args.executor == "ray":
-        from evo_rnn.search.ray_executor import RayExecutor
+        from evo_rnn.ray_executor import RayExecutor
 
         return RayExecutor(args.ray_address, workers=args.workers or None, cpus_per_eval=args.cpus_per_eval,
                            gpus_per_eval=args.gpus_per_eval)
     if args.ray_address or args.gpus_per_eval or args.cpus_per_eval != 1.0:
         raise UsageError("--ray-address, --cpus-per-eval and --gpus-per-eval go with --executor ray")
     if args.workers == 0:
-        warm_up_tensorflow()  # evaluations run in this process
-        return InlineExecutor()
+        return InlineExecutor()  # evaluations run in this process
     return LocalPoolExecutor(args.workers)
 
 
-def _job(args: argparse.Namespace) -> int:
-    from evo_rnn.export import RunFiles, export_run, load_run_preset
-    from evo_rnn.search.algorithm import Search
-    from evo_rnn.search.progress import Progress
-    from evo_rnn.store import Store
-
+def _check_args(args: argparse.Namespace) -> None:
     if args.workers is not None and args.workers < 0:
         raise UsageError("--workers must be 0 (in this process) or more")
     if args.budget_minutes is not None and args.budget_minutes <= 0:
@@ -87,34 +88,53 @@ def _job(args: argparse.Namespace) -> int:
         raise UsageError("--max-candidates must be 0 or more")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+
+
+def _job(args: argparse.Namespace) -> int:
+    from evo_rnn.export import export_run
+    from evo_rnn.runs import RunFiles, RunSettings
+    from evo_rnn.search.evolution import Evolution
+    from evo_rnn.search.progress import Progress
+    from evo_rnn.search.scheduler import Scheduler
+    from evo_rnn.store import Store
+
+    _check_args(args)
     overrides = _overrides(args)
     preset = presets.with_overrides(presets.get(args.preset), overrides)
     data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())
     _check_tasks(preset, data_dir)
     files = RunFiles(args.run, args.runs_dir)
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
-    config = {"preset": args.preset, "overrides": overrides, "seed": args.seed, "command": command}
+    settings = RunSettings(args.preset, tuple(overrides), args.seed, command)
+    if not args.no_export and not diagram.graphviz_available():
+        _say(f"note: {diagram.GRAPHVIZ_MISSING}: the search runs and exports everything, with each diagram as "
+             f"cell.dot; for the PNGs, install it and run `python -m evo_rnn.export --run {args.run}` afterwards")
     with Store(files.database) as store:
-        stored = store.get_meta("config")
+        stored = RunSettings.load(store)
         if stored is None:
-            store.set_meta("config", config)
+            settings.save(store)
             store.set_meta("versions", _versions())
-        elif load_run_preset(stored) != preset or stored["seed"] != args.seed:
+        elif stored.resolved_preset() != preset or stored.seed != args.seed:
             raise UsageError(
-                f"run {args.run!r} was started as `{stored.get('command')}`; resume it with the same --preset, "
+                f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
                 f"--tasks, --set and --seed, or start another with --run NEW_NAME"
             )
         executor = _executor(args)
         progress = Progress(live=None if not args.quiet else False)
-        search = Search(
-            store, executor, preset, seed=args.seed, data_dir=data_dir,
+        evolution = Evolution(store, preset, seed=args.seed, max_candidates=args.max_candidates)
+        search = Scheduler(
+            evolution, executor, data_dir=data_dir,
             budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
-            max_candidates=args.max_candidates, models_dir=files.models, on_event=progress,
+            run_files=files, on_event=progress,
         )
         progress.attach(search)
-        print(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
-              f"{', '.join(preset.search.tasks)}, filter {preset.search.filter_task}, "
-              f"{executor.workers} worker{'s' if executor.workers != 1 else ''})", file=sys.stderr, flush=True)
+        _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
+             f"{', '.join(preset.search.tasks)}, filter {preset.search.filter_task}, "
+             f"{executor.workers} worker{'s' if executor.workers != 1 else ''})")
+        if search.out_of_time():
+            _say(f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minutes "
+                 f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
+                 f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME")
         interrupted = False
         try:
             with progress:
@@ -122,54 +142,73 @@ def _job(args: argparse.Namespace) -> int:
             executor.shutdown()
         except KeyboardInterrupt:
             interrupted = True
-            print("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
-                  "rerun the same command to resume", file=sys.stderr, flush=True)
-        print(progress.summary_line(), file=sys.stderr, flush=True)
+            _say("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
+                 "rerun the same command to resume")
+        _say(progress.summary_line())
+        unfinished = len(store.steps(unfinished=True))
+        if unfinished and not interrupted:
+            _say(f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
+                 f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
+                 "--budget-minutes finishes them")
         has_population = bool(store.population())
     if has_population and not args.no_export:
         path = export_run(files, args.out, args.top, data_dir, command)
-        print(f"exported the best cells to {path}", file=sys.stderr)
+        _say(f"exported the best cells to {path}")
     elif not has_population:
-        print("nothing to export yet: the seed cells are not all evaluated", file=sys.stderr)
+        _say("nothing to export yet: the seed cells are not all evaluated")
     return EXIT_INTERRUPTED if interrupted else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
-    parser = ArgumentParser(prog="python -m evo_rnn.search", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS), help="default quick")
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    parser = ArgumentParser(prog="python -m evo_rnn.search", description=DESCRIPTION)
+    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
+                        help="task sizes and training settings: quick (CPU minutes) or paper (GPU scale) "
+                             "(default: quick)")
     parser.add_argument("--tasks", default=None,
                         help="comma-separated scored tasks, the first one gates the rest (default: the preset's; "
                              "quick: arith,xml)")
     parser.add_argument("--budget-minutes", type=float, default=12.0,
-                        help="the run's total search time over all resumptions (default 12); evaluations running "
-                             "when it is spent finish")
+                        help="the run's total search time over all resumptions; evaluations running when it is "
+                             "spent finish (default: 12)")
     parser.add_argument("--max-candidates", type=int, default=None,
                         help="stop after this many new child architectures (default: no limit)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: CPU cores); 0 runs evaluations in this process")
+                        help="worker processes; 0 runs evaluations in this process (default: the CPU cores)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help="local: a process pool on this machine (default); ray: Ray tasks on a cluster")
+                        help="local: a process pool on this machine; ray: Ray tasks on a cluster (default: local)")
     parser.add_argument("--ray-address", default=None,
-                        help="with --executor ray: the cluster to join (`ray start --head` prints it); "
-                             "default: a local Ray instance")
+                        help="with --executor ray: the cluster to join (`ray start --head` prints it) "
+                             "(default: a local Ray instance)")
     parser.add_argument("--cpus-per-eval", type=float, default=1.0,
-                        help="with --executor ray: CPUs each evaluation reserves (default 1)")
+                        help="with --executor ray: CPUs each evaluation reserves (default: 1)")
     parser.add_argument("--gpus-per-eval", type=float, default=0.0,
                         help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
-                             "one GPU, e.g. 0.25 (default 0)")
-    parser.add_argument("--run", default="default", help="run name: state in RUNS_DIR/NAME/search.sqlite (default: default)")
-    parser.add_argument("--runs-dir", default="runs", help="default runs/")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the search and every training run (default 0)")
-    parser.add_argument("--data-dir", default=None, help="dataset folder (default $EVO_RNN_DATA or datasets/)")
-    parser.add_argument("--top", type=int, default=3, help="architectures exported (default 3)")
-    parser.add_argument("--out", default="saved_architectures", help="export folder (default saved_architectures/)")
-    parser.add_argument("--no-export", action="store_true", help="do not export at the end")
-    parser.add_argument("--seed-zoo", action="store_true", help="start from the whole zoo, not just LSTM and GRU")
+                             "one GPU, e.g. 0.25 (default: 0)")
+    parser.add_argument("--run", default="default",
+                        help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
+                             "(default: default)")
+    parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the search and every training run (default: 0)")
+    parser.add_argument("--data-dir", default=None,
+                        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
+    parser.add_argument("--top", type=int, default=3, help="architectures exported, best first (default: 3)")
+    parser.add_argument("--out", default="saved_architectures",
+                        help="export folder; the run is exported to OUT/NAME/ (default: saved_architectures/)")
+    parser.add_argument("--no-export", action="store_true", help="do not export at the end (default: export)")
+    parser.add_argument("--seed-zoo", action="store_true",
+                        help="start from the whole zoo, not just LSTM and GRU (default: LSTM and GRU)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a preset field, e.g. max_epochs=5, search.configs_per_task=4, "
-                             "search.filter_threshold=0.3")
-    parser.add_argument("--quiet", action="store_true", help="log lines instead of the live panel")
+                        help="override a preset field, repeatable, e.g. max_epochs=5, search.configs_per_task=4, "
+                             "budgets.arith=30000 (default: none)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="log lines instead of the live panel (default: the panel on a terminal, lines elsewhere)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
+    parser = build_parser()
     parser.set_defaults(argv=sys.argv[1:] if argv is None else argv)
     return run(parser, _job, argv)
 

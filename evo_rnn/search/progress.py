@@ -10,7 +10,7 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """Shows what a running `Search` is doing.
+    """Shows what a running search (a `Scheduler`) is doing.
 
     On a terminal: a live panel with the children evaluated, filtered and accepted, the
     best score, a leaderboard and evaluations per minute. Elsewhere (a log file, CI):
@@ -65,51 +65,51 @@ class Progress:
         return count / (max(time.monotonic() - self._started, 1e-9) / 60)
 
     def summary_line(self) -> str:
+        """The run in one line; the children's parts add up to their number."""
         counts = self.search.counts()
         return (f"children {counts['candidates']} (filtered {counts['filtered']}, rejected {counts['rejected']}, "
-                f"accepted {counts['accepted']}, evaluated {counts['evaluated']}), duplicates {counts['duplicate']}, "
-                f"re-evaluations {counts['reevaluated']}; evaluations this session: {counts['trained']} trained, "
-                f"{counts['cache_hits']} from the cache, {self._per_minute(counts['trained']):.1f}/min; "
-                f"search time {self.search.elapsed() / 60:.1f} min")
+                f"accepted {counts['accepted']}, scored but not kept {counts['evaluated']}, unfinished "
+                f"{counts['unfinished']}), duplicates {counts['duplicate']}, re-evaluations {counts['reevaluated']}; "
+                f"evaluations this session: {counts['trained']} trained, {counts['cache_hits']} from the cache, "
+                f"{self._per_minute(counts['trained']):.1f}/min; search time {self.search.elapsed() / 60:.1f} min")
 
     def leaderboard(self) -> list[tuple[str, float, dict[str, float]]]:
-        search = self.search
-        rows = []
-        for arch, score in list(search.population().items())[: self.leaders]:
-            rows.append((arch, score, search.ratios(arch)))
-        return rows
+        evolution = self.search.evolution
+        return [(arch, score, evolution.ratios(arch))
+                for arch, score in list(evolution.population().items())[: self.leaders]]
 
     def _render(self):
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
-        from evo_rnn.search.algorithm import SearchError
+        from evo_rnn.scores import BaselineError
 
         if self.search is None:
             return Text("starting...")
         counts = self.search.counts()
         head = Table.grid(padding=(0, 2))
         head.add_row("children", str(counts["candidates"]), "filtered", str(counts["filtered"]),
-                     "rejected", str(counts["rejected"]), "accepted", str(counts["accepted"]))
+                     "rejected", str(counts["rejected"]), "accepted", str(counts["accepted"]),
+                     "not kept", str(counts["evaluated"]))
         head.add_row("re-evaluations", str(counts["reevaluated"]), "duplicates", str(counts["duplicate"]),
                      "evaluations", f"{counts['trained']} (+{counts['cache_hits']} cached)",
-                     "per minute", f"{self._per_minute(counts['trained']):.1f}")
+                     "per minute", f"{self._per_minute(counts['trained']):.1f}", "", "")
         head.add_row("in flight", str(counts["in_flight"]), "search time", f"{self.search.elapsed() / 60:.1f} min",
-                     "", "", "", "")
+                     "", "", "", "", "", "")
         board = Table(title="population: score = min over tasks of (best score / best GRU score)", min_width=72)
         board.add_column("#")
         board.add_column("cell")
         board.add_column("origin")
         board.add_column("score", justify="right")
-        tasks = list(self.search.tasks)
+        tasks = list(self.search.evolution.tasks)
         for task in tasks:
             board.add_column(task, justify="right")
         try:
             for rank, (arch, score, ratios) in enumerate(self.leaderboard(), start=1):
                 origin = self.search.store.lineage(arch)["origin"]
                 board.add_row(str(rank), arch[:8], origin, f"{score:.4f}", *[f"{ratios[t]:.3f}" for t in tasks])
-        except SearchError:  # no baseline yet: the seeds are still running
+        except BaselineError:  # no baseline yet: the seeds are still running
             pass
         return Group(head, board)
 

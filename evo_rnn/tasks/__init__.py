@@ -15,18 +15,33 @@ from evo_rnn.tasks.ptb import PtbConfig, PtbTask
 from evo_rnn.tasks.xml import XmlConfig, XmlTask
 
 __all__ = [
-    "names", "get", "check_data", "GENERATED", "MUSIC", "Task", "TaskData", "Split",
+    "names", "get", "family", "check_data", "FAMILIES", "GENERATED", "MUSIC", "Task", "TaskData", "Split",
     "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig", "MusicConfig",
 ]
 
 GENERATED = ("arith", "xml", "memorize")
 MUSIC = tuple(MUSIC_FILES)
+FAMILIES = (*GENERATED, "ptb", "music")  # tasks that share a config and a parameter budget: the music sets
 _GENERATED_CLASSES = {"arith": ArithTask, "xml": XmlTask, "memorize": MemorizeTask}
 
 
 def names() -> list[str]:
     """Every task name."""
     return [*GENERATED, "ptb", *MUSIC]
+
+
+def family(name: str) -> str:
+    """The family of task `name`, which names its config and its parameter budget in a preset:
+    "music" for the four music sets, the task's own name otherwise.
+
+    Raises:
+        UnknownNameError: `name` is not a task (the message lists them).
+    """
+    if name in MUSIC:
+        return "music"
+    if name in names():
+        return name
+    raise UnknownNameError(f"unknown task {name!r}; known: {', '.join(names())}")
 
 
 def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None) -> Task:

@@ -9,11 +9,15 @@ from evo_rnn.cli import ArgumentParser, UsageError, run
 
 
 def _show(args: argparse.Namespace) -> None:
-    task = tasks.get(args.task, data_dir=args.data_dir)
+    from evo_rnn import presets
+
+    config = None if args.preset is None else presets.get(args.preset).task_config(args.task)
+    task = tasks.get(args.task, config, data_dir=args.data_dir)
     data = task.data(args.seed)
     split = getattr(data, args.split)
     print(f"{task.name}: {task.description}")
-    print(f"config: {task.config}")
+    scale = f"preset {args.preset}" if args.preset else "the paper's scale; --preset quick for the quick one"
+    print(f"config ({scale}): {task.config}")
     shape = "x".join(map(str, split.inputs.shape))
     print(f"{args.split}: {len(split)} rows, inputs {shape} ({task.input_kind}, size {task.input_size}), "
           f"{task.output_size} outputs, loss {task.loss}, {split.scored:,} scored positions"
@@ -40,24 +44,38 @@ def _download(args: argparse.Namespace) -> None:
             print(f"verified and wrote {path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input)."""
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    from evo_rnn import presets
+
     parser = ArgumentParser(prog="python -m evo_rnn.tasks", description="The paper's tasks and their data.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the tasks").set_defaults(job=_list)
     show = commands.add_parser("show", help="describe a task and print decoded samples")
-    show.add_argument("task", help=f"one of {', '.join(tasks.names())}")
-    show.add_argument("--n", type=int, default=3, help="samples to print (default 3)")
-    show.add_argument("--seed", type=int, default=0)
-    show.add_argument("--split", choices=("train", "valid", "test"), default="train")
-    show.add_argument("--data-dir", default=None, help=f"dataset folder (default ${datafiles.DATA_ENV} or datasets/)")
+    show.add_argument("task", choices=tasks.names(), help="the task to show (required)")
+    show.add_argument("--preset", default=None, choices=list(presets.PRESETS),
+                      help="show the task at this preset's size, e.g. quick, as a search with it trains on "
+                           "(default: the paper's scale)")
+    show.add_argument("--n", type=int, default=3, help="samples to print (default: 3)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the generated data (default: 0)")
+    show.add_argument("--split", choices=("train", "valid", "test"), default="train",
+                      help="which split to sample (default: train)")
+    show.add_argument("--data-dir", default=None,
+                      help=f"dataset folder for ptb and the music sets (default: ${datafiles.DATA_ENV} or datasets/)")
     show.set_defaults(job=_show)
     download = commands.add_parser("download", help="download and verify ptb / music data")
-    download.add_argument("dataset", help="ptb, music or all")
-    download.add_argument("--data-dir", default=None, help=f"where to write (default ${datafiles.DATA_ENV} or datasets/)")
-    download.add_argument("--mirror", default=None, help="base URL of a mirror serving the same file names")
+    download.add_argument("dataset", help="ptb, music or all (required)")
+    download.add_argument("--data-dir", default=None,
+                          help=f"where to write (default: ${datafiles.DATA_ENV} or datasets/)")
+    download.add_argument("--mirror", default=None,
+                          help="base URL of a mirror serving the same file names (default: the published sources)")
     download.set_defaults(job=_download)
-    return run(parser, lambda args: args.job(args), argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input)."""
+    return run(build_parser(), lambda args: args.job(args), argv)
 
 
 if __name__ == "__main__":

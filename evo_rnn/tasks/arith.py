@@ -9,7 +9,7 @@ import string
 import numpy as np
 
 from evo_rnn.tasks.base import GeneratedTask, Split, split_random, weighted_accuracy
-from evo_rnn.tasks.chars import CharVocab, encode_next_char
+from evo_rnn.tasks.chars import BOS, CharVocab, encode_next_char
 
 __all__ = ["ArithConfig", "ArithTask", "make_example"]
 
@@ -72,6 +72,10 @@ class ArithTask(GeneratedTask):
         fully_correct = float(np.mean([(correct[i] | (w[i] == 0)).all() for i in range(len(w))]))
         return {"score": accuracy, "accuracy": accuracy, "answers_correct": fully_correct,
                 "nll": float((nll * w).sum() / w.sum())}
+
+    def encoding(self) -> dict:
+        return {"mode": "generate", "unit": "characters", "input_tokens": VOCAB.tokens, "output_tokens": VOCAB.tokens,
+                "start": BOS, "stop": ".", "example": "12+34="}
 
     def decode(self, split: Split, index: int) -> str:
         text = VOCAB.decode(split.targets[index])

@@ -103,6 +103,20 @@ class Task(abc.ABC):
     def decode(self, split: Split, index: int) -> str:
         """Row `index` of `split` as a person would read it: input, and what is scored."""
 
+    def encoding(self) -> dict[str, Any] | None:
+        """How a person's text becomes this task's input ids, and output ids become text, as
+        JSON data (exported beside every trained model; `python -m evo_rnn.predict` reads it).
+        None when the inputs are not text (music).
+
+        Keys: `mode` ("generate": continue the text one token at a time, feeding each
+        prediction back; "recall": reproduce the symbols read), `unit` ("characters" or
+        "words"), `input_tokens` and `output_tokens` (the token of each id), and per mode
+        `start` (the token fed before the text, or None), `stop` (generation ends after it),
+        `marker` and `length` (recall), `unknown` (the token for words outside the vocabulary),
+        and an `example` input.
+        """
+        return None
+
 
 class GeneratedTask(Task):
     """A task whose data is generated: `config` has `n_train`, `n_valid`, `n_test`, and

@@ -52,6 +52,11 @@ class MemorizeTask(GeneratedTask):
         accuracy = weighted_accuracy(correct, w)
         return {"score": accuracy, "accuracy": accuracy, "nll": float((nll * w).sum() / w.sum())}
 
+    def encoding(self) -> dict:
+        letters = list(string.ascii_lowercase[: self.config.alphabet])
+        return {"mode": "recall", "unit": "characters", "input_tokens": [*letters, "?"], "output_tokens": letters,
+                "marker": "?", "length": self.config.length, "example": "".join(letters[: self.config.length])}
+
     def decode(self, split: Split, index: int) -> str:
         letters = string.ascii_lowercase
         shown = "".join("?" if t == self.marker else letters[t] for t in split.inputs[index])

@@ -122,6 +122,10 @@ class PtbTask(Task):
         return {"score": float(np.exp(-mean_nll)), "perplexity": float(np.exp(mean_nll)), "nll": mean_nll,
                 "accuracy": weighted_accuracy(correct, w)}
 
+    def encoding(self) -> dict:
+        return {"mode": "generate", "unit": "words", "input_tokens": self.vocabulary, "output_tokens": self.vocabulary,
+                "start": None, "stop": EOS, "unknown": "<unk>", "example": "the company said"}
+
     def decode(self, split: Split, index: int) -> str:
         words = [self.vocabulary[i] for i in split.inputs[index]]
         return " ".join(words) + f"\n(next words: {' '.join(self.vocabulary[i] for i in split.targets[index][-3:])})"

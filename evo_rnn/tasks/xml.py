@@ -9,7 +9,7 @@ import string
 import numpy as np
 
 from evo_rnn.tasks.base import GeneratedTask, Split, split_random, weighted_accuracy
-from evo_rnn.tasks.chars import CharVocab, encode_next_char
+from evo_rnn.tasks.chars import BOS, CharVocab, encode_next_char
 
 __all__ = ["XmlConfig", "XmlTask", "make_document"]
 
@@ -86,6 +86,10 @@ class XmlTask(GeneratedTask):
         return {"score": accuracy, "accuracy": accuracy,
                 "closing_accuracy": weighted_accuracy(correct, split.masks["closing"]),
                 "nll": float((nll * w).sum() / w.sum())}
+
+    def encoding(self) -> dict:
+        return {"mode": "generate", "unit": "characters", "input_tokens": VOCAB.tokens, "output_tokens": VOCAB.tokens,
+                "start": BOS, "stop": None, "example": "<ab><c></c>"}
 
     def decode(self, split: Split, index: int) -> str:
         text = VOCAB.decode(split.targets[index])

@@ -19,8 +19,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from evo_rnn import backend
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.search.executors import EvalJob, Executor, WorkerLostError, configure_tensorflow, run_job
+from evo_rnn.executors import EvalJob, Evaluate, Executor, WorkerLostError, run_job
+from evo_rnn.results import EvalResult
 
 __all__ = ["RayExecutor", "REMOTE_NAME"]
 
@@ -42,19 +44,19 @@ def _prepare_worker(threads: int) -> None:
     """Once per Ray worker process, before TensorFlow touches a GPU (memory growth, threads)."""
     global _PREPARED
     if not _PREPARED:
-        configure_tensorflow(threads)
+        backend.configure_worker(threads)
         _PREPARED = True
 
 
-def _evaluate_remotely(job: EvalJob, threads: int) -> tuple[dict[str, Any], bytes | None]:
+def _evaluate_remotely(job: EvalJob, threads: int, evaluate: Evaluate) -> tuple[EvalResult, bytes | None]:
     """Runs in a Ray worker: the result, and the trained model's bytes when the driver wants
     the model (the driver's path may not exist on this node)."""
     _prepare_worker(threads)
     if job.model_path is None:
-        return run_job(job), None
+        return evaluate(job), None
     with tempfile.TemporaryDirectory(prefix="evo_rnn-") as scratch:
         local = Path(scratch) / "model.keras"
-        result = run_job(dataclasses.replace(job, model_path=str(local)))
+        result = evaluate(dataclasses.replace(job, model_path=str(local)))
         return result, (local.read_bytes() if local.is_file() else None)
 
 
@@ -69,17 +71,18 @@ class RayExecutor(Executor):
         cpus_per_eval: CPUs each evaluation reserves (also its TensorFlow thread count).
         gpus_per_eval: GPUs each evaluation reserves; 0.25 packs four on one GPU.
         num_cpus: CPUs of the local instance (only without `address`; default: all cores).
+        evaluate: what runs a job on a worker (default `run_job`).
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None, cpus_per_eval: float = 1.0,
-                 gpus_per_eval: float = 0.0, num_cpus: int | None = None):
+                 gpus_per_eval: float = 0.0, num_cpus: int | None = None, evaluate: Evaluate = run_job):
         if cpus_per_eval <= 0 or gpus_per_eval < 0:
             raise EvoRnnError("--cpus-per-eval must be positive and --gpus-per-eval 0 or more")
         ray = self._ray = _import_ray()
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                       "runtime_env": {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}}}
+                                       "runtime_env": {"env_vars": backend.worker_environment()}}
             if address is None:
                 options["num_cpus"] = num_cpus or os.cpu_count() or 1
             interrupt_handler = signal.getsignal(signal.SIGINT)
@@ -106,6 +109,7 @@ class RayExecutor(Executor):
                               f"{cpus_per_eval:g}")
         self.workers = min(slots, workers) if workers else slots
         self.threads = max(1, int(cpus_per_eval))
+        self._evaluate = evaluate
         # max_retries=0: the search counts and records retries itself. max_calls=0: worker
         # processes are reused (Ray's default for GPU tasks is a new process per task), so
         # task data is loaded once per process and GPU memory growth is set once.
@@ -116,7 +120,7 @@ class RayExecutor(Executor):
 
     def submit(self, job: EvalJob) -> concurrent.futures.Future:
         ray = self._ray
-        ref = self._remote.remote(job, self.threads)
+        ref = self._remote.remote(job, self.threads, self._evaluate)
         outer: concurrent.futures.Future = concurrent.futures.Future()
         self._refs[ref] = outer
 

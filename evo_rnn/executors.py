@@ -1,8 +1,10 @@
-"""Where the search's evaluations run: in this process, or in a pool of spawned worker processes.
+"""Where evaluations run (for the search and the ablation): in this process, or in a pool of
+spawned worker processes.
 
-Every executor takes `EvalJob`s and returns `concurrent.futures.Future`s of plain result
-dicts, so the search loop keeps any number of workers busy without knowing where they are
-(a cluster executor plugs in behind the same three members: `workers`, `submit`, `shutdown`).
+Every executor takes `EvalJob`s and returns `concurrent.futures.Future`s of `EvalResult`s,
+so a caller keeps any number of workers busy without knowing where they are (a cluster
+executor, `evo_rnn.ray_executor`, plugs in behind the same three members: `workers`,
+`submit`, `shutdown`). What runs a job is passed in (default `run_job`).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import abc
 import concurrent.futures
 import dataclasses
 import json
-import logging
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
+from evo_rnn import backend, cell_format, train
+from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
+from evo_rnn.results import EvalResult
 
 __all__ = ["EvalJob", "Executor", "InlineExecutor", "LocalPoolExecutor", "run_job", "WorkerLostError"]
 
@@ -53,23 +56,19 @@ class EvalJob:
     model_path: str | None = None
 
 
-def run_job(job: EvalJob) -> dict[str, Any]:
-    """Trains one job (in whatever process runs it) and returns its `EvalResult` as a dict.
+Evaluate = Callable[["EvalJob"], EvalResult]  # what runs one job
+
+
+def run_job(job: EvalJob) -> EvalResult:
+    """Trains one job (in whatever process runs it).
 
     A candidate's own failures come back as status "failed" or "diverged"; errors of
-    evo_rnn's own code propagate to the search, which stops.
+    evo_rnn's own code propagate to the caller, which stops.
     """
-    from evo_rnn import cell_format, train
-    from evo_rnn.hparams import HParams
-
-    # Every evaluation builds new models, so TensorFlow's "N out of the last M calls
-    # triggered retracing" warnings are expected here; they would flood the search's output.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    result = train.evaluate(
+    return train.evaluate(
         cell_format.loads(job.graph), job.task, HParams.from_dict(json.loads(job.hparams)), seed=job.seed,
         preset=job.preset, data_dir=job.data_dir, save_model=job.model_path,
     )
-    return result.to_dict()
 
 
 class Executor(abc.ABC):
@@ -79,7 +78,7 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def submit(self, job: EvalJob) -> concurrent.futures.Future:
-        """Starts `job`; the future's result is `run_job`'s dict. A future that raises
+        """Starts `job`; the future's result is its `EvalResult`. A future that raises
         `WorkerLostError` lost its worker and may be submitted again."""
 
     @abc.abstractmethod
@@ -96,7 +95,9 @@ class InlineExecutor(Executor):
 
     workers = 1
 
-    def __init__(self, evaluate: Callable[[EvalJob], dict[str, Any]] = run_job):
+    def __init__(self, evaluate: Evaluate = run_job):
+        if evaluate is run_job:
+            backend.warm_up()  # real training runs in this process
         self._evaluate = evaluate
 
     def submit(self, job: EvalJob) -> concurrent.futures.Future:
@@ -111,54 +112,10 @@ class InlineExecutor(Executor):
         pass
 
 
-def warm_up_tensorflow() -> None:
-    """Starts TensorFlow's devices and runs one tiny training step with native stderr hidden:
-    on a machine without a GPU driver TensorFlow logs a failed `cuInit` "ERROR", and its
-    first `tf.data` pipeline a NodeDef note, in every worker; neither means anything is wrong."""
-    import keras
-    import numpy as np
-
-    import evo_rnn
-
-    if keras.backend.backend() != "tensorflow":
-        return
-    with evo_rnn._quiet_native_stderr(again=True):
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        model.compile("sgd", "mse")
-        model.fit(np.zeros((2, 2)), np.zeros((2, 1)), verbose=0)
-        keras.backend.clear_session()
-
-
-def configure_tensorflow(threads: int | None) -> None:
-    """Prepares a worker process before TensorFlow runs anything: GPU memory grows on demand
-    (TensorFlow takes a whole card by default, which breaks several evaluations per GPU),
-    its thread pools get `threads` threads (None: TensorFlow's default), then the devices
-    start quietly (`warm_up_tensorflow`)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    import evo_rnn  # registers the layers, quiets TensorFlow's start-up notes
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        with evo_rnn._quiet_native_stderr(again=True):  # a machine without a GPU driver logs a failed cuInit
-            gpus = tf.config.list_physical_devices("GPU")
-        for gpu in gpus:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-    warm_up_tensorflow()
-
-
 def _init_worker(threads: int | None) -> None:
     """Runs first in every pool worker: Ctrl-C is the driver's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_tensorflow(threads)
+    backend.configure_worker(threads)
 
 
 class LocalPoolExecutor(Executor):
@@ -171,20 +128,20 @@ class LocalPoolExecutor(Executor):
     Args:
         workers: processes (default: the machine's cores).
         threads_per_worker: TensorFlow threads per worker (default: cores // workers, at least 1).
+        evaluate: what runs a job in a worker (default `run_job`); a module-level function,
+            since it travels to the workers by name.
     """
 
-    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None):
+    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None,
+                 evaluate: Evaluate = run_job):
         cores = os.cpu_count() or 1
         self.workers = workers or cores
         self.threads = threads_per_worker or max(1, cores // self.workers)
+        self._evaluate = evaluate
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def _ensure_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None or getattr(self._pool, "_broken", False):
-            # Spawned workers inherit it, and import TensorFlow before `_init_worker` runs: its
-            # C++ log would print a tf.data NodeDef "error" for every evaluation. Real failures
-            # still arrive as exceptions and messages.
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -195,10 +152,10 @@ class LocalPoolExecutor(Executor):
 
     def submit(self, job: EvalJob) -> concurrent.futures.Future:
         try:
-            inner = self._ensure_pool().submit(run_job, job)
+            inner = self._ensure_pool().submit(self._evaluate, job)
         except BrokenProcessPool:
             self._pool = None
-            inner = self._ensure_pool().submit(run_job, job)
+            inner = self._ensure_pool().submit(self._evaluate, job)
         outer: concurrent.futures.Future = concurrent.futures.Future()
 
         def relay(done: concurrent.futures.Future) -> None:

@@ -1,0 +1,326 @@
+"""The evolutionary search of Jozefowicz et al. (2015), section 3: a population of the best
+cells, grown by mutation, filtered cheaply, and scored against the best GRU.
+
+- Start: the seed cells (LSTM and GRU) are evaluated on every task with N random
+  hyperparameter configurations.
+- An architecture's score on a task is its best validation score over the configurations
+  tried; its overall score is the minimum over tasks of (its score / the best GRU score)
+  (`evo_rnn.scores`).
+- The population holds the best `population_size` architectures. Each step either
+  *re-evaluates* a random member on N fresh random configs per task, or *mutates* a random
+  member: a child already seen is skipped; the child must pass the memorization filter,
+  then reach `first_task_ratio` of the best GRU on the first task (the parent's best
+  configs plus random ones), then it is evaluated on the other tasks and enters the
+  population if its overall score is among the best.
+
+Every step is a generator that reads like the list above: it yields a batch of evaluation
+requests and receives their results. Where and when the evaluations run, the cache, and
+retries are the scheduler's business (`evo_rnn.search.scheduler`); this module only decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import random
+from collections.abc import Callable, Generator
+from typing import Any
+
+import networkx as nx
+
+from evo_rnn import architectures, hparams, mutate
+from evo_rnn.errors import EvoRnnError
+from evo_rnn.hparams import HParams
+from evo_rnn.presets import Preset
+from evo_rnn.results import EvalResult
+from evo_rnn.scores import BASELINE, Scores
+from evo_rnn.store import Store
+
+__all__ = ["Evolution", "EvalRequest", "Mutator", "Outcome", "SearchError", "Step", "StepOutcome", "StepRun"]
+
+_SEED_ROUNDS = 3  # rounds of N configs a seed cell gets per task before a task with no good run is an error
+
+Mutator = Callable[[nx.DiGraph, random.Random], tuple[nx.DiGraph, list[mutate.Mutation]]]
+
+
+class SearchError(EvoRnnError):
+    """The search cannot go on (e.g. the GRU baseline never trained successfully on a task)."""
+
+
+class Outcome(enum.StrEnum):
+    """How a step ended (stored as its text)."""
+
+    SEEDED = "seeded"  # a seed cell was evaluated on every task
+    ACCEPTED = "accepted"  # a child was scored on every task and entered the population
+    EVALUATED = "evaluated"  # a child was scored on every task but is not among the best
+    FILTERED = "filtered"  # a child failed the memorization filter
+    REJECTED = "rejected"  # a child stayed below `first_task_ratio` of the GRU on the first task
+    DUPLICATE = "duplicate"  # the child was an architecture seen before; nothing was trained
+    REEVALUATED = "reevaluated"  # a member got fresh configurations
+    UNMUTABLE = "unmutable"  # no valid child could be drawn from the parent
+
+
+CHILD_OUTCOMES = (Outcome.FILTERED, Outcome.REJECTED, Outcome.ACCEPTED, Outcome.EVALUATED)  # a new child ends so
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalRequest:
+    """One evaluation a step asks for."""
+
+    arch: str
+    task: str
+    hparams: HParams
+
+
+@dataclasses.dataclass(frozen=True)
+class StepOutcome:
+    """How a step ended, the architecture's overall score, and why."""
+
+    outcome: Outcome
+    score: float | None
+    detail: dict[str, Any]
+
+
+Step = Generator[list[EvalRequest], list[EvalResult], StepOutcome]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRun:
+    """A step to drive: its number (it seeds the step's randomness), its kind and its generator."""
+
+    id: int
+    kind: str
+    generator: Step
+
+
+class Evolution:
+    """The paper's algorithm over one run database: which step comes next, what each step
+    asks to evaluate, and what its results mean.
+
+    Args:
+        store: the run database (its steps and population are resumed).
+        preset: task sizes and training settings; `preset.search` holds the search's knobs.
+        seed: seeds every random choice of the search and every training run.
+        mutate: draws a child from a parent (`evo_rnn.mutate.mutate`; tests pass another).
+        max_candidates: start no new child after this many (over all resumptions); None: no limit.
+    """
+
+    def __init__(self, store: Store, preset: Preset, seed: int = 0, mutate: Mutator = mutate.mutate,
+                 max_candidates: int | None = None):
+        self.store, self.preset, self.seed = store, preset, seed
+        self.config = preset.search
+        self.tasks = tuple(self.config.tasks)
+        if not self.tasks:
+            raise SearchError("the search needs at least one task (--tasks)")
+        self.mutate, self.max_candidates = mutate, max_candidates
+        self.scores = Scores(store, preset, seed)
+        self._population: set[str] = set(store.population())
+        self._seeds = {name: store.add_architecture(architectures.get(name), f"zoo:{name}")
+                       for name in dict.fromkeys([*self.config.seed_cells, BASELINE])}
+        steps = store.steps()
+        self.candidates = sum(s["kind"] == "mutate" and s["outcome"] not in (Outcome.DUPLICATE, Outcome.UNMUTABLE)
+                              for s in steps)
+        self._seeded = {s["arch"] for s in steps if s["kind"] == "seed"}
+        self._seeding: set[int] = set()  # seed steps still running
+        self._admitted = set(self._population)  # seeds join the population once all are scored
+
+    # ----------------------------------------------------------------- scores and population
+
+    def ratios(self, arch: str) -> dict[str, float]:
+        return self.scores.ratios(arch)
+
+    def overall_score(self, arch: str) -> float:
+        return self.scores.overall(arch)
+
+    def population(self) -> dict[str, float]:
+        """The population with its stored scores, best first."""
+        return self.store.population()
+
+    def _offer(self, arch: str) -> tuple[float, bool]:
+        """Re-scores the population with `arch` among it (the GRU's best may have changed),
+        keeps the best `population_size`, and says whether `arch` is in."""
+        scores = {a: self.overall_score(a) for a in self._population | {arch}}
+        ranked = sorted(scores, key=lambda a: (-scores[a], a))[: self.config.population_size]
+        self._population = set(ranked)
+        self.store.set_population({a: scores[a] for a in ranked})
+        return scores[arch], arch in self._population
+
+    def rescore(self) -> None:
+        """Re-scores the population from the store: evaluations of steps left unfinished (the
+        budget ran out, or Ctrl-C) may have raised a member's best, or the GRU's."""
+        if self._population and all(self.scores.has_baseline(task) for task in self.tasks):
+            self.store.set_population({a: self.overall_score(a) for a in self._population})
+
+    # ----------------------------------------------------------------- configurations
+
+    def _random_configs(self, rng: random.Random, task: str, n: int, start: list[HParams] | None = None) -> list[HParams]:
+        """`start` completed to `n` distinct configurations drawn from the prior."""
+        configs = list(dict.fromkeys(start or []))[:n]
+        for _ in range(50 * n):
+            if len(configs) >= n:
+                break
+            config = hparams.sample(rng, self.preset.budget(task), max_layers=self.preset.max_layers)
+            if config not in configs:
+                configs.append(config)
+        return configs
+
+    def _best_config(self, arch: str, task: str) -> HParams | None:
+        result = self.scores.best_result(arch, task)
+        return None if result is None else HParams.from_dict(result.hparams)
+
+    def _inherited(self, parent: str, task: str, rng: random.Random, n: int) -> list[HParams]:
+        """The parent's best configuration on `task` (for the filter task, when the parent
+        never ran it: its best on the first task, at the filter task's budget), then random ones."""
+        best = self._best_config(parent, task)
+        if best is None and task == self.config.filter_task:
+            best = self._best_config(parent, self.tasks[0])
+            if best is not None:
+                best = dataclasses.replace(best, param_budget=self.preset.budget(task))
+        return self._random_configs(rng, task, n, [best] if best else [])
+
+    def _configs_rng(self, step: int) -> random.Random:
+        return random.Random(f"{self.seed}:step:{step}:configs")
+
+    # ----------------------------------------------------------------- the steps
+
+    def _seed_step(self, step: int, arch: str) -> Step:
+        """Start: a seed cell on every task with N random configs (more rounds for a task
+        where none trained well, as the baseline needs a positive score everywhere), and on the
+        filter task, so that its children take the filter with a configuration known to work there."""
+        self.store.start_step(step, "seed", arch)
+        rng = self._configs_rng(step)
+        is_baseline = arch == self.scores.baseline_arch
+        todo = [self.config.filter_task, *self.tasks]
+        for _ in range(_SEED_ROUNDS):
+            yield [EvalRequest(arch, task, config) for task in todo
+                   for config in self._random_configs(rng, task, self.config.configs_per_task)]
+            todo = [task for task in todo if task in self.tasks and (
+                not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None)]
+            if not todo:
+                break
+        if is_baseline and todo:
+            self.scores.baseline(todo[0])  # raises BaselineError naming the task and the fix
+        # Scored and admitted once every seed is done (the GRU's scores are the denominators).
+        return StepOutcome(Outcome.SEEDED, None,
+                           {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}})
+
+    def _reevaluate_step(self, step: int, arch: str) -> Step:
+        """(a) A population member gets N fresh random configs on every task."""
+        self.store.start_step(step, "reevaluate", arch)
+        rng = self._configs_rng(step)
+        yield [EvalRequest(arch, task, config) for task in self.tasks
+               for config in self._random_configs(rng, task, self.config.configs_per_task)]
+        score, kept = self._offer(arch)
+        return StepOutcome(Outcome.REEVALUATED, score, {"ratios": self.ratios(arch), "in_population": kept})
+
+    def _mutate_step(self, step: int, rng: random.Random, resumed: dict[str, Any] | None = None) -> Step:
+        """(b) A child of a population member: dedup, memorization filter, first task, the rest."""
+        if resumed is None:
+            parent = rng.choice(sorted(self._population))
+            try:
+                graph, mutations = self.mutate(self.store.architecture(parent), rng)
+            except mutate.MutationError as error:
+                self.store.start_step(step, "mutate", parent, parent)
+                return StepOutcome(Outcome.UNMUTABLE, None, {"message": str(error)})
+            seen = self.store.find_architecture(graph)
+            if seen is not None:
+                self.store.start_step(step, "mutate", seen, parent)
+                return StepOutcome(Outcome.DUPLICATE, None, {"arch": seen})
+            arch = self.store.add_architecture(graph, "mutation", parent, [m.to_dict() for m in mutations])
+            self.store.start_step(step, "mutate", arch, parent)
+            self.candidates += 1
+        else:
+            arch, parent = resumed["arch"], resumed["parent"]
+        config_rng = self._configs_rng(step)
+        config = self.config
+
+        # 1. The cheap filter: memorization.
+        results = yield [EvalRequest(arch, config.filter_task, c)
+                         for c in self._inherited(parent, config.filter_task, config_rng, config.filter_configs)]
+        filter_score = max((r.valid_score for r in results if r.ok), default=0.0)
+        if filter_score < config.filter_threshold:
+            return StepOutcome(Outcome.FILTERED, None, {"filter_score": filter_score, "threshold": config.filter_threshold})
+
+        # 2. The first task, with the parent's best configuration and random ones.
+        first = self.tasks[0]
+        yield [EvalRequest(arch, first, c) for c in self._inherited(parent, first, config_rng, config.configs_per_task)]
+        ratio = self.scores.ratios(arch, [first])[first]
+        if ratio < config.first_task_ratio:
+            return StepOutcome(Outcome.REJECTED, None, {"first_task": first, "ratio": ratio,
+                                                        "needed": config.first_task_ratio})
+
+        # 3. Every other task; the population takes the child if it is among the best.
+        rest = [EvalRequest(arch, task, c) for task in self.tasks[1:]
+                for c in self._inherited(parent, task, config_rng, config.configs_per_task)]
+        if rest:
+            yield rest
+        score, entered = self._offer(arch)
+        return StepOutcome(Outcome.ACCEPTED if entered else Outcome.EVALUATED, score, {"ratios": self.ratios(arch)})
+
+    # ----------------------------------------------------------------- what runs next
+
+    def next_step(self) -> StepRun | None:
+        """The next step to start, or None when none may start now: the seeds are still being
+        scored (children are scored against the GRU), or `max_candidates` is reached.
+
+        Raises:
+            SearchError: every seed cell failed, so there is no population to draw from.
+        """
+        unseeded = [a for a in self._seeds.values() if a not in self._seeded]
+        if unseeded:
+            arch = unseeded[0]
+            self._seeded.add(arch)
+            step = self.store.next_step_id()
+            self._seeding.add(step)
+            return StepRun(step, "seed", self._seed_step(step, arch))
+        if self._seeding:
+            return None
+        for arch in self._seeds.values():
+            if arch not in self._admitted:
+                self._admitted.add(arch)
+                self._offer(arch)
+        if self.max_candidates is not None and self.candidates >= self.max_candidates:
+            return None
+        if not self._population:
+            raise SearchError("the population is empty: every seed cell failed to train; check the preset and tasks")
+        step = self.store.next_step_id()  # every step records itself as soon as it starts
+        rng = random.Random(f"{self.seed}:step:{step}")
+        if rng.random() < self.config.reevaluate_probability:
+            return StepRun(step, "reevaluate", self._reevaluate_step(step, rng.choice(sorted(self._population))))
+        return StepRun(step, "mutate", self._mutate_step(step, rng))
+
+    def unfinished_steps(self) -> list[StepRun]:
+        """The steps a killed or interrupted process left unfinished, started again (their
+        finished evaluations will come from the cache)."""
+        runs = []
+        for row in self.store.steps(unfinished=True):
+            step, kind, arch = row["id"], row["kind"], row["arch"]
+            if kind == "seed":
+                self._seeding.add(step)
+                generator = self._seed_step(step, arch)
+            elif kind == "reevaluate":
+                generator = self._reevaluate_step(step, arch)
+            else:
+                generator = self._mutate_step(step, random.Random(f"{self.seed}:step:{step}"), resumed=row)
+            runs.append(StepRun(step, kind, generator))
+        return runs
+
+    def finish_step(self, run: StepRun, outcome: StepOutcome) -> dict[str, Any]:
+        """Records how a step ended; returns what a progress display shows of it."""
+        self.store.finish_step(run.id, outcome.outcome, outcome.score, outcome.detail)
+        self._seeding.discard(run.id)
+        return {"id": run.id, "kind": run.kind, "outcome": str(outcome.outcome), "score": outcome.score,
+                "arch": self.store.step(run.id)["arch"], "detail": outcome.detail}
+
+    # ----------------------------------------------------------------- reporting
+
+    def counts(self) -> dict[str, int]:
+        """Over the whole run: new children (`candidates`) by what became of them, those whose
+        step is unfinished, duplicates and re-evaluations."""
+        counts = {str(o): 0 for o in (*CHILD_OUTCOMES, Outcome.DUPLICATE, Outcome.REEVALUATED)}
+        for (kind, outcome), n in self.store.step_counts().items():
+            if outcome in counts and kind in ("mutate", "reevaluate"):
+                counts[outcome] += n
+        counts["candidates"] = self.candidates
+        counts["unfinished"] = self.candidates - sum(counts[o] for o in CHILD_OUTCOMES)
+        return counts

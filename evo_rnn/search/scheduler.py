@@ -1,0 +1,255 @@
+"""Drives the search's steps over an executor: keeps every worker busy, serves repeated
+requests from the run database (the evaluation cache), commits every result at once, retries
+evaluations whose worker died, keeps the best trained models, and stops when the time budget
+is spent. What the steps ask for is the algorithm's business (`evo_rnn.search.evolution`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import heapq
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import Any
+
+from evo_rnn import cell_format
+from evo_rnn.executors import EvalJob, Executor, WorkerLostError
+from evo_rnn.hparams import HParams
+from evo_rnn.results import CacheKey, EvalResult, Status
+from evo_rnn.runs import RunFiles
+from evo_rnn.search.evolution import EvalRequest, Evolution, StepOutcome, StepRun
+
+__all__ = ["Scheduler"]
+
+
+@dataclasses.dataclass
+class _Running:
+    """A step being driven: the results of its current batch as they come in."""
+
+    run: StepRun
+    results: list[EvalResult | None] = dataclasses.field(default_factory=list)
+    missing: int = 0
+
+
+@dataclasses.dataclass
+class _InFlight:
+    key: CacheKey
+    job: EvalJob
+    attempts: int
+
+
+class Scheduler:
+    """Runs an `Evolution` over an executor.
+
+    Args:
+        evolution: the algorithm (it holds the run database, preset and seed).
+        executor: where evaluations run.
+        data_dir: where workers read real datasets.
+        budget_seconds: the run's total search time (over all resumptions); when it is
+            spent, no new evaluation starts and those running finish. Steps whose next
+            evaluations had not started stay unfinished and go on when the run is resumed
+            with a larger budget.
+        run_files: where the best trained model of every (architecture, task) is kept for
+            export; None keeps no models.
+        on_event: called with (kind, data) on "evaluation", "step", "retry" and "tick" events.
+        max_retries: how often an evaluation whose worker died is tried again before it is
+            recorded as failed.
+        clock: the time source (tests pass a fake one).
+    """
+
+    def __init__(self, evolution: Evolution, executor: Executor, data_dir: str | os.PathLike | None = None,
+                 budget_seconds: float | None = None, run_files: RunFiles | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None, max_retries: int = 2,
+                 clock: Callable[[], float] = time.monotonic):
+        self.evolution, self.executor = evolution, executor
+        self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
+        self.data_dir = None if data_dir is None else str(data_dir)
+        self.budget_seconds, self.run_files = budget_seconds, run_files
+        self.on_event, self.max_retries, self.clock = on_event, max_retries, clock
+        self.trained = self.cache_hits = 0  # this session's evaluations: run on a worker, or served by the store
+        self._running: dict[int, _Running] = {}
+        self._queue: list[tuple[int, int, int, EvalRequest]] = []  # heap: older steps' requests first
+        self._queued = 0
+        self._in_flight: dict[Future, _InFlight] = {}
+        self._waiters: dict[CacheKey, list[tuple[int, int]]] = {}
+        self._graph_json: dict[str, str] = {}
+        self._started = clock()
+        self._elapsed_before = float(self.store.get_meta("elapsed_seconds", 0.0))
+
+    # ----------------------------------------------------------------- time
+
+    def elapsed(self) -> float:
+        """The run's search time so far, over all resumptions."""
+        return self._elapsed_before + (self.clock() - self._started)
+
+    def out_of_time(self) -> bool:
+        return self.budget_seconds is not None and self.elapsed() >= self.budget_seconds
+
+    # ----------------------------------------------------------------- steps
+
+    def _start(self, run: StepRun) -> None:
+        running = _Running(run)
+        self._running[run.id] = running
+        self._advance(running, None)
+
+    def _advance(self, running: _Running, results: list[EvalResult] | None) -> None:
+        """Sends a finished batch to its step; queues the step's next batch or records its end."""
+        try:
+            requests = running.run.generator.send(results)
+        except StopIteration as stop:
+            outcome: StepOutcome = stop.value
+            del self._running[running.run.id]
+            self._emit("step", self.evolution.finish_step(running.run, outcome))
+            return
+        running.results, running.missing = [None] * len(requests), len(requests)
+        for index, request in enumerate(requests):
+            self._queued += 1
+            heapq.heappush(self._queue, (running.run.id, self._queued, index, request))
+
+    def _deliver(self, step: int, index: int, result: EvalResult) -> None:
+        running = self._running[step]
+        running.results[index] = result
+        running.missing -= 1
+        if running.missing == 0:
+            self._advance(running, list(running.results))
+
+    # ----------------------------------------------------------------- evaluations
+
+    def _graph_text(self, arch: str) -> str:
+        if arch not in self._graph_json:
+            self._graph_json[arch] = cell_format.dumps(self.store.architecture(arch))
+        return self._graph_json[arch]
+
+    def _dispatch(self, step: int, index: int, request: EvalRequest) -> None:
+        """Serves a request from the cache, joins an identical one in flight, or submits it."""
+        key = CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed, self.evolution.scores.preset_key)
+        hit = self.store.cached(key)
+        if hit is not None:
+            self.cache_hits += 1
+            self._deliver(step, index, hit)
+            return
+        if key in self._waiters:
+            self._waiters[key].append((step, index))
+            return
+        model_path = None if self.run_files is None else str(self.run_files.new_pending_model())
+        job = EvalJob(request.arch, self._graph_text(request.arch), request.task, key.hparams, self.seed, self.preset,
+                      self.data_dir, model_path)
+        self._waiters[key] = [(step, index)]
+        self._submit(_InFlight(key, job, 0))
+
+    def _submit(self, flight: _InFlight) -> None:
+        self._in_flight[self.executor.submit(flight.job)] = flight
+
+    def _collect(self, future: Future) -> None:
+        """Records a finished evaluation at once, keeps its model if it is the best so far,
+        and hands the result to every step waiting for it."""
+        flight = self._in_flight.pop(future)
+        job = flight.job
+        try:
+            result: EvalResult = future.result()
+        except WorkerLostError as error:
+            if flight.attempts < self.max_retries:
+                self._emit("retry", {"arch": job.arch, "task": job.task, "attempt": flight.attempts + 1,
+                                     "message": str(error)})
+                self._submit(dataclasses.replace(flight, attempts=flight.attempts + 1))
+                return
+            result = _failed(job, f"the worker running this evaluation died {flight.attempts + 1} times: {error}")
+        if flight.attempts:
+            result = dataclasses.replace(result, attempts=flight.attempts + 1)
+            if result.ok:
+                result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
+        self.trained += 1
+        previous = self.evolution.scores.task_score(job.arch, job.task)
+        self.store.record(flight.key, result)
+        self._keep_model(job, result, previous)
+        self.store.set_meta("elapsed_seconds", self.elapsed())
+        self._emit("evaluation", {"arch": job.arch, "task": job.task, "status": str(result.status),
+                                  "valid_score": result.valid_score, "seconds": result.seconds})
+        for step, index in self._waiters.pop(flight.key):
+            self._deliver(step, index, result)
+
+    def _keep_model(self, job: EvalJob, result: EvalResult, previous: float | None) -> None:
+        if job.model_path is None or self.run_files is None:
+            return
+        path = Path(job.model_path)
+        best = result.ok and (previous is None or result.valid_score > previous)
+        if best and path.is_file():
+            target = self.run_files.kept_model(job.arch, job.task)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        else:
+            path.unlink(missing_ok=True)
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+    # ----------------------------------------------------------------- the loop
+
+    def _fill(self) -> None:
+        """Gives every idle worker an evaluation: queued requests first, then new steps."""
+        while len(self._in_flight) < self.executor.workers and not self.out_of_time():
+            if self._queue:
+                step, _, index, request = heapq.heappop(self._queue)
+                self._dispatch(step, index, request)
+                continue
+            run = self.evolution.next_step()
+            if run is None:
+                break
+            self._start(run)
+
+    def _save_progress(self) -> None:
+        self.store.set_meta("elapsed_seconds", self.elapsed())
+        self.evolution.rescore()
+
+    def run(self, tick: float = 1.0) -> None:
+        """Runs until the budget or the algorithm's `max_candidates` is reached and nothing is
+        in flight.
+
+        On an exception (Ctrl-C included) the evaluations in flight are cancelled (the
+        executor is shut down) and that exception propagates; everything finished is already
+        in the store. Otherwise the executor is left to its owner.
+        """
+        if self.run_files is not None:
+            self.run_files.clear_pending()
+        try:
+            for run in self.evolution.unfinished_steps():
+                self._start(run)
+            while True:
+                self._fill()
+                if not self._in_flight:
+                    break
+                done, _ = wait(list(self._in_flight), timeout=tick, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._collect(future)
+                self._emit("tick", {})
+        except BaseException:
+            self.executor.shutdown(cancel=True)
+            # Best effort: when the store is what failed, its second error must not hide the first.
+            with contextlib.suppress(Exception):
+                self._save_progress()
+            raise
+        self._save_progress()
+
+    # ----------------------------------------------------------------- reporting
+
+    def counts(self) -> dict[str, int]:
+        """The algorithm's counts over the whole run, with this session's evaluations (trained
+        on a worker, or served by the cache) and those in flight."""
+        return {**self.evolution.counts(), "trained": self.trained, "cache_hits": self.cache_hits,
+                "in_flight": len(self._in_flight)}
+
+    def unfinished_steps(self) -> int:
+        """Steps still running (or left unfinished when the budget was spent)."""
+        return len(self._running)
+
+
+def _failed(job: EvalJob, message: str) -> EvalResult:
+    config = HParams.from_dict(json.loads(job.hparams))
+    return EvalResult(status=Status.FAILED, task=job.task, preset=job.preset.name, seed=job.seed,
+                      hparams=config.to_dict(), message=message)
