@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import os
 import statistics
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from evo_rnn import architectures, cell_format, presets  # noqa: E402
-from evo_rnn.hparams import HParams  # noqa: E402
-from evo_rnn.executors import EvalJob, LocalPoolExecutor  # noqa: E402
+from evo_rnn import architectures, cell_format, presets
+from evo_rnn.hparams import HParams
+from evo_rnn.executors import EvalJob, LocalPoolExecutor
 
 CELLS = ("tanh", "lstm", "lstm_f", "gru")
 

@@ -11,14 +11,11 @@ TensorFlow's caches), as MB and as a ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from evo_rnn import presets, train  # noqa: E402
-from evo_rnn.hparams import HParams  # noqa: E402
+from evo_rnn import presets, train
+from evo_rnn.hparams import HParams
 
 
 def rss_mb() -> float:

@@ -19,7 +19,6 @@ import os
 import random
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from evo_rnn import architectures, cell_format, hparams, presets  # noqa: E402
 from evo_rnn.executors import EvalJob, LocalPoolExecutor  # noqa: E402

@@ -47,14 +47,14 @@ def _job(args: argparse.Namespace) -> None:
 
     from evo_rnn import architectures, cell_format, tasks
     from evo_rnn.cli import UsageError
-    from evo_rnn.diagram import write_diagram
+    from evo_rnn.diagram import graphviz_available, write_diagram
 
     graph = architectures.get(args.cell)  # unknown names fail here, before any work
     if args.epochs < 1 or args.units < 1 or args.length < 1 or not 2 <= args.alphabet <= 26:
         raise UsageError("--epochs, --units and --length must be positive and --alphabet in 2..26")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    diagram = write_diagram(graph, out / f"{args.cell}.png")
+    diagram = write_diagram(graph, out / f"{args.cell}.{'png' if graphviz_available() else 'dot'}")
     cell_file = cell_format.save(graph, out / f"{args.cell}.json")
     print(f"cell {args.cell!r}: {graph.number_of_nodes()} nodes; wrote {cell_file} and {diagram}")
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes ./.venv with evo_rnn and its dependencies (once; later runs are quick), and
-# Graphviz's `dot` for PNG diagrams. Sourced by scripts/demo.sh and scripts/test.sh.
-# EVO_RNN_EXTRAS chooses the pip extras (default: dev).
+# Graphviz's `dot` for PNG diagrams. Sourced by scripts/search.sh, demo.sh and test.sh.
+# EVO_RNN_EXTRAS chooses the pip extras (default: dev). Without `dot` (and no root to install
+# it) the search and the demo still run and write .dot diagrams; EVO_RNN_NEED_DOT=1 (the
+# tests, which render PNGs) makes it an error.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${EVO_RNN_VENV:-$ROOT/.venv}"
@@ -12,9 +14,11 @@ if ! command -v dot >/dev/null 2>&1; then
     echo "setup: installing Graphviz (apt-get install graphviz) for PNG diagrams" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
       || { echo "setup: apt-get could not install graphviz; install Graphviz's 'dot' yourself (apt-get install graphviz / brew install graphviz / conda install graphviz)" >&2; exit 1; }
-  else
+  elif [ "${EVO_RNN_NEED_DOT:-0}" = "1" ]; then
     echo "setup: Graphviz's 'dot' program is missing and cannot be installed from here: run 'sudo apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz', then rerun" >&2
     exit 1
+  else
+    echo "setup: Graphviz's 'dot' is missing (not root, so not installed): diagrams are written as .dot files; for PNGs install it ('sudo apt-get install graphviz', 'brew install graphviz' or 'conda install graphviz')" >&2
   fi
 fi
 

@@ -150,6 +150,9 @@ def test_show_command_prints_decoded_samples():
     assert "arith:" in result.stdout and "[1]" in result.stdout and "=" in result.stdout
     result = run_module("evo_rnn.tasks", "show", "xml", "--n", "1", "--split", "test")
     assert result.returncode == 0 and "closing-tag characters" in result.stdout
+    assert "max_digits=8" in run_module("evo_rnn.tasks", "show", "arith", "--n", "1").stdout  # the paper's scale
+    quick = run_module("evo_rnn.tasks", "show", "arith", "--n", "1", "--preset", "quick")
+    assert quick.returncode == 0 and "config (preset quick): ArithConfig(max_digits=2, max_distractors=1" in quick.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from evo_rnn import architectures, hparams, presets, train
+from evo_rnn import architectures, hparams, presets, tasks, train
 from evo_rnn.cell_graph import parameter_count
 from evo_rnn.errors import EvoRnnError, InvalidCellError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
@@ -79,6 +79,16 @@ def test_presets_and_overrides():
             presets.with_overrides(quick, [bad])
     with pytest.raises(UnknownNameError, match="known: quick, paper"):
         presets.get("fast")
+
+
+def test_a_presets_task_settings_come_from_the_task_registry():
+    quick = presets.get("quick")
+    for name in tasks.names():  # every task has a config and a budget, the music sets share theirs
+        family = "music" if name in tasks.MUSIC else name
+        assert quick.task_config(name) is getattr(quick, family) and quick.budget(name) == quick.budgets[family]
+    for call in (quick.budget, quick.task_config):
+        with pytest.raises(UnknownNameError, match="unknown task 'sums'; known: arith"):
+            call("sums")  # no silent fallback to the music settings
 
 
 # --------------------------------------------------------------------------- evaluate

@@ -52,7 +52,7 @@ def build_parser() -> ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the tasks").set_defaults(job=_list)
     show = commands.add_parser("show", help="describe a task and print decoded samples")
-    show.add_argument("task", choices=tasks.names(), help="the task to show (required)")
+    show.add_argument("task", help=f"the task to show: {', '.join(tasks.names())} (required)")
     show.add_argument("--preset", default=None, choices=list(presets.PRESETS),
                       help="show the task at this preset's size, e.g. quick, as a search with it trains on "
                            "(default: the paper's scale)")
