@@ -40,6 +40,7 @@ class Encoding:
                               f"unit {self.unit!r}; this evo_rnn reads format_version 1, modes {', '.join(MODES)}")
         self.start, self.stop = data.get("start"), data.get("stop")
         self.marker, self.length, self.unknown = data.get("marker"), data.get("length"), data.get("unknown")
+        self.max_tokens: int | None = data.get("max_tokens")
         self.example = data.get("example", "")
         self._index = {token: i for i, token in enumerate(self.input_tokens)}
 
@@ -89,8 +90,9 @@ def _logits(model, ids: list[int]) -> np.ndarray:
 
 
 def predict(model, encoding: Encoding, text: str, max_tokens: int = 40) -> str:
-    """What the model says to `text`: its continuation, token by token, until the stop token or
-    `max_tokens` ("generate"), or the symbols it recalls ("recall").
+    """What the model says to `text`: its continuation, token by token, until the stop token,
+    `max_tokens` or the task's own limit (an arith answer's length) ("generate"), or the
+    symbols it recalls ("recall").
 
     Raises:
         EvoRnnError: the text does not fit the task (unknown tokens, wrong length, empty).
@@ -107,7 +109,7 @@ def predict(model, encoding: Encoding, text: str, max_tokens: int = 40) -> str:
         raise EvoRnnError(f"give some text to continue, e.g. {encoding.example!r}")
     sequence = ([encoding.input_tokens.index(encoding.start)] if encoding.start is not None else []) + ids
     produced: list[int] = []
-    for _ in range(max_tokens):
+    for _ in range(min(max_tokens, encoding.max_tokens or max_tokens)):
         token = int(_logits(model, sequence)[-1].argmax())
         produced.append(token)
         if encoding.output_tokens[token] == encoding.stop:
@@ -150,7 +152,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--task-file", default=None,
                         help="the task's encoding (default: the task-<task>.json beside the model)")
     parser.add_argument("--max-tokens", type=int, default=40,
-                        help="generate at most this many tokens when no stop token comes (default: 40)")
+                        help="generate at most this many tokens when no stop token comes; an arith answer stops at "
+                             "its longest possible length anyway (default: 40)")
     return parser
 
 

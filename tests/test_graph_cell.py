@@ -81,6 +81,19 @@ def test_return_state_and_go_backwards(rng):
     _same(unrolled, out, atol=1e-6)
 
 
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_a_compiled_model_runs_sequences_of_any_length_and_longer_than_the_batch(go_backwards, rng):
+    # A model's predict function, once it has seen two lengths, is traced with an unknown time
+    # dimension; Keras' loop then took the batch size (2) for the number of steps.
+    inputs = keras.Input((None, 8))
+    model = keras.Model(inputs, GraphRNN(GraphCell("gru", 16, seed=0), return_sequences=True,
+                                         go_backwards=go_backwards)(inputs))
+    x = rng.normal(size=(2, 15, 8)).astype("float32")
+    for length in (15, 9, 12, 15):
+        compiled = model.predict_on_batch(x[:, :length])
+        np.testing.assert_allclose(compiled, np.asarray(model(x[:, :length])), atol=1e-5)
+
+
 def test_stacking(rng):
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     stacked = keras.layers.RNN([GraphCell("gru", UNITS), GraphCell("mut3", UNITS)], return_state=True)

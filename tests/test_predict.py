@@ -50,6 +50,9 @@ def test_generation_stops_at_max_tokens_without_a_stop_token():
     encoding = encoding_of("xml")
     model = ScriptedModel([encoding.output_tokens.index("a")], len(encoding.output_tokens))
     assert predict.predict(model, encoding, "<ab>", max_tokens=5) == "aaaaa"
+    arith = encoding_of("arith")  # quick: 2-digit operands, so an answer has at most 3 characters
+    model = ScriptedModel([arith.output_tokens.index("1")], len(arith.output_tokens))
+    assert predict.predict(model, arith, "99+99=") == "111"
 
 
 def test_memorize_recalls_at_the_markers():

@@ -14,6 +14,13 @@ except ImportError:  # pragma: no cover - depends on the installed Keras
 
 __all__ = ["GraphRNN"]
 
+# Keras' TensorFlow loop reads a missing `input_length` as `inputs.shape[1]`, which for a
+# time-major input is the batch size: in a function traced for sequences of any length (a
+# model's predict function once it has seen two lengths) the loop would stop after `batch`
+# steps and leave the later outputs unwritten. Its own condition stops at the real length, so
+# an unknown length is passed as "no limit" instead.
+_NO_LIMIT = 2**31 - 1
+
 
 @keras.saving.register_keras_serializable(package="evo_rnn")
 class GraphRNN(keras.layers.RNN):
@@ -53,7 +60,7 @@ class GraphRNN(keras.layers.RNN):
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
-            input_length=sequences.shape[1],
+            input_length=sequences.shape[1] if sequences.shape[1] is not None else _NO_LIMIT,
             time_major=True,
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,

@@ -74,8 +74,10 @@ class ArithTask(GeneratedTask):
                 "nll": float((nll * w).sum() / w.sum())}
 
     def encoding(self) -> dict:
+        # Training scores the answer's characters, not its closing '.', so a model need not
+        # learn to stop: an answer has at most max_digits + 1 characters (a sign or a carry).
         return {"mode": "generate", "unit": "characters", "input_tokens": VOCAB.tokens, "output_tokens": VOCAB.tokens,
-                "start": BOS, "stop": ".", "example": "12+34="}
+                "start": BOS, "stop": ".", "max_tokens": self.config.max_digits + 1, "example": "12+34="}
 
     def decode(self, split: Split, index: int) -> str:
         text = VOCAB.decode(split.targets[index])

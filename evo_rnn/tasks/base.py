@@ -112,8 +112,9 @@ class Task(abc.ABC):
         prediction back; "recall": reproduce the symbols read), `unit` ("characters" or
         "words"), `input_tokens` and `output_tokens` (the token of each id), and per mode
         `start` (the token fed before the text, or None), `stop` (generation ends after it),
-        `marker` and `length` (recall), `unknown` (the token for words outside the vocabulary),
-        and an `example` input.
+        `max_tokens` (the longest continuation that makes sense, when there is one), `marker`
+        and `length` (recall), `unknown` (the token for words outside the vocabulary), and an
+        `example` input.
         """
         return None
 
