@@ -45,8 +45,14 @@ def start(args: list[str]) -> subprocess.Popen:
 
 
 def rows(database) -> list[tuple]:
+    """The evaluations recorded so far (none while the search is still creating its database)."""
     with sqlite3.connect(database, timeout=30) as db:
-        return db.execute("SELECT id, arch, task, hparams, created FROM evaluations ORDER BY id").fetchall()
+        try:
+            return db.execute("SELECT id, arch, task, hparams, created FROM evaluations ORDER BY id").fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return []
+            raise
 
 
 def interrupt(process: subprocess.Popen, timeout: float) -> str:
@@ -80,7 +86,12 @@ def has_population(database) -> bool:
     if not database.exists():
         return False
     with sqlite3.connect(database, timeout=30) as db:
-        return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
+        try:
+            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
+        except sqlite3.OperationalError as error:  # the search is still creating its database
+            if "no such table" in str(error):
+                return False
+            raise
 
 
 def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
