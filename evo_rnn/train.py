@@ -49,9 +49,9 @@ def task_data(task: Task, data_dir: str | os.PathLike | None, data_seed: int) ->
 
 
 def build_model(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, seed: int, jit_compile: bool,
-                batch_size: int | None = None) -> keras.Model:
+                batch_size: int | None = None, compile: bool = True) -> keras.Model:
     """Embedding (or Dense, for music) of width `units` -> `num_layers` GraphRNN layers ->
-    Dense logits, compiled with SGD and global gradient-norm clipping."""
+    Dense logits, compiled (unless `compile` is False) with SGD and global gradient-norm clipping."""
     stateful = task.stateful
     if task.input_kind == "tokens":
         inputs = keras.Input(batch_shape=(batch_size if stateful else None, None), dtype="int32")
@@ -69,6 +69,8 @@ def build_model(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, see
             x = keras.layers.Dropout(dropout, seed=seed + layer + 1)(x)
     logits = keras.layers.Dense(task.output_size)(x)
     model = keras.Model(inputs, logits)
+    if not compile:
+        return model
     if task.loss == "binary_crossentropy":
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
     else:

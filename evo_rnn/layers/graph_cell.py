@@ -106,6 +106,7 @@ class GraphCell(keras.layers.Layer):
         self.state_size = [units] * len(self.state_names)
         self.output_size = units
         self._inputs_projected = False
+        self._member_weights: tuple[dict, dict] | None = None
         self._plan_evaluation()
 
     # ----------------------------------------------------------------- structure
@@ -230,20 +231,44 @@ class GraphCell(keras.layers.Layer):
         """The bias to add to the group's fused matmul, or None."""
         if not group.n_biases:
             return None
-        bias = self._biases[group.source]
+        bias = self._biases[group.source] if self._member_weights is None else self._member_weights[1][group.source]
         if group.n_biases == len(group.members):
             return bias
-        zeros = ops.zeros((self.units,), dtype=bias.dtype)
+        zeros = ops.zeros_like(bias[..., : self.units])
         parts = [
-            zeros if slot is None else bias[slot * self.units:(slot + 1) * self.units]
+            zeros if slot is None else bias[..., slot * self.units:(slot + 1) * self.units]
             for slot in group.bias_slots
         ]
-        return ops.concatenate(parts, axis=0)
+        return ops.concatenate(parts, axis=-1)
 
     def _linear_group(self, group: _LinearGroup, value):
-        y = ops.matmul(value, self._kernels[group.source])
+        kernels = self._kernels if self._member_weights is None else self._member_weights[0]
+        y = ops.matmul(value, kernels[group.source])
         bias = self._group_bias(group)
         return y if bias is None else y + bias
+
+    @contextlib.contextmanager
+    def member_weights(self, kernels: dict[str, Any], biases: dict[str, Any]) -> Iterator[None]:
+        """Within this context the cell computes with these tensors instead of its own weights:
+        the weights of many members of a population at once (`evo_rnn.population`).
+
+        Args:
+            kernels: per source (as the fused kernels `kernel_<source>`), [members, rows, width].
+            biases: per source with biases, [members, 1, width] (broadcast over a batch).
+
+        Inputs and states then carry the member axis first: [members, batch, ...].
+        """
+        self._require_built()
+        previous, self._member_weights = self._member_weights, (kernels, biases)
+        try:
+            yield
+        finally:
+            self._member_weights = previous
+
+    def fused_weights(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The cell's fused kernels and biases by source (the variables `member_weights` stands in for)."""
+        self._require_built()
+        return dict(self._kernels), dict(self._biases)
 
     def node_weights(self) -> dict[str, dict[str, np.ndarray]]:
         """The weights of every linear node, independent of the fused layout.

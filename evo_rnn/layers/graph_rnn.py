@@ -12,7 +12,7 @@ try:  # The loop every Keras RNN layer runs; internal, so keep a public fallback
 except ImportError:  # pragma: no cover - depends on the installed Keras
     _backend_rnn = None
 
-__all__ = ["GraphRNN"]
+__all__ = ["GraphRNN", "run_projected"]
 
 # Keras' TensorFlow loop reads a missing `input_length` as `inputs.shape[1]`, which for a
 # time-major input is the batch size: in a function traced for sequences of any length (a
@@ -20,6 +20,22 @@ __all__ = ["GraphRNN"]
 # steps and leave the later outputs unwritten. Its own condition stops at the real length, so
 # an unknown length is passed as "no limit" instead.
 _NO_LIMIT = 2**31 - 1
+
+
+def run_projected(cell: GraphCell, projected, initial_state: list):
+    """Runs `cell` over time-major projected inputs ([time, ...], as `cell.project_inputs`
+    gives) from `initial_state`, returning every step's output ([time, ...]) and the final
+    states. The loop every Keras RNN layer runs (a while loop on TensorFlow, a scan on JAX);
+    the leading dimensions after time may be anything the cell computes with (a population's
+    members and batch, under `GraphCell.member_weights`)."""
+    if _backend_rnn is None:  # pragma: no cover - depends on the installed Keras
+        raise RuntimeError("this Keras has no keras.src.backend.rnn; population training needs it")
+    steps = projected.shape[0]
+    _, outputs, states = _backend_rnn(
+        cell.step_projected, projected, list(initial_state), time_major=True,
+        input_length=steps if steps is not None else _NO_LIMIT, return_all_outputs=True,
+    )
+    return outputs, states
 
 
 @keras.saving.register_keras_serializable(package="evo_rnn")

@@ -1,0 +1,426 @@
+"""Population-batched evaluation: P configurations of one cell on one task trained as one
+compiled program, every weight carrying a leading member axis (HFTA's horizontal fusion).
+
+Each member is the model `evo_rnn.train.build_model` builds for its configuration and seed,
+initialised exactly as that solo model; it trains with its own learning rate, gradient
+clipping (global norm per member), learning-rate decay on plateau and early stop, and keeps
+its best validation weights. A member whose loss becomes NaN or infinite is frozen and
+recorded `diverged`; it changes nothing for the others (each member's arithmetic is its own
+slice of every batched matmul). At the end each member's best weights go back into its own
+Keras model, which computes its final scores and saves the same `.keras` file a solo
+evaluation saves.
+
+The training step and the validation forward pass are written with `keras.ops` and compiled
+once for the whole population: `jax.jit` on JAX, `tf.function` on TensorFlow. Batches are
+drawn per member (its own shuffled order, seeded by its seed), so a member trains on the same
+batches in any population.
+
+What differs from `evo_rnn.train.evaluate`, which trains with Keras' `fit`: the batch order
+(Keras shuffles with TensorFlow's random ops; here numpy, seeded per member and epoch), so a
+member's scores are not those of its solo `evaluate` run; and divergence is checked at the
+end of each epoch rather than after each batch. Dropout is not supported yet.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import networkx as nx
+import numpy as np
+from keras import ops
+
+from evo_rnn import architectures
+from evo_rnn.errors import EvoRnnError
+from evo_rnn.hparams import HParams, solve_units
+from evo_rnn.layers import GraphRNN
+from evo_rnn.layers.graph_rnn import run_projected
+from evo_rnn.presets import Preset
+from evo_rnn.results import EvalResult, Status
+from evo_rnn.tasks import Split, Task
+from evo_rnn import train
+
+__all__ = ["PopulationError", "evaluate_population"]
+
+EVAL_BATCH = train.EVAL_BATCH
+_MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default, which the solo evaluation uses
+
+
+class PopulationError(EvoRnnError):
+    """The members cannot be trained as one population (mixed shapes, nothing to train)."""
+
+
+# --------------------------------------------------------------------------- the batched model
+
+
+class _PopulationModel:
+    """The forward pass of `build_model`'s architecture for P members at once, as a pure function
+    of the stacked trainable weights (in the order of the template's `trainable_variables`)."""
+
+    def __init__(self, template: keras.Model, task: Task, members: int):
+        self.template, self.task, self.members = template, task, members
+        self.index = {id(v): i for i, v in enumerate(template.trainable_variables)}
+        layers = [layer for layer in template.layers if not isinstance(layer, keras.layers.InputLayer)]
+        self.input_layer, self.output_layer = layers[0], layers[-1]
+        self.rnns = [layer for layer in layers if isinstance(layer, GraphRNN)]
+        if any(isinstance(layer, keras.layers.Dropout) for layer in layers):
+            raise PopulationError("population training does not support dropout yet; train members with dropout "
+                                  "one at a time with evo_rnn.train.evaluate")
+
+    def _get(self, weights: Sequence, variable) -> Any:
+        return weights[self.index[id(variable)]]
+
+    def initial_states(self, batch: int) -> list[list]:
+        return [[ops.zeros((self.members, batch, rnn.cell.units)) for _ in rnn.cell.state_size] for rnn in self.rnns]
+
+    def __call__(self, weights: Sequence, x, states: list[list]) -> tuple[Any, list[list]]:
+        """Logits [P, batch, time, outputs] for inputs x ([P, batch, time] token ids, or
+        [P, batch, time, features]), and every layer's final states (each [P, batch, units])."""
+        p = self.members
+        batch, steps = x.shape[1], x.shape[2]
+        if self.task.input_kind == "tokens":
+            table = self._get(weights, self.input_layer.embeddings)  # [P, vocabulary, units]
+            vocabulary, width = table.shape[1], table.shape[2]
+            offsets = ops.reshape(ops.arange(p, dtype="int32") * vocabulary, (p, 1, 1))
+            h = ops.take(ops.reshape(table, (p * vocabulary, width)), ops.cast(x, "int32") + offsets, axis=0)
+        else:
+            kernel = self._get(weights, self.input_layer.kernel)
+            bias = self._get(weights, self.input_layer.bias)
+            flat = ops.reshape(x, (p, -1, x.shape[-1]))
+            h = ops.reshape(ops.matmul(flat, kernel) + ops.expand_dims(bias, 1), (p, batch, steps, kernel.shape[-1]))
+        final = []
+        for rnn, initial in zip(self.rnns, states):
+            cell = rnn.cell
+            kernels, biases = cell.fused_weights()
+            member_kernels = {source: self._get(weights, v) for source, v in kernels.items()}
+            member_biases = {source: ops.expand_dims(self._get(weights, v), 1) for source, v in biases.items()}
+            with cell.member_weights(member_kernels, member_biases):
+                projected = cell.project_inputs(ops.reshape(h, (p, -1, h.shape[-1])))
+                projected = ops.reshape(projected, (p, batch, steps, projected.shape[-1]))
+                outputs, new_states = run_projected(cell, ops.transpose(projected, (2, 0, 1, 3)), initial)
+            h = ops.transpose(outputs, (1, 2, 0, 3))
+            final.append(list(new_states))
+        kernel = self._get(weights, self.output_layer.kernel)
+        bias = self._get(weights, self.output_layer.bias)
+        logits = ops.matmul(ops.reshape(h, (p, -1, h.shape[-1])), kernel) + ops.expand_dims(bias, 1)
+        return ops.reshape(logits, (p, batch, steps, kernel.shape[-1])), final
+
+    def position_losses(self, logits, targets):
+        """Per position: the loss Keras' loss of the solo model computes (categorical
+        cross-entropy; for music binary cross-entropy averaged over the notes), [P, batch, time],
+        and the per-position NLL as the task's metrics read it (music: summed over the notes)."""
+        if self.task.loss == "binary_crossentropy":
+            per_note = ops.maximum(logits, 0.0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
+            return ops.mean(per_note, axis=-1), ops.sum(per_note, axis=-1)
+        picked = ops.take_along_axis(logits, ops.expand_dims(ops.cast(targets, "int32"), -1), axis=-1)[..., 0]
+        nll = ops.logsumexp(logits, axis=-1) - picked
+        return nll, nll
+
+
+# --------------------------------------------------------------------------- compiled steps
+
+
+def _value_and_grad(loss: Callable) -> Callable:
+    """(weights, *args) -> ((total, aux), gradients) with the backend's autodiff."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.value_and_grad(loss, has_aux=True)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def value_and_grad(weights, *args):
+            weights = list(weights)
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                total, aux = loss(weights, *args)
+            return (total, aux), tape.gradient(total, weights)
+
+        return value_and_grad
+    raise PopulationError(f"population training runs on the jax and tensorflow backends, not {backend!r}")
+
+
+def _compile(function: Callable, jit_compile: bool) -> Callable:
+    """One compiled program for the whole population: jax.jit, or tf.function (XLA if asked)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    import tensorflow as tf
+
+    return tf.function(function, jit_compile=jit_compile, reduce_retracing=True)
+
+
+class _Engine:
+    """The compiled training step and evaluation pass of one population."""
+
+    def __init__(self, model: _PopulationModel, train_split: Split, loss_weights: np.ndarray, jit_compile: bool):
+        self.model = model
+        self.inputs = ops.convert_to_tensor(train_split.inputs)
+        self.targets = ops.convert_to_tensor(train_split.targets)
+        self.weights = ops.convert_to_tensor(loss_weights)
+        grad = _value_and_grad(self._loss)
+        members = model.members
+
+        def step(weights, states, rows, learning_rate, max_norm, active):
+            (_, (losses, new_states)), grads = grad(weights, states, rows)
+            squares = [ops.sum(ops.reshape(g * g, (members, -1)), axis=1) for g in grads]
+            norm = ops.sqrt(ops.sum(ops.stack(squares), axis=0))  # each member's global norm
+            scale = learning_rate * max_norm / ops.maximum(norm, max_norm)  # clip_by_global_norm, then SGD
+            updated = []
+            for w, g in zip(weights, grads):
+                shape = (members,) + (1,) * (len(w.shape) - 1)
+                moved = w - ops.reshape(scale, shape) * g
+                updated.append(ops.where(ops.reshape(active, shape) > 0, moved, w))  # frozen members stay put
+            return updated, new_states, losses
+
+        def evaluate(weights, states, x, y):
+            batch = (members,) + tuple(x.shape)
+            logits, new_states = model(weights, ops.broadcast_to(ops.expand_dims(x, 0), batch), states)
+            _, nll = model.position_losses(logits, ops.broadcast_to(ops.expand_dims(y, 0), batch))
+            correct = None
+            if model.task.loss != "binary_crossentropy":
+                correct = ops.cast(ops.argmax(logits, axis=-1) == ops.cast(ops.expand_dims(y, 0), "int32"), "float32")
+                correct = ops.cast(correct, "float32")
+            return nll, correct, new_states
+
+        self.step = _compile(step, jit_compile)
+        self.evaluate = _compile(evaluate, jit_compile)
+
+    def _loss(self, weights, states, rows):
+        x = ops.take(self.inputs, rows, axis=0)  # rows [P, batch]: each member's own batch
+        y = ops.take(self.targets, rows, axis=0)
+        w = ops.take(self.weights, rows, axis=0)
+        logits, new_states = self.model(weights, x, states)
+        loss, _ = self.model.position_losses(logits, y)
+        per_position = ops.reshape(loss * w, (self.model.members, -1))
+        losses = ops.mean(per_position, axis=1)  # Keras' sum over the batch's positions / their number
+        return ops.sum(losses), (losses, new_states)
+
+
+# --------------------------------------------------------------------------- per-member bookkeeping
+
+
+class _Member:
+    """One member's training state on the host: learning-rate decay on plateau (as
+    `keras.callbacks.ReduceLROnPlateau` on the validation score, stopping after `max_decays`
+    decays, as the solo evaluation), its best score and curve."""
+
+    def __init__(self, config: HParams, preset: Preset):
+        self.learning_rate = config.learning_rate
+        self.patience, self.factor, self.max_decays = preset.patience, preset.lr_decay, preset.max_decays
+        self.best_score, self.monitored, self.wait, self.decays = -math.inf, -math.inf, 0, 0
+        self.curve: list[dict[str, float]] = []
+        self.status, self.active, self.has_best = Status.OK, True, False
+
+    def end_epoch(self, epoch: int, loss: float, score: float) -> bool:
+        """Records an epoch; returns whether its weights are the member's best so far."""
+        self.curve.append({"epoch": epoch, "loss": loss, "val_score": score, "learning_rate": self.learning_rate})
+        if not math.isfinite(loss):
+            self.status, self.active = Status.DIVERGED, False
+            return False
+        best = score > self.best_score
+        if best:
+            self.best_score, self.has_best = score, True
+        if not math.isfinite(score):
+            return False
+        if score > self.monitored + _MIN_DELTA:
+            self.monitored, self.wait = score, 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.learning_rate *= self.factor
+                self.wait = 0
+                self.decays += 1
+                if self.decays >= self.max_decays:
+                    self.active = False
+        return best
+
+
+# --------------------------------------------------------------------------- evaluate_population
+
+
+def _check(configs: Sequence[HParams], seeds: Sequence[int]) -> None:
+    if len(configs) < 1:
+        raise PopulationError("a population needs at least one member (P >= 1)")
+    if len(configs) != len(seeds):
+        raise PopulationError(f"{len(configs)} configurations but {len(seeds)} seeds: give one seed per member")
+    shapes = {(c.num_layers, c.param_budget) for c in configs}
+    if len(shapes) > 1:
+        raise PopulationError(f"the members of one population must share their shape (layers, parameter budget), "
+                              f"got {sorted(shapes)}: group the configurations by shape and train each group")
+    if any(c.dropout for c in configs):
+        raise PopulationError("population training does not support dropout yet; train members with dropout "
+                              "one at a time with evo_rnn.train.evaluate")
+
+
+def evaluate_population(
+    cell: nx.DiGraph | str,
+    task: str | Task,
+    configs: Sequence[HParams],
+    seeds: Sequence[int],
+    preset: Preset,
+    data_dir: str | os.PathLike | None = None,
+    data_seed: int = 0,
+    save_models: Sequence[str | os.PathLike | None] | None = None,
+) -> list[EvalResult]:
+    """Trains member i (`configs[i]` with `seeds[i]`) of `cell` on `task`, all members as one
+    compiled program, and reports each as `evaluate` would.
+
+    Args:
+        cell: a cell graph, a zoo name or a cell file.
+        task: a task name (configured by `preset`) or a `Task`.
+        configs: the members' configurations; all of one shape (layers and parameter budget,
+            hence units). Callers group configurations by shape.
+        seeds: one training seed per member (initialisation and batch order).
+        preset: epochs, patience, decays, batch size; `jit_compile` chooses XLA on TensorFlow
+            (JAX always compiles).
+        data_dir, data_seed: as for `evaluate`.
+        save_models: per member, where to save its trained model (`.keras`, best validation
+            weights) when it trained well, or None.
+
+    Returns:
+        One `EvalResult` per member, in order. `seconds` is the population's wall-clock time
+        divided by the number of members.
+
+    Raises:
+        PopulationError: no members, mixed shapes, one seed missing, or dropout.
+    """
+    started = time.perf_counter()
+    _check(configs, seeds)
+    members = len(configs)
+    save_models = list(save_models) if save_models is not None else [None] * members
+    graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
+    task = train.load_task(task, preset, data_dir) if isinstance(task, str) else task
+    data = train.task_data(task, data_dir, data_seed)
+    results = [EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
+               for c, s in zip(configs, seeds)]
+    batch_size = task.batch_size if task.stateful else preset.batch_size
+    registered = train._custom_gradient_names()
+    try:
+        try:
+            units = solve_units(graph, configs[0].param_budget, configs[0].num_layers)
+            models = []
+            for config, seed in zip(configs, seeds):  # each member exactly as its solo model starts
+                train._seed_everything(seed, preset.jit_compile)
+                models.append(train.build_model(graph, task, config, units, seed, preset.jit_compile, batch_size,
+                                                compile=False))
+        except train.candidate_errors() as error:
+            for result in results:
+                result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
+            return results
+        for result, model in zip(results, models):
+            result.units, result.model_params = units, model.count_params()
+            result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
+        population = _PopulationModel(models[0], task, members)
+        weights = [ops.stack([ops.convert_to_tensor(m.trainable_variables[i].value) for m in models])
+                   for i in range(len(models[0].trainable_variables))]
+        engine = _Engine(population, data.train, train._loss_weights(data.train), preset.jit_compile)
+        states = [_Member(c, preset) for c in configs]
+        best = list(weights)
+        n = len(data.train)
+        for epoch in range(1, preset.max_epochs + 1):
+            if not any(s.active for s in states):
+                break
+            active = [s.active for s in states]
+            orders = _batch_orders(seeds, epoch, n, shuffle=not task.stateful)
+            rnn_states = population.initial_states(batch_size)
+            totals = np.zeros(members)
+            rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
+            norms = ops.convert_to_tensor(np.array([c.max_grad_norm for c in configs], "float32"))
+            mask = ops.convert_to_tensor(np.array(active, "float32"))
+            for start in range(0, n, batch_size):
+                rows = orders[:, start:start + batch_size]
+                if task.stateful and rows.shape[1] < batch_size:
+                    break
+                if not task.stateful:
+                    rnn_states = population.initial_states(rows.shape[1])
+                weights, rnn_states, losses = engine.step(weights, rnn_states, ops.convert_to_tensor(rows), rates,
+                                                          norms, mask)
+                totals += ops.convert_to_numpy(losses).astype("float64") * rows.shape[1]
+            epoch_losses = totals / (n if not task.stateful else (n // batch_size) * batch_size)
+            scores = _validation_scores(engine, population, task, data.valid, weights, batch_size)
+            improved = []
+            for i, member in enumerate(states):
+                if not active[i]:
+                    improved.append(False)
+                    continue
+                improved.append(member.end_epoch(epoch, float(epoch_losses[i]), scores[i]))
+                results[i].epochs = epoch
+            if any(improved):
+                keep = ops.convert_to_tensor(np.array(improved, "float32"))
+                best = [ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
+                        for w, b in zip(weights, best)]
+        best_numpy = [ops.convert_to_numpy(b) for b in best]
+        for i, (result, member, model) in enumerate(zip(results, states, models)):
+            result.curve = member.curve
+            if member.status is Status.DIVERGED or not member.has_best:
+                result.status, result.message = Status.DIVERGED, "the training loss became NaN or infinite"
+                continue
+            for variable, value in zip(model.trainable_variables, best_numpy):
+                variable.assign(value[i])
+            result.valid_metrics = task.metrics(data.valid, *train.position_stats(model, task, data.valid))
+            result.test_metrics = task.metrics(data.test, *train.position_stats(model, task, data.test))
+            result.valid_score, result.test_score = result.valid_metrics["score"], result.test_metrics["score"]
+            if save_models[i] is not None:
+                model.compile(optimizer=keras.optimizers.SGD(configs[i].learning_rate,
+                                                             global_clipnorm=configs[i].max_grad_norm),
+                              loss=_loss(task))
+                model.save(save_models[i])
+        return results
+    finally:
+        seconds = round((time.perf_counter() - started) / members, 3)
+        for result in results:
+            result.seconds = seconds
+        keras.backend.clear_session()
+        train._forget_custom_gradients(registered)
+
+
+def _loss(task: Task) -> keras.losses.Loss:
+    if task.loss == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _batch_orders(seeds: Sequence[int], epoch: int, n: int, shuffle: bool) -> np.ndarray:
+    """[P, n]: each member's order of the training rows this epoch (its own, seeded by its seed
+    and the epoch; in order for stateful tasks, whose batches continue each other)."""
+    if not shuffle:
+        return np.tile(np.arange(n, dtype="int32"), (len(seeds), 1))
+    return np.stack([np.random.default_rng([int(seed), epoch]).permutation(n).astype("int32") for seed in seeds])
+
+
+def _validation_scores(engine: _Engine, population: _PopulationModel, task: Task, split: Split, weights,
+                       batch_size: int) -> list[float]:
+    """Every member's validation score (stateful tasks from reset states, in batch order)."""
+    batch = batch_size if task.stateful else EVAL_BATCH
+    states = population.initial_states(batch)
+    nll_parts, correct_parts = [], []
+    for start in range(0, len(split), batch):
+        rows, targets = split.inputs[start:start + batch], split.targets[start:start + batch]
+        count = len(rows)
+        if count < batch:  # one traced shape
+            rows = np.concatenate([rows, np.zeros((batch - count, *rows.shape[1:]), rows.dtype)])
+            targets = np.concatenate([targets, np.zeros((batch - count, *targets.shape[1:]), targets.dtype)])
+        if not task.stateful:
+            states = population.initial_states(batch)
+        nll, correct, states = engine.evaluate(weights, states, ops.convert_to_tensor(rows),
+                                               ops.convert_to_tensor(targets))
+        nll_parts.append(ops.convert_to_numpy(nll)[:, :count].astype("float64"))
+        if correct is not None:
+            correct_parts.append(ops.convert_to_numpy(correct)[:, :count] > 0.5)
+    nll = np.concatenate(nll_parts, axis=1)
+    correct = np.concatenate(correct_parts, axis=1) if correct_parts else None
+    scores = []
+    for i in range(population.members):
+        if not np.isfinite(nll[i]).all():
+            scores.append(math.nan)
+            continue
+        scores.append(task.metrics(split, nll[i], None if correct is None else correct[i])["score"])
+    return scores

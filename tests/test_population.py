@@ -1,0 +1,129 @@
+"""Population-batched evaluation: a member trains as it would alone, a diverging member touches
+no other, early stop per member, saved members reload, bad input, and the JAX backend."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from evo_rnn import presets, train
+from evo_rnn.hparams import HParams
+from evo_rnn.population import PopulationError, evaluate_population
+from evo_rnn.results import Status
+
+from conftest import run_python
+
+TINY = presets.with_overrides(presets.get("quick"), [
+    "max_epochs=3", "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64",
+    "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
+])
+
+
+def hp(**changes) -> HParams:
+    base = dict(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=1, param_budget=3000)
+    return HParams(**{**base, **changes})
+
+
+def losses(result) -> list[float]:
+    return [point["loss"] for point in result.curve]
+
+
+def test_a_member_trains_as_it_would_alone():
+    configs = [hp(learning_rate=0.5), hp(learning_rate=2.0, init_scale=0.7), hp(learning_rate=1.0, max_grad_norm=1.0)]
+    together = evaluate_population("gru", "arith", configs, [3, 4, 5], TINY)
+    for config, seed, member in zip(configs, [3, 4, 5], together):
+        alone = evaluate_population("gru", "arith", [config], [seed], TINY)[0]
+        assert member.status is alone.status is Status.OK
+        np.testing.assert_allclose(losses(member), losses(alone), rtol=1e-5)
+        assert member.valid_score == pytest.approx(alone.valid_score, abs=1e-6)
+        assert member.epochs == alone.epochs and member.units == alone.units and member.params == alone.params
+    assert len({round(r.curve[0]["loss"], 6) for r in together}) == 3  # three different members
+    # The validation score tracked inside the compiled program is the one the member's own
+    # Keras model gives with its best weights.
+    for member in together:
+        assert max(p["val_score"] for p in member.curve) == pytest.approx(member.valid_score, abs=1e-6)
+
+
+def test_members_start_as_their_solo_models(tmp_path):
+    import evo_rnn  # noqa: F401  (registers the layers for load_model)
+    from evo_rnn import architectures
+    from evo_rnn.hparams import solve_units
+
+    configs, seeds = [hp(init_scale=2.0, learning_rate=1e-12), hp(init_scale=0.3, learning_rate=1e-12)], [7, 8]
+    paths = [tmp_path / "a.keras", tmp_path / "b.keras"]
+    preset = presets.with_overrides(TINY, ["max_epochs=1"])
+    evaluate_population("lstm", "memorize", configs, seeds, preset, save_models=paths)
+    task = train.load_task("memorize", preset)
+    graph = architectures.get("lstm")
+    for config, seed, path in zip(configs, seeds, paths):
+        saved = keras.models.load_model(path).get_weights()  # trained with lr 1e-12: its initial weights
+        train._seed_everything(seed, False)
+        solo = train.build_model(graph, task, config, solve_units(graph, config.param_budget, 1), seed, False)
+        for mine, theirs in zip(saved, solo.get_weights()):
+            np.testing.assert_allclose(mine, theirs, atol=1e-6)
+        keras.backend.clear_session()
+
+
+def test_a_diverging_member_is_recorded_and_touches_no_other():
+    healthy = [hp(learning_rate=0.5), hp(learning_rate=1.0)]
+    wild = hp(learning_rate=1e20, max_grad_norm=1e30, init_scale=2.8)  # its weights overflow at once
+    mixed = evaluate_population("gru", "arith", [healthy[0], wild, healthy[1]], [1, 2, 3], TINY)
+    assert mixed[1].status is Status.DIVERGED and mixed[1].valid_score == 0.0
+    assert "NaN or infinite" in mixed[1].message
+    alone = evaluate_population("gru", "arith", healthy, [1, 3], TINY)
+    for member, reference in zip([mixed[0], mixed[2]], alone):
+        assert member.status is Status.OK
+        np.testing.assert_allclose(losses(member), losses(reference), rtol=1e-5)
+
+
+def test_each_member_stops_on_its_own_plateau_and_keeps_its_best_weights(tmp_path):
+    preset = presets.with_overrides(TINY, ["max_epochs=6", "patience=1", "max_decays=1"])
+    stuck, learning = hp(learning_rate=1e-6), hp(learning_rate=2.0)
+    results = evaluate_population("gru", "memorize", [stuck, learning], [0, 1], preset,
+                                  save_models=[None, tmp_path / "member.keras"])
+    assert results[0].epochs < results[1].epochs or results[1].epochs == 6
+    assert results[0].epochs <= 3  # no improvement: decays after one flat epoch, stops after one decay
+    assert len(results[0].curve) == results[0].epochs
+    # The saved member reloads as an ordinary model and scores as its result says.
+    import evo_rnn  # noqa: F401
+
+    model = keras.models.load_model(tmp_path / "member.keras")
+    task = train.load_task("memorize", preset)
+    data = train.task_data(task, None, 0)
+    metrics = task.metrics(data.valid, *train.position_stats(model, task, data.valid))
+    assert metrics["score"] == pytest.approx(results[1].valid_score, abs=1e-6)
+    assert results[1].valid_score == pytest.approx(max(p["val_score"] for p in results[1].curve), abs=1e-6)
+
+
+@pytest.mark.parametrize("configs, seeds, message", [
+    ([], [], "at least one member"),
+    ([hp(), hp()], [1], "2 configurations but 1 seeds"),
+    ([hp(), hp(num_layers=2)], [1, 2], "must share their shape"),
+    ([hp(dropout=0.1)], [1], "does not support dropout"),
+])
+def test_bad_populations_are_refused(configs, seeds, message):
+    with pytest.raises(PopulationError, match=message):
+        evaluate_population("gru", "arith", configs, seeds, TINY)
+
+
+def test_the_jax_backend_compiles_the_population_and_isolates_members():
+    code = """
+import os
+os.environ["KERAS_BACKEND"] = "jax"
+import numpy as np, evo_rnn, keras
+from evo_rnn import presets
+from evo_rnn.hparams import HParams
+from evo_rnn.population import evaluate_population
+assert keras.backend.backend() == "jax"
+preset = presets.with_overrides(presets.get("quick"), ["max_epochs=2", "arith.n_train=256", "arith.n_valid=64",
+                                                        "arith.n_test=64"])
+c = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=3000) for lr in (0.5, 2.0)]
+both = evaluate_population("gru", "arith", c, [1, 2], preset)
+alone = evaluate_population("gru", "arith", c[1:], [2], preset)[0]
+assert all(r.status == "ok" for r in both), [r.message for r in both]
+np.testing.assert_allclose([p["loss"] for p in both[1].curve], [p["loss"] for p in alone.curve], rtol=1e-5)
+print("jax population ok", both[1].valid_score)
+"""
+    result = run_python(code, env={"KERAS_BACKEND": "jax"})
+    assert result.returncode == 0 and "jax population ok" in result.stdout, result.stderr[-3000:]
