@@ -81,7 +81,8 @@ class _PopulationModel:
         """Logits [P, batch, time, outputs] for inputs x ([P, batch, time] token ids, or
         [P, batch, time, features]), and every layer's final states (each [P, batch, units])."""
         p = self.members
-        batch, steps = x.shape[1], x.shape[2]
+        shape = ops.shape(x)  # dynamic where a trace left a dimension unknown (TensorFlow)
+        batch, steps = shape[1], shape[2]
         if self.task.input_kind == "tokens":
             table = self._get(weights, self.input_layer.embeddings)  # [P, vocabulary, units]
             vocabulary, width = table.shape[1], table.shape[2]
@@ -161,14 +162,41 @@ class _Engine:
     """The compiled training step and evaluation pass of one population."""
 
     def __init__(self, model: _PopulationModel, train_split: Split, loss_weights: np.ndarray, jit_compile: bool):
-        self.model = model
+        self.model, self.jit_compile = model, jit_compile
         self.inputs = ops.convert_to_tensor(train_split.inputs)
         self.targets = ops.convert_to_tensor(train_split.targets)
         self.weights = ops.convert_to_tensor(loss_weights)
-        grad = _value_and_grad(self._loss)
+        self._steps: dict[int, Callable] = {}
         members = model.members
 
-        def step(weights, states, rows, learning_rate, max_norm, active):
+        def evaluate(weights, states, x, y):
+            logits, new_states = model(weights, ops.broadcast_to(ops.expand_dims(x, 0), (members, *ops.shape(x))),
+                                       states)
+            _, nll = model.position_losses(logits, ops.broadcast_to(ops.expand_dims(y, 0), (members, *ops.shape(y))))
+            correct = None
+            if model.task.loss != "binary_crossentropy":
+                correct = ops.cast(ops.argmax(logits, axis=-1) == ops.cast(ops.expand_dims(y, 0), "int32"), "float32")
+            return nll, correct, new_states
+
+        self.evaluate = _compile(evaluate, jit_compile)
+
+    def step(self, size: int) -> Callable:
+        """The compiled training step for batches of `size` rows:
+        (weights, states, orders [P, n], start, learning rates, max norms, active, loss totals)
+        -> (weights, states, loss totals); each member's batch is its `orders[:, start:start + size]`,
+        its states (stateful tasks) those the last step left, else zeros."""
+        if size not in self._steps:
+            self._steps[size] = self._make_step(size)
+        return self._steps[size]
+
+    def _make_step(self, size: int) -> Callable:
+        grad = _value_and_grad(self._loss)
+        members, stateful = self.model.members, self.model.task.stateful
+
+        def step(weights, states, orders, start, learning_rate, max_norm, active, totals):
+            rows = ops.slice(orders, (0, start), (members, size))
+            if not stateful:
+                states = self.model.initial_states(size)
             (_, (losses, new_states)), grads = grad(weights, states, rows)
             squares = [ops.sum(ops.reshape(g * g, (members, -1)), axis=1) for g in grads]
             norm = ops.sqrt(ops.sum(ops.stack(squares), axis=0))  # each member's global norm
@@ -178,20 +206,9 @@ class _Engine:
                 shape = (members,) + (1,) * (len(w.shape) - 1)
                 moved = w - ops.reshape(scale, shape) * g
                 updated.append(ops.where(ops.reshape(active, shape) > 0, moved, w))  # frozen members stay put
-            return updated, new_states, losses
+            return updated, new_states, totals + losses * size
 
-        def evaluate(weights, states, x, y):
-            batch = (members,) + tuple(x.shape)
-            logits, new_states = model(weights, ops.broadcast_to(ops.expand_dims(x, 0), batch), states)
-            _, nll = model.position_losses(logits, ops.broadcast_to(ops.expand_dims(y, 0), batch))
-            correct = None
-            if model.task.loss != "binary_crossentropy":
-                correct = ops.cast(ops.argmax(logits, axis=-1) == ops.cast(ops.expand_dims(y, 0), "int32"), "float32")
-                correct = ops.cast(correct, "float32")
-            return nll, correct, new_states
-
-        self.step = _compile(step, jit_compile)
-        self.evaluate = _compile(evaluate, jit_compile)
+        return _compile(step, self.jit_compile)
 
     def _loss(self, weights, states, rows):
         x = ops.take(self.inputs, rows, axis=0)  # rows [P, batch]: each member's own batch
@@ -325,27 +342,28 @@ def evaluate_population(
         states = [_Member(c, preset) for c in configs]
         best = list(weights)
         n = len(data.train)
+        norms = ops.convert_to_tensor(np.array([c.max_grad_norm for c in configs], "float32"))
         for epoch in range(1, preset.max_epochs + 1):
             if not any(s.active for s in states):
                 break
             active = [s.active for s in states]
             orders = _batch_orders(seeds, epoch, n, shuffle=not task.stateful)
             rnn_states = population.initial_states(batch_size)
-            totals = np.zeros(members)
+            totals = ops.zeros((members,))
             rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
-            norms = ops.convert_to_tensor(np.array([c.max_grad_norm for c in configs], "float32"))
             mask = ops.convert_to_tensor(np.array(active, "float32"))
-            for start in range(0, n, batch_size):
-                rows = orders[:, start:start + batch_size]
-                if task.stateful and rows.shape[1] < batch_size:
+            orders = ops.convert_to_tensor(orders)
+            seen = 0
+            for start in range(0, n, batch_size):  # no host round trip inside an epoch
+                size = min(batch_size, n - start)
+                if task.stateful and size < batch_size:
                     break
-                if not task.stateful:
-                    rnn_states = population.initial_states(rows.shape[1])
-                weights, rnn_states, losses = engine.step(weights, rnn_states, ops.convert_to_tensor(rows), rates,
-                                                          norms, mask)
-                totals += ops.convert_to_numpy(losses).astype("float64") * rows.shape[1]
-            epoch_losses = totals / (n if not task.stateful else (n // batch_size) * batch_size)
-            scores = _validation_scores(engine, population, task, data.valid, weights, batch_size)
+                weights, rnn_states, totals = engine.step(size)(weights, rnn_states, orders, np.int32(start), rates,
+                                                                norms, mask, totals)
+                seen += size
+            epoch_losses = ops.convert_to_numpy(totals).astype("float64") / seen
+            scores = [m["score"] if m else math.nan
+                      for m in _metrics(engine, population, task, data.valid, weights, batch_size)]
             improved = []
             for i, member in enumerate(states):
                 if not active[i]:
@@ -357,18 +375,21 @@ def evaluate_population(
                 keep = ops.convert_to_tensor(np.array(improved, "float32"))
                 best = [ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
                         for w, b in zip(weights, best)]
-        best_numpy = [ops.convert_to_numpy(b) for b in best]
+        valid = _metrics(engine, population, task, data.valid, best, batch_size)
+        test = _metrics(engine, population, task, data.test, best, batch_size)
+        best_numpy = None
         for i, (result, member, model) in enumerate(zip(results, states, models)):
             result.curve = member.curve
-            if member.status is Status.DIVERGED or not member.has_best:
+            if member.status is Status.DIVERGED or not member.has_best or valid[i] is None or test[i] is None:
                 result.status, result.message = Status.DIVERGED, "the training loss became NaN or infinite"
                 continue
-            for variable, value in zip(model.trainable_variables, best_numpy):
-                variable.assign(value[i])
-            result.valid_metrics = task.metrics(data.valid, *train.position_stats(model, task, data.valid))
-            result.test_metrics = task.metrics(data.test, *train.position_stats(model, task, data.test))
-            result.valid_score, result.test_score = result.valid_metrics["score"], result.test_metrics["score"]
+            result.valid_metrics, result.test_metrics = valid[i], test[i]
+            result.valid_score, result.test_score = valid[i]["score"], test[i]["score"]
             if save_models[i] is not None:
+                if best_numpy is None:
+                    best_numpy = [ops.convert_to_numpy(b) for b in best]
+                for variable, value in zip(model.trainable_variables, best_numpy):
+                    variable.assign(value[i])
                 model.compile(optimizer=keras.optimizers.SGD(configs[i].learning_rate,
                                                              global_clipnorm=configs[i].max_grad_norm),
                               loss=_loss(task))
@@ -396,9 +417,10 @@ def _batch_orders(seeds: Sequence[int], epoch: int, n: int, shuffle: bool) -> np
     return np.stack([np.random.default_rng([int(seed), epoch]).permutation(n).astype("int32") for seed in seeds])
 
 
-def _validation_scores(engine: _Engine, population: _PopulationModel, task: Task, split: Split, weights,
-                       batch_size: int) -> list[float]:
-    """Every member's validation score (stateful tasks from reset states, in batch order)."""
+def _metrics(engine: _Engine, population: _PopulationModel, task: Task, split: Split, weights,
+             batch_size: int) -> list[dict[str, float] | None]:
+    """Every member's metrics on `split` (None where a prediction is not finite), computed as
+    `train.position_stats` does: stateful tasks from reset states, in batch order."""
     batch = batch_size if task.stateful else EVAL_BATCH
     states = population.initial_states(batch)
     nll_parts, correct_parts = [], []
@@ -417,10 +439,5 @@ def _validation_scores(engine: _Engine, population: _PopulationModel, task: Task
             correct_parts.append(ops.convert_to_numpy(correct)[:, :count] > 0.5)
     nll = np.concatenate(nll_parts, axis=1)
     correct = np.concatenate(correct_parts, axis=1) if correct_parts else None
-    scores = []
-    for i in range(population.members):
-        if not np.isfinite(nll[i]).all():
-            scores.append(math.nan)
-            continue
-        scores.append(task.metrics(split, nll[i], None if correct is None else correct[i])["score"])
-    return scores
+    return [task.metrics(split, nll[i], None if correct is None else correct[i]) if np.isfinite(nll[i]).all() else None
+            for i in range(population.members)]
