@@ -182,9 +182,11 @@ class _Engine:
 
     def step(self, size: int) -> Callable:
         """The compiled training step for batches of `size` rows:
-        (weights, states, orders [P, n], start, learning rates, max norms, active, loss totals)
-        -> (weights, states, loss totals); each member's batch is its `orders[:, start:start + size]`,
-        its states (stateful tasks) those the last step left, else zeros."""
+        (weights, states, orders [P, n + padding], start, count, learning rates, max norms, active,
+        loss totals) -> (weights, states, loss totals). Each member's batch is its
+        `orders[:, start:start + size]`, of which the first `count` rows count (a last, partial
+        batch is padded to `size`, so one program serves every batch); its states (stateful
+        tasks) are those the last step left, else zeros."""
         if size not in self._steps:
             self._steps[size] = self._make_step(size)
         return self._steps[size]
@@ -193,11 +195,11 @@ class _Engine:
         grad = _value_and_grad(self._loss)
         members, stateful = self.model.members, self.model.task.stateful
 
-        def step(weights, states, orders, start, learning_rate, max_norm, active, totals):
+        def step(weights, states, orders, start, count, learning_rate, max_norm, active, totals):
             rows = ops.slice(orders, (0, start), (members, size))
             if not stateful:
                 states = self.model.initial_states(size)
-            (_, (losses, new_states)), grads = grad(weights, states, rows)
+            (_, (losses, new_states)), grads = grad(weights, states, rows, count)
             squares = [ops.sum(ops.reshape(g * g, (members, -1)), axis=1) for g in grads]
             norm = ops.sqrt(ops.sum(ops.stack(squares), axis=0))  # each member's global norm
             scale = learning_rate * max_norm / ops.maximum(norm, max_norm)  # clip_by_global_norm, then SGD
@@ -206,18 +208,20 @@ class _Engine:
                 shape = (members,) + (1,) * (len(w.shape) - 1)
                 moved = w - ops.reshape(scale, shape) * g
                 updated.append(ops.where(ops.reshape(active, shape) > 0, moved, w))  # frozen members stay put
-            return updated, new_states, totals + losses * size
+            return updated, new_states, totals + losses * ops.cast(count, "float32")
 
         return _compile(step, self.jit_compile)
 
-    def _loss(self, weights, states, rows):
+    def _loss(self, weights, states, rows, count):
         x = ops.take(self.inputs, rows, axis=0)  # rows [P, batch]: each member's own batch
         y = ops.take(self.targets, rows, axis=0)
-        w = ops.take(self.weights, rows, axis=0)
+        real = ops.cast(ops.arange(rows.shape[1]) < count, "float32")  # the padding rows of a last batch count 0
+        w = ops.take(self.weights, rows, axis=0) * ops.reshape(real, (1, -1, 1))
         logits, new_states = self.model(weights, x, states)
         loss, _ = self.model.position_losses(logits, y)
         per_position = ops.reshape(loss * w, (self.model.members, -1))
-        losses = ops.mean(per_position, axis=1)  # Keras' sum over the batch's positions / their number
+        positions = ops.cast(count * ops.shape(x)[2], "float32")
+        losses = ops.sum(per_position, axis=1) / positions  # Keras' sum over the batch's positions / their number
         return ops.sum(losses), (losses, new_states)
 
 
@@ -323,26 +327,33 @@ def evaluate_population(
     try:
         try:
             units = solve_units(graph, configs[0].param_budget, configs[0].num_layers)
-            models = []
-            for config, seed in zip(configs, seeds):  # each member exactly as its solo model starts
-                train._seed_everything(seed, preset.jit_compile)
-                models.append(train.build_model(graph, task, config, units, seed, preset.jit_compile, batch_size,
-                                                compile=False))
+
+            def member_model(i: int) -> keras.Model:  # member i's solo model, as `evaluate` builds it
+                train._seed_everything(seeds[i], preset.jit_compile)
+                return train.build_model(graph, task, configs[i], units, seeds[i], preset.jit_compile, batch_size,
+                                         compile=False)
+
+            template = member_model(0)
+            initial = [[np.asarray(v.value) for v in template.trainable_variables]]
+            for i in range(1, members):  # each member exactly as its solo model starts
+                train._seed_everything(seeds[i], preset.jit_compile)
+                initial.append(train.initial_weights(graph, task, configs[i], units, seeds[i]))
         except train.candidate_errors() as error:
             for result in results:
                 result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return results
-        for result, model in zip(results, models):
-            result.units, result.model_params = units, model.count_params()
-            result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
-        population = _PopulationModel(models[0], task, members)
-        weights = [ops.stack([ops.convert_to_tensor(m.trainable_variables[i].value) for m in models])
-                   for i in range(len(models[0].trainable_variables))]
+        for result in results:
+            result.units, result.model_params = units, template.count_params()
+            result.params = sum(layer.cell.count_params() for layer in template.layers if isinstance(layer, GraphRNN))
+        population = _PopulationModel(template, task, members)
+        weights = [ops.convert_to_tensor(np.stack([member[k] for member in initial]))
+                   for k in range(len(template.trainable_variables))]
         engine = _Engine(population, data.train, train._loss_weights(data.train), preset.jit_compile)
         states = [_Member(c, preset) for c in configs]
         best = list(weights)
         n = len(data.train)
         norms = ops.convert_to_tensor(np.array([c.max_grad_norm for c in configs], "float32"))
+        eval_steps = max(data.valid.inputs.shape[1], data.test.inputs.shape[1])
         for epoch in range(1, preset.max_epochs + 1):
             if not any(s.active for s in states):
                 break
@@ -352,18 +363,19 @@ def evaluate_population(
             totals = ops.zeros((members,))
             rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
             mask = ops.convert_to_tensor(np.array(active, "float32"))
-            orders = ops.convert_to_tensor(orders)
+            padding = -n % batch_size
+            orders = ops.convert_to_tensor(np.pad(orders, ((0, 0), (0, padding))))
             seen = 0
             for start in range(0, n, batch_size):  # no host round trip inside an epoch
-                size = min(batch_size, n - start)
-                if task.stateful and size < batch_size:
+                count = min(batch_size, n - start)
+                if task.stateful and count < batch_size:
                     break
-                weights, rnn_states, totals = engine.step(size)(weights, rnn_states, orders, np.int32(start), rates,
-                                                                norms, mask, totals)
-                seen += size
+                weights, rnn_states, totals = engine.step(batch_size)(
+                    weights, rnn_states, orders, np.int32(start), np.int32(count), rates, norms, mask, totals)
+                seen += count
             epoch_losses = ops.convert_to_numpy(totals).astype("float64") / seen
             scores = [m["score"] if m else math.nan
-                      for m in _metrics(engine, population, task, data.valid, weights, batch_size)]
+                      for m in _metrics(engine, population, task, data.valid, weights, batch_size, eval_steps)]
             improved = []
             for i, member in enumerate(states):
                 if not active[i]:
@@ -375,10 +387,10 @@ def evaluate_population(
                 keep = ops.convert_to_tensor(np.array(improved, "float32"))
                 best = [ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
                         for w, b in zip(weights, best)]
-        valid = _metrics(engine, population, task, data.valid, best, batch_size)
-        test = _metrics(engine, population, task, data.test, best, batch_size)
+        valid = _metrics(engine, population, task, data.valid, best, batch_size, eval_steps)
+        test = _metrics(engine, population, task, data.test, best, batch_size, eval_steps)
         best_numpy = None
-        for i, (result, member, model) in enumerate(zip(results, states, models)):
+        for i, (result, member) in enumerate(zip(results, states)):
             result.curve = member.curve
             if member.status is Status.DIVERGED or not member.has_best or valid[i] is None or test[i] is None:
                 result.status, result.message = Status.DIVERGED, "the training loss became NaN or infinite"
@@ -388,6 +400,7 @@ def evaluate_population(
             if save_models[i] is not None:
                 if best_numpy is None:
                     best_numpy = [ops.convert_to_numpy(b) for b in best]
+                model = template if i == 0 else member_model(i)
                 for variable, value in zip(model.trainable_variables, best_numpy):
                     variable.assign(value[i])
                 model.compile(optimizer=keras.optimizers.SGD(configs[i].learning_rate,
@@ -418,25 +431,30 @@ def _batch_orders(seeds: Sequence[int], epoch: int, n: int, shuffle: bool) -> np
 
 
 def _metrics(engine: _Engine, population: _PopulationModel, task: Task, split: Split, weights,
-             batch_size: int) -> list[dict[str, float] | None]:
+             batch_size: int, steps: int) -> list[dict[str, float] | None]:
     """Every member's metrics on `split` (None where a prediction is not finite), computed as
-    `train.position_stats` does: stateful tasks from reset states, in batch order."""
+    `train.position_stats` does: stateful tasks from reset states, in batch order. Rows are
+    padded to `steps` time steps (the causal model's earlier outputs do not change), so that
+    every split runs through one compiled program."""
     batch = batch_size if task.stateful else EVAL_BATCH
     states = population.initial_states(batch)
     nll_parts, correct_parts = [], []
+    length = split.inputs.shape[1]
     for start in range(0, len(split), batch):
         rows, targets = split.inputs[start:start + batch], split.targets[start:start + batch]
         count = len(rows)
-        if count < batch:  # one traced shape
-            rows = np.concatenate([rows, np.zeros((batch - count, *rows.shape[1:]), rows.dtype)])
-            targets = np.concatenate([targets, np.zeros((batch - count, *targets.shape[1:]), targets.dtype)])
+        pad_rows, pad_steps = batch - count, (0 if task.stateful else steps - length)
+        if pad_rows or pad_steps:  # one traced shape
+            widths = [(0, pad_rows), (0, pad_steps)] + [(0, 0)] * (rows.ndim - 2)
+            rows = np.pad(rows, widths)
+            targets = np.pad(targets, widths[: targets.ndim])
         if not task.stateful:
             states = population.initial_states(batch)
         nll, correct, states = engine.evaluate(weights, states, ops.convert_to_tensor(rows),
                                                ops.convert_to_tensor(targets))
-        nll_parts.append(ops.convert_to_numpy(nll)[:, :count].astype("float64"))
+        nll_parts.append(ops.convert_to_numpy(nll)[:, :count, :length].astype("float64"))
         if correct is not None:
-            correct_parts.append(ops.convert_to_numpy(correct)[:, :count] > 0.5)
+            correct_parts.append(ops.convert_to_numpy(correct)[:, :count, :length] > 0.5)
     nll = np.concatenate(nll_parts, axis=1)
     correct = np.concatenate(correct_parts, axis=1) if correct_parts else None
     return [task.metrics(split, nll[i], None if correct is None else correct[i]) if np.isfinite(nll[i]).all() else None

@@ -15,7 +15,7 @@ from evo_rnn.results import Status
 from conftest import run_python
 
 TINY = presets.with_overrides(presets.get("quick"), [
-    "max_epochs=3", "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64",
+    "max_epochs=3", "arith.n_train=250", "arith.n_valid=64", "arith.n_test=64",  # 250: a last, partial batch
     "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
 ])
 
@@ -63,6 +63,28 @@ def test_members_start_as_their_solo_models(tmp_path):
         for mine, theirs in zip(saved, solo.get_weights()):
             np.testing.assert_allclose(mine, theirs, atol=1e-6)
         keras.backend.clear_session()
+
+
+def test_the_epoch_loss_is_keras_loss_over_the_training_set():
+    # With a learning rate of 1e-12 the weights do not move: the first epoch's loss is the
+    # initial model's loss over every training row, as Keras computes it (sum of weighted
+    # cross-entropies over the positions of each batch / their number), the partial last batch included.
+    from evo_rnn import architectures
+    from evo_rnn.hparams import solve_units
+
+    config, seed = hp(learning_rate=1e-12), 4
+    member = evaluate_population("gru", "arith", [config, hp()], [seed, 5], presets.with_overrides(TINY, ["max_epochs=1"]))[0]
+    task = train.load_task("arith", TINY)
+    data = train.task_data(task, None, 0)
+    graph = architectures.get("gru")
+    train._seed_everything(seed, False)
+    model = train.build_model(graph, task, config, solve_units(graph, config.param_budget, 1), seed, False)
+    logits = np.asarray(model.predict_on_batch(data.train.inputs), dtype="float64")
+    shifted = logits - logits.max(-1, keepdims=True)
+    ce = np.log(np.exp(shifted).sum(-1)) - np.take_along_axis(shifted, data.train.targets[..., None], -1)[..., 0]
+    expected = (ce * train._loss_weights(data.train)).sum() / ce.size
+    assert len(data.train) % TINY.batch_size  # a partial batch is part of it
+    assert member.curve[0]["loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_a_diverging_member_is_recorded_and_touches_no_other():
