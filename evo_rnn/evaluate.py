@@ -31,17 +31,67 @@ def format_table(results: list) -> str:
 
 
 def _job(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
     from evo_rnn import train
 
     if args.trials < 1:
         raise UsageError("--trials must be at least 1")
+    if args.population is not None and args.population < 1:
+        raise UsageError("--population must be at least 1")
     preset = presets.with_overrides(presets.get(args.preset), args.set)
     graph = architectures.resolve(args.arch)
     task = train.load_task(args.task, preset, args.data_dir)
+    configs = sample_configs(preset, args.task, args.trials, args.seed)
+    if args.population is not None:
+        results = _population_trials(args, graph, task, configs, preset)
+    else:
+        results = _solo_trials(args, graph, task, configs, preset)
+    if not args.json:
+        print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}"
+              + (f", populations of up to {args.population}" if args.population else ""))
+        print(format_table(results))
+        ok = [r for r in results if r.ok]
+        if ok:
+            best = max(ok, key=lambda r: r.valid_score)
+            print(f"best: trial {results.index(best)}: valid {best.valid_score:.4f}, test {best.test_score:.4f}, "
+                  f"hparams {json.dumps(best.hparams, sort_keys=True)}")
+
+
+def _print_json(args: argparse.Namespace, result) -> None:
+    print(json.dumps({"arch": args.arch, **result.to_dict()}, sort_keys=True), flush=True)
+
+
+def _population_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
+    """The trials P at a time, each population of one shape (layers), in trial order."""
+    from tqdm import tqdm
+
+    from evo_rnn.population import evaluate_population
+
+    results: list = [None] * len(configs)
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for trial, config in enumerate(configs):
+        by_shape.setdefault((config.num_layers, config.param_budget), []).append(trial)
+    with tqdm(total=len(configs), desc="trials", unit="trial", file=sys.stderr, disable=args.quiet, leave=False) as bar:
+        for trials in by_shape.values():
+            for start in range(0, len(trials), args.population):
+                chunk = trials[start:start + args.population]
+                out = evaluate_population(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk],
+                                          preset, data_dir=args.data_dir, data_seed=args.data_seed)
+                for trial, result in zip(chunk, out):
+                    results[trial] = result
+                bar.update(len(chunk))
+    if args.json:
+        for result in results:
+            _print_json(args, result)
+    return results
+
+
+def _solo_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
+    from tqdm import tqdm
+
+    from evo_rnn import train
+
     results = []
-    for trial, config in enumerate(sample_configs(preset, args.task, args.trials, args.seed)):
+    for trial, config in enumerate(configs):
         bar = tqdm(total=preset.max_epochs, desc=f"trial {trial + 1}/{args.trials}", unit="epoch",
                    file=sys.stderr, disable=args.quiet, leave=False)
 
@@ -54,15 +104,8 @@ def _job(args: argparse.Namespace) -> None:
         bar.close()
         results.append(result)
         if args.json:
-            print(json.dumps({"arch": args.arch, **result.to_dict()}, sort_keys=True), flush=True)
-    if not args.json:
-        print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}")
-        print(format_table(results))
-        ok = [r for r in results if r.ok]
-        if ok:
-            best = max(ok, key=lambda r: r.valid_score)
-            print(f"best: trial {results.index(best)}: valid {best.valid_score:.4f}, test {best.test_score:.4f}, "
-                  f"hparams {json.dumps(best.hparams, sort_keys=True)}")
+            _print_json(args, result)
+    return results
 
 
 def build_parser() -> ArgumentParser:
@@ -84,6 +127,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
                              "budgets.ptb=100000 (default: none)")
+    parser.add_argument("--population", type=int, default=None, metavar="P",
+                        help="train the trials P at a time as one compiled program per shape "
+                             "(evo_rnn.population; the same configs and seeds, its own batch order, so scores differ "
+                             "from one-at-a-time runs) (default: one at a time with Keras' fit)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per result (default: a table)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on stderr)")

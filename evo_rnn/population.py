@@ -35,7 +35,7 @@ import numpy as np
 from keras import ops
 
 from evo_rnn import architectures
-from evo_rnn.errors import EvoRnnError
+from evo_rnn.errors import EvoRnnError, InvalidCellError
 from evo_rnn.hparams import HParams, solve_units
 from evo_rnn.layers import GraphRNN
 from evo_rnn.layers.graph_rnn import run_projected
@@ -308,17 +308,48 @@ def evaluate_population(
 
     Returns:
         One `EvalResult` per member, in order. `seconds` is the population's wall-clock time
-        divided by the number of members.
+        divided by the number of members. A population that runs out of memory is split in two
+        halves, each trained on its own (and so on); a single member that does not fit is
+        recorded `failed`, as a solo evaluation would be.
 
     Raises:
         PopulationError: no members, mixed shapes, one seed missing, or dropout.
     """
-    started = time.perf_counter()
     _check(configs, seeds)
-    members = len(configs)
-    save_models = list(save_models) if save_models is not None else [None] * members
+    save_models = list(save_models) if save_models is not None else [None] * len(configs)
     graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
     task = train.load_task(task, preset, data_dir) if isinstance(task, str) else task
+    return _evaluate_or_split(graph, task, list(configs), list(seeds), preset, data_dir, data_seed, save_models)
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether `error` says the device or host ran out of memory (any backend)."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return True
+    return "RESOURCE_EXHAUSTED" in str(error)[:2000] or "Out of memory" in str(error)[:2000]
+
+
+def _evaluate_or_split(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
+                       data_seed: int, save_models: list) -> list[EvalResult]:
+    try:
+        return _evaluate(graph, task, configs, seeds, preset, data_dir, data_seed, save_models)
+    except Exception as error:
+        if not _out_of_memory(error):
+            raise
+        if len(configs) == 1:
+            return [EvalResult(status=Status.FAILED, task=task.name, preset=preset.name, seed=seeds[0],
+                               hparams=configs[0].to_dict(), message=f"{type(error).__name__}: {str(error)[:500]}")]
+        half = len(configs) // 2
+        return (_evaluate_or_split(graph, task, configs[:half], seeds[:half], preset, data_dir, data_seed,
+                                   save_models[:half])
+                + _evaluate_or_split(graph, task, configs[half:], seeds[half:], preset, data_dir, data_seed,
+                                     save_models[half:]))
+
+
+def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir, data_seed: int,
+              save_models: list) -> list[EvalResult]:
+    started = time.perf_counter()
+    members = len(configs)
     data = train.task_data(task, data_dir, data_seed)
     results = [EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
                for c, s in zip(configs, seeds)]
@@ -338,7 +369,7 @@ def evaluate_population(
             for i in range(1, members):  # each member exactly as its solo model starts
                 train._seed_everything(seeds[i], preset.jit_compile)
                 initial.append(train.initial_weights(graph, task, configs[i], units, seeds[i]))
-        except train.candidate_errors() as error:
+        except InvalidCellError as error:  # the cell's own fault, the same for every member
             for result in results:
                 result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return results

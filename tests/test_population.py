@@ -118,6 +118,30 @@ def test_each_member_stops_on_its_own_plateau_and_keeps_its_best_weights(tmp_pat
     assert results[1].valid_score == pytest.approx(max(p["val_score"] for p in results[1].curve), abs=1e-6)
 
 
+def test_a_population_that_runs_out_of_memory_is_split_and_retried(monkeypatch):
+    from evo_rnn import population
+
+    real = population._PopulationModel.__init__
+    sizes = []
+
+    def small_device(self, template, task, members):
+        sizes.append(members)
+        if members > 2:
+            raise MemoryError("a device with room for 2 members")
+        real(self, template, task, members)
+
+    monkeypatch.setattr(population._PopulationModel, "__init__", small_device)
+    configs = [hp(learning_rate=lr) for lr in (0.5, 1.0, 2.0, 0.3, 0.2)]
+    results = evaluate_population("gru", "arith", configs, [1, 2, 3, 4, 5], TINY)
+    assert sizes == [5, 2, 3, 1, 2] and [r.status for r in results] == [Status.OK] * 5
+    alone = evaluate_population("gru", "arith", configs[3:], [4, 5], TINY)  # the same members, as split
+    np.testing.assert_allclose(losses(results[4]), losses(alone[1]), rtol=1e-5)
+    monkeypatch.setattr(population._PopulationModel, "__init__",
+                        lambda *a: (_ for _ in ()).throw(MemoryError("no room at all")))
+    failed = evaluate_population("gru", "arith", configs[:2], [1, 2], TINY)
+    assert [r.status for r in failed] == [Status.FAILED] * 2 and "no room at all" in failed[0].message
+
+
 @pytest.mark.parametrize("configs, seeds, message", [
     ([], [], "at least one member"),
     ([hp(), hp()], [1], "2 configurations but 1 seeds"),
