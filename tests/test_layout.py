@@ -28,8 +28,8 @@ FLOORS: dict[str, int] = {
     "evo_rnn.layers": 3, "evo_rnn.presets": 3, "evo_rnn.mutate": 3, "evo_rnn.store": 3, "evo_rnn": 3,
     # one evaluation; a run's files and settings; the paper's scores
     "evo_rnn.train": 4, "evo_rnn.runs": 4, "evo_rnn.scores": 4,
-    # where evaluations run; the export; the paper's algorithm
-    "evo_rnn.executors": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.search.evolution": 5,
+    # many evaluations in one program; where evaluations run; the export; the paper's algorithm
+    "evo_rnn.population": 5, "evo_rnn.executors": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.search.evolution": 5,
     # the scheduler; using an exported model
     "evo_rnn.search.scheduler": 6, "evo_rnn.predict": 6,
     "evo_rnn.search.progress": 7, "evo_rnn.search": 7,
