@@ -14,11 +14,11 @@ from pathlib import Path
 
 from evo_rnn import architectures, cell_format, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
-from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, WorkerLostError
+from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import EvalResult, Status
 
-__all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "summarize"]
+__all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "populations", "summarize"]
 
 # Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
 PAPER_TABLE_1: dict[str, dict[str, float]] = {
@@ -111,11 +111,30 @@ def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials
     return jobs
 
 
-def _run_jobs(executor: Executor, jobs: list[tuple[RowKey, EvalJob]],
+def populations(jobs: list[tuple[RowKey, EvalJob]], size: int) -> list[tuple[list[RowKey], PopulationJob]]:
+    """The jobs as populations of at most `size` members, each of one cell, task and shape
+    (layers and budget), in plan order."""
+    groups: dict[tuple, list[tuple[RowKey, EvalJob]]] = {}
+    for key, job in jobs:
+        config = json.loads(job.hparams)
+        groups.setdefault((job.arch, job.task, config["num_layers"], config["param_budget"]), []).append((key, job))
+    batched = []
+    for members in groups.values():
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            first = chunk[0][1]
+            batched.append(([key for key, _ in chunk], PopulationJob(
+                first.arch, first.graph, first.task, tuple(job.hparams for _, job in chunk),
+                tuple(job.seed for _, job in chunk), first.preset, first.data_dir)))
+    return batched
+
+
+def _run_jobs(executor: Executor, jobs: list[tuple[RowKey | list[RowKey], EvalJob | PopulationJob]],
               on_result: Callable[[RowKey, EvalResult], None]) -> None:
-    """Keeps `executor.workers` jobs in flight; hands each result over as soon as it is in."""
+    """Keeps `executor.workers` jobs in flight; hands each result over as soon as it is in (a
+    population's members together, when it finishes)."""
     waiting = iter(jobs)
-    in_flight: dict[concurrent.futures.Future, RowKey] = {}
+    in_flight: dict[concurrent.futures.Future, RowKey | list[RowKey]] = {}
     while True:
         while len(in_flight) < executor.workers and (item := next(waiting, None)) is not None:
             in_flight[executor.submit(item[1])] = item[0]
@@ -123,14 +142,19 @@ def _run_jobs(executor: Executor, jobs: list[tuple[RowKey, EvalJob]],
             return
         done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
         for future in done:
-            on_result(in_flight.pop(future), future.result())
+            keys, result = in_flight.pop(future), future.result()
+            for key, member in (zip(keys, result) if isinstance(keys, list) else [(keys, result)]):
+                on_result(key, member)
 
 
-def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int) -> None:
+def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int, populations: bool = False) -> None:
     """Records what the results in an output folder depend on (preset with overrides, seed,
-    configs per task), and refuses to resume a folder started with other ones: their rows
-    would be mixed into one table. More cells, tasks or replicates may be added."""
+    configs per task, and whether populations trained them: their batch order differs from
+    Keras' fit), and refuses to resume a folder started with other ones: their rows would be
+    mixed into one table. More cells, tasks or replicates may be added."""
     settings = {"preset": dataclasses.asdict(preset), "seed": seed, "trials": trials}
+    if populations:
+        settings["engine"] = "population"
     canonical = json.loads(json.dumps(settings))  # tuples as lists, as read back
     if path.exists():
         try:
@@ -138,7 +162,8 @@ def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int) 
         except json.JSONDecodeError:
             raise UsageError(f"{path} is not valid JSON; delete it only if {path.parent} holds no results") from None
         if stored != canonical:
-            raise UsageError(f"{path.parent} holds an ablation run with another preset, --set, --seed or --trials; "
+            raise UsageError(f"{path.parent} holds an ablation run with another preset, --set, --seed, --trials or "
+                             f"--population (or none); "
                              f"rerun with those or choose another --out")
     else:
         path.write_text(json.dumps(canonical, indent=1, sort_keys=True) + "\n")
@@ -150,8 +175,8 @@ def _job(args: argparse.Namespace) -> int:
     unknown = [t for t in task_names if t not in tasks.names()]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
-    if args.trials < 1 or args.replicates < 1 or args.workers < 1:
-        raise UsageError("--trials, --replicates and --workers must be at least 1")
+    if args.trials < 1 or args.replicates < 1 or args.workers < 1 or (args.population or 1) < 1:
+        raise UsageError("--trials, --replicates, --workers and --population must be at least 1")
     cells = args.cells.split(",") if args.cells else architectures.names()
     for cell in cells:
         architectures.get(cell)  # unknown names fail before any training
@@ -160,12 +185,14 @@ def _job(args: argparse.Namespace) -> int:
         tasks.check_data(task_name, data_dir)  # a missing dataset fails before any training
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    _check_settings(out / "settings.json", preset, args.seed, args.trials)
+    _check_settings(out / "settings.json", preset, args.seed, args.trials, bool(args.population))
     rows_path = out / "results.jsonl"
     results = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
     done = {row_key(row) for row in results}  # resume: skip what an earlier run of the same command finished
-    jobs = [(key, job) for key, job in plan(cells, task_names, preset, args.trials, args.replicates, args.seed,
-                                            data_dir) if key not in done]
+    jobs: list = [(key, job) for key, job in plan(cells, task_names, preset, args.trials, args.replicates, args.seed,
+                                                  data_dir) if key not in done]
+    if args.population:
+        jobs = populations(jobs, args.population)
     if args.workers == 1:
         executor: Executor = InlineExecutor()  # evaluations run in this process
     else:
@@ -236,6 +263,10 @@ def build_parser() -> ArgumentParser:
                         help="training seeds per config; the table gives the mean and spread of the best (default: 1)")
     parser.add_argument("--workers", type=int, default=1,
                         help="evaluations at once, each in its own process (default: 1, in this process)")
+    parser.add_argument("--population", type=int, default=None, metavar="P",
+                        help="train each cell's configs and replicates of one shape P at a time as one compiled "
+                             "program (evo_rnn.population: its own batch order, so scores differ from Keras' fit) "
+                             "(default: one at a time with Keras' fit)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the training runs (default: 0)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")

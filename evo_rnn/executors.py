@@ -19,12 +19,13 @@ import signal
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 
-from evo_rnn import backend, cell_format, train
+from evo_rnn import backend, cell_format, population, train
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
 
-__all__ = ["EvalJob", "Executor", "InlineExecutor", "LocalPoolExecutor", "run_job", "WorkerLostError"]
+__all__ = ["EvalJob", "Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "PopulationJob", "run_job",
+           "WorkerLostError"]
 
 
 class WorkerLostError(RuntimeError):
@@ -56,15 +57,38 @@ class EvalJob:
     model_path: str | None = None
 
 
-Evaluate = Callable[["EvalJob"], EvalResult]  # what runs one job
+@dataclasses.dataclass(frozen=True)
+class PopulationJob:
+    """Several configurations of one cell on one task, trained as one population
+    (`evo_rnn.population`): member i is `hparams[i]` with `seeds[i]`, saved to `model_paths[i]`.
+    All members have one shape (layers and parameter budget)."""
+
+    arch: str
+    graph: str
+    task: str
+    hparams: tuple[str, ...]
+    seeds: tuple[int, ...]
+    preset: Preset
+    data_dir: str | None = None
+    model_paths: tuple[str | None, ...] | None = None
 
 
-def run_job(job: EvalJob) -> EvalResult:
-    """Trains one job (in whatever process runs it).
+Job = EvalJob | PopulationJob
+Evaluate = Callable[[Job], "EvalResult | list[EvalResult]"]  # what runs one job
+
+
+def run_job(job: Job) -> EvalResult | list[EvalResult]:
+    """Trains one job (in whatever process runs it): an `EvalResult`, or for a `PopulationJob`
+    one per member, in order.
 
     A candidate's own failures come back as status "failed" or "diverged"; errors of
     evo_rnn's own code propagate to the caller, which stops.
     """
+    if isinstance(job, PopulationJob):
+        return population.evaluate_population(
+            cell_format.loads(job.graph), job.task, [HParams.from_dict(json.loads(h)) for h in job.hparams],
+            list(job.seeds), job.preset, data_dir=job.data_dir, save_models=job.model_paths,
+        )
     return train.evaluate(
         cell_format.loads(job.graph), job.task, HParams.from_dict(json.loads(job.hparams)), seed=job.seed,
         preset=job.preset, data_dir=job.data_dir, save_model=job.model_path,
@@ -77,8 +101,8 @@ class Executor(abc.ABC):
     workers: int
 
     @abc.abstractmethod
-    def submit(self, job: EvalJob) -> concurrent.futures.Future:
-        """Starts `job`; the future's result is its `EvalResult`. A future that raises
+    def submit(self, job: Job) -> concurrent.futures.Future:
+        """Starts `job`; the future's result is what `run_job` returns. A future that raises
         `WorkerLostError` lost its worker and may be submitted again."""
 
     @abc.abstractmethod
@@ -100,7 +124,7 @@ class InlineExecutor(Executor):
             backend.warm_up()  # real training runs in this process
         self._evaluate = evaluate
 
-    def submit(self, job: EvalJob) -> concurrent.futures.Future:
+    def submit(self, job: Job) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
             future.set_result(self._evaluate(job))
@@ -150,7 +174,7 @@ class LocalPoolExecutor(Executor):
             )
         return self._pool
 
-    def submit(self, job: EvalJob) -> concurrent.futures.Future:
+    def submit(self, job: Job) -> concurrent.futures.Future:
         try:
             inner = self._ensure_pool().submit(self._evaluate, job)
         except BrokenProcessPool:

@@ -21,8 +21,7 @@ from typing import Any
 
 from evo_rnn import backend
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import EvalJob, Evaluate, Executor, WorkerLostError, run_job
-from evo_rnn.results import EvalResult
+from evo_rnn.executors import Evaluate, Executor, Job, PopulationJob, WorkerLostError, run_job
 
 __all__ = ["RayExecutor", "REMOTE_NAME"]
 
@@ -48,16 +47,27 @@ def _prepare_worker(threads: int) -> None:
         _PREPARED = True
 
 
-def _evaluate_remotely(job: EvalJob, threads: int, evaluate: Evaluate) -> tuple[EvalResult, bytes | None]:
-    """Runs in a Ray worker: the result, and the trained model's bytes when the driver wants
-    the model (the driver's path may not exist on this node)."""
+def _model_paths(job: Job) -> list[str | None]:
+    """Where the driver wants the job's trained models (one per member of a population)."""
+    if isinstance(job, PopulationJob):
+        return list(job.model_paths or [None] * len(job.seeds))
+    return [job.model_path]
+
+
+def _evaluate_remotely(job: Job, threads: int, evaluate: Evaluate) -> tuple[Any, list[bytes | None]]:
+    """Runs in a Ray worker: the result(s), and the trained models' bytes where the driver wants
+    them (the driver's paths may not exist on this node)."""
     _prepare_worker(threads)
-    if job.model_path is None:
-        return evaluate(job), None
+    wanted = _model_paths(job)
+    if not any(wanted):
+        return evaluate(job), [None] * len(wanted)
     with tempfile.TemporaryDirectory(prefix="evo_rnn-") as scratch:
-        local = Path(scratch) / "model.keras"
-        result = evaluate(dataclasses.replace(job, model_path=str(local)))
-        return result, (local.read_bytes() if local.is_file() else None)
+        local = [None if path is None else str(Path(scratch) / f"model-{i}.keras") for i, path in enumerate(wanted)]
+        if isinstance(job, PopulationJob):
+            result = evaluate(dataclasses.replace(job, model_paths=tuple(local)))
+        else:
+            result = evaluate(dataclasses.replace(job, model_path=local[0]))
+        return result, [Path(path).read_bytes() if path and Path(path).is_file() else None for path in local]
 
 
 class RayExecutor(Executor):
@@ -118,7 +128,7 @@ class RayExecutor(Executor):
         )
         self._refs: dict[Any, concurrent.futures.Future] = {}
 
-    def submit(self, job: EvalJob) -> concurrent.futures.Future:
+    def submit(self, job: Job) -> concurrent.futures.Future:
         ray = self._ray
         ref = self._remote.remote(job, self.threads, self._evaluate)
         outer: concurrent.futures.Future = concurrent.futures.Future()
@@ -144,9 +154,10 @@ class RayExecutor(Executor):
             except BaseException as error:
                 outer.set_exception(error)
                 return
-            if model is not None and job.model_path is not None:
-                Path(job.model_path).parent.mkdir(parents=True, exist_ok=True)
-                Path(job.model_path).write_bytes(model)
+            for path, data in zip(_model_paths(job), model):
+                if path is not None and data is not None:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    Path(path).write_bytes(data)
             outer.set_result(result)
 
         ref.future().add_done_callback(relay)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from evo_rnn import architectures, hparams, presets, tasks, train
+from evo_rnn import ablation, architectures, hparams, presets, tasks, train
 from evo_rnn.cell_graph import parameter_count
 from evo_rnn.errors import EvoRnnError, InvalidCellError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
@@ -313,8 +313,32 @@ def test_ablation_with_workers_matches_the_in_process_run(tmp_path):
     bad = run_module("evo_rnn.ablation", "--replicates", "0", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "--replicates" in stderr_lines(bad)[0]
     other_seed = run_module("evo_rnn.ablation", *args, "--seed", "5", "--out", str(tmp_path / "inline"))
-    assert other_seed.returncode == 2 and "another preset, --set, --seed or --trials" in stderr_lines(other_seed)[0]
+    assert other_seed.returncode == 2 and "another preset, --set, --seed, --trials" in stderr_lines(other_seed)[0]
     assert len((tmp_path / "inline" / "results.jsonl").read_text().splitlines()) == 2  # nothing lost or added
+
+
+def test_ablation_with_populations_trains_the_same_plan_and_keeps_it_apart(tmp_path):
+    args = ["--tasks", "memorize", "--cells", "gru,tanh", "--trials", "2", "--replicates", "2",
+            "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "memorize.n_valid=32"]
+    inline = run_module("evo_rnn.ablation", *args, "--population", "4", "--out", str(tmp_path / "inline"))
+    pooled = run_module("evo_rnn.ablation", *args, "--population", "3", "--workers", "2",
+                        "--out", str(tmp_path / "pooled"))
+    assert inline.returncode == 0 and pooled.returncode == 0, (inline.stderr[-2000:], pooled.stderr[-2000:])
+
+    def rows(folder):
+        found = [json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
+        return sorted((r["cell"], r["trial"], r["replicate"], r["seed"], r["status"], r["valid_score"]) for r in found)
+
+    # Every (cell, config, replicate) of the plan once, with its seed; the members' results do
+    # not depend on which population they were in, nor on the process that trained it.
+    assert rows("inline") == rows("pooled") and len(rows("inline")) == 8
+    preset = presets.with_overrides(presets.get("quick"), ["max_epochs=1", "memorize.n_train=64",
+                                                           "memorize.n_valid=32"])
+    planned = {(key[0], key[2], key[3], job.seed)
+               for key, job in ablation.plan(["gru", "tanh"], ["memorize"], preset, 2, 2, 0, None)}
+    assert {(c, t, r, s) for c, t, r, s, *_ in rows("inline")} == planned
+    fit = run_module("evo_rnn.ablation", *args, "--out", str(tmp_path / "inline"))  # Keras' fit into it: refused
+    assert fit.returncode == 2 and "--population (or none)" in stderr_lines(fit)[0]
 
 
 def test_no_graphs_survive_an_evaluation():
