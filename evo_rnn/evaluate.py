@@ -88,7 +88,7 @@ def _population_trials(args: argparse.Namespace, graph, task, configs, preset) -
 def _solo_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
     from tqdm import tqdm
 
-    from evo_rnn import train
+    from evo_rnn.population import evaluate_one
 
     results = []
     for trial, config in enumerate(configs):
@@ -99,8 +99,8 @@ def _solo_trials(args: argparse.Namespace, graph, task, configs, preset) -> list
             bar.update(1)
             bar.set_postfix(loss=f"{point['loss']:.3f}", val=f"{point['val_score']:.4f}")
 
-        result = train.evaluate(graph, task, config, seed=args.seed + trial, preset=preset,
-                                data_dir=args.data_dir, data_seed=args.data_seed, progress=progress)
+        result = evaluate_one(graph, task, config, seed=args.seed + trial, preset=preset,
+                              data_dir=args.data_dir, data_seed=args.data_seed, progress=progress)
         bar.close()
         results.append(result)
         if args.json:

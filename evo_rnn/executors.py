@@ -19,7 +19,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 
-from evo_rnn import backend, cell_format, population, train
+from evo_rnn import backend, cell_format, population
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
@@ -89,7 +89,7 @@ def run_job(job: Job) -> EvalResult | list[EvalResult]:
             cell_format.loads(job.graph), job.task, [HParams.from_dict(json.loads(h)) for h in job.hparams],
             list(job.seeds), job.preset, data_dir=job.data_dir, save_models=job.model_paths,
         )
-    return train.evaluate(
+    return population.evaluate_one(
         cell_format.loads(job.graph), job.task, HParams.from_dict(json.loads(job.hparams)), seed=job.seed,
         preset=job.preset, data_dir=job.data_dir, save_model=job.model_path,
     )
@@ -136,9 +136,25 @@ class InlineExecutor(Executor):
         pass
 
 
-def _init_worker(threads: int | None) -> None:
-    """Runs first in every pool worker: Ctrl-C is the driver's to handle."""
+def _exit_with_parent(parent: int, period: float = 1.0) -> None:
+    """Ends this worker process once its parent is gone (killed with SIGKILL, say): the pool
+    cannot tell it to stop then, and an orphan would train on with nobody to hear its result."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="evo_rnn-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int | None, parent: int) -> None:
+    """Runs first in every pool worker: Ctrl-C is the driver's to handle, and the worker ends
+    with the driver."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent)
     backend.configure_worker(threads)
 
 
@@ -170,7 +186,7 @@ class LocalPoolExecutor(Executor):
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.threads,),
+                initializer=_init_worker, initargs=(self.threads, os.getpid()),
             )
         return self._pool
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import architectures, backend, cell_format, diagram, train
+from evo_rnn import architectures, backend, cell_format, diagram, population, train
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
@@ -77,8 +77,8 @@ def _trained_model(scores: Scores, arch: str, task: str, graph, preset: Preset, 
         return None
     log(f"export: retraining {arch[:8]} on {task} with its best configuration (no kept model)")
     kept.parent.mkdir(parents=True, exist_ok=True)
-    result = train.evaluate(graph, task, HParams.from_dict(best.hparams), seed=seed, preset=preset,
-                            data_dir=data_dir, save_model=kept)
+    result = population.evaluate_one(graph, task, HParams.from_dict(best.hparams), seed=seed, preset=preset,
+                                     data_dir=data_dir, save_model=kept)
     return kept if result.ok and kept.is_file() else None
 
 

@@ -44,7 +44,7 @@ from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
 from evo_rnn import train
 
-__all__ = ["PopulationError", "evaluate_population"]
+__all__ = ["PopulationError", "evaluate_one", "evaluate_population"]
 
 EVAL_BATCH = train.EVAL_BATCH
 _MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default, which the solo evaluation uses
@@ -320,6 +320,19 @@ def evaluate_population(
     graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
     task = train.load_task(task, preset, data_dir) if isinstance(task, str) else task
     return _evaluate_or_split(graph, task, list(configs), list(seeds), preset, data_dir, data_seed, save_models)
+
+
+def evaluate_one(cell: nx.DiGraph | str, task: str | Task, hparams: HParams, seed: int, preset: Preset,
+                 data_dir: str | os.PathLike | None = None, data_seed: int = 0,
+                 save_model: str | os.PathLike | None = None,
+                 progress: Callable[[int, dict], None] | None = None) -> EvalResult:
+    """One evaluation, trained as the preset's `engine` says: Keras' fit (`train.evaluate`, with
+    per-epoch `progress`) or the population engine with one member (the same result as that
+    member in any population)."""
+    if preset.engine == "population":
+        return evaluate_population(cell, task, [hparams], [seed], preset, data_dir, data_seed, [save_model])[0]
+    return train.evaluate(cell, task, hparams, seed, preset, data_dir=data_dir, data_seed=data_seed,
+                          progress=progress, save_model=save_model)
 
 
 def _out_of_memory(error: BaseException) -> bool:

@@ -12,7 +12,11 @@ from evo_rnn import hparams, tasks
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
 
-__all__ = ["Preset", "PRESETS", "SearchConfig", "get", "sample_configs", "with_overrides"]
+__all__ = ["ENGINES", "Preset", "PRESETS", "SearchConfig", "get", "sample_configs", "with_overrides"]
+
+# How an evaluation trains. A preset field, so part of the cache key: the engines shuffle
+# batches differently, so their results for one (configuration, seed) differ.
+ENGINES = ("fit", "population")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +54,11 @@ class Preset:
     ptb: PtbConfig
     music: MusicConfig
     search: SearchConfig
+    engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "population" (evo_rnn.population)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise EvoRnnError(f"unknown engine {self.engine!r}; engines: {', '.join(ENGINES)} (--set engine=population)")
 
     def task_config(self, task: str) -> Any:
         """The config of task `task` (the music sets share one).

@@ -83,6 +83,8 @@ def preset_key(preset: Any) -> str:
     choose which evaluations run, not their results."""
     contents = dataclasses.asdict(preset)
     contents.pop("search", None)
+    if contents.get("engine") == "fit":  # the default engine: keys made before it was a field stay valid
+        contents.pop("engine")
     text = json.dumps(contents, sort_keys=True, default=str)
     return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 

@@ -13,11 +13,11 @@ import pytest
 
 from evo_rnn import architectures, cell_format, presets
 from evo_rnn.cell_hash import same_architecture, structural_hash
-from evo_rnn.executors import EvalJob, InlineExecutor, WorkerLostError
+from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import EvalResult, Status, preset_key
 from evo_rnn.scores import BaselineError
-from evo_rnn.search.evolution import Evolution
+from evo_rnn.search.evolution import Evolution, SearchError
 from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
 
@@ -36,6 +36,7 @@ class FakeEvaluator:
 
     def __init__(self, fail=None):
         self.calls: list[tuple] = []
+        self.jobs: list[PopulationJob] = []
         self.fail = fail or (lambda job: None)
 
     def quality(self, graph, task: str) -> float:
@@ -44,7 +45,11 @@ class FakeEvaluator:
                 return scores[task]
         return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
 
-    def __call__(self, job: EvalJob) -> EvalResult:
+    def __call__(self, job):
+        if isinstance(job, PopulationJob):  # one result per member, as evaluate_population
+            self.jobs.append(job)
+            return [self(EvalJob(job.arch, job.graph, job.task, config, seed, job.preset, job.data_dir))
+                    for config, seed in zip(job.hparams, job.seeds)]
         self.calls.append((job.arch, job.task, job.hparams, job.seed))
         status = self.fail(job)
         config = HParams.from_dict(json.loads(job.hparams))
@@ -357,3 +362,27 @@ def test_mutate_is_injected_and_an_unmutable_parent_is_recorded(store):
     search.on_event = stop_after_four_steps
     search.run(tick=0)
     assert calls and [s["outcome"] for s in store.steps()[2:]] == ["unmutable"] * len(calls)
+
+
+def test_population_jobs_group_one_steps_requests_and_change_no_result(tmp_path):
+    preset = presets.with_overrides(search_preset(configs_per_task=4), ["engine=population"])
+
+    def outline(members_per_job: int, name: str) -> tuple[list, FakeEvaluator]:
+        evaluate = FakeEvaluator()
+        with Store(tmp_path / f"{name}.sqlite") as s:
+            run_search(s, preset, evaluate, max_candidates=8, members_per_job=members_per_job)
+            return [(x["kind"], x["arch"], x["outcome"], x["score"]) for x in s.steps()], evaluate
+
+    single, one_by_one = outline(1, "single")
+    grouped, batched = outline(3, "grouped")
+    assert grouped == single  # the same search, step for step
+    assert sorted(batched.calls) == sorted(one_by_one.calls)  # the same evaluations, each once
+    assert batched.jobs and max(len(job.seeds) for job in batched.jobs) == 3
+    for job in batched.jobs:  # one architecture, task and shape per job
+        shapes = {(json.loads(h)["num_layers"], json.loads(h)["param_budget"]) for h in job.hparams}
+        assert len(shapes) == 1 and len(set(job.hparams)) == len(job.hparams)
+
+
+def test_population_jobs_need_the_population_engine(store):
+    with pytest.raises(SearchError, match="engine=population"):
+        make_search(store, search_preset(), members_per_job=4)

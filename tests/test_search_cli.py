@@ -172,13 +172,25 @@ print("savedmodel ok")
     assert "install it and run `python -m evo_rnn.export --run tiny` again" in again.stderr
 
 
-def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path):
-    args = search_args(tmp_path, "--workers", "0", "--max-candidates", "4", "--no-export")
+@pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export"], ["--workers", "1", "--population-size", "3"]],
+                         ids=["one-evaluation-per-job", "population-jobs"])
+def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path, jobs):
+    args = search_args(tmp_path, "--max-candidates", "4", *jobs)
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
     process = start(args)
     wait_for(lambda: database.exists() and len(rows(database)) >= 11, process)
+    workers = children_of(process.pid)
     process.send_signal(signal.SIGKILL)
-    process.communicate()
+    try:
+        process.communicate(timeout=60)  # an orphaned worker would hold the pipes open
+    except subprocess.TimeoutExpired:
+        for pid in children_of(process.pid) + workers:
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail("the search's workers outlived it by a minute")
+    deadline = time.time() + 15
+    while [pid for pid in workers if os.path.exists(f"/proc/{pid}")] and time.time() < deadline:
+        time.sleep(0.5)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # the workers ended with it
     before = rows(database)
     resumed = run_module("evo_rnn.search", *args, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -191,6 +203,13 @@ def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_pat
         children = db.execute("SELECT COUNT(*) FROM steps WHERE kind='mutate' AND outcome NOT IN "
                               "('duplicate', 'unmutable')").fetchone()[0]
     assert children == 4
+    if "--population-size" in jobs:  # every evaluation trained by the population engine, and exported
+        with sqlite3.connect(database) as db:
+            keys = {row[0] for row in db.execute("SELECT DISTINCT preset FROM evaluations")}
+            config = json.loads(db.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
+        assert len(keys) == 1 and "engine=population" in config["overrides"]
+        exported = next(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
+        assert (exported / "model-arith.keras").is_file() and (exported / "model-xml.keras").is_file()
 
 
 def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):

@@ -33,6 +33,8 @@ def _say(message: str) -> None:
 def _overrides(args: argparse.Namespace) -> list[str]:
     """The run's preset overrides: `--set` items, then what --tasks and --seed-zoo say."""
     overrides = list(args.set)
+    if args.population_size > 1 and not any(item.startswith("engine=") for item in overrides):
+        overrides.append("engine=population")  # a member's result must not depend on its company
     if args.tasks:
         overrides.append(f"search.tasks={args.tasks}")
     if args.seed_zoo:
@@ -88,6 +90,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--max-candidates must be 0 or more")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+    if args.population_size < 1:
+        raise UsageError("--population-size must be at least 1")
 
 
 def _job(args: argparse.Namespace) -> int:
@@ -125,7 +129,7 @@ def _job(args: argparse.Namespace) -> int:
         search = Scheduler(
             evolution, executor, data_dir=data_dir,
             budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
-            run_files=files, on_event=progress,
+            run_files=files, on_event=progress, members_per_job=args.population_size,
         )
         progress.attach(search)
         _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
@@ -185,6 +189,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--gpus-per-eval", type=float, default=0.0,
                         help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
                              "one GPU, e.g. 0.25 (default: 0)")
+    parser.add_argument("--population-size", type=int, default=1, metavar="P",
+                        help="send the requests of one step for one architecture, task and shape as population "
+                             "jobs of at most P members (evo_rnn.population; implies --set engine=population, whose "
+                             "batch order differs from Keras' fit, so a run keeps to one engine) (default: 1, one "
+                             "evaluation per job with Keras' fit)")
     parser.add_argument("--run", default="default",
                         help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
                              "(default: default)")

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evo_rnn import cell_format
-from evo_rnn.executors import EvalJob, Executor, WorkerLostError
+from evo_rnn.executors import EvalJob, Executor, Job, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import CacheKey, EvalResult, Status
 from evo_rnn.runs import RunFiles
-from evo_rnn.search.evolution import EvalRequest, Evolution, StepOutcome, StepRun
+from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
 
 __all__ = ["Scheduler"]
 
@@ -38,9 +38,12 @@ class _Running:
 
 @dataclasses.dataclass
 class _InFlight:
-    key: CacheKey
-    job: EvalJob
+    """A job on a worker: its members' cache keys (one for an `EvalJob`) and model paths."""
+
+    keys: tuple[CacheKey, ...]
+    job: Job
     attempts: int
+    model_paths: tuple[str | None, ...]
 
 
 class Scheduler:
@@ -60,12 +63,20 @@ class Scheduler:
         max_retries: how often an evaluation whose worker died is tried again before it is
             recorded as failed.
         clock: the time source (tests pass a fake one).
+        members_per_job: the most requests of one step for one (architecture, task, shape) sent
+            as one population job (`evo_rnn.population`); above 1 the preset's engine must be
+            "population", so that a member's result does not depend on its company.
     """
 
     def __init__(self, evolution: Evolution, executor: Executor, data_dir: str | os.PathLike | None = None,
                  budget_seconds: float | None = None, run_files: RunFiles | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None, max_retries: int = 2,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, members_per_job: int = 1):
+        if members_per_job < 1:
+            raise SearchError(f"--population-size must be at least 1, got {members_per_job}")
+        if members_per_job > 1 and evolution.preset.engine != "population":
+            raise SearchError("population jobs need the population engine: --set engine=population")
+        self.members_per_job = members_per_job
         self.evolution, self.executor = evolution, executor
         self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
         self.data_dir = None if data_dir is None else str(data_dir)
@@ -125,61 +136,100 @@ class Scheduler:
             self._graph_json[arch] = cell_format.dumps(self.store.architecture(arch))
         return self._graph_json[arch]
 
-    def _dispatch(self, step: int, index: int, request: EvalRequest) -> None:
-        """Serves a request from the cache, joins an identical one in flight, or submits it."""
-        key = CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed, self.evolution.scores.preset_key)
-        hit = self.store.cached(key)
-        if hit is not None:
-            self.cache_hits += 1
-            self._deliver(step, index, hit)
-            return
-        if key in self._waiters:
-            self._waiters[key].append((step, index))
-            return
-        model_path = None if self.run_files is None else str(self.run_files.new_pending_model())
-        job = EvalJob(request.arch, self._graph_text(request.arch), request.task, key.hparams, self.seed, self.preset,
-                      self.data_dir, model_path)
-        self._waiters[key] = [(step, index)]
-        self._submit(_InFlight(key, job, 0))
+    def _key(self, request: EvalRequest) -> CacheKey:
+        return CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed,
+                        self.evolution.scores.preset_key)
+
+    def _dispatch(self, requests: list[tuple[int, int, EvalRequest]]) -> None:
+        """Serves each request from the cache, joins an identical one in flight, or sends the
+        rest (all of one step, architecture, task and shape) as jobs of at most
+        `members_per_job` members."""
+        new: list[tuple[CacheKey, EvalRequest]] = []
+        for step, index, request in requests:
+            key = self._key(request)
+            hit = self.store.cached(key)
+            if hit is not None:
+                self.cache_hits += 1
+                self._deliver(step, index, hit)
+            elif key in self._waiters:
+                self._waiters[key].append((step, index))
+            else:
+                self._waiters[key] = [(step, index)]
+                new.append((key, request))
+        for start in range(0, len(new), self.members_per_job):
+            chunk = new[start:start + self.members_per_job]
+            paths = tuple(None if self.run_files is None else str(self.run_files.new_pending_model()) for _ in chunk)
+            first = chunk[0][1]
+            if len(chunk) == 1:
+                job: Job = EvalJob(first.arch, self._graph_text(first.arch), first.task, chunk[0][0].hparams,
+                                   self.seed, self.preset, self.data_dir, paths[0])
+            else:
+                job = PopulationJob(first.arch, self._graph_text(first.arch), first.task,
+                                    tuple(key.hparams for key, _ in chunk), (self.seed,) * len(chunk), self.preset,
+                                    self.data_dir, paths)
+            self._submit(_InFlight(tuple(key for key, _ in chunk), job, 0, paths))
+
+    def _next_requests(self) -> list[tuple[int, int, EvalRequest]]:
+        """The next queued request and, for population jobs, every other queued request of its
+        step with the same architecture, task and shape (the rest stay queued, in order)."""
+        step, _, index, request = heapq.heappop(self._queue)
+        taken = [(step, index, request)]
+        if self.members_per_job == 1:
+            return taken
+        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget)
+        others = []
+        while self._queue and self._queue[0][0] == step:
+            item = heapq.heappop(self._queue)
+            other = item[3]
+            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget) == shape:
+                taken.append((item[0], item[2], other))
+            else:
+                others.append(item)
+        for item in others:
+            heapq.heappush(self._queue, item)
+        return taken
 
     def _submit(self, flight: _InFlight) -> None:
         self._in_flight[self.executor.submit(flight.job)] = flight
 
     def _collect(self, future: Future) -> None:
-        """Records a finished evaluation at once, keeps its model if it is the best so far,
-        and hands the result to every step waiting for it."""
+        """Records a finished job's evaluations at once, keeps each model that is the best so
+        far, and hands every result to the steps waiting for it."""
         flight = self._in_flight.pop(future)
         job = flight.job
         try:
-            result: EvalResult = future.result()
+            outcome = future.result()
+            results: list[EvalResult] = outcome if isinstance(outcome, list) else [outcome]
         except WorkerLostError as error:
             if flight.attempts < self.max_retries:
                 self._emit("retry", {"arch": job.arch, "task": job.task, "attempt": flight.attempts + 1,
                                      "message": str(error)})
                 self._submit(dataclasses.replace(flight, attempts=flight.attempts + 1))
                 return
-            result = _failed(job, f"the worker running this evaluation died {flight.attempts + 1} times: {error}")
-        if flight.attempts:
-            result = dataclasses.replace(result, attempts=flight.attempts + 1)
-            if result.ok:
-                result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
-        self.trained += 1
-        previous = self.evolution.scores.task_score(job.arch, job.task)
-        self.store.record(flight.key, result)
-        self._keep_model(job, result, previous)
-        self.store.set_meta("elapsed_seconds", self.elapsed())
-        self._emit("evaluation", {"arch": job.arch, "task": job.task, "status": str(result.status),
-                                  "valid_score": result.valid_score, "seconds": result.seconds})
-        for step, index in self._waiters.pop(flight.key):
-            self._deliver(step, index, result)
+            message = f"the worker running this evaluation died {flight.attempts + 1} times: {error}"
+            results = [_failed(job, key, message) for key in flight.keys]
+        for key, path, result in zip(flight.keys, flight.model_paths, results):
+            if flight.attempts:
+                result = dataclasses.replace(result, attempts=flight.attempts + 1)
+                if result.ok:
+                    result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
+            self.trained += 1
+            previous = self.evolution.scores.task_score(key.arch, key.task)
+            self.store.record(key, result)
+            self._keep_model(key, path, result, previous)
+            self.store.set_meta("elapsed_seconds", self.elapsed())
+            self._emit("evaluation", {"arch": key.arch, "task": key.task, "status": str(result.status),
+                                      "valid_score": result.valid_score, "seconds": result.seconds})
+            for step, index in self._waiters.pop(key):
+                self._deliver(step, index, result)
 
-    def _keep_model(self, job: EvalJob, result: EvalResult, previous: float | None) -> None:
-        if job.model_path is None or self.run_files is None:
+    def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult, previous: float | None) -> None:
+        if model_path is None or self.run_files is None:
             return
-        path = Path(job.model_path)
+        path = Path(model_path)
         best = result.ok and (previous is None or result.valid_score > previous)
         if best and path.is_file():
-            target = self.run_files.kept_model(job.arch, job.task)
+            target = self.run_files.kept_model(key.arch, key.task)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         else:
@@ -195,8 +245,7 @@ class Scheduler:
         """Gives every idle worker an evaluation: queued requests first, then new steps."""
         while len(self._in_flight) < self.executor.workers and not self.out_of_time():
             if self._queue:
-                step, _, index, request = heapq.heappop(self._queue)
-                self._dispatch(step, index, request)
+                self._dispatch(self._next_requests())
                 continue
             run = self.evolution.next_step()
             if run is None:
@@ -249,7 +298,7 @@ class Scheduler:
         return len(self._running)
 
 
-def _failed(job: EvalJob, message: str) -> EvalResult:
-    config = HParams.from_dict(json.loads(job.hparams))
-    return EvalResult(status=Status.FAILED, task=job.task, preset=job.preset.name, seed=job.seed,
+def _failed(job: Job, key: CacheKey, message: str) -> EvalResult:
+    config = HParams.from_dict(json.loads(key.hparams))
+    return EvalResult(status=Status.FAILED, task=key.task, preset=job.preset.name, seed=key.seed,
                       hparams=config.to_dict(), message=message)
