@@ -136,7 +136,8 @@ def _job(args: argparse.Namespace) -> int:
              f"{', '.join(preset.search.tasks)}, filter {preset.search.filter_task}, "
              f"{executor.workers} worker{'s' if executor.workers != 1 else ''})")
         if search.out_of_time():
-            _say(f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minutes "
+            _say(f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minute"
+                 f"{'' if args.budget_minutes == 1 else 's'} "
                  f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
                  f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME")
         interrupted = False
@@ -153,7 +154,7 @@ def _job(args: argparse.Namespace) -> int:
         if unfinished and not interrupted:
             _say(f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
                  f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
-                 "--budget-minutes finishes them")
+                 f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}")
         has_population = bool(store.population())
     if has_population and not args.no_export:
         path = export_run(files, args.out, args.top, data_dir, command)
