@@ -42,7 +42,7 @@ def main() -> None:
 
     import evo_rnn  # noqa: F401
     from evo_rnn import presets, train
-    from evo_rnn.population import evaluate_population
+    from evo_rnn.population import evaluate_population, shape_batches
 
     if keras.backend.backend() != args.backend:
         sys.exit(f"KERAS_BACKEND is {keras.backend.backend()!r}; run with --backend {keras.backend.backend()}")
@@ -69,16 +69,11 @@ def main() -> None:
     def population(size: int):
         def run():
             results = [None] * len(configs)
-            by_shape: dict[tuple, list[int]] = {}
-            for k, config in enumerate(configs):
-                by_shape.setdefault((config.num_layers, config.param_budget), []).append(k)
-            for members in by_shape.values():
-                for start in range(0, len(members), size):
-                    chunk = members[start:start + size]
-                    out = evaluate_population("gru", args.task, [configs[k] for k in chunk], [seeds[k] for k in chunk],
-                                              preset)
-                    for k, result in zip(chunk, out):
-                        results[k] = result
+            for chunk in shape_batches(configs, size):
+                out = evaluate_population("gru", args.task, [configs[k] for k in chunk], [seeds[k] for k in chunk],
+                                          preset)
+                for k, result in zip(chunk, out):
+                    results[k] = result
             return results
         return run
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from evo_rnn import architectures, cell_format, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError
+from evo_rnn.hparams import HParams
+from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import EvalResult, Status
 
@@ -114,18 +116,17 @@ def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials
 def populations(jobs: list[tuple[RowKey, EvalJob]], size: int) -> list[tuple[list[RowKey], PopulationJob]]:
     """The jobs as populations of at most `size` members, each of one cell, task and shape
     (layers and budget), in plan order."""
-    groups: dict[tuple, list[tuple[RowKey, EvalJob]]] = {}
+    groups: dict[tuple[str, str], list[tuple[RowKey, EvalJob]]] = {}
     for key, job in jobs:
-        config = json.loads(job.hparams)
-        groups.setdefault((job.arch, job.task, config["num_layers"], config["param_budget"]), []).append((key, job))
+        groups.setdefault((job.arch, job.task), []).append((key, job))
     batched = []
     for members in groups.values():
-        for start in range(0, len(members), size):
-            chunk = members[start:start + size]
-            first = chunk[0][1]
-            batched.append(([key for key, _ in chunk], PopulationJob(
-                first.arch, first.graph, first.task, tuple(job.hparams for _, job in chunk),
-                tuple(job.seed for _, job in chunk), first.preset, first.data_dir)))
+        configs = [HParams.from_dict(json.loads(job.hparams)) for _, job in members]
+        for chunk in shape_batches(configs, size):
+            first = members[chunk[0]][1]
+            batched.append(([members[i][0] for i in chunk], PopulationJob(
+                first.arch, first.graph, first.task, tuple(members[i][1].hparams for i in chunk),
+                tuple(members[i][1].seed for i in chunk), first.preset, first.data_dir)))
     return batched
 
 

@@ -64,21 +64,16 @@ def _population_trials(args: argparse.Namespace, graph, task, configs, preset) -
     """The trials P at a time, each population of one shape (layers), in trial order."""
     from tqdm import tqdm
 
-    from evo_rnn.population import evaluate_population
+    from evo_rnn.population import evaluate_population, shape_batches
 
     results: list = [None] * len(configs)
-    by_shape: dict[tuple[int, int], list[int]] = {}
-    for trial, config in enumerate(configs):
-        by_shape.setdefault((config.num_layers, config.param_budget), []).append(trial)
     with tqdm(total=len(configs), desc="trials", unit="trial", file=sys.stderr, disable=args.quiet, leave=False) as bar:
-        for trials in by_shape.values():
-            for start in range(0, len(trials), args.population):
-                chunk = trials[start:start + args.population]
-                out = evaluate_population(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk],
-                                          preset, data_dir=args.data_dir, data_seed=args.data_seed)
-                for trial, result in zip(chunk, out):
-                    results[trial] = result
-                bar.update(len(chunk))
+        for chunk in shape_batches(configs, args.population):
+            out = evaluate_population(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk],
+                                      preset, data_dir=args.data_dir, data_seed=args.data_seed)
+            for trial, result in zip(chunk, out):
+                results[trial] = result
+            bar.update(len(chunk))
     if args.json:
         for result in results:
             _print_json(args, result)

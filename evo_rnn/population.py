@@ -44,7 +44,7 @@ from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
 from evo_rnn import train
 
-__all__ = ["PopulationError", "evaluate_one", "evaluate_population"]
+__all__ = ["PopulationError", "evaluate_one", "evaluate_population", "shape_batches"]
 
 EVAL_BATCH = train.EVAL_BATCH
 _MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default, which the solo evaluation uses
@@ -67,9 +67,6 @@ class _PopulationModel:
         layers = [layer for layer in template.layers if not isinstance(layer, keras.layers.InputLayer)]
         self.input_layer, self.output_layer = layers[0], layers[-1]
         self.rnns = [layer for layer in layers if isinstance(layer, GraphRNN)]
-        if any(isinstance(layer, keras.layers.Dropout) for layer in layers):
-            raise PopulationError("population training does not support dropout yet; train members with dropout "
-                                  "one at a time with evo_rnn.train.evaluate")
 
     def _get(self, weights: Sequence, variable) -> Any:
         return weights[self.index[id(variable)]]
@@ -336,10 +333,10 @@ def evaluate_one(cell: nx.DiGraph | str, task: str | Task, hparams: HParams, see
 
 
 def _out_of_memory(error: BaseException) -> bool:
-    """Whether `error` says the device or host ran out of memory (any backend)."""
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-        return True
-    return "RESOURCE_EXHAUSTED" in str(error)[:2000] or "Out of memory" in str(error)[:2000]
+    """Whether `error` says the device or host ran out of memory: one of the candidate errors
+    other than an invalid cell, or JAX's runtime error with XLA's RESOURCE_EXHAUSTED."""
+    memory_errors = tuple(e for e in train.candidate_errors() if e is not InvalidCellError)
+    return isinstance(error, memory_errors) or "RESOURCE_EXHAUSTED" in str(error)[:2000]
 
 
 def _evaluate_or_split(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
@@ -374,8 +371,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
 
             def member_model(i: int) -> keras.Model:  # member i's solo model, as `evaluate` builds it
                 train._seed_everything(seeds[i], preset.jit_compile)
-                return train.build_model(graph, task, configs[i], units, seeds[i], preset.jit_compile, batch_size,
-                                         compile=False)
+                return train.build_model(graph, task, configs[i], units, seeds[i], preset.jit_compile, batch_size)
 
             template = member_model(0)
             initial = [[np.asarray(v.value) for v in template.trainable_variables]]
@@ -447,9 +443,6 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 model = template if i == 0 else member_model(i)
                 for variable, value in zip(model.trainable_variables, best_numpy):
                     variable.assign(value[i])
-                model.compile(optimizer=keras.optimizers.SGD(configs[i].learning_rate,
-                                                             global_clipnorm=configs[i].max_grad_norm),
-                              loss=_loss(task))
                 model.save(save_models[i])
         return results
     finally:
@@ -460,10 +453,13 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         train._forget_custom_gradients(registered)
 
 
-def _loss(task: Task) -> keras.losses.Loss:
-    if task.loss == "binary_crossentropy":
-        return keras.losses.BinaryCrossentropy(from_logits=True)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:
+    """The indices of `configs` as populations: grouped by shape (layers and parameter budget),
+    in order, at most `size` a group."""
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for index, config in enumerate(configs):
+        by_shape.setdefault((config.num_layers, config.param_budget), []).append(index)
+    return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
 
 
 def _batch_orders(seeds: Sequence[int], epoch: int, n: int, shuffle: bool) -> np.ndarray:

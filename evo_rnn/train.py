@@ -48,27 +48,41 @@ def task_data(task: Task, data_dir: str | os.PathLike | None, data_seed: int) ->
 # --------------------------------------------------------------------------- model
 
 
+def _model_layers(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, seed: int) -> list[keras.layers.Layer]:
+    """The layers of the model, in order, constructed (not built): Embedding (or Dense, for
+    music) of width `units`, `num_layers` GraphRNN layers (dropout between them when asked), and
+    Dense logits. Construction and building in this order fix which layer takes which draws of
+    Keras' global seed."""
+    stateful = task.stateful
+    if task.input_kind == "tokens":
+        layers: list[keras.layers.Layer] = [keras.layers.Embedding(task.input_size, units)]
+    else:
+        layers = [keras.layers.Dense(units)]
+    dropout = hparams.dropout
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout, seed=seed))
+    for layer in range(hparams.num_layers):
+        cell = GraphCell(graph, units, init_scale=hparams.init_scale, seed=seed + 1000 * layer)
+        layers.append(GraphRNN(cell, return_sequences=True, stateful=stateful))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, seed=seed + layer + 1))
+    layers.append(keras.layers.Dense(task.output_size))
+    return layers
+
+
 def build_model(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, seed: int, jit_compile: bool,
                 batch_size: int | None = None, compile: bool = True) -> keras.Model:
     """Embedding (or Dense, for music) of width `units` -> `num_layers` GraphRNN layers ->
     Dense logits, compiled (unless `compile` is False) with SGD and global gradient-norm clipping."""
-    stateful = task.stateful
+    batch = batch_size if task.stateful else None
     if task.input_kind == "tokens":
-        inputs = keras.Input(batch_shape=(batch_size if stateful else None, None), dtype="int32")
-        x = keras.layers.Embedding(task.input_size, units)(inputs)
+        inputs = keras.Input(batch_shape=(batch, None), dtype="int32")
     else:
-        inputs = keras.Input(batch_shape=(batch_size if stateful else None, None, task.input_size))
-        x = keras.layers.Dense(units)(inputs)
-    dropout = hparams.dropout
-    if dropout:
-        x = keras.layers.Dropout(dropout, seed=seed)(x)
-    for layer in range(hparams.num_layers):
-        cell = GraphCell(graph, units, init_scale=hparams.init_scale, seed=seed + 1000 * layer)
-        x = GraphRNN(cell, return_sequences=True, stateful=stateful)(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, seed=seed + layer + 1)(x)
-    logits = keras.layers.Dense(task.output_size)(x)
-    model = keras.Model(inputs, logits)
+        inputs = keras.Input(batch_shape=(batch, None, task.input_size))
+    x = inputs
+    for layer in _model_layers(graph, task, hparams, units, seed):
+        x = layer(x)
+    model = keras.Model(inputs, x)
     if not compile:
         return model
     if task.loss == "binary_crossentropy":
@@ -90,21 +104,11 @@ def initial_weights(graph: nx.DiGraph, task: Task, hparams: HParams, units: int,
     Call it where `build_model` would be called (after `_seed_everything(seed, ...)`): the
     input and output layers draw from Keras' global seed as they do there.
     """
-    layers: list[keras.layers.Layer] = []
-    if task.input_kind == "tokens":
-        first = keras.layers.Embedding(task.input_size, units)
-        first.build((None, None))
-    else:
-        first = keras.layers.Dense(units)
-        first.build((None, None, task.input_size))
-    layers.append(first)
-    for layer in range(hparams.num_layers):
-        cell = GraphCell(graph, units, init_scale=hparams.init_scale, seed=seed + 1000 * layer)
-        cell.build((None, units))
-        layers.append(cell)
-    last = keras.layers.Dense(task.output_size)
-    last.build((None, None, units))
-    layers.append(last)
+    layers = _model_layers(graph, task, hparams, units, seed)
+    shape: tuple = (None, None) if task.input_kind == "tokens" else (None, None, task.input_size)
+    for layer in layers:
+        layer.build(shape)
+        shape = (None, None, units)
     return [keras.ops.convert_to_numpy(w) for layer in layers for w in layer.trainable_weights]
 
 

@@ -217,11 +217,11 @@ class Scheduler:
             previous = self.evolution.scores.task_score(key.arch, key.task)
             self.store.record(key, result)
             self._keep_model(key, path, result, previous)
-            self.store.set_meta("elapsed_seconds", self.elapsed())
             self._emit("evaluation", {"arch": key.arch, "task": key.task, "status": str(result.status),
                                       "valid_score": result.valid_score, "seconds": result.seconds})
             for step, index in self._waiters.pop(key):
                 self._deliver(step, index, result)
+        self.store.set_meta("elapsed_seconds", self.elapsed())
 
     def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult, previous: float | None) -> None:
         if model_path is None or self.run_files is None:
