@@ -18,7 +18,7 @@ from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecut
 from evo_rnn.hparams import HParams
 from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
-from evo_rnn.results import EvalResult, Status
+from evo_rnn.results import BATCH_ORDER, EvalResult, Status
 
 __all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "populations", "summarize"]
 
@@ -150,10 +150,10 @@ def _run_jobs(executor: Executor, jobs: list[tuple[RowKey | list[RowKey], EvalJo
 
 def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int, populations: bool = False) -> None:
     """Records what the results in an output folder depend on (preset with overrides, seed,
-    configs per task, and whether populations trained them: their batch order differs from
-    Keras' fit), and refuses to resume a folder started with other ones: their rows would be
-    mixed into one table. More cells, tasks or replicates may be added."""
-    settings = {"preset": dataclasses.asdict(preset), "seed": seed, "trials": trials}
+    configs per task, the batch order, and whether populations trained them: the engines agree
+    to float rounding, not bit for bit), and refuses to resume a folder started with other ones:
+    their rows would be mixed into one table. More cells, tasks or replicates may be added."""
+    settings = {"preset": dataclasses.asdict(preset), "seed": seed, "trials": trials, "batch_order": BATCH_ORDER}
     if populations:
         settings["engine"] = "population"
     canonical = json.loads(json.dumps(settings))  # tuples as lists, as read back
@@ -266,7 +266,7 @@ def build_parser() -> ArgumentParser:
                         help="evaluations at once, each in its own process (default: 1, in this process)")
     parser.add_argument("--population", type=int, default=None, metavar="P",
                         help="train each cell's configs and replicates of one shape P at a time as one compiled "
-                             "program (evo_rnn.population: its own batch order, so scores differ from Keras' fit) "
+                             "program (evo_rnn.population: the same batches as Keras' fit, the same results to float rounding) "
                              "(default: one at a time with Keras' fit)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the training runs (default: 0)")
     parser.add_argument("--data-dir", default=None,

@@ -11,8 +11,8 @@ import contextlib
 import os
 import sys
 
-__all__ = ["SHOW_STARTUP_ENV", "TF_LOG_LEVEL_ENV", "configure_worker", "quiet_native_stderr",
-           "quiet_tensorflow_log", "warm_up", "worker_environment"]
+__all__ = ["POPULATION_SIZES", "SHOW_STARTUP_ENV", "TF_LOG_LEVEL_ENV", "accelerator", "configure_worker",
+           "default_population_size", "quiet_native_stderr", "quiet_tensorflow_log", "warm_up", "worker_environment"]
 
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 SHOW_STARTUP_ENV = "EVO_RNN_SHOW_TF_STARTUP"  # "1": leave TensorFlow's C++ log and start-up notes alone
@@ -63,6 +63,36 @@ def quiet_native_stderr():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+# The most members one population job trains when the search's --population-size is `auto`,
+# per kind of hardware, as measured by benchmarks/population_throughput.py (quick arith GRU,
+# solo and population in one run; raw lines in benchmarks/results/population-*.jsonl):
+# 2 CPU cores: P=16 trained 4.5x the evaluations per minute of solo runs on JAX (P=64: 4.5x)
+#   and 3.3x on TensorFlow (P=64: 5.8x, but 64 models in every worker's memory);
+# one H100 with JAX: P=64 20.1x, P=256 59.8x.
+POPULATION_SIZES = {"cpu": 16, "gpu": 256}
+
+
+def accelerator() -> str:
+    """"gpu" when the Keras backend computes on a GPU, else "cpu"."""
+    import keras
+
+    with quiet_native_stderr():  # a machine without a GPU driver logs a failed cuInit
+        if keras.backend.backend() == "jax":
+            import jax
+
+            return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    return "cpu"
+
+
+def default_population_size() -> int:
+    """`POPULATION_SIZES` for this process's hardware."""
+    return POPULATION_SIZES[accelerator()]
 
 
 _warmed_up = False

@@ -124,8 +124,8 @@ def build_parser() -> ArgumentParser:
                              "budgets.ptb=100000 (default: none)")
     parser.add_argument("--population", type=int, default=None, metavar="P",
                         help="train the trials P at a time as one compiled program per shape "
-                             "(evo_rnn.population; the same configs and seeds, its own batch order, so scores differ "
-                             "from one-at-a-time runs) (default: one at a time with Keras' fit)")
+                             "(evo_rnn.population; the same configs, seeds and batches, so the same results to float "
+                             "rounding) (default: one at a time with Keras' fit)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per result (default: a table)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on stderr)")

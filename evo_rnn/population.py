@@ -11,14 +11,15 @@ Keras model, which computes its final scores and saves the same `.keras` file a 
 evaluation saves.
 
 The training step and the validation forward pass are written with `keras.ops` and compiled
-once for the whole population: `jax.jit` on JAX, `tf.function` on TensorFlow. Batches are
-drawn per member (its own shuffled order, seeded by its seed), so a member trains on the same
-batches in any population.
+once for the whole population: `jax.jit` on JAX, `tf.function` on TensorFlow. Each member
+reads the training rows in its own order, `train.batch_order(seed, epoch)`, the order in which
+Keras' `fit` reads them in `evo_rnn.train.evaluate`: a member trains on the same batches alone,
+in any population, and in its solo `evaluate` run, whose losses it matches to float rounding
+(its scores can drift further over the epochs: rounding compounds through training, and a
+near-tie can flip which epoch is best or when the learning rate decays).
 
-What differs from `evo_rnn.train.evaluate`, which trains with Keras' `fit`: the batch order
-(Keras shuffles with TensorFlow's random ops; here numpy, seeded per member and epoch), so a
-member's scores are not those of its solo `evaluate` run; and divergence is checked at the
-end of each epoch rather than after each batch. Dropout is not supported yet.
+What still differs from `evaluate`: divergence is checked at the end of each epoch rather than
+after each batch, and dropout is not supported yet.
 """
 
 from __future__ import annotations
@@ -398,7 +399,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
             if not any(s.active for s in states):
                 break
             active = [s.active for s in states]
-            orders = _batch_orders(seeds, epoch, n, shuffle=not task.stateful)
+            orders = np.stack([train.batch_order(seed, epoch, n, shuffle=not task.stateful) for seed in seeds])
             rnn_states = population.initial_states(batch_size)
             totals = ops.zeros((members,))
             rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
@@ -460,14 +461,6 @@ def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:
     for index, config in enumerate(configs):
         by_shape.setdefault((config.num_layers, config.param_budget), []).append(index)
     return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
-
-
-def _batch_orders(seeds: Sequence[int], epoch: int, n: int, shuffle: bool) -> np.ndarray:
-    """[P, n]: each member's order of the training rows this epoch (its own, seeded by its seed
-    and the epoch; in order for stateful tasks, whose batches continue each other)."""
-    if not shuffle:
-        return np.tile(np.arange(n, dtype="int32"), (len(seeds), 1))
-    return np.stack([np.random.default_rng([int(seed), epoch]).permutation(n).astype("int32") for seed in seeds])
 
 
 def _metrics(engine: _Engine, population: _PopulationModel, task: Task, split: Split, weights,

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["CacheKey", "EvalResult", "Status", "preset_key"]
+__all__ = ["BATCH_ORDER", "CacheKey", "EvalResult", "Status", "preset_key"]
 
 
 class Status(enum.StrEnum):
@@ -77,14 +77,18 @@ class EvalResult:
         return cls(**{key: value for key, value in data.items() if key in names})
 
 
+# How an evaluation reads its training data, part of every key: 2 = the batches of
+# `train.batch_order` (both engines); results keyed before it (Keras' own shuffle) are not reused.
+BATCH_ORDER = 2
+
+
 def preset_key(preset: Any) -> str:
     """A short key for everything in a preset that changes how one evaluation trains (its name
-    alone hides `--set` overrides). The search's knobs (`preset.search`) are left out: they
-    choose which evaluations run, not their results."""
+    alone hides `--set` overrides), and `BATCH_ORDER`. The search's knobs (`preset.search`) are
+    left out: they choose which evaluations run, not their results."""
     contents = dataclasses.asdict(preset)
     contents.pop("search", None)
-    if contents.get("engine") == "fit":  # the default engine: keys made before it was a field stay valid
-        contents.pop("engine")
+    contents["batch_order"] = BATCH_ORDER
     text = json.dumps(contents, sort_keys=True, default=str)
     return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 

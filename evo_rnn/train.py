@@ -22,7 +22,7 @@ from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task, TaskData
 
-__all__ = ["build_model", "candidate_errors", "evaluate", "initial_weights", "load_task", "task_data"]
+__all__ = ["batch_order", "build_model", "candidate_errors", "evaluate", "initial_weights", "load_task", "task_data"]
 
 EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
 
@@ -105,10 +105,11 @@ def initial_weights(graph: nx.DiGraph, task: Task, hparams: HParams, units: int,
     input and output layers draw from Keras' global seed as they do there.
     """
     layers = _model_layers(graph, task, hparams, units, seed)
-    shape: tuple = (None, None) if task.input_kind == "tokens" else (None, None, task.input_size)
+    batch = task.batch_size if task.stateful else None  # a stateful layer needs its batch size to build
+    shape: tuple = (batch, None) if task.input_kind == "tokens" else (batch, None, task.input_size)
     for layer in layers:
         layer.build(shape)
-        shape = (None, None, units)
+        shape = (batch, None, units)
     return [keras.ops.convert_to_numpy(w) for layer in layers for w in layer.trainable_weights]
 
 
@@ -163,7 +164,57 @@ def _loss_weights(split: Split) -> np.ndarray:
     return (split.weights * (split.weights.size / split.weights.sum())).astype("float32")
 
 
+def batch_order(seed: int, epoch: int, n: int, shuffle: bool) -> np.ndarray:
+    """The order in which an evaluation with training seed `seed` reads the `n` training rows in
+    epoch `epoch` (from 1), consecutive `batch_size` rows a batch: a permutation seeded by
+    (seed, epoch), or in order for stateful tasks, whose batches continue each other. Both
+    engines (Keras' fit here, `evo_rnn.population`) read this order, so a configuration and
+    seed trains on the same batches whichever engine runs it."""
+    if not shuffle:
+        return np.arange(n, dtype="int32")
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(n).astype("int32")
+
+
+class _SeededBatches(keras.utils.PyDataset):
+    """The training split as `fit` reads it: batches in `batch_order`, the epoch set by the
+    `_BatchEpoch` callback before each epoch reads its first batch."""
+
+    def __init__(self, split: Split, weights: np.ndarray, batch_size: int, seed: int, shuffle: bool):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.split, self.weights, self.batch_size, self.seed, self.shuffle = split, weights, batch_size, seed, shuffle
+        self.set_epoch(1)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order = batch_order(self.seed, epoch, len(self.split), self.shuffle)
+
+    @property
+    def num_batches(self) -> int:
+        """Every row once; a stateful task's stream only in whole batches (its batch shape is fixed)."""
+        if self.shuffle:
+            return math.ceil(len(self.split) / self.batch_size)
+        return len(self.split) // self.batch_size
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __getitem__(self, index: int):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.split.inputs[rows], self.split.targets[rows], self.weights[rows]
+
+
 # --------------------------------------------------------------------------- callbacks
+
+
+class _BatchEpoch(keras.callbacks.Callback):
+    """Tells the `_SeededBatches` which epoch begins (Keras counts from 0, `batch_order` from 1)."""
+
+    def __init__(self, batches: _SeededBatches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch + 1)
+
 
 
 class _ValidationScore(keras.callbacks.Callback):
@@ -329,16 +380,22 @@ def evaluate(
         result.model_params = model.count_params()
         result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
         validation = _ValidationScore(task, data.valid, progress)
+        batches = _SeededBatches(data.train, _loss_weights(data.train), batch, seed, shuffle=not task.stateful)
         callbacks = [
+            _BatchEpoch(batches),
             _StopOnNaN(),
             validation,
             _DecayOnPlateau(preset.max_decays, factor=preset.lr_decay, patience=preset.patience),
         ]
         try:
-            history = model.fit(
-                data.train.inputs, data.train.targets, sample_weight=_loss_weights(data.train), batch_size=batch,
-                epochs=preset.max_epochs, shuffle=not task.stateful, callbacks=callbacks, verbose=0,
-            )
+            if task.stateful:  # in order (`batch_order`), from arrays: a dataset's batch size is not static
+                weights = _loss_weights(data.train)
+                whole = len(data.train) // batch * batch
+                history = model.fit(data.train.inputs[:whole], data.train.targets[:whole], sample_weight=weights[:whole],
+                                    batch_size=batch, epochs=preset.max_epochs, shuffle=False, callbacks=callbacks,
+                                    verbose=0)
+            else:  # shuffle=False: the batches are in `batch_order` already (fit would shuffle their indices)
+                history = model.fit(batches, epochs=preset.max_epochs, shuffle=False, callbacks=callbacks, verbose=0)
         except candidate_errors() as error:
             result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return result

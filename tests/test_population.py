@@ -12,7 +12,7 @@ from evo_rnn.hparams import HParams
 from evo_rnn.population import PopulationError, evaluate_population
 from evo_rnn.results import Status
 
-from conftest import run_python
+from conftest import SHARED, run_python
 
 TINY = presets.with_overrides(presets.get("quick"), [
     "max_epochs=3", "arith.n_train=250", "arith.n_valid=64", "arith.n_test=64",  # 250: a last, partial batch
@@ -85,6 +85,52 @@ def test_the_epoch_loss_is_keras_loss_over_the_training_set():
     expected = (ce * train._loss_weights(data.train)).sum() / ce.size
     assert len(data.train) % TINY.batch_size  # a partial batch is part of it
     assert member.curve[0]["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+EQUIVALENCE = """
+import numpy as np
+from evo_rnn import presets, train
+from evo_rnn.hparams import HParams
+from evo_rnn.population import evaluate_population
+preset = presets.with_overrides(presets.get("quick"), ["max_epochs=3", "arith.n_train=250", "arith.n_valid=64",
+                                                        "arith.n_test=64", "ptb.max_train_tokens=3000",
+                                                        "ptb.max_eval_tokens=1000"])
+def hp(lr, scale, norm):
+    return HParams(init_scale=scale, learning_rate=lr, max_grad_norm=norm, num_layers=1, param_budget=3000)
+for task, cell in (("arith", "gru"), ("ptb", "lstm")):
+    configs, seeds = [hp(0.5, 1.0, 5.0), hp(2.0, 0.7, 1.0), hp(1.0, 1.4, 10.0)], [3, 4, 5]
+    members = evaluate_population(cell, task, configs, seeds, preset, data_dir=DATA)
+    for config, seed, member in zip(configs, seeds, members):
+        solo = train.evaluate(cell, task, config, seed, preset, data_dir=DATA)
+        assert member.status == solo.status == "ok", (member.message, solo.message)
+        first = member.curve[0]["loss"], solo.curve[0]["loss"]
+        assert abs(first[0] - first[1]) <= 1e-3 * abs(first[1]), (task, seed, first)
+        print(task, seed, "first-epoch loss", first, "final valid score", member.valid_score, solo.valid_score)
+print("equivalent")
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_members_first_epoch_loss_is_its_solo_fit_runs(backend):
+    # Both engines read the training rows in train.batch_order(seed, epoch): the population
+    # member and Keras' fit train on the same batches (stateful PTB included).
+    result = run_python(f"DATA = {str(SHARED)!r}\n" + EQUIVALENCE, env={"KERAS_BACKEND": backend})
+    assert result.returncode == 0 and "equivalent" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
+
+
+def test_fit_reads_the_training_rows_in_the_seeded_batch_order():
+    split = train.task_data(train.load_task("arith", TINY), None, 0).train
+    batches = train._SeededBatches(split, train._loss_weights(split), 32, seed=9, shuffle=True)
+    batches.set_epoch(2)
+    order = train.batch_order(9, 2, len(split), shuffle=True)
+    x, y, w = batches[1]
+    np.testing.assert_array_equal(x, split.inputs[order[32:64]])
+    np.testing.assert_array_equal(y, split.targets[order[32:64]])
+    assert len(batches) == 8 and len(batches[7][0]) == 250 - 7 * 32  # the partial last batch
+    assert not np.array_equal(order, train.batch_order(9, 3, len(split), shuffle=True))  # a new order each epoch
+    assert not np.array_equal(order, train.batch_order(8, 2, len(split), shuffle=True))  # and each seed
+    stream = train._SeededBatches(split, train._loss_weights(split), 32, seed=9, shuffle=False)
+    assert len(stream) == 7 and np.array_equal(stream[1][0], split.inputs[32:64])  # stateful: in order, whole batches
 
 
 def test_a_diverging_member_is_recorded_and_touches_no_other():

@@ -172,7 +172,8 @@ print("savedmodel ok")
     assert "install it and run `python -m evo_rnn.export --run tiny` again" in again.stderr
 
 
-@pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export"], ["--workers", "1", "--population-size", "3"]],
+@pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export", "--population-size", "1"],
+                                  ["--workers", "1", "--population-size", "3"]],
                          ids=["one-evaluation-per-job", "population-jobs"])
 def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path, jobs):
     args = search_args(tmp_path, "--max-candidates", "4", *jobs)
@@ -239,6 +240,8 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     (["--set", "budgets.nosuch=5"], "unknown budget 'budgets.nosuch'; budgets: budgets.arith"),
     (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
     (["--run", "../x"], "invalid run name '../x'"),
+    (["--population-size", "many"], "expected `auto` or a whole number, got 'many'"),
+    (["--population-size", "0"], "--population-size must be auto or at least 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = run_module("evo_rnn.search", *args)
@@ -263,6 +266,25 @@ def test_without_graphviz_the_search_runs_and_exports_dot_diagrams_then_refuses_
     assert other.returncode == 2
     assert "was started as `python -m evo_rnn.search --run tiny" in stderr_lines(other)[0]
     assert "--run NEW_NAME" in stderr_lines(other)[0]
+
+
+def test_population_size_auto_is_the_hardware_default_and_a_run_resumes_with_its_engine(tmp_path):
+    from argparse import Namespace
+
+    from evo_rnn import backend, presets
+    from evo_rnn.runs import RunSettings
+    from evo_rnn.search.__main__ import _members_per_job, _overrides
+
+    assert backend.accelerator() == "cpu" and backend.default_population_size() == backend.POPULATION_SIZES["cpu"]
+    auto = Namespace(population_size="auto", set=[], tasks=None, seed_zoo=False)
+    assert _members_per_job(auto, None) == backend.POPULATION_SIZES["cpu"] > 1  # a new run: populations
+    assert "engine=population" in _overrides(auto, _members_per_job(auto, None))
+    fit_run = RunSettings("quick", (), 0, "python -m evo_rnn.search --population-size 1")
+    population_run = RunSettings("quick", ("engine=population",), 0, "python -m evo_rnn.search")
+    assert _members_per_job(auto, fit_run) == 1 and _overrides(auto, 1) == []  # resumes as it started
+    assert _members_per_job(auto, population_run) == backend.POPULATION_SIZES["cpu"]
+    assert _members_per_job(Namespace(population_size=5), fit_run) == 5
+    assert presets.with_overrides(presets.get("quick"), _overrides(auto, 16)) == population_run.resolved_preset()
 
 
 def test_export_of_a_missing_run_names_the_fix(tmp_path):

@@ -15,7 +15,7 @@ import platform
 import shlex
 import sys
 
-from evo_rnn import architectures, datafiles, diagram, presets, tasks
+from evo_rnn import architectures, backend, datafiles, diagram, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 
 __all__ = ["DESCRIPTION", "build_parser", "main"]
@@ -30,10 +30,31 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
-    """The run's preset overrides: `--set` items, then what --tasks and --seed-zoo say."""
+def _population_size(text: str) -> int | str:
+    """--population-size: `auto` or a whole number (checked to be >= 1 with the other flags)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected `auto` or a whole number, got {text!r}") from None
+
+
+def _members_per_job(args: argparse.Namespace, stored) -> int:
+    """The population size: the flag's number; for `auto`, `backend.POPULATION_SIZES` for this
+    hardware, except that a run started with one evaluation per job (Keras' fit) resumes so."""
+    if args.population_size != "auto":
+        return args.population_size
+    if stored is not None and stored.resolved_preset().engine != "population":
+        return 1
+    return backend.default_population_size()
+
+
+def _overrides(args: argparse.Namespace, members_per_job: int) -> list[str]:
+    """The run's preset overrides: `--set` items, then what --population-size, --tasks and
+    --seed-zoo say."""
     overrides = list(args.set)
-    if args.population_size > 1 and not any(item.startswith("engine=") for item in overrides):
+    if members_per_job > 1 and not any(item.startswith("engine=") for item in overrides):
         overrides.append("engine=population")  # a member's result must not depend on its company
     if args.tasks:
         overrides.append(f"search.tasks={args.tasks}")
@@ -90,8 +111,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--max-candidates must be 0 or more")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    if args.population_size < 1:
-        raise UsageError("--population-size must be at least 1")
+    if args.population_size != "auto" and args.population_size < 1:
+        raise UsageError("--population-size must be auto or at least 1")
 
 
 def _job(args: argparse.Namespace) -> int:
@@ -103,11 +124,16 @@ def _job(args: argparse.Namespace) -> int:
     from evo_rnn.store import Store
 
     _check_args(args)
-    overrides = _overrides(args)
+    files = RunFiles(args.run, args.runs_dir)
+    stored = None
+    if files.database.exists():
+        with Store(files.database) as store:
+            stored = RunSettings.load(store)
+    members_per_job = _members_per_job(args, stored)
+    overrides = _overrides(args, members_per_job)
     preset = presets.with_overrides(presets.get(args.preset), overrides)
     data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())
     _check_tasks(preset, data_dir)
-    files = RunFiles(args.run, args.runs_dir)
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
     settings = RunSettings(args.preset, tuple(overrides), args.seed, command)
     if not args.no_export and not diagram.graphviz_available():
@@ -129,7 +155,7 @@ def _job(args: argparse.Namespace) -> int:
         search = Scheduler(
             evolution, executor, data_dir=data_dir,
             budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
-            run_files=files, on_event=progress, members_per_job=args.population_size,
+            run_files=files, on_event=progress, members_per_job=members_per_job,
         )
         progress.attach(search)
         _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
@@ -190,11 +216,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--gpus-per-eval", type=float, default=0.0,
                         help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
                              "one GPU, e.g. 0.25 (default: 0)")
-    parser.add_argument("--population-size", type=int, default=1, metavar="P",
+    parser.add_argument("--population-size", type=_population_size, default="auto", metavar="P",
                         help="send the requests of one step for one architecture, task and shape as population "
-                             "jobs of at most P members (evo_rnn.population; implies --set engine=population, whose "
-                             "batch order differs from Keras' fit, so a run keeps to one engine) (default: 1, one "
-                             "evaluation per job with Keras' fit)")
+                             "jobs of at most P members, trained as one compiled program (evo_rnn.population; "
+                             "sets --set engine=population); 1: one evaluation per job with Keras' fit (the same "
+                             "batches, so the same results to float rounding) (default: auto, 16 on a CPU and 256 "
+                             "on a GPU, as measured; a run started with 1 resumes with 1)")
     parser.add_argument("--run", default="default",
                         help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
                              "(default: default)")
