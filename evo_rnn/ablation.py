@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from evo_rnn import architectures, cell_format, presets, tasks
+from evo_rnn import architectures, cell_format, presets, stats, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
@@ -20,7 +20,8 @@ from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import BATCH_ORDER, EvalResult, Status
 
-__all__ = ["PAPER_TABLE_1", "default_tasks", "main", "plan", "populations", "summarize"]
+__all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "best_trial", "confirm_plan", "confirmed", "default_tasks", "main", "plan",
+           "populations", "separation", "summarize"]
 
 # Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
 PAPER_TABLE_1: dict[str, dict[str, float]] = {
@@ -37,6 +38,20 @@ PAPER_TABLE_1: dict[str, dict[str, float]] = {
 }
 
 
+# The tiers Table 1 puts the cells in (higher is better; the order inside a tier is within the
+# paper's own noise): arith: tanh and LSTM-f fail (~0.29), LSTM-i is between (0.75), the rest
+# 0.87-0.92; XML: tanh and LSTM-f below every gated cell.
+PAPER_TIERS: dict[str, dict[str, int]] = {
+    "arith": {"tanh": 0, "lstm_f": 0, "lstm_i": 1, **{c: 2 for c in ("lstm", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
+                                                                     "mut3")}},
+    "xml": {"tanh": 0, "lstm_f": 0, **{c: 1 for c in ("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
+                                                      "mut3")}},
+}
+# Confirmation seed s trains with seed `--seed + CONFIRM_SEED_OFFSET + s`: the same fresh
+# seeds for every cell, never used for tuning (tuning seeds stay below the offset).
+CONFIRM_SEED_OFFSET = 100_000
+
+
 def default_tasks(data_dir: str | None) -> list[str]:
     """arith and xml, and ptb when its data is present."""
     try:
@@ -46,16 +61,19 @@ def default_tasks(data_dir: str | None) -> list[str]:
     return ["arith", "xml", "ptb"]
 
 
-def markdown_table(best: dict[str, dict[str, dict[str, float]]], cells: list[str], task_names: list[str]) -> str:
-    """Cells x tasks: measured best validation score (± its spread over replicates when there
-    are several), with the paper's figure in brackets."""
-    head = "| cell | " + " | ".join(f"{t} (paper)" for t in task_names) + " |"
-    lines = [head, "|---" * (len(task_names) + 1) + "|"]
+def markdown_table(best: dict[str, dict[str, dict[str, float]]], confirm: dict[str, dict[str, stats.Estimate]],
+                   cells: list[str], task_names: list[str]) -> str:
+    """Cells x tasks: the test score on the confirmation seeds with its 95% interval (when
+    there are confirmation runs), the best tuning validation score (± its spread over
+    replicates when there are several), and the paper's figure in brackets."""
+    head = "| cell | " + " | ".join(f"{t}: confirmed test [95% CI] | tuning valid (paper)" for t in task_names) + " |"
+    lines = [head, "|---" * (2 * len(task_names) + 1) + "|"]
     for cell in cells:
         row = []
         for t in task_names:
-            measured = best.get(cell, {}).get(t)
+            measured, confirmation = best.get(cell, {}).get(t), confirm.get(cell, {}).get(t)
             paper = PAPER_TABLE_1[cell].get(t)
+            row.append("—" if confirmation is None else confirmation.text(4))
             if measured is None:
                 text = "—"
             elif measured["replicates"] > 1:
@@ -67,12 +85,13 @@ def markdown_table(best: dict[str, dict[str, dict[str, float]]], cells: list[str
     return "\n".join(lines)
 
 
-RowKey = tuple[str, str, int, int]  # (cell, task, trial, replicate)
+RowKey = tuple[str, str, int, int, str]  # (cell, task, trial, replicate or confirmation seed, phase)
 
 
 def row_key(row: dict) -> RowKey:
-    """A result row's place in the table (rows written before replicates existed are replicate 0)."""
-    return row["cell"], row["task"], row["trial"], row.get("replicate", 0)
+    """A result row's place in the table: phase "tune" (rows written before phases existed) or
+    "confirm" (rows written before replicates existed are replicate 0)."""
+    return row["cell"], row["task"], row["trial"], row.get("replicate", 0), row.get("phase", "tune")
 
 
 def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None:
@@ -81,7 +100,7 @@ def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None
     and the standard deviation of those over the replicates. None if nothing trained."""
     best: dict[int, dict] = {}
     for row in rows:
-        if row["cell"] == cell and row["task"] == task and row["status"] == Status.OK:
+        if row["cell"] == cell and row["task"] == task and row["status"] == Status.OK and row_key(row)[4] == "tune":
             replicate = row_key(row)[3]
             if replicate not in best or row["valid_score"] > best[replicate]["valid_score"]:
                 best[replicate] = row
@@ -96,10 +115,78 @@ def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None
     }
 
 
+def best_trial(rows: list[dict], cell: str, task: str) -> int | None:
+    """The tuning config with the best mean validation score over its replicates (a replicate
+    that diverged or failed counts 0: a config that trains only sometimes is not the best);
+    None if nothing was tuned."""
+    scores: dict[int, list[float]] = {}
+    for row in rows:
+        if row["cell"] == cell and row["task"] == task and row_key(row)[4] == "tune":
+            scores.setdefault(row["trial"], []).append(row["valid_score"] if row["status"] == Status.OK else 0.0)
+    if not scores:
+        return None
+    return max(sorted(scores), key=lambda trial: statistics.fmean(scores[trial]))
+
+
+def confirm_plan(cells: list[str], task_names: list[str], rows: list[dict], preset: presets.Preset, trials: int,
+                 confirm_seeds: int, seed: int, data_dir: str | None) -> list[tuple[RowKey, EvalJob]]:
+    """Every cell's best tuning config per task (`best_trial`) trained again on `confirm_seeds`
+    fresh seeds, `seed + CONFIRM_SEED_OFFSET + s`: the same seeds for every cell, none used in tuning."""
+    jobs = []
+    for task_name in task_names:
+        configs = sample_configs(preset, task_name, trials, seed)
+        for cell in cells:
+            trial = best_trial(rows, cell, task_name)
+            if trial is None:
+                continue
+            graph = cell_format.dumps(architectures.get(cell))
+            for s in range(confirm_seeds):
+                job = EvalJob(cell, graph, task_name, configs[trial].to_json(), seed + CONFIRM_SEED_OFFSET + s, preset,
+                              data_dir)
+                jobs.append(((cell, task_name, trial, s, "confirm"), job))
+    return jobs
+
+
+def confirmed(rows: list[dict], cell: str, task: str) -> stats.Estimate | None:
+    """The test score of `cell`'s confirmation runs on `task` (its best tuning config on fresh
+    seeds; a run that diverged counts 0) with its 95% t interval; None without such runs.
+    Only the runs of the current best config count (more tuning may have chosen another)."""
+    trial = best_trial(rows, cell, task)
+    scores = [row["test_score"] if row["status"] == Status.OK else 0.0
+              for row in rows if row["cell"] == cell and row["task"] == task and row_key(row)[4] == "confirm"
+              and row["trial"] == trial]
+    return stats.mean_interval(scores) if scores else None
+
+
+def separation(confirm: dict[str, stats.Estimate], task: str) -> list[str]:
+    """What the confirmed scores say about the paper's tiers on `task`: Kendall's tau over the
+    cell pairs that cross tiers, and whether each bottom-tier cell's interval lies below each
+    of the LSTM's and the GRU's (non-overlapping 95% intervals). Empty where the paper has no
+    tiers for the task or fewer than two tiers were measured."""
+    tiers = PAPER_TIERS.get(task)
+    if not tiers:
+        return []
+    measured = {cell: estimate.mean for cell, estimate in confirm.items() if cell in tiers}
+    try:
+        tau, pairs = stats.cross_tier_tau(measured, tiers)
+    except ValueError:
+        return []
+    lines = [f"{task}: Kendall's tau against the paper's tiers over the {pairs} cell pairs that cross tiers: {tau:.2f}"]
+    for low in (c for c in confirm if tiers.get(c) == 0):
+        for high in ("lstm", "gru"):
+            if high in confirm:
+                below = (confirm[low].high < confirm[high].low) if not confirm[low].overlaps(confirm[high]) else False
+                lines.append(f"{task}: {low} {confirm[low].text()} vs {high} {confirm[high].text()}: "
+                             + ("below, the intervals do not overlap" if below else "not separated"))
+    return lines
+
+
 def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials: int, replicates: int,
          seed: int, data_dir: str | None) -> list[tuple[RowKey, EvalJob]]:
     """Every cell x task x config x replicate. The configs of a task are the same for every cell;
     replicate r of config `trial` trains with seed `seed + trial + r * trials`."""
+    if trials * replicates > CONFIRM_SEED_OFFSET:
+        raise UsageError(f"--trials x --replicates must stay under {CONFIRM_SEED_OFFSET} (the confirmation seeds' range)")
     jobs = []
     for task_name in task_names:
         configs = sample_configs(preset, task_name, trials, seed)
@@ -109,7 +196,7 @@ def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials
                 for trial, config in enumerate(configs):
                     job = EvalJob(cell, graph, task_name, config.to_json(), seed + trial + replicate * trials,
                                   preset, data_dir)
-                    jobs.append(((cell, task_name, trial, replicate), job))
+                    jobs.append(((cell, task_name, trial, replicate, "tune"), job))
     return jobs
 
 
@@ -178,6 +265,8 @@ def _job(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
     if args.trials < 1 or args.replicates < 1 or args.workers < 1 or (args.population or 1) < 1:
         raise UsageError("--trials, --replicates, --workers and --population must be at least 1")
+    if args.confirm_seeds < 0:
+        raise UsageError("--confirm-seeds must be 0 (no confirmation) or more")
     cells = args.cells.split(",") if args.cells else architectures.names()
     for cell in cells:
         architectures.get(cell)  # unknown names fail before any training
@@ -201,17 +290,25 @@ def _job(args: argparse.Namespace) -> int:
     with rows_path.open("a") as handle:
 
         def record(key: RowKey, result: EvalResult) -> None:
-            cell, task_name, trial, replicate = key
-            row = {"cell": cell, "task": task_name, "trial": trial, "replicate": replicate, **result.to_dict()}
+            cell, task_name, trial, replicate, phase = key
+            row = {"cell": cell, "task": task_name, "trial": trial, "replicate": replicate, "phase": phase,
+                   **result.to_dict()}
             handle.write(json.dumps(row, sort_keys=True) + "\n")
             handle.flush()
             results.append(row)
-            print(f"{cell:7} {task_name:6} trial {trial} seed {result.seed}: {result.status:8} "
+            print(f"{cell:7} {task_name:6} {phase:7} trial {trial} seed {result.seed}: {result.status:8} "
                   f"valid {result.valid_score:.4f} test {result.test_score:.4f} ({result.seconds:.0f} s)",
                   file=sys.stderr, flush=True)
 
         try:
             _run_jobs(executor, jobs, record)
+            # Confirmation: each cell's best tuning config on fresh seeds, once its tuning is in.
+            confirm_jobs = [(key, job) for key, job in confirm_plan(cells, task_names, results, preset, args.trials,
+                                                                    args.confirm_seeds, args.seed, data_dir)
+                            if key not in {row_key(row) for row in results}]
+            if args.population:
+                confirm_jobs = populations(confirm_jobs, args.population)
+            _run_jobs(executor, confirm_jobs, record)
             executor.shutdown()
         except (KeyboardInterrupt, WorkerLostError) as error:
             executor.shutdown(cancel=True)
@@ -220,29 +317,43 @@ def _job(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
             return 130 if isinstance(error, KeyboardInterrupt) else 1
     best: dict[str, dict[str, dict[str, float]]] = {}
+    confirm: dict[str, dict[str, stats.Estimate]] = {}
     with (out / "ablation.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["cell", "task", "trials", "replicates", "best_valid_score", "best_valid_std",
-                         "test_score_at_best", "paper"])
+                         "test_score_at_best", "best_trial", "confirm_seeds", "confirm_test_mean", "confirm_ci95_low",
+                         "confirm_ci95_high", "paper"])
         for cell in cells:
             for task_name in task_names:
                 summary = summarize(results, cell, task_name)
                 if summary is None:
                     continue
                 best.setdefault(cell, {})[task_name] = summary
+                estimate = confirmed(results, cell, task_name)
+                if estimate is not None:
+                    confirm.setdefault(cell, {})[task_name] = estimate
                 writer.writerow([cell, task_name, args.trials, summary["replicates"], f"{summary['valid']:.5f}",
                                  f"{summary['valid_std']:.5f}", f"{summary['test']:.5f}",
+                                 best_trial(results, cell, task_name), estimate.n if estimate else 0,
+                                 *(("", "", "") if estimate is None else
+                                   (f"{x:.5f}" for x in (estimate.mean, estimate.low, estimate.high))),
                                  PAPER_TABLE_1[cell].get(task_name, "")])
-    table = markdown_table(best, cells, task_names)
+    table = markdown_table(best, confirm, cells, task_names)
+    verdicts = [line for t in task_names
+                for line in separation({c: confirm[c][t] for c in confirm if t in confirm[c]}, t)]
     command = " ".join(["python -m evo_rnn.ablation", *sys.argv[1:]]) if args.command is None else args.command
     seeds = ("" if args.replicates == 1 else
              f", mean ± standard deviation over {args.replicates} training seeds per config")
     (out / "ablation.md").write_text(
-        f"Best validation score over {args.trials} hyperparameter configs per cell and task "
-        f"(the same configs for every cell){seeds}, preset `{preset.name}`, seed {args.seed}; "
-        f"the paper's Table 1 in brackets.\n\n`{command}`\n\n{table}\n"
+        f"Per cell and task: {args.trials} hyperparameter configs tuned (the same bank for every cell; best "
+        f"validation score{seeds}), then the best config trained again on {args.confirm_seeds} fresh seeds "
+        f"(the same for every cell), whose mean test score is given with its 95% t interval. Preset "
+        f"`{preset.name}`, seed {args.seed}; the paper's Table 1 in brackets.\n\n`{command}`\n\n{table}\n"
+        + "".join(f"\n- {line}" for line in verdicts) + ("\n" if verdicts else "")
     )
     print(table)
+    for line in verdicts:
+        print(line)
     return 0
 
 
@@ -260,6 +371,9 @@ def build_parser() -> ArgumentParser:
                         help=f"comma-separated zoo cells (default: all: {', '.join(architectures.names())})")
     parser.add_argument("--trials", type=int, default=3,
                         help="hyperparameter configs per cell and task, the same for every cell (default: 3)")
+    parser.add_argument("--confirm-seeds", type=int, default=4, metavar="S",
+                        help="train each cell's best config per task again on S fresh seeds (the same for every "
+                             "cell) and report its test score with a 95%% interval (default: 4)")
     parser.add_argument("--replicates", type=int, default=1,
                         help="training seeds per config; the table gives the mean and spread of the best (default: 1)")
     parser.add_argument("--workers", type=int, default=1,

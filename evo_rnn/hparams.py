@@ -13,7 +13,7 @@ import networkx as nx
 
 from evo_rnn.errors import EvoRnnError, InvalidCellError
 
-__all__ = ["HParams", "PRIOR", "sample", "solve_units"]
+__all__ = ["HParams", "PRIOR", "sample", "solve_units", "stratified_bank", "van_der_corput"]
 
 # The prior of Jozefowicz et al. (2015), section 3.
 PRIOR: dict[str, tuple] = {
@@ -96,6 +96,40 @@ def sample(rng: random.Random, param_budget: int, dropout: float = 0.0, max_laye
         param_budget=param_budget,
         dropout=dropout,
     )
+
+
+def van_der_corput(index: int) -> float:
+    """The `index`-th point (from 0) of the base-2 van der Corput sequence in [0, 1): 0, 1/2,
+    1/4, 3/4, 1/8, ... Every prefix of 2^k points puts one point in each of 2^k equal strata."""
+    value, denominator = 0.0, 1.0
+    while index:
+        denominator *= 2
+        index, bit = divmod(index, 2)
+        value += bit / denominator
+    return value
+
+
+def stratified_bank(rng: random.Random, param_budget: int, size: int, max_layers: int | None = None,
+                    learning_rates: tuple[float, float] | None = None) -> list[HParams]:
+    """`size` configurations for paired comparisons: learning rates stratified, log-uniformly,
+    over `learning_rates` (default: the prior's range, 0.1-5), the other fields drawn from `PRIOR`.
+
+    Configuration k's learning rate sits at `van_der_corput(k)` shifted by one random offset
+    (modulo 1) along the log range: the first 2, 4, 8, ... configurations each put one learning
+    rate in each of 2, 4, 8, ... equal strata, so a candidate that gets only the bank's first
+    few configurations still sees small and large rates, and the first k of a bank of n are
+    the bank of k.
+    """
+    low, high = learning_rates or (min(PRIOR["learning_rate"]), max(PRIOR["learning_rate"]))
+    if not 0 < low <= high:
+        raise EvoRnnError(f"invalid learning-rate range ({low}, {high}): expected 0 < low <= high")
+    shift = rng.random()
+    bank = []
+    for k in range(size):
+        fraction = (van_der_corput(k) + shift) % 1.0
+        learning_rate = float(f"{low * (high / low) ** fraction:.4g}")  # 4 digits: readable cache keys
+        bank.append(dataclasses.replace(sample(rng, param_budget, max_layers=max_layers), learning_rate=learning_rate))
+    return bank
 
 
 def solve_units(graph: nx.DiGraph, param_budget: int, num_layers: int) -> int:

@@ -143,10 +143,12 @@ def get(name: str) -> Preset:
 
 
 def sample_configs(preset: Preset, task: str, trials: int, seed: int) -> list[hparams.HParams]:
-    """`trials` configurations drawn from the paper's prior for `task`, at the preset's budget
-    and layer cap (seeded by `seed` and the task's name)."""
+    """The configuration bank of `task`: `trials` configurations at the preset's budget and layer
+    cap, learning rates stratified over the prior's range and the other fields drawn from the
+    prior (`hparams.stratified_bank`; seeded by `seed` and the task's name). The first k of
+    a bank of n are the bank of k: asking for more configurations adds, never changes."""
     rng = random.Random(f"{seed}:{task}")
-    return [hparams.sample(rng, preset.budget(task), max_layers=preset.max_layers) for _ in range(trials)]
+    return hparams.stratified_bank(rng, preset.budget(task), trials, max_layers=preset.max_layers)
 
 
 def _convert(text: str, kind: Any, field: str) -> Any:

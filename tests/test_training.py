@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from evo_rnn import ablation, architectures, hparams, presets, tasks, train
+from evo_rnn import ablation, architectures, hparams, presets, stats, tasks, train
 from evo_rnn.cell_graph import parameter_count
 from evo_rnn.errors import EvoRnnError, InvalidCellError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
@@ -239,18 +239,28 @@ def test_every_command_refuses_a_bad_set_in_one_line(module, override, message, 
 
 
 def test_ablation_cli_writes_csv_and_markdown_with_the_papers_numbers(tmp_path):
-    args = ["--tasks", "memorize,arith", "--cells", "gru,tanh", "--trials", "1", "--out", str(tmp_path),
-            "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "arith.n_train=64"]
+    args = ["--tasks", "memorize,arith", "--cells", "gru,tanh", "--trials", "2", "--confirm-seeds", "2",
+            "--population", "4", "--out", str(tmp_path), "--set", "max_epochs=1", "--set", "memorize.n_train=64",
+            "--set", "arith.n_train=64"]
     result = run_module("evo_rnn.ablation", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     csv_text = (tmp_path / "ablation.csv").read_text()
-    assert "gru,arith,1," in csv_text and "0.89565" in csv_text  # the paper's GRU arith figure beside ours
+    assert "gru,arith,2," in csv_text and "0.89565" in csv_text  # the paper's GRU arith figure beside ours
     markdown = (tmp_path / "ablation.md").read_text()
-    assert "| gru |" in markdown and "(0.8956)" in markdown
-    rows = (tmp_path / "results.jsonl").read_text().splitlines()
-    assert len(rows) == 4
+    assert "| gru |" in markdown and "(0.8956)" in markdown and "on 2 fresh seeds" in markdown
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * 2 * 2 + 2 * 2 * 2  # tuning: cells x tasks x configs; confirmation: x 2 seeds
+    confirm = [r for r in rows if r["phase"] == "confirm"]
+    assert {r["seed"] for r in confirm} == {100_000, 100_001}  # the same fresh seeds for every cell
+    for cell in ("gru", "tanh"):  # the confirmed config is the cell's best tuning config
+        tuned = {r["trial"]: r["valid_score"] for r in rows if r["cell"] == cell and r["task"] == "arith"
+                 and r["phase"] == "tune"}
+        assert {r["trial"] for r in confirm if r["cell"] == cell and r["task"] == "arith"} == {max(tuned,
+                                                                                                  key=tuned.get)}
+    estimate = ablation.confirmed(rows, "gru", "arith")
+    assert f"| gru | {estimate.text(4)} |" in markdown
     again = run_module("evo_rnn.ablation", *args)  # resumes: nothing is trained twice
-    assert again.returncode == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 4
+    assert again.returncode == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 16
     bad = run_module("evo_rnn.ablation", "--tasks", "sums", "--out", str(tmp_path))
     assert bad.returncode == 2 and "unknown task(s) ['sums']" in stderr_lines(bad)[0]
 
@@ -291,11 +301,42 @@ def test_ablation_plan_gives_every_cell_the_same_configs_and_each_replicate_new_
         seeds = [j.seed for k, j in jobs if k[0] == "gru" and k[1] == task]
         assert sorted(seeds) == list(range(10, 16))  # trial + replicate * trials, from --seed
     first = {k: j.seed for k, j in jobs if k[3] == 0}
-    assert all(seed == 10 + trial for (_, _, trial, _), seed in first.items())  # replicate 0: the seeds of before
+    assert all(seed == 10 + trial for (_, _, trial, _, _), seed in first.items())  # replicate 0: the seeds of before
+
+
+def test_ablation_confirms_each_cells_best_config_and_reads_the_tiers():
+    from evo_rnn import ablation
+
+    def row(trial, valid, cell="lstm", phase="tune", test=0.0, status="ok", seed=0):
+        return {"cell": cell, "task": "arith", "trial": trial, "replicate": seed, "phase": phase, "status": status,
+                "valid_score": valid, "test_score": test, "seed": seed}
+
+    rows = [row(0, 0.30), row(1, 0.50), row(0, 0.40, seed=1), row(1, 0.60, status="diverged", seed=1),
+            row(2, 0.44), row(2, 0.43, seed=1)]
+    # trial 1 means (0.5 + 0) / 2 (its divergence counts 0); trial 2: 0.435; trial 0: 0.35
+    assert ablation.best_trial(rows, "lstm", "arith") == 2
+    assert ablation.best_trial(rows, "gru", "arith") is None
+    jobs = ablation.confirm_plan(["lstm", "gru"], ["arith"], rows, presets.get("quick"), 3, 2, 7, None)
+    assert [(k, j.seed) for k, j in jobs] == [(("lstm", "arith", 2, 0, "confirm"), 100_007),
+                                              (("lstm", "arith", 2, 1, "confirm"), 100_008)]
+    assert jobs[0][1].hparams == presets.sample_configs(presets.get("quick"), "arith", 3, 7)[2].to_json()
+    rows += [row(2, 0.0, phase="confirm", test=0.41), row(2, 0.0, phase="confirm", test=0.45, seed=1),
+             row(1, 0.0, phase="confirm", test=0.99)]  # an old confirmation of a config no longer the best
+    estimate = ablation.confirmed(rows, "lstm", "arith")
+    assert estimate.n == 2 and estimate.mean == pytest.approx(0.43)
+    confirm = {"tanh": stats.Estimate(0.20, 0.18, 0.22, 4), "lstm_f": stats.Estimate(0.44, 0.40, 0.50, 4),
+               "lstm_i": stats.Estimate(0.6, 0.55, 0.65, 4), "lstm": stats.Estimate(0.43, 0.41, 0.45, 4),
+               "gru": stats.Estimate(0.9, 0.85, 0.95, 4)}
+    lines = ablation.separation(confirm, "arith")
+    assert lines[0].startswith("arith: Kendall's tau against the paper's tiers over the 8 cell pairs")
+    assert lines[0].endswith("0.50")  # lstm_f and lstm_i above lstm: 2 of 8 pairs discordant -> (6 - 2) / 8
+    assert "tanh 0.200 [0.180, 0.220] vs lstm" in lines[1] and lines[1].endswith("below, the intervals do not overlap")
+    assert lines[3].startswith("arith: lstm_f") and lines[3].endswith("not separated")  # overlaps the LSTM
+    assert ablation.separation(confirm, "ptb") == []
 
 
 def test_ablation_with_workers_matches_the_in_process_run(tmp_path):
-    args = ["--tasks", "memorize", "--cells", "gru", "--trials", "1", "--replicates", "2",
+    args = ["--tasks", "memorize", "--cells", "gru", "--trials", "1", "--replicates", "2", "--confirm-seeds", "0",
             "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "memorize.n_valid=32"]
     inline = run_module("evo_rnn.ablation", *args, "--out", str(tmp_path / "inline"))
     pooled = run_module("evo_rnn.ablation", *args, "--workers", "2", "--out", str(tmp_path / "pooled"))
@@ -318,7 +359,7 @@ def test_ablation_with_workers_matches_the_in_process_run(tmp_path):
 
 
 def test_ablation_with_populations_trains_the_same_plan_and_keeps_it_apart(tmp_path):
-    args = ["--tasks", "memorize", "--cells", "gru,tanh", "--trials", "2", "--replicates", "2",
+    args = ["--tasks", "memorize", "--cells", "gru,tanh", "--trials", "2", "--replicates", "2", "--confirm-seeds", "0",
             "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "memorize.n_valid=32"]
     inline = run_module("evo_rnn.ablation", *args, "--population", "4", "--out", str(tmp_path / "inline"))
     pooled = run_module("evo_rnn.ablation", *args, "--population", "3", "--workers", "2",
