@@ -1,6 +1,13 @@
 """The paper's scores of a run, read from its database: an architecture's best validation
-score per task, its ratio to the best GRU's, and the minimum of those ratios over the tasks
-(Jozefowicz et al. 2015, section 3)."""
+score per task, its ratio to the GRU's, and the minimum of those ratios over the tasks
+(Jozefowicz et al. 2015, section 3).
+
+Ratios are paired: the denominator is the GRU's best over the configurations the architecture
+itself was trained on (the search trains the GRU on each of them once), so a cell that got more
+configurations is not compared with a GRU that got fewer, or the other way round. Where the
+GRU shares no configuration with the cell (or scored 0 on all it shares), the GRU's best over
+all its configurations is the denominator, as in the paper.
+"""
 
 from __future__ import annotations
 
@@ -66,9 +73,25 @@ class Scores:
             )
         return score
 
+    def paired_baseline(self, arch: str, task: str) -> float:
+        """The GRU's best score on `task` over the configurations `arch` was trained on (see the
+        module's docstring); the best over all its configurations where they share none.
+
+        Raises:
+            BaselineError: as `baseline`, when the fallback is needed and fails.
+        """
+        mine = self.store.scores_by_config(arch, task, self.preset_key, self.seed)
+        gru = self.store.scores_by_config(self.baseline_arch, task, self.preset_key, self.seed)
+        shared = [gru[config] for config in mine if config in gru]
+        if shared and max(shared) > 0:
+            return max(shared)
+        return self.baseline(task)
+
     def ratios(self, arch: str, tasks: list[str] | None = None) -> dict[str, float]:
-        """Per task: the architecture's score divided by the best GRU's (0 where it has none)."""
-        return {task: (self.task_score(arch, task) or 0.0) / self.baseline(task) for task in tasks or self.tasks}
+        """Per task: the architecture's best score divided by the GRU's best on the same
+        configurations (`paired_baseline`; 0 where the architecture has no score)."""
+        return {task: (self.task_score(arch, task) or 0.0) / self.paired_baseline(arch, task)
+                for task in tasks or self.tasks}
 
     def overall(self, arch: str) -> float:
         """The minimum over tasks of the ratio to the best GRU (the paper's criterion)."""

@@ -231,6 +231,13 @@ class Store:
         row = self._db.execute(query + " ORDER BY valid_score DESC, id LIMIT 1", args).fetchone()
         return (None, None) if row is None else (row[0], EvalResult.from_dict(json.loads(row[1])))
 
+    def scores_by_config(self, arch: str, task: str, preset: str, seed: int) -> dict[str, float]:
+        """The architecture's validation score on `task` per configuration (`HParams.to_json`)
+        among evaluations with this preset key and seed; a run that did not go well scores 0."""
+        rows = self._db.execute("SELECT hparams, status, valid_score FROM evaluations WHERE arch=? AND task=? AND "
+                                "preset=? AND seed=?", (arch, task, preset, seed))
+        return {hparams: (score if status == str(Status.OK) else 0.0) for hparams, status, score in rows}
+
     def evaluation_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
 

@@ -16,7 +16,7 @@ from evo_rnn.cell_hash import same_architecture, structural_hash
 from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import EvalResult, Status, preset_key
-from evo_rnn.scores import BaselineError
+from evo_rnn.scores import BaselineError, Scores
 from evo_rnn.search.evolution import Evolution, SearchError
 from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
@@ -386,3 +386,38 @@ def test_population_jobs_group_one_steps_requests_and_change_no_result(tmp_path)
 def test_population_jobs_need_the_population_engine(store):
     with pytest.raises(SearchError, match="engine=population"):
         make_search(store, search_preset(), members_per_job=4)
+
+
+def test_every_cell_and_the_gru_train_on_the_same_bank_configurations_and_ratios_pair_them(store):
+    preset = search_preset(reevaluate_probability=0.0)
+    evaluate = FakeEvaluator()
+    run_search(store, preset, evaluate, max_candidates=4)
+    gru = store.find_architecture(architectures.get("gru"))
+    bank = {t: [c.to_json() for c in presets.sample_configs(preset, t, 8, 0)] for t in ("arith", "xml")}
+    for task in ("arith", "xml"):
+        by_arch = collections.defaultdict(set)
+        for arch, t, config, _ in evaluate.calls:
+            if t == task:
+                by_arch[arch].add(config)
+        for arch, configs in by_arch.items():
+            assert configs <= by_arch[gru]  # the GRU trained on every configuration a cell trained on
+        assert set(bank[task][:3]) <= by_arch[gru]  # the seeds: the bank's first N
+    # A ratio divides by the GRU's best on the arch's own configurations, not on every configuration.
+    scores = Scores(store, preset, 0)
+    cell = next(a for a in store.population() if a != gru)
+    mine = store.scores_by_config(cell, "arith", scores.preset_key, 0)
+    theirs = store.scores_by_config(gru, "arith", scores.preset_key, 0)
+    assert scores.ratios(cell)["arith"] == pytest.approx(max(mine.values()) / max(theirs[c] for c in mine))
+    assert scores.paired_baseline(gru, "arith") == max(theirs.values())
+
+
+def test_a_cell_that_fails_a_task_never_enters_the_population_however_empty(store):
+    # A child that scores 0 on the second task (every run there fails) is evaluated but not
+    # accepted, though the population has free places.
+    failing = FakeEvaluator(fail=lambda job: Status.FAILED if job.task == "xml" and not any(
+        same_architecture(cell_format.loads(job.graph), architectures.get(n)) for n in ("gru", "lstm")) else None)
+    preset = search_preset(first_task_ratio=0.0, filter_threshold=0.0, reevaluate_probability=0.0)
+    run_search(store, preset, failing, max_candidates=3)
+    outcomes = [s["outcome"] for s in store.steps() if s["kind"] == "mutate"]
+    assert outcomes and "accepted" not in outcomes and "evaluated" in outcomes
+    assert len(store.population()) == 2  # the seeds only

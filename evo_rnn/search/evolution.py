@@ -1,17 +1,21 @@
 """The evolutionary search of Jozefowicz et al. (2015), section 3: a population of the best
 cells, grown by mutation, filtered cheaply, and scored against the best GRU.
 
-- Start: the seed cells (LSTM and GRU) are evaluated on every task with N random
-  hyperparameter configurations.
+- Configurations come from the run's bank per task (`presets.sample_configs`: learning
+  rates stratified over the prior's range), the same for every architecture, and the GRU is
+  trained on every configuration any cell is trained on (once: the cache), with the run's
+  training seed: every ratio compares a cell and the GRU on the same configurations and seed.
+- Start: the seed cells (LSTM and GRU) are evaluated on every task with the bank's first N
+  configurations.
 - An architecture's score on a task is its best validation score over the configurations
-  tried; its overall score is the minimum over tasks of (its score / the best GRU score)
-  (`evo_rnn.scores`).
-- The population holds the best `population_size` architectures. Each step either
-  *re-evaluates* a random member on N fresh random configs per task, or *mutates* a random
-  member: a child already seen is skipped; the child must pass the memorization filter,
-  then reach `first_task_ratio` of the best GRU on the first task (the parent's best
-  configs plus random ones), then it is evaluated on the other tasks and enters the
-  population if its overall score is among the best.
+  tried; its ratio is that over the GRU's best on the same configurations, and its overall
+  score the minimum over tasks of its ratios (`evo_rnn.scores`).
+- The population holds the best `population_size` architectures that scored on every task.
+  Each step either *re-evaluates* a random member on the bank's next N configs per task, or
+  *mutates* a random member: a child already seen is skipped; the child must pass the
+  memorization filter, then reach `first_task_ratio` of the GRU on the first task (the
+  parent's best config plus the bank's first ones), then it is evaluated on the other tasks
+  and enters the population if its overall score is among the best.
 
 Every step is a generator that reads like the list above: it yields a batch of evaluation
 requests and receives their results. Where and when the evaluations run, the cache, and
@@ -28,7 +32,7 @@ from typing import Any
 
 import networkx as nx
 
-from evo_rnn import architectures, hparams, mutate
+from evo_rnn import architectures, mutate, presets
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
@@ -137,10 +141,11 @@ class Evolution:
         return self.store.population()
 
     def _offer(self, arch: str) -> tuple[float, bool]:
-        """Re-scores the population with `arch` among it (the GRU's best may have changed),
-        keeps the best `population_size`, and says whether `arch` is in."""
+        """Re-scores the population with `arch` among it (the GRU's scores may have changed),
+        keeps the best `population_size` of those that scored on every task (a cell that fails
+        a task is not among the best, however empty the population), and says whether `arch` is in."""
         scores = {a: self.overall_score(a) for a in self._population | {arch}}
-        ranked = sorted(scores, key=lambda a: (-scores[a], a))[: self.config.population_size]
+        ranked = sorted((a for a in scores if scores[a] > 0), key=lambda a: (-scores[a], a))[: self.config.population_size]
         self._population = set(ranked)
         self.store.set_population({a: scores[a] for a in ranked})
         return scores[arch], arch in self._population
@@ -153,33 +158,37 @@ class Evolution:
 
     # ----------------------------------------------------------------- configurations
 
-    def _random_configs(self, rng: random.Random, task: str, n: int, start: list[HParams] | None = None) -> list[HParams]:
-        """`start` completed to `n` distinct configurations drawn from the prior."""
+    def _bank_configs(self, task: str, n: int, start: list[HParams] | None = None, offset: int = 0) -> list[HParams]:
+        """`start` completed to `n` distinct configurations from the run's bank for `task`
+        (`presets.sample_configs`: the same for every architecture, so that scores pair up),
+        taken from position `offset` on."""
         configs = list(dict.fromkeys(start or []))[:n]
-        for _ in range(50 * n):
-            if len(configs) >= n:
-                break
-            config = hparams.sample(rng, self.preset.budget(task), max_layers=self.preset.max_layers)
-            if config not in configs:
-                configs.append(config)
+        bank = presets.sample_configs(self.preset, task, offset + 2 * n, self.seed)[offset:]
+        configs += [c for c in bank if c not in configs][: n - len(configs)]
         return configs
+
+    def _with_baseline(self, requests: list[EvalRequest]) -> list[EvalRequest]:
+        """`requests` and, for each one on a scored task, the GRU on the same configuration
+        (from the cache when it has it): the GRU trains once on every configuration a cell
+        trains on, so that ratios compare like with like (`Scores.paired_baseline`)."""
+        baseline = self.scores.baseline_arch
+        paired = [EvalRequest(baseline, r.task, r.hparams) for r in requests
+                  if r.task in self.tasks and r.arch != baseline]
+        return list(dict.fromkeys([*requests, *paired]))
 
     def _best_config(self, arch: str, task: str) -> HParams | None:
         result = self.scores.best_result(arch, task)
         return None if result is None else HParams.from_dict(result.hparams)
 
-    def _inherited(self, parent: str, task: str, rng: random.Random, n: int) -> list[HParams]:
+    def _inherited(self, parent: str, task: str, n: int) -> list[HParams]:
         """The parent's best configuration on `task` (for the filter task, when the parent
-        never ran it: its best on the first task, at the filter task's budget), then random ones."""
+        never ran it: its best on the first task, at the filter task's budget), then the bank's first ones."""
         best = self._best_config(parent, task)
         if best is None and task == self.config.filter_task:
             best = self._best_config(parent, self.tasks[0])
             if best is not None:
                 best = dataclasses.replace(best, param_budget=self.preset.budget(task))
-        return self._random_configs(rng, task, n, [best] if best else [])
-
-    def _configs_rng(self, step: int) -> random.Random:
-        return random.Random(f"{self.seed}:step:{step}:configs")
+        return self._bank_configs(task, n, [best] if best else [])
 
     # ----------------------------------------------------------------- the steps
 
@@ -188,12 +197,12 @@ class Evolution:
         where none trained well, as the baseline needs a positive score everywhere), and on the
         filter task, so that its children take the filter with a configuration known to work there."""
         self.store.start_step(step, "seed", arch)
-        rng = self._configs_rng(step)
         is_baseline = arch == self.scores.baseline_arch
         todo = [self.config.filter_task, *self.tasks]
-        for _ in range(_SEED_ROUNDS):
-            yield [EvalRequest(arch, task, config) for task in todo
-                   for config in self._random_configs(rng, task, self.config.configs_per_task)]
+        n = self.config.configs_per_task
+        for round_ in range(_SEED_ROUNDS):
+            yield self._with_baseline([EvalRequest(arch, task, config) for task in todo
+                                       for config in self._bank_configs(task, n, offset=round_ * n)])
             todo = [task for task in todo if task in self.tasks and (
                 not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None)]
             if not todo:
@@ -205,11 +214,14 @@ class Evolution:
                            {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}})
 
     def _reevaluate_step(self, step: int, arch: str) -> Step:
-        """(a) A population member gets N fresh random configs on every task."""
+        """(a) A population member gets the next N configurations of the bank on every task (its
+        r-th re-evaluation: bank positions N(r+1) to N(r+2)), and the GRU gets them too: a member
+        that was lucky on few configurations meets more, on both sides of its ratio."""
         self.store.start_step(step, "reevaluate", arch)
-        rng = self._configs_rng(step)
-        yield [EvalRequest(arch, task, config) for task in self.tasks
-               for config in self._random_configs(rng, task, self.config.configs_per_task)]
+        earlier = sum(1 for s in self.store.steps() if s["kind"] == "reevaluate" and s["arch"] == arch and s["id"] < step)
+        n = self.config.configs_per_task
+        yield self._with_baseline([EvalRequest(arch, task, config) for task in self.tasks
+                                   for config in self._bank_configs(task, n, offset=(earlier + 1) * n)])
         score, kept = self._offer(arch)
         return StepOutcome(Outcome.REEVALUATED, score, {"ratios": self.ratios(arch), "in_population": kept})
 
@@ -231,27 +243,27 @@ class Evolution:
             self.candidates += 1
         else:
             arch, parent = resumed["arch"], resumed["parent"]
-        config_rng = self._configs_rng(step)
         config = self.config
 
         # 1. The cheap filter: memorization.
         results = yield [EvalRequest(arch, config.filter_task, c)
-                         for c in self._inherited(parent, config.filter_task, config_rng, config.filter_configs)]
+                         for c in self._inherited(parent, config.filter_task, config.filter_configs)]
         filter_score = max((r.valid_score for r in results if r.ok), default=0.0)
         if filter_score < config.filter_threshold:
             return StepOutcome(Outcome.FILTERED, None, {"filter_score": filter_score, "threshold": config.filter_threshold})
 
         # 2. The first task, with the parent's best configuration and random ones.
         first = self.tasks[0]
-        yield [EvalRequest(arch, first, c) for c in self._inherited(parent, first, config_rng, config.configs_per_task)]
+        yield self._with_baseline([EvalRequest(arch, first, c)
+                                   for c in self._inherited(parent, first, config.configs_per_task)])
         ratio = self.scores.ratios(arch, [first])[first]
         if ratio < config.first_task_ratio:
             return StepOutcome(Outcome.REJECTED, None, {"first_task": first, "ratio": ratio,
                                                         "needed": config.first_task_ratio})
 
         # 3. Every other task; the population takes the child if it is among the best.
-        rest = [EvalRequest(arch, task, c) for task in self.tasks[1:]
-                for c in self._inherited(parent, task, config_rng, config.configs_per_task)]
+        rest = self._with_baseline([EvalRequest(arch, task, c) for task in self.tasks[1:]
+                                    for c in self._inherited(parent, task, config.configs_per_task)])
         if rest:
             yield rest
         score, entered = self._offer(arch)
