@@ -263,8 +263,10 @@ def _job(args: argparse.Namespace) -> int:
     unknown = [t for t in task_names if t not in tasks.names()]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
-    if args.trials < 1 or args.replicates < 1 or args.workers < 1 or (args.population or 1) < 1:
-        raise UsageError("--trials, --replicates, --workers and --population must be at least 1")
+    if args.trials < 1 or args.replicates < 1 or args.workers < 1:
+        raise UsageError("--trials, --replicates and --workers must be at least 1")
+    if args.population < 0:
+        raise UsageError("--population must be 0 (Keras' fit, one at a time) or more")
     if args.confirm_seeds < 0:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or more")
     cells = args.cells.split(",") if args.cells else architectures.names()
@@ -369,8 +371,9 @@ def build_parser() -> ArgumentParser:
                         help="comma-separated tasks (default: arith,xml, and ptb when its data is present)")
     parser.add_argument("--cells", default=None,
                         help=f"comma-separated zoo cells (default: all: {', '.join(architectures.names())})")
-    parser.add_argument("--trials", type=int, default=3,
-                        help="hyperparameter configs per cell and task, the same for every cell (default: 3)")
+    parser.add_argument("--trials", type=int, default=8,
+                        help="hyperparameter configs per cell and task, the bank's first ones, the same for every "
+                             "cell (default: 8)")
     parser.add_argument("--confirm-seeds", type=int, default=4, metavar="S",
                         help="train each cell's best config per task again on S fresh seeds (the same for every "
                              "cell) and report its test score with a 95%% interval (default: 4)")
@@ -378,10 +381,10 @@ def build_parser() -> ArgumentParser:
                         help="training seeds per config; the table gives the mean and spread of the best (default: 1)")
     parser.add_argument("--workers", type=int, default=1,
                         help="evaluations at once, each in its own process (default: 1, in this process)")
-    parser.add_argument("--population", type=int, default=None, metavar="P",
+    parser.add_argument("--population", type=int, default=8, metavar="P",
                         help="train each cell's configs and replicates of one shape P at a time as one compiled "
-                             "program (evo_rnn.population: the same batches as Keras' fit, the same results to float rounding) "
-                             "(default: one at a time with Keras' fit)")
+                             "program (evo_rnn.population: the same batches as Keras' fit, the same results to float "
+                             "rounding); 0: one at a time with Keras' fit (default: 8)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the training runs (default: 0)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")

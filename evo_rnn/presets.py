@@ -89,7 +89,10 @@ PRESETS: dict[str, Preset] = {
         lr_decay=0.5,
         max_decays=3,
         jit_compile=False,
-        arith=ArithConfig(max_digits=2, max_distractors=1, n_train=3_000, n_valid=400, n_test=400),
+        # One-digit operands read through up to 5 distractor letters after each character: short
+        # enough to learn in 15 epochs, long enough that tanh and LSTM-f fall behind the gated
+        # cells (chosen on ablation seed 100; see the README's figures for seeds 200 and 300).
+        arith=ArithConfig(max_digits=1, max_distractors=5, n_train=3_000, n_valid=400, n_test=400),
         xml=XmlConfig(max_tag_length=4, max_depth=3, max_length=40, n_train=2_000, n_valid=300, n_test=300),
         memorize=MemorizeConfig(n_train=2_000, n_valid=300, n_test=300),
         ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=20_000, max_eval_tokens=4_000),

@@ -19,7 +19,8 @@ PACKAGE = ROOT / "evo_rnn"
 # module must be given a floor here (the test fails until it is).
 FLOORS: dict[str, int] = {
     # plain facts and process set-up, no evo_rnn imports of substance
-    "evo_rnn.errors": 0, "evo_rnn.ops": 0, "evo_rnn.atomic_files": 0, "evo_rnn.backend": 0, "evo_rnn.cli": 0, "evo_rnn.stats": 0,
+    "evo_rnn.errors": 0, "evo_rnn.ops": 0, "evo_rnn.atomic_files": 0, "evo_rnn.backend": 0, "evo_rnn.cli": 0,
+    "evo_rnn.stats": 0,
     # cells, files, results
     "evo_rnn.cell_graph": 1, "evo_rnn.safe_pickle": 1, "evo_rnn.datafiles": 1, "evo_rnn.results": 1,
     "evo_rnn.cell_hash": 2, "evo_rnn.cell_format": 2, "evo_rnn.architectures": 2, "evo_rnn.hparams": 2,
