@@ -34,7 +34,7 @@ from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.runs import RunFiles, RunSettings
-from evo_rnn.scores import Scores
+from evo_rnn.scores import Scores, verdict
 from evo_rnn.store import Store
 
 __all__ = ["SUMMARY_FORMAT_VERSION", "TASK_FORMAT_VERSION", "export_run", "main", "task_file_for"]
@@ -128,6 +128,39 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
     return "\n".join(lines)
 
 
+def _confirmation_section(rows: list[dict[str, Any]], baselines: dict[str, dict[str, dict | None]],
+                          tasks: list[str]) -> str:
+    """The leaderboard's confirmation: per cell and task, the mean test score over fresh seeds
+    with its 95% interval, the paired ratio to the GRU, and in words whether the paired t-test
+    tells the cell from the GRU. Empty when the run was not confirmed."""
+    lines = []
+    for row in rows:
+        for task in tasks:
+            block = row["tasks"][task].get("confirm")
+            if block is None:
+                continue
+            ratio = block["ratio_to_gru"]
+            lines.append(f"- `{row['arch'][:8]}` on {task}: test {_interval(block)} over {block['seeds']} fresh seeds; "
+                         f"ratio to the GRU " + (_interval(ratio, 3) if ratio else "—") + f": {verdict(block)}")
+    for name, per_task in baselines.items():
+        for task, block in per_task.items():
+            if block is not None:
+                lines.append(f"- {name.upper()} on {task}: test {_interval(block)} over {block['seeds']} fresh seeds")
+    if not lines:
+        return ""
+    return ("\nConfirmation (`python -m evo_rnn.confirm`): each cell, the GRU and the LSTM trained again with their "
+            "best configuration on the same fresh seeds; the mean test score with its 95% t interval, the ratio to "
+            "the GRU paired by seed, and the paired t-test against the GRU at the 5% level.\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def _interval(block: dict[str, Any], digits: int = 4) -> str:
+    low, high = block["ci95"]
+    if low is None:
+        return f"{block['mean']:.{digits}f}"
+    return f"{block['mean']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architectures", top: int = 3,
                data_dir: str | os.PathLike | None = None, command: str | None = None, log: Log = _stderr) -> Path:
     """Exports the best `top` architectures of a stored run into `out_dir/NAME/` (replacing
@@ -194,6 +227,7 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                         "valid_metrics": None if best is None else best.valid_metrics,
                         "test_metrics": None if best is None else best.test_metrics,
                         "evaluations": len(store.evaluations(arch=arch, task=task)),
+                        "confirm": scores.confirmation(arch, task),
                     }
                     model = _trained_model(scores, arch, task, graph, preset, seed, files.kept_model(arch, task),
                                            data_dir, log)
@@ -211,10 +245,13 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                 (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
                 rows.append(summary)
                 log(f"export: #{rank} {arch[:8]} score {population[arch]:.4f} -> {out_root / files.name / folder}")
-            baselines = {name: {t: scores.task_score(key, t) for t in tasks}
-                         for name in ("gru", "lstm") if (key := store.find_architecture(architectures.get(name)))}
+            baseline_keys = {name: key for name in ("gru", "lstm")
+                             if (key := store.find_architecture(architectures.get(name)))}
+            baselines = {name: {t: scores.task_score(key, t) for t in tasks} for name, key in baseline_keys.items()}
+            confirmed = {name: {t: scores.confirmation(key, t) for t in tasks} for name, key in baseline_keys.items()}
             (staging / "README.md").write_text(
                 _leaderboard(rows, baselines, tasks, files.name, command or settings.command, settings, diagram_name)
+                + _confirmation_section(rows, confirmed, tasks)
             )
             staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
             final = out_root / files.name

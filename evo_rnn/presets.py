@@ -12,7 +12,7 @@ from evo_rnn import hparams, tasks
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
 
-__all__ = ["ENGINES", "Preset", "PRESETS", "SearchConfig", "get", "sample_configs", "with_overrides"]
+__all__ = ["ENGINES", "Preset", "PRESETS", "STRATEGIES", "SearchConfig", "get", "sample_configs", "with_overrides"]
 
 # How an evaluation trains. A preset field, so part of the cache key: the engines shuffle
 # batches differently, so their results for one (configuration, seed) differ.
@@ -33,6 +33,16 @@ class SearchConfig:
     population_size: int  # the best architectures kept as parents (paper: 100)
     reevaluate_probability: float  # chance that a step re-evaluates a member instead of mutating one
     seed_cells: tuple[str, ...] = ("lstm", "gru")  # the population's start (the GRU is always the baseline)
+    # "evolution": a child's parent is a population member (the paper); "random": a random zoo
+    # cell, so children are random cells from the same mutations (the random-search baseline).
+    strategy: str = "evolution"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise EvoRnnError(f"unknown search strategy {self.strategy!r}; strategies: {', '.join(STRATEGIES)}")
+
+
+STRATEGIES = ("evolution", "random")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,15 +11,39 @@ all its configurations is the denominator, as in the paper.
 
 from __future__ import annotations
 
-from evo_rnn import architectures
+from typing import Any
+
+from evo_rnn import architectures, stats
 from evo_rnn.errors import EvoRnnError
+from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
-from evo_rnn.results import EvalResult, preset_key
+from evo_rnn.results import CacheKey, EvalResult, preset_key
 from evo_rnn.store import Store
 
-__all__ = ["BASELINE", "BaselineError", "Scores"]
+__all__ = ["BASELINE", "CONFIRM_META", "CONFIRM_SEED_OFFSET", "BaselineError", "Scores", "confirm_seeds", "verdict"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
+CONFIRM_META = "confirmation"  # the store's record of the last confirmation: its seeds and cells
+# Confirmation seed s of a run with seed r trains with seed r + CONFIRM_SEED_OFFSET + s: fresh
+# seeds (the search trains with r only), the same for every cell, so runs pair up by seed.
+CONFIRM_SEED_OFFSET = 100_000
+SIGNIFICANCE = 0.05  # the paired t-test's level for the leaderboard's words
+
+
+def confirm_seeds(run_seed: int, seeds: int) -> list[int]:
+    """The training seeds of a confirmation with `seeds` seeds for a run with seed `run_seed`."""
+    return [run_seed + CONFIRM_SEED_OFFSET + s for s in range(seeds)]
+
+
+def verdict(block: dict[str, Any]) -> str:
+    """The leaderboard's words for a confirmation block: whether the cell is distinguishable
+    from the GRU by the paired t-test at the 5% level."""
+    p, ratio = block.get("p_value_vs_gru"), (block.get("ratio_to_gru") or {}).get("mean")
+    if p is None or ratio is None:
+        return "no paired test against the GRU"
+    if p >= SIGNIFICANCE:
+        return f"not distinguishable from the GRU (p = {p:.2g})"
+    return f"{'better' if ratio > 1 else 'worse'} than the GRU (p = {p:.2g})"
 
 
 class BaselineError(EvoRnnError):
@@ -96,3 +120,52 @@ class Scores:
     def overall(self, arch: str) -> float:
         """The minimum over tasks of the ratio to the best GRU (the paper's criterion)."""
         return min(self.ratios(arch).values())
+
+    # ----------------------------------------------------------------- confirmation
+
+    def confirm_key(self, arch: str, task: str, seed: int) -> CacheKey | None:
+        """The cache key of `arch`'s confirmation run on `task` with training seed `seed`: its
+        best configuration on the task (None when it has none)."""
+        best = self.best_result(arch, task)
+        if best is None:
+            return None
+        return CacheKey(arch, task, HParams.from_dict(best.hparams).to_json(), seed, self.preset_key)
+
+    def _confirm_scores(self, arch: str | None, task: str, seeds: list[int]) -> list[float] | None:
+        """The test scores of `arch`'s confirmation runs (a run that did not go well scores 0),
+        or None unless every seed ran with its current best configuration."""
+        if arch is None:
+            return None
+        scores = []
+        for seed in seeds:
+            key = self.confirm_key(arch, task, seed)
+            result = None if key is None else self.store.cached(key)
+            if result is None:
+                return None
+            scores.append(result.test_score if result.ok else 0.0)
+        return scores
+
+    def confirmation(self, arch: str, task: str) -> dict[str, Any] | None:
+        """The block `python -m evo_rnn.confirm` adds to an exported summary, for `arch` on
+        `task`: its mean test score over the confirmation seeds with a 95% t interval, its
+        ratios to the GRU and the LSTM paired by seed with intervals, and the paired t-test's
+        p-value against the GRU. None where the run was not confirmed, or `arch`'s best
+        configuration changed since (a later search step found a better one)."""
+        meta = self.store.get_meta(CONFIRM_META)
+        if not meta:
+            return None
+        seeds = list(meta["seeds"])
+        mine = self._confirm_scores(arch, task, seeds)
+        if mine is None:
+            return None
+        gru = self._confirm_scores(self.baseline_arch, task, seeds)
+        lstm = self._confirm_scores(self.store.find_architecture(architectures.get("lstm")), task, seeds)
+        estimate = stats.mean_interval(mine)
+
+        def ratio(baseline: list[float] | None) -> dict[str, Any] | None:
+            paired = None if baseline is None else stats.paired_ratio(mine, baseline)
+            return None if paired is None else {"mean": paired.mean, "ci95": paired.to_dict()["ci95"]}
+
+        return {"mean": estimate.mean, "ci95": estimate.to_dict()["ci95"], "seeds": len(seeds), "seed_list": seeds,
+                "score": "test", "ratio_to_gru": ratio(gru), "ratio_to_lstm": ratio(lstm),
+                "p_value_vs_gru": None if gru is None else stats.paired_t_test(mine, gru)}

@@ -32,7 +32,7 @@ FLOORS: dict[str, int] = {
     # many evaluations in one program; where evaluations run; the export; the paper's algorithm
     "evo_rnn.population": 5, "evo_rnn.executors": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.search.evolution": 5,
     # the scheduler; using an exported model
-    "evo_rnn.search.scheduler": 6, "evo_rnn.predict": 6,
+    "evo_rnn.search.scheduler": 6, "evo_rnn.predict": 6, "evo_rnn.confirm": 6,
     "evo_rnn.search.progress": 7, "evo_rnn.search": 7,
     # command lines
     "evo_rnn.evaluate": 8, "evo_rnn.ablation": 8, "evo_rnn.render": 8, "evo_rnn.demo": 8, "evo_rnn.write_zoo": 8,

@@ -421,3 +421,14 @@ def test_a_cell_that_fails_a_task_never_enters_the_population_however_empty(stor
     outcomes = [s["outcome"] for s in store.steps() if s["kind"] == "mutate"]
     assert outcomes and "accepted" not in outcomes and "evaluated" in outcomes
     assert len(store.population()) == 2  # the seeds only
+
+
+def test_the_random_strategy_draws_children_from_zoo_cells_with_the_same_protocol(store):
+    preset = search_preset(strategy="random", reevaluate_probability=0.0, filter_threshold=0.0, first_task_ratio=0.0)
+    run_search(store, preset, FakeEvaluator(), max_candidates=6)
+    zoo = {store.find_architecture(architectures.get(name)) for name in architectures.names()}
+    children = [s for s in store.steps() if s["kind"] == "mutate"]
+    assert len(children) >= 6 and all(step["parent"] in zoo for step in children)
+    assert len({step["parent"] for step in children}) > 2  # not just the seed cells
+    with pytest.raises(Exception, match="unknown search strategy 'hill'"):
+        search_preset(strategy="hill")

@@ -30,7 +30,7 @@ TINY = [
 def search_args(tmp_path, *extra: str) -> list[str]:
     sets = [item for s in TINY for item in ("--set", s)]
     return ["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--quiet",
-            *sets, *extra]
+            "--confirm-seeds", "0", *sets, *extra]
 
 
 def _default_sigint() -> None:
@@ -107,7 +107,8 @@ def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
 def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
     # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, JAX installed (it sets one when Keras loads it).
     result = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "1", "--max-candidates", "2",
-                                                       "--top", "2"), timeout=600, env=user_environment())
+                                                       "--top", "2", "--confirm-seeds", "2"),
+                        timeout=900, env=user_environment())
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exported the best cells to" in result.stderr
     raw = [line for line in result.stderr.splitlines() if any(mark in line for mark in RAW_TENSORFLOW_LOG)]
@@ -123,6 +124,11 @@ def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
     folder = folders[0]
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["format_version"] == 1 and set(summary["tasks"]) == {"arith", "xml"}
+    # Confirmed at the end: two fresh seeds per cell and task, paired with the GRU's.
+    block = summary["tasks"]["arith"]["confirm"]
+    assert block["seeds"] == 2 and block["seed_list"] == [100_000, 100_001] and block["score"] == "test"
+    assert set(block) >= {"mean", "ci95", "ratio_to_gru", "ratio_to_lstm", "p_value_vs_gru"}
+    assert "fresh seeds" in readme and ("distinguishable from the GRU" in readme or "than the GRU" in readme)
     umask = os.umask(0)
     os.umask(umask)
     for name in ("cell.json", "cell.png", "summary.json", "model-arith.keras", "task-arith.json"):
@@ -276,7 +282,7 @@ def test_population_size_auto_is_the_hardware_default_and_a_run_resumes_with_its
     from evo_rnn.search.__main__ import _members_per_job, _overrides
 
     assert backend.accelerator() == "cpu" and backend.default_population_size() == backend.POPULATION_SIZES["cpu"]
-    auto = Namespace(population_size="auto", set=[], tasks=None, seed_zoo=False)
+    auto = Namespace(population_size="auto", set=[], tasks=None, seed_zoo=False, strategy="evolution")
     assert _members_per_job(auto, None) == backend.POPULATION_SIZES["cpu"] > 1  # a new run: populations
     assert "engine=population" in _overrides(auto, _members_per_job(auto, None))
     fit_run = RunSettings("quick", (), 0, "python -m evo_rnn.search --population-size 1")

@@ -10,6 +10,8 @@ cells, grown by mutation, filtered cheaply, and scored against the best GRU.
 - An architecture's score on a task is its best validation score over the configurations
   tried; its ratio is that over the GRU's best on the same configurations, and its overall
   score the minimum over tasks of its ratios (`evo_rnn.scores`).
+- With `strategy="random"` (the random-search baseline) a child's parent is a random zoo
+  cell instead of a population member; everything else is the same.
 - The population holds the best `population_size` architectures that scored on every task.
   Each step either *re-evaluates* a random member on the bank's next N configs per task, or
   *mutates* a random member: a child already seen is skipped; the child must pass the
@@ -228,7 +230,11 @@ class Evolution:
     def _mutate_step(self, step: int, rng: random.Random, resumed: dict[str, Any] | None = None) -> Step:
         """(b) A child of a population member: dedup, memorization filter, first task, the rest."""
         if resumed is None:
-            parent = rng.choice(sorted(self._population))
+            if self.config.strategy == "random":  # the random-search baseline: a child of a random zoo cell
+                name = rng.choice(architectures.names())
+                parent = self.store.add_architecture(architectures.get(name), f"zoo:{name}")
+            else:
+                parent = rng.choice(sorted(self._population))
             try:
                 graph, mutations = self.mutate(self.store.architecture(parent), rng)
             except mutate.MutationError as error:

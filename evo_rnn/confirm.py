@@ -1,0 +1,179 @@
+"""`python -m evo_rnn.confirm`: is a found cell really better? The top cells of a search run,
+the GRU and the LSTM trained again on fresh seeds, each with its best configuration per task.
+
+Every cell gets the same seeds (`scores.confirm_seeds`: never used by the search), so its
+runs pair with the GRU's and the LSTM's seed by seed. The runs are cached in the run's
+database like any evaluation (a confirmation resumes; asking for more seeds adds runs), and
+`Scores.confirmation` turns them into the block the export writes into each summary: mean
+test score with a 95% t interval, ratios to the GRU and the LSTM with intervals, and the
+paired t-test's p-value against the GRU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from evo_rnn import architectures, cell_format, datafiles
+from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.errors import EvoRnnError
+from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolExecutor, PopulationJob
+from evo_rnn.export import export_run
+from evo_rnn.results import CacheKey, EvalResult
+from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.scores import CONFIRM_META, Scores, confirm_seeds
+from evo_rnn.store import Store
+
+__all__ = ["MIN_SEEDS", "build_parser", "confirm_run", "main"]
+
+MIN_SEEDS = 2  # an interval needs at least two runs
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cells(store: Store, scores: Scores, top: int, log: Log, name: str) -> list[str]:
+    """The best `top` members of the population (fewer if it holds fewer, said in `log`), then
+    the GRU and the LSTM."""
+    members = store.population()
+    if not members:
+        raise EvoRnnError(f"run {name!r} has no population yet (its seed cells are still being evaluated); "
+                          "let the search run longer")
+    ranked = sorted(members, key=lambda arch: (-scores.overall(arch), arch))
+    if top > len(ranked):
+        log(f"confirm: the population of run {name!r} holds {len(ranked)} cells; confirming all {len(ranked)} "
+            f"(--top {top} asked for more)")
+    baselines = [store.find_architecture(architectures.get(cell)) for cell in ("gru", "lstm")]
+    return list(dict.fromkeys([*ranked[:top], *(arch for arch in baselines if arch is not None)]))
+
+
+def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_dir: str | os.PathLike | None = None,
+                log: Log = _stderr) -> list[str]:
+    """Trains the best `top` cells of the run, the GRU and the LSTM on `seeds` fresh seeds with
+    each one's best configuration per scored task, records every run in the run's database
+    as it finishes, and records the confirmation (its seeds and cells) for the export.
+
+    Returns:
+        The confirmed architectures.
+
+    Raises:
+        UsageError: fewer than `MIN_SEEDS` seeds, or `top` < 1.
+        EvoRnnError: the run does not exist or has no population yet.
+    """
+    if seeds < MIN_SEEDS:
+        raise UsageError(f"--seeds must be at least {MIN_SEEDS}: an interval needs two runs (4 or more are better)")
+    if top < 1:
+        raise UsageError("--top must be at least 1")
+    if not files.database.is_file():
+        raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run "
+                          f"{files.name}`, or give --runs-dir")
+    with Store(files.database) as store:
+        settings = RunSettings.load(store)
+        if settings is None:
+            raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
+        preset = settings.resolved_preset()
+        scores = Scores(store, preset, settings.seed)
+        cells = _cells(store, scores, top, log, files.name)
+        seed_list = confirm_seeds(settings.seed, seeds)
+        data = None if data_dir is None else str(Path(data_dir).resolve())
+        jobs: list[tuple[tuple[CacheKey, ...], Job]] = []
+        for arch in cells:
+            graph = cell_format.dumps(store.architecture(arch))
+            for task in scores.tasks:
+                keys = [key for s in seed_list if (key := scores.confirm_key(arch, task, s)) is not None
+                        and store.cached(key) is None]
+                if not keys:
+                    continue
+                if preset.engine == "population" and len(keys) > 1:
+                    jobs.append((tuple(keys), PopulationJob(arch, graph, task, (keys[0].hparams,) * len(keys),
+                                                            tuple(k.seed for k in keys), preset, data)))
+                else:
+                    jobs += [((key,), EvalJob(arch, graph, task, key.hparams, key.seed, preset, data)) for key in keys]
+        log(f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
+            f"({sum(len(keys) for keys, _ in jobs)} runs to train, the rest cached)")
+        _run(executor, jobs, lambda key, result: store.record(key, result))
+        store.set_meta(CONFIRM_META, {"seeds": seed_list, "cells": cells, "top": top})
+        for arch in cells:
+            for task in scores.tasks:
+                block = scores.confirmation(arch, task)
+                if block is not None:
+                    log(f"confirm: {arch[:8]} {task}: test {block['mean']:.4f} over {block['seeds']} seeds, "
+                        f"ratio to the GRU {block['ratio_to_gru']['mean'] if block['ratio_to_gru'] else float('nan'):.3f}, "
+                        f"p = {block['p_value_vs_gru'] if block['p_value_vs_gru'] is not None else float('nan'):.3g}")
+    return cells
+
+
+def _run(executor: Executor, jobs: list[tuple[tuple[CacheKey, ...], Job]],
+         record: Callable[[CacheKey, EvalResult], object]) -> None:
+    """Keeps `executor.workers` jobs in flight and records every result as its job returns."""
+    waiting = iter(jobs)
+    in_flight: dict[concurrent.futures.Future, tuple[CacheKey, ...]] = {}
+    try:
+        while True:
+            while len(in_flight) < executor.workers and (item := next(waiting, None)) is not None:
+                in_flight[executor.submit(item[1])] = item[0]
+            if not in_flight:
+                return
+            done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                keys, result = in_flight.pop(future), future.result()
+                for key, member in zip(keys, result if isinstance(result, list) else [result]):
+                    record(key, member)
+    except BaseException:
+        executor.shutdown(cancel=True)
+        raise
+
+
+def _job(args: argparse.Namespace) -> int:
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 (in this process) or more")
+    data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())
+    files = RunFiles(args.run, args.runs_dir)
+    executor = InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
+    try:
+        confirm_run(files, args.top, args.seeds, executor, data_dir)
+    finally:
+        executor.shutdown()
+    if not args.no_export:
+        path = export_run(files, args.out, args.top, data_dir)
+        _stderr(f"exported the best cells with their confirmation to {path}")
+    return 0
+
+
+DESCRIPTION = ("Train the top cells of a search run, the GRU and the LSTM again on fresh seeds (the same for every "
+               "cell) with each one's best configuration, and export each cell's mean test score with a 95% interval, "
+               "its ratios to the GRU and the LSTM, and the paired t-test against the GRU.")
+
+
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    parser = ArgumentParser(prog="python -m evo_rnn.confirm", description=DESCRIPTION)
+    parser.add_argument("--run", default="default", help="the run's name (default: default)")
+    parser.add_argument("--runs-dir", default="runs", help="where runs live (default: runs/)")
+    parser.add_argument("--top", type=int, default=3, help="how many of the best cells, besides the GRU and the "
+                                                             "LSTM (default: 3)")
+    parser.add_argument("--seeds", type=int, default=4, help=f"fresh training seeds per cell and task, at least "
+                                                               f"{MIN_SEEDS} (default: 4)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes; 0 trains in this process (default: the CPU cores)")
+    parser.add_argument("--data-dir", default=None,
+                        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
+    parser.add_argument("--out", default="saved_architectures",
+                        help="export folder; the run is exported again to OUT/NAME/ (default: saved_architectures/)")
+    parser.add_argument("--no-export", action="store_true", help="do not export afterwards (default: export)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input)."""
+    return run(build_parser(), _job, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

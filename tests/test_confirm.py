@@ -1,0 +1,112 @@
+"""Confirmation of a search run on fresh seeds: which cells, which seeds, the block's numbers
+against scipy, caching, the export's block and words, and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+
+import pytest
+from scipy import stats as scipy_stats
+
+from evo_rnn import architectures
+from evo_rnn.cli import UsageError
+from evo_rnn.confirm import confirm_run
+from evo_rnn.errors import EvoRnnError
+from evo_rnn.executors import InlineExecutor
+from evo_rnn.export import export_run
+from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.scores import Scores
+from evo_rnn.store import Store
+
+from conftest import run_module, stderr_lines
+from test_search import FakeEvaluator, run_search, search_preset
+
+
+class SeededFake(FakeEvaluator):
+    """The fake evaluator with seed noise: the same cell and config score differently per seed."""
+
+    def __call__(self, job):
+        result = super().__call__(job)
+        if isinstance(result, list):
+            return result
+        noise = random.Random(f"{job.seed}:{job.arch}").uniform(-0.05, 0.05)
+        return dataclasses.replace(result, valid_score=result.valid_score + noise, test_score=result.test_score + noise)
+
+
+@pytest.fixture
+def searched(tmp_path):
+    """A finished fake search stored as a run named `tiny`, with its settings."""
+    files = RunFiles("tiny", tmp_path / "runs")
+    files.database.parent.mkdir(parents=True)
+    preset = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0)
+    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(preset.search).items()
+                 if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
+                          "filter_threshold", "first_task_ratio")]
+    with Store(files.database) as store:
+        RunSettings("quick", tuple(overrides), 0, "python -m evo_rnn.search --run tiny").save(store)
+        run_search(store, preset, SeededFake(), max_candidates=3)
+    return files, preset
+
+
+def test_the_top_cells_the_gru_and_the_lstm_train_on_the_same_fresh_seeds(searched):
+    files, preset = searched
+    evaluate, said = SeededFake(), []
+    cells = confirm_run(files, top=2, seeds=3, executor=InlineExecutor(evaluate), log=said.append)
+    with Store(files.database) as store:
+        gru = store.find_architecture(architectures.get("gru"))
+        lstm = store.find_architecture(architectures.get("lstm"))
+        scores = Scores(store, preset, 0)
+        ranked = sorted(store.population(), key=lambda a: (-scores.overall(a), a))
+        assert cells == list(dict.fromkeys([*ranked[:2], gru, lstm]))
+        assert {seed for *_, seed in evaluate.calls} == {100_000, 100_001, 100_002}  # fresh: the search used 0
+        assert len(evaluate.calls) == len(cells) * 2 * 3  # every cell x task x seed once
+        for arch, task, config, _ in evaluate.calls:  # each with its best configuration on the task
+            assert json.loads(config) == scores.best_result(arch, task).hparams
+        top = next(arch for arch in ranked if arch != gru)
+        block = scores.confirmation(top, "arith")
+
+        def tests(arch):
+            return [store.cached(scores.confirm_key(arch, "arith", s)).test_score for s in (100_000, 100_001, 100_002)]
+
+        mine, theirs = tests(top), tests(gru)
+        assert block["mean"] == pytest.approx(sum(mine) / 3) and block["seeds"] == 3 and block["score"] == "test"
+        assert block["ratio_to_gru"]["mean"] == pytest.approx(sum(m / t for m, t in zip(mine, theirs)) / 3)
+        assert block["p_value_vs_gru"] == pytest.approx(scipy_stats.ttest_rel(mine, theirs).pvalue)
+        assert block["ci95"][0] < block["mean"] < block["ci95"][1]
+        gru_block = scores.confirmation(gru, "arith")
+        assert gru_block["ratio_to_gru"]["mean"] == pytest.approx(1.0) and gru_block["p_value_vs_gru"] == 1.0
+        assert scores.confirmation(top, "xml")["ratio_to_lstm"] is not None
+    # Again: everything comes from the cache; more --top than the population says so.
+    again = SeededFake()
+    confirm_run(files, top=50, seeds=3, executor=InlineExecutor(again), log=said.append)
+    assert any("confirming all" in line and "(--top 50 asked for more)" in line for line in said)
+    assert len(again.calls) == 0 or all(c[0] not in cells for c in again.calls)
+
+
+def test_the_export_carries_the_block_and_says_it_in_words(searched, tmp_path):
+    files, _ = searched
+    confirm_run(files, top=2, seeds=3, executor=InlineExecutor(SeededFake()), log=lambda _: None)
+    out = export_run(files, tmp_path / "out", top=2, log=lambda _: None)
+    first = sorted(p for p in out.iterdir() if p.is_dir())[0]
+    summary = json.loads((first / "summary.json").read_text())
+    assert summary["tasks"]["arith"]["confirm"]["seeds"] == 3
+    readme = (out / "README.md").read_text()
+    assert "over 3 fresh seeds" in readme and "GRU on arith: test" in readme
+    assert ("not distinguishable from the GRU (p = " in readme) or ("than the GRU (p = " in readme)
+
+
+def test_bad_input_is_refused_and_touches_nothing(searched, tmp_path):
+    files, _ = searched
+    before = files.database.read_bytes()
+    with pytest.raises(UsageError, match="--seeds must be at least 2"):
+        confirm_run(files, top=2, seeds=1, executor=InlineExecutor(SeededFake()))
+    with pytest.raises(EvoRnnError, match="no search run at"):
+        confirm_run(RunFiles("nosuch", tmp_path / "runs"), top=2, seeds=2, executor=InlineExecutor(SeededFake()))
+    assert files.database.read_bytes() == before
+    for args, message in ((["--run", "nosuch", "--runs-dir", str(tmp_path / "runs")], "no search run at"),
+                          (["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--seeds", "1"],
+                           "--seeds must be at least 2")):
+        result = run_module("evo_rnn.confirm", *args, "--workers", "0")
+        assert result.returncode == 2 and len(stderr_lines(result)) == 1 and message in stderr_lines(result)[0]
