@@ -36,6 +36,10 @@ class SearchConfig:
     # "evolution": a child's parent is a population member (the paper); "random": a random zoo
     # cell, so children are random cells from the same mutations (the random-search baseline).
     strategy: str = "evolution"
+    # Successive halving per scored task: this many configurations train for `halving_epochs`
+    # epochs first, and the best `configs_per_task` of them train fully (0: off, every config fully).
+    halving_configs: int = 0
+    halving_epochs: int = 3
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -116,6 +120,8 @@ PRESETS: dict[str, Preset] = {
             first_task_ratio=0.9,
             population_size=100,
             reevaluate_probability=0.2,
+            halving_configs=8,  # 8 bank configs for 3 epochs, the best 2 for up to 15
+            halving_epochs=3,
         ),
     ),
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.

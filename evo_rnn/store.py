@@ -228,7 +228,9 @@ class Store:
             query, args = query + " AND preset=?", [*args, preset]
         if seed is not None:
             query, args = query + " AND seed=?", [*args, seed]
-        row = self._db.execute(query + " ORDER BY valid_score DESC, id LIMIT 1", args).fetchone()
+        # Ties go to the smaller configuration text, not the earlier row: the best configuration
+        # must not depend on the order in which parallel workers finished.
+        row = self._db.execute(query + " ORDER BY valid_score DESC, hparams, seed, id LIMIT 1", args).fetchone()
         return (None, None) if row is None else (row[0], EvalResult.from_dict(json.loads(row[1])))
 
     def scores_by_config(self, arch: str, task: str, preset: str, seed: int) -> dict[str, float]:

@@ -26,7 +26,7 @@ BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"ari
 
 def search_preset(**search_fields) -> presets.Preset:
     fields = {"population_size": 100, "reevaluate_probability": 0.2, "configs_per_task": 3, "filter_configs": 2,
-              "filter_threshold": 0.3, "first_task_ratio": 0.9, **search_fields}
+              "filter_threshold": 0.3, "first_task_ratio": 0.9, "halving_configs": 0, **search_fields}
     return presets.with_overrides(presets.get("quick"), [f"search.{k}={v}" for k, v in fields.items()])
 
 
@@ -432,3 +432,31 @@ def test_the_random_strategy_draws_children_from_zoo_cells_with_the_same_protoco
     assert len({step["parent"] for step in children}) > 2  # not just the seed cells
     with pytest.raises(Exception, match="unknown search strategy 'hill'"):
         search_preset(strategy="hill")
+
+
+def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store):
+    preset = search_preset(halving_configs=4, halving_epochs=2, configs_per_task=2, reevaluate_probability=0.0,
+                           filter_threshold=0.0, first_task_ratio=0.0)
+    trained = []
+
+    class Recording(FakeEvaluator):
+        def __call__(self, job):
+            if not isinstance(job, PopulationJob):
+                trained.append((job.arch, job.task, job.hparams, job.preset.max_epochs))
+            return super().__call__(job)
+
+    evaluate = Recording()
+    run_search(store, preset, evaluate, max_candidates=2)
+    gru = store.find_architecture(architectures.get("gru"))
+    for task in ("arith", "xml"):
+        bank = [c.to_json() for c in presets.sample_configs(preset, task, 4, 0)]
+        brief = {c for a, t, c, e in trained if a == gru and t == task and e == 2}
+        full = {c for a, t, c, e in trained if a == gru and t == task and e == preset.max_epochs}
+        assert set(bank) <= brief  # rung 0 of its seed step: the bank's first 4, for 2 epochs
+        fake = {c: evaluate.quality(architectures.get("gru"), task) * (1.0 if json.loads(c)["learning_rate"] >= 1 else 0.9)
+                for c in bank}
+        assert set(sorted(bank, key=lambda c: (-fake[c], bank.index(c)))[:2]) <= full  # rung 1: the best 2, fully
+    # Scores read full training only: a brief rung is cached under its own key.
+    scores = Scores(store, preset, 0)
+    fully = {c for a, t, c, e in trained if a == gru and t == "arith" and e == preset.max_epochs}
+    assert set(store.scores_by_config(gru, "arith", scores.preset_key, 0)) == fully

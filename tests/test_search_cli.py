@@ -23,7 +23,7 @@ TINY = [
     "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
     "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
     "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
-    "search.filter_threshold=0.05", "search.first_task_ratio=0.5",
+    "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_epochs=1",
 ]
 
 
@@ -248,6 +248,9 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     (["--run", "../x"], "invalid run name '../x'"),
     (["--population-size", "many"], "expected `auto` or a whole number, got 'many'"),
     (["--population-size", "0"], "--population-size must be auto or at least 1"),
+    (["--set", "max_epochs=3"], "successive halving needs search.configs_per_task (2) <= search.halving_configs (8) "
+                                "and 1 <= search.halving_epochs (3) < max_epochs (3)"),
+    (["--strategy", "hill"], "invalid choice: 'hill'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = run_module("evo_rnn.search", *args)

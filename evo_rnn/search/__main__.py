@@ -78,6 +78,9 @@ def _check_tasks(preset: presets.Preset, data_dir: str | None) -> None:
         raise UsageError(f"the filter task {search.filter_task!r} cannot also be a scored task; remove it from --tasks")
     for cell in search.seed_cells:
         architectures.get(cell)
+    from evo_rnn.search.evolution import check_halving
+
+    check_halving(preset)
 
 
 def _versions() -> dict[str, str]:

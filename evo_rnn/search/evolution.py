@@ -76,6 +76,7 @@ class EvalRequest:
     arch: str
     task: str
     hparams: HParams
+    epochs: int | None = None  # a successive-halving rung's brief training (max_epochs); None: the preset's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,22 @@ class StepRun:
     generator: Step
 
 
+def check_halving(preset: Preset) -> None:
+    """Refuses successive-halving settings that make no sense.
+
+    Raises:
+        SearchError: fewer first-rung configurations than promoted ones, or a brief rung that
+            is not shorter than full training.
+    """
+    config = preset.search
+    if config.halving_configs and not (config.configs_per_task <= config.halving_configs
+                                       and 1 <= config.halving_epochs < preset.max_epochs):
+        raise SearchError(
+            f"successive halving needs search.configs_per_task ({config.configs_per_task}) <= search.halving_configs "
+            f"({config.halving_configs}) and 1 <= search.halving_epochs ({config.halving_epochs}) < max_epochs "
+            f"({preset.max_epochs}); fix them with --set, or turn it off with --set search.halving_configs=0")
+
+
 class Evolution:
     """The paper's algorithm over one run database: which step comes next, what each step
     asks to evaluate, and what its results mean.
@@ -118,6 +135,7 @@ class Evolution:
         self.tasks = tuple(self.config.tasks)
         if not self.tasks:
             raise SearchError("the search needs at least one task (--tasks)")
+        check_halving(preset)
         self.mutate, self.max_candidates = mutate, max_candidates
         self.scores = Scores(store, preset, seed)
         self._population: set[str] = set(store.population())
@@ -174,9 +192,35 @@ class Evolution:
         (from the cache when it has it): the GRU trains once on every configuration a cell
         trains on, so that ratios compare like with like (`Scores.paired_baseline`)."""
         baseline = self.scores.baseline_arch
-        paired = [EvalRequest(baseline, r.task, r.hparams) for r in requests
+        paired = [EvalRequest(baseline, r.task, r.hparams, r.epochs) for r in requests
                   if r.task in self.tasks and r.arch != baseline]
         return list(dict.fromkeys([*requests, *paired]))
+
+    def _candidate_count(self) -> int:
+        """Configurations a scored task starts with: N, or with successive halving the first rung's size."""
+        return self.config.halving_configs or self.config.configs_per_task
+
+    def _rungs(self, arch: str, candidates: dict[str, list[HParams]],
+               extra: list[EvalRequest] | None = None) -> Generator[list[EvalRequest], list[EvalResult], None]:
+        """Trains `arch` on each scored task's candidate configurations (the GRU on the same,
+        `_with_baseline`), with `extra` requests in the first batch. Without successive halving
+        every candidate trains fully. With it (`search.halving_configs` > 0) every candidate
+        first trains briefly (`search.halving_epochs`: a rung of its own, cached under its own
+        key, never scored), then the best N of each task by that brief validation score train
+        fully: more configurations seen for little more than the cost of N."""
+        if not self.config.halving_configs:
+            yield self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c)
+                                                         for task, configs in candidates.items() for c in configs)])
+            return
+        brief = self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c, self.config.halving_epochs)
+                                                       for task, configs in candidates.items() for c in configs)])
+        results = yield brief
+        score = {request: (result.valid_score if result.ok else -1.0) for request, result in zip(brief, results)}
+        promoted = []
+        for task, configs in candidates.items():
+            ranked = sorted(configs, key=lambda c: -score[EvalRequest(arch, task, c, self.config.halving_epochs)])
+            promoted += [EvalRequest(arch, task, c) for c in ranked[: self.config.configs_per_task]]
+        yield self._with_baseline(promoted)
 
     def _best_config(self, arch: str, task: str) -> HParams | None:
         result = self.scores.best_result(arch, task)
@@ -201,10 +245,12 @@ class Evolution:
         self.store.start_step(step, "seed", arch)
         is_baseline = arch == self.scores.baseline_arch
         todo = [self.config.filter_task, *self.tasks]
-        n = self.config.configs_per_task
+        n, size = self.config.configs_per_task, self._candidate_count()
         for round_ in range(_SEED_ROUNDS):
-            yield self._with_baseline([EvalRequest(arch, task, config) for task in todo
-                                       for config in self._bank_configs(task, n, offset=round_ * n)])
+            filtering = [EvalRequest(arch, task, config) for task in todo if task not in self.tasks
+                         for config in self._bank_configs(task, n, offset=round_ * n)]
+            yield from self._rungs(arch, {task: self._bank_configs(task, size, offset=round_ * size)
+                                          for task in todo if task in self.tasks}, filtering)
             todo = [task for task in todo if task in self.tasks and (
                 not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None)]
             if not todo:
@@ -221,9 +267,9 @@ class Evolution:
         that was lucky on few configurations meets more, on both sides of its ratio."""
         self.store.start_step(step, "reevaluate", arch)
         earlier = sum(1 for s in self.store.steps() if s["kind"] == "reevaluate" and s["arch"] == arch and s["id"] < step)
-        n = self.config.configs_per_task
-        yield self._with_baseline([EvalRequest(arch, task, config) for task in self.tasks
-                                   for config in self._bank_configs(task, n, offset=(earlier + 1) * n)])
+        size = self._candidate_count()
+        yield from self._rungs(arch, {task: self._bank_configs(task, size, offset=(earlier + 1) * size)
+                                      for task in self.tasks})
         score, kept = self._offer(arch)
         return StepOutcome(Outcome.REEVALUATED, score, {"ratios": self.ratios(arch), "in_population": kept})
 
@@ -260,18 +306,16 @@ class Evolution:
 
         # 2. The first task, with the parent's best configuration and random ones.
         first = self.tasks[0]
-        yield self._with_baseline([EvalRequest(arch, first, c)
-                                   for c in self._inherited(parent, first, config.configs_per_task)])
+        yield from self._rungs(arch, {first: self._inherited(parent, first, self._candidate_count())})
         ratio = self.scores.ratios(arch, [first])[first]
         if ratio < config.first_task_ratio:
             return StepOutcome(Outcome.REJECTED, None, {"first_task": first, "ratio": ratio,
                                                         "needed": config.first_task_ratio})
 
         # 3. Every other task; the population takes the child if it is among the best.
-        rest = self._with_baseline([EvalRequest(arch, task, c) for task in self.tasks[1:]
-                                    for c in self._inherited(parent, task, config.configs_per_task)])
-        if rest:
-            yield rest
+        if self.tasks[1:]:
+            yield from self._rungs(arch, {task: self._inherited(parent, task, self._candidate_count())
+                                          for task in self.tasks[1:]})
         score, entered = self._offer(arch)
         return StepOutcome(Outcome.ACCEPTED if entered else Outcome.EVALUATED, score, {"ratios": self.ratios(arch)})
 

@@ -20,7 +20,8 @@ from typing import Any
 from evo_rnn import cell_format
 from evo_rnn.executors import EvalJob, Executor, Job, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
-from evo_rnn.results import CacheKey, EvalResult, Status
+from evo_rnn.presets import Preset
+from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
 from evo_rnn.runs import RunFiles
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
 
@@ -136,9 +137,15 @@ class Scheduler:
             self._graph_json[arch] = cell_format.dumps(self.store.architecture(arch))
         return self._graph_json[arch]
 
+    def _preset(self, request: EvalRequest) -> Preset:
+        """The preset a request trains with: the run's, or a successive-halving rung's brief one."""
+        if request.epochs is None:
+            return self.preset
+        return dataclasses.replace(self.preset, max_epochs=request.epochs)
+
     def _key(self, request: EvalRequest) -> CacheKey:
-        return CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed,
-                        self.evolution.scores.preset_key)
+        preset = self.evolution.scores.preset_key if request.epochs is None else preset_key(self._preset(request))
+        return CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed, preset)
 
     def _dispatch(self, requests: list[tuple[int, int, EvalRequest]]) -> None:
         """Serves each request from the cache, joins an identical one in flight, or sends the
@@ -158,14 +165,16 @@ class Scheduler:
                 new.append((key, request))
         for start in range(0, len(new), self.members_per_job):
             chunk = new[start:start + self.members_per_job]
-            paths = tuple(None if self.run_files is None else str(self.run_files.new_pending_model()) for _ in chunk)
             first = chunk[0][1]
+            keep = self.run_files is not None and first.epochs is None  # a brief rung's model is never kept
+            paths = tuple(str(self.run_files.new_pending_model()) if keep else None for _ in chunk)
+            preset = self._preset(first)
             if len(chunk) == 1:
                 job: Job = EvalJob(first.arch, self._graph_text(first.arch), first.task, chunk[0][0].hparams,
-                                   self.seed, self.preset, self.data_dir, paths[0])
+                                   self.seed, preset, self.data_dir, paths[0])
             else:
                 job = PopulationJob(first.arch, self._graph_text(first.arch), first.task,
-                                    tuple(key.hparams for key, _ in chunk), (self.seed,) * len(chunk), self.preset,
+                                    tuple(key.hparams for key, _ in chunk), (self.seed,) * len(chunk), preset,
                                     self.data_dir, paths)
             self._submit(_InFlight(tuple(key for key, _ in chunk), job, 0, paths))
 
@@ -176,12 +185,12 @@ class Scheduler:
         taken = [(step, index, request)]
         if self.members_per_job == 1:
             return taken
-        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget)
+        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget, request.epochs)
         others = []
         while self._queue and self._queue[0][0] == step:
             item = heapq.heappop(self._queue)
             other = item[3]
-            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget) == shape:
+            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget, other.epochs) == shape:
                 taken.append((item[0], item[2], other))
             else:
                 others.append(item)
