@@ -210,11 +210,12 @@ def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_pat
         children = db.execute("SELECT COUNT(*) FROM steps WHERE kind='mutate' AND outcome NOT IN "
                               "('duplicate', 'unmutable')").fetchone()[0]
     assert children == 4
-    if "--population-size" in jobs:  # every evaluation trained by the population engine, and exported
+    if jobs[-2:] == ["--population-size", "3"]:  # every evaluation trained by the population engine, and exported
         with sqlite3.connect(database) as db:
             keys = {row[0] for row in db.execute("SELECT DISTINCT preset FROM evaluations")}
             config = json.loads(db.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
-        assert len(keys) == 1 and "engine=population" in config["overrides"]
+        # Two keys: full training, and the successive-halving rung's brief one (its own max_epochs).
+        assert len(keys) == 2 and "engine=population" in config["overrides"]
         exported = next(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
         assert (exported / "model-arith.keras").is_file() and (exported / "model-xml.keras").is_file()
 

@@ -152,7 +152,7 @@ def test_show_command_prints_decoded_samples():
     assert result.returncode == 0 and "closing-tag characters" in result.stdout
     assert "max_digits=8" in run_module("evo_rnn.tasks", "show", "arith", "--n", "1").stdout  # the paper's scale
     quick = run_module("evo_rnn.tasks", "show", "arith", "--n", "1", "--preset", "quick")
-    assert quick.returncode == 0 and "config (preset quick): ArithConfig(max_digits=2, max_distractors=1" in quick.stdout
+    assert quick.returncode == 0 and "config (preset quick): ArithConfig(max_digits=1, max_distractors=5" in quick.stdout
 
 
 @pytest.mark.parametrize("args, message", [
