@@ -31,8 +31,7 @@ def executor():
 
 
 def tiny_preset(*more: str) -> presets.Preset:
-    return presets.with_overrides(presets.get("quick"), [*TINY, "search.configs_per_task=1", "search.halving_configs=0",
-                                                          *more])
+    return presets.with_overrides(presets.get("quick"), [*TINY, "search.configs_per_task=1", *more])
 
 
 def busy_ray_workers() -> list[int]:

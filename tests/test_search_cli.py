@@ -23,7 +23,7 @@ TINY = [
     "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
     "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
     "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
-    "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_epochs=1",
+    "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_configs=0",
 ]
 
 
@@ -179,7 +179,8 @@ print("savedmodel ok")
 
 
 @pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export", "--population-size", "1"],
-                                  ["--workers", "1", "--population-size", "3"]],
+                                  ["--workers", "1", "--set", "search.halving_configs=4", "--set",
+                                   "search.halving_epochs=1", "--population-size", "3"]],
                          ids=["one-evaluation-per-job", "population-jobs"])
 def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path, jobs):
     args = search_args(tmp_path, "--max-candidates", "4", *jobs)
