@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import csv
 import dataclasses
 import json
 import statistics
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from evo_rnn import architectures, cell_format, presets, stats, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
-from evo_rnn.executors import EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError
+from evo_rnn.executors import (EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError,
+                               run_jobs)
 from evo_rnn.hparams import HParams
 from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
@@ -217,24 +216,6 @@ def populations(jobs: list[tuple[RowKey, EvalJob]], size: int) -> list[tuple[lis
     return batched
 
 
-def _run_jobs(executor: Executor, jobs: list[tuple[RowKey | list[RowKey], EvalJob | PopulationJob]],
-              on_result: Callable[[RowKey, EvalResult], None]) -> None:
-    """Keeps `executor.workers` jobs in flight; hands each result over as soon as it is in (a
-    population's members together, when it finishes)."""
-    waiting = iter(jobs)
-    in_flight: dict[concurrent.futures.Future, RowKey | list[RowKey]] = {}
-    while True:
-        while len(in_flight) < executor.workers and (item := next(waiting, None)) is not None:
-            in_flight[executor.submit(item[1])] = item[0]
-        if not in_flight:
-            return
-        done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
-        for future in done:
-            keys, result = in_flight.pop(future), future.result()
-            for key, member in (zip(keys, result) if isinstance(keys, list) else [(keys, result)]):
-                on_result(key, member)
-
-
 def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int, populations: bool = False) -> None:
     """Records what the results in an output folder depend on (preset with overrides, seed,
     configs per task, the batch order, and whether populations trained them: the engines agree
@@ -303,14 +284,14 @@ def _job(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
 
         try:
-            _run_jobs(executor, jobs, record)
+            run_jobs(executor, jobs, record)
             # Confirmation: each cell's best tuning config on fresh seeds, once its tuning is in.
             confirm_jobs = [(key, job) for key, job in confirm_plan(cells, task_names, results, preset, args.trials,
                                                                     args.confirm_seeds, args.seed, data_dir)
                             if key not in {row_key(row) for row in results}]
             if args.population:
                 confirm_jobs = populations(confirm_jobs, args.population)
-            _run_jobs(executor, confirm_jobs, record)
+            run_jobs(executor, confirm_jobs, record)
             executor.shutdown()
         except (KeyboardInterrupt, WorkerLostError) as error:
             executor.shutdown(cancel=True)

@@ -12,7 +12,6 @@ paired t-test's p-value against the GRU.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import os
 import sys
 from collections.abc import Callable
@@ -21,9 +20,9 @@ from pathlib import Path
 from evo_rnn import architectures, cell_format, datafiles
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolExecutor, PopulationJob
+from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolExecutor, PopulationJob, run_jobs
 from evo_rnn.export import export_run
-from evo_rnn.results import CacheKey, EvalResult
+from evo_rnn.results import CacheKey
 from evo_rnn.runs import RunFiles, RunSettings
 from evo_rnn.scores import CONFIRM_META, Scores, confirm_seeds
 from evo_rnn.store import Store
@@ -82,7 +81,8 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
         cells = _cells(store, scores, top, log, files.name)
         seed_list = confirm_seeds(settings.seed, seeds)
         data = None if data_dir is None else str(Path(data_dir).resolve())
-        jobs: list[tuple[tuple[CacheKey, ...], Job]] = []
+        jobs: list[tuple[CacheKey | tuple[CacheKey, ...], Job]] = []
+        to_train = 0
         for arch in cells:
             graph = cell_format.dumps(store.architecture(arch))
             for task in scores.tasks:
@@ -90,14 +90,15 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
                         and store.cached(key) is None]
                 if not keys:
                     continue
+                to_train += len(keys)
                 if preset.engine == "population" and len(keys) > 1:
                     jobs.append((tuple(keys), PopulationJob(arch, graph, task, (keys[0].hparams,) * len(keys),
                                                             tuple(k.seed for k in keys), preset, data)))
                 else:
-                    jobs += [((key,), EvalJob(arch, graph, task, key.hparams, key.seed, preset, data)) for key in keys]
+                    jobs += [(key, EvalJob(arch, graph, task, key.hparams, key.seed, preset, data)) for key in keys]
         log(f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
-            f"({sum(len(keys) for keys, _ in jobs)} runs to train, the rest cached)")
-        _run(executor, jobs, lambda key, result: store.record(key, result))
+            f"({to_train} runs to train, the rest cached)")
+        run_jobs(executor, jobs, store.record)
         store.set_meta(CONFIRM_META, {"seeds": seed_list, "cells": cells, "top": top})
         for arch in cells:
             for task in scores.tasks:
@@ -109,27 +110,6 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
     return cells
 
 
-def _run(executor: Executor, jobs: list[tuple[tuple[CacheKey, ...], Job]],
-         record: Callable[[CacheKey, EvalResult], object]) -> None:
-    """Keeps `executor.workers` jobs in flight and records every result as its job returns."""
-    waiting = iter(jobs)
-    in_flight: dict[concurrent.futures.Future, tuple[CacheKey, ...]] = {}
-    try:
-        while True:
-            while len(in_flight) < executor.workers and (item := next(waiting, None)) is not None:
-                in_flight[executor.submit(item[1])] = item[0]
-            if not in_flight:
-                return
-            done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in done:
-                keys, result = in_flight.pop(future), future.result()
-                for key, member in zip(keys, result if isinstance(result, list) else [result]):
-                    record(key, member)
-    except BaseException:
-        executor.shutdown(cancel=True)
-        raise
-
-
 def _job(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be 0 (in this process) or more")
@@ -138,8 +118,10 @@ def _job(args: argparse.Namespace) -> int:
     executor = InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
     try:
         confirm_run(files, args.top, args.seeds, executor, data_dir)
-    finally:
-        executor.shutdown()
+    except BaseException:  # Ctrl-C or an error: stop the workers; every finished run is stored
+        executor.shutdown(cancel=True)
+        raise
+    executor.shutdown()
     if not args.no_export:
         path = export_run(files, args.out, args.top, data_dir)
         _stderr(f"exported the best cells with their confirmation to {path}")
