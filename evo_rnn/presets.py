@@ -107,7 +107,9 @@ PRESETS: dict[str, Preset] = {
         # enough to learn in 15 epochs, long enough that tanh and LSTM-f fall behind the gated
         # cells (chosen on ablation seed 100; see the README's figures for seeds 200 and 300).
         arith=ArithConfig(max_digits=1, max_distractors=5, n_train=3_000, n_valid=400, n_test=400),
-        xml=XmlConfig(max_tag_length=4, max_depth=3, max_length=40, n_train=2_000, n_valid=300, n_test=300),
+        # Tag names of 1-2 letters and 8,000 documents: the closing tags are learnable in 15 epochs,
+        # so the score moves above the plateau of the easy characters (chosen on ablation seed 100).
+        xml=XmlConfig(max_tag_length=2, max_depth=3, max_length=40, n_train=8_000, n_valid=300, n_test=300),
         memorize=MemorizeConfig(n_train=2_000, n_valid=300, n_test=300),
         ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=20_000, max_eval_tokens=4_000),
         music=MusicConfig(chunk_length=50, max_pieces=60),
