@@ -3,14 +3,18 @@ score per task, its ratio to the GRU's, and the minimum of those ratios over the
 (Jozefowicz et al. 2015, section 3).
 
 Ratios are paired: the denominator is the GRU's best over the configurations the architecture
-itself was trained on (the search trains the GRU on each of them once), so a cell that got more
-configurations is not compared with a GRU that got fewer, or the other way round. Where the
+itself was tried on (with successive halving: its whole first-rung pool, of which the GRU
+trained its own best N fully, as the cell did; the search trains the GRU on every such
+configuration once), so a cell that got more configurations is not compared with a GRU that got
+fewer, or the other way round, and a cell whose promoted configurations happen to fail for the
+GRU too does not score 1.0 by failing alongside it. Where the
 GRU shares no configuration with the cell (or scored 0 on all it shares), the GRU's best over
 all its configurations is the denominator, as in the paper.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from evo_rnn import architectures, stats
@@ -61,6 +65,9 @@ class Scores:
 
     def __init__(self, store: Store, preset: Preset, seed: int):
         self.store, self.seed, self.preset_key = store, seed, preset_key(preset)
+        # A successive-halving rung's key: the configurations a cell was tried on briefly.
+        self.rung_key = (preset_key(dataclasses.replace(preset, max_epochs=preset.search.halving_epochs))
+                         if preset.search.halving_configs else None)
         self.tasks = tuple(preset.search.tasks)
         self.baseline_arch = store.add_architecture(architectures.get(BASELINE), f"zoo:{BASELINE}")
 
@@ -104,7 +111,9 @@ class Scores:
         Raises:
             BaselineError: as `baseline`, when the fallback is needed and fails.
         """
-        mine = self.store.scores_by_config(arch, task, self.preset_key, self.seed)
+        mine = set(self.store.scores_by_config(arch, task, self.preset_key, self.seed))
+        if self.rung_key is not None:  # the whole pool the cell was tried on, not only what it promoted
+            mine |= set(self.store.scores_by_config(arch, task, self.rung_key, self.seed))
         gru = self.store.scores_by_config(self.baseline_arch, task, self.preset_key, self.seed)
         shared = [gru[config] for config in mine if config in gru]
         if shared and max(shared) > 0:

@@ -15,7 +15,7 @@ from evo_rnn import architectures, cell_format, presets
 from evo_rnn.cell_hash import same_architecture, structural_hash
 from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
-from evo_rnn.results import EvalResult, Status, preset_key
+from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
 from evo_rnn.scores import BaselineError, Scores
 from evo_rnn.search.evolution import Evolution, SearchError
 from evo_rnn.search.scheduler import Scheduler
@@ -460,3 +460,27 @@ def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store
     scores = Scores(store, preset, 0)
     fully = {c for a, t, c, e in trained if a == gru and t == "arith" and e == preset.max_epochs}
     assert set(store.scores_by_config(gru, "arith", scores.preset_key, 0)) == fully
+
+
+def test_the_paired_baseline_covers_a_cells_whole_first_rung_pool(store):
+    # A cell tried briefly on configs a, b, c promoted only a, on which the GRU fails too: its
+    # ratio is to the GRU's best over the whole pool (0.8 on b), not 1.0 for failing alongside it.
+    preset = search_preset(halving_configs=3, halving_epochs=2, configs_per_task=1)
+    scores = Scores(store, preset, 0)
+    cell = store.add_architecture(architectures.get("tanh"), "zoo:tanh")
+    a, b, c = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
+               for lr in (0.1, 1.0, 2.0)]
+
+    def put(arch, config, key, score):
+        result = EvalResult(status=Status.OK, task="arith", preset="quick", seed=0, hparams=config.to_dict(),
+                            valid_score=score)
+        store.record(CacheKey(arch, "arith", config.to_json(), 0, key), result)
+
+    for config in (a, b, c):
+        put(cell, config, scores.rung_key, 0.2)
+        put(scores.baseline_arch, config, scores.rung_key, 0.5)
+    put(cell, a, scores.preset_key, 0.25)
+    put(scores.baseline_arch, a, scores.preset_key, 0.25)  # the cell's promoted config: the GRU fails there too
+    put(scores.baseline_arch, b, scores.preset_key, 0.8)  # the GRU's own promoted config from the same pool
+    assert scores.paired_baseline(cell, "arith") == 0.8
+    assert scores.ratios(cell, ["arith"])["arith"] == pytest.approx(0.25 / 0.8)

@@ -179,11 +179,6 @@ def _job(args: argparse.Namespace) -> int:
         try:
             with progress:
                 search.run()
-            if store.population() and args.confirm_seeds:
-                from evo_rnn.confirm import confirm_run
-
-                confirm_run(files, args.top, args.confirm_seeds, executor, data_dir, log=_say)
-            executor.shutdown()
         except KeyboardInterrupt:
             interrupted = True
             _say("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
@@ -194,6 +189,18 @@ def _job(args: argparse.Namespace) -> int:
             _say(f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
                  f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
                  f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}")
+        if store.population() and args.confirm_seeds and not interrupted:
+            from evo_rnn.confirm import confirm_run
+
+            try:
+                confirm_run(files, args.top, args.confirm_seeds, executor, data_dir, log=_say)
+            except KeyboardInterrupt:
+                interrupted = True
+                executor.shutdown(cancel=True)
+                _say("interrupted during the confirmation: every finished run is stored; rerun the same command "
+                     "to resume")
+        if not interrupted:
+            executor.shutdown()
         has_population = bool(store.population())
     if has_population and not args.no_export:
         path = export_run(files, args.out, args.top, data_dir, command)

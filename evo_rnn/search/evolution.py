@@ -218,8 +218,11 @@ class Evolution:
         score = {request: (result.valid_score if result.ok else -1.0) for request, result in zip(brief, results)}
         promoted = []
         for task, configs in candidates.items():
-            ranked = sorted(configs, key=lambda c: -score[EvalRequest(arch, task, c, self.config.halving_epochs)])
-            promoted += [EvalRequest(arch, task, c) for c in ranked[: self.config.configs_per_task]]
+            # The cell's best N of its pool, and the GRU's own best N of the same pool: the GRU
+            # goes through the same procedure on the same configurations (`Scores.paired_baseline`).
+            for who in dict.fromkeys([arch, self.scores.baseline_arch] if task in self.tasks else [arch]):
+                ranked = sorted(configs, key=lambda c: -score[EvalRequest(who, task, c, self.config.halving_epochs)])
+                promoted += [EvalRequest(who, task, c) for c in ranked[: self.config.configs_per_task]]
         yield self._with_baseline(promoted)
 
     def _best_config(self, arch: str, task: str) -> HParams | None:
