@@ -108,19 +108,22 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
         lines += ["Made by", "", "```bash", command, "```", ""]
     lines += [
         f"Preset `{settings.preset}`, seed {settings.seed}, tasks {', '.join(tasks)}. Score: the minimum over tasks "
-        "of the cell's best validation score divided by the best GRU's (1.0 = as good as the GRU on its worst "
-        "task). Per task: best validation score (ratio to the GRU).",
+        "of the cell's best validation score divided by the GRU's best on the same configurations (1.0 = as good as "
+        "the GRU on its worst task). Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds "
+        "(below); confirmed cells are ranked by it, the others after them by the score. Per task: best validation "
+        "score (ratio to the GRU).",
         "",
-        "| rank | cell | score | " + " | ".join(tasks) + " | origin | diagram |",
-        "|---" * (len(tasks) + 5) + "|",
+        "| rank | cell | score | confirmed | " + " | ".join(tasks) + " | origin | diagram |",
+        "|---" * (len(tasks) + 6) + "|",
     ]
     for row in rows:
         cells = [f"{row['tasks'][t]['valid_score']:.4f} ({row['tasks'][t]['ratio_to_gru']:.3f})"
                  if row["tasks"][t]["valid_score"] is not None else "—" for t in tasks]
         picture = (f"![]({row['folder']}/{diagram_name})" if diagram_name.endswith(".png")
                    else f"[{diagram_name}]({row['folder']}/{diagram_name})")
+        confirmed = "—" if row.get("confirmed_score") is None else f"{row['confirmed_score']:.3f}"
         lines.append(f"| {row['rank']} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
-                     + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |")
+                     f"{confirmed} | " + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |")
     lines += ["", "Baselines (best validation score in this run):", ""]
     for cell, scores in baselines.items():
         lines.append(f"- {cell}: " + ", ".join(f"{t} {s:.4f}" if s is not None else f"{t} —" for t, s in scores.items()))
@@ -196,7 +199,11 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
         scores = Scores(store, preset, seed)
         # Scored again from the evaluations: the stored scores date from the last population update.
         population = {arch: scores.overall(arch) for arch in members}
-        population = dict(sorted(population.items(), key=lambda item: (-item[1], item[0])))
+        # Confirmed cells first, by their confirmed score: a cell is reported by what held up on
+        # fresh seeds; the others follow by the search's score.
+        confirmed = {arch: scores.confirmed_overall(arch) for arch in members}
+        population = dict(sorted(population.items(), key=lambda item: (
+            confirmed[item[0]] is None, -(confirmed[item[0]] or 0.0), -item[1], item[0])))
         tasks = list(scores.tasks)
         task_files = {task: _task_file(task, preset, data_dir) for task in tasks}
         lstm = store.find_architecture(architectures.get("lstm"))
@@ -239,7 +246,8 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                         _write_savedmodel(model, target / f"savedmodel-{task}")
                 summary = {
                     "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
-                    "overall_score": population[arch], "tasks": per_task, "lineage": _lineage(store, arch),
+                    "overall_score": population[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
+                    "lineage": _lineage(store, arch),
                     "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
                 }
                 (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

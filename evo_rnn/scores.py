@@ -154,6 +154,17 @@ class Scores:
             scores.append(result.test_score if result.ok else 0.0)
         return scores
 
+    def confirmed_overall(self, arch: str) -> float | None:
+        """The paper's criterion on the confirmation: the minimum over tasks of the mean ratio to
+        the GRU over the fresh seeds; None unless every task has a confirmation block."""
+        ratios = []
+        for task in self.tasks:
+            block = self.confirmation(arch, task)
+            if block is None or block["ratio_to_gru"] is None:
+                return None
+            ratios.append(block["ratio_to_gru"]["mean"])
+        return min(ratios)
+
     def confirmation(self, arch: str, task: str) -> dict[str, Any] | None:
         """The block `python -m evo_rnn.confirm` adds to an exported summary, for `arch` on
         `task`: its mean test score over the confirmation seeds with a 95% t interval, its

@@ -110,3 +110,15 @@ def test_bad_input_is_refused_and_touches_nothing(searched, tmp_path):
                            "--seeds must be at least 2")):
         result = run_module("evo_rnn.confirm", *args, "--workers", "0")
         assert result.returncode == 2 and len(stderr_lines(result)) == 1 and message in stderr_lines(result)[0]
+
+
+def test_confirmed_cells_are_reported_by_what_held_up_on_fresh_seeds(searched, tmp_path):
+    files, preset = searched
+    confirm_run(files, top=3, seeds=3, executor=InlineExecutor(SeededFake()), log=lambda _: None)
+    out = export_run(files, tmp_path / "out", top=3, log=lambda _: None)
+    summaries = [json.loads((p / "summary.json").read_text()) for p in sorted(out.iterdir()) if p.is_dir()]
+    confirmed = [s["confirmed_score"] for s in summaries]
+    assert None not in confirmed and confirmed == sorted(confirmed, reverse=True)  # ranked by the confirmation
+    for summary in summaries:
+        assert summary["confirmed_score"] == pytest.approx(
+            min(t["confirm"]["ratio_to_gru"]["mean"] for t in summary["tasks"].values()))
