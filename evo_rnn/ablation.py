@@ -18,6 +18,7 @@ from evo_rnn.hparams import HParams
 from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import BATCH_ORDER, EvalResult, Status
+from evo_rnn.scores import CONFIRM_SEED_OFFSET, confirm_seeds as confirm_seeds_of
 
 __all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "best_trial", "confirm_plan", "confirmed", "default_tasks", "main", "plan",
            "populations", "separation", "summarize"]
@@ -46,9 +47,6 @@ PAPER_TIERS: dict[str, dict[str, int]] = {
     "xml": {"tanh": 0, "lstm_f": 0, **{c: 1 for c in ("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
                                                       "mut3")}},
 }
-# Confirmation seed s trains with seed `--seed + CONFIRM_SEED_OFFSET + s`: the same fresh
-# seeds for every cell, never used for tuning (tuning seeds stay below the offset).
-CONFIRM_SEED_OFFSET = 100_000
 
 
 def default_tasks(data_dir: str | None) -> list[str]:
@@ -130,7 +128,8 @@ def best_trial(rows: list[dict], cell: str, task: str) -> int | None:
 def confirm_plan(cells: list[str], task_names: list[str], rows: list[dict], preset: presets.Preset, trials: int,
                  confirm_seeds: int, seed: int, data_dir: str | None) -> list[tuple[RowKey, EvalJob]]:
     """Every cell's best tuning config per task (`best_trial`) trained again on `confirm_seeds`
-    fresh seeds, `seed + CONFIRM_SEED_OFFSET + s`: the same seeds for every cell, none used in tuning."""
+    fresh seeds, `scores.confirm_seeds` (`seed + CONFIRM_SEED_OFFSET + s`, as a search's confirmation): the same
+    seeds for every cell, none used in tuning."""
     jobs = []
     for task_name in task_names:
         configs = sample_configs(preset, task_name, trials, seed)
@@ -139,9 +138,8 @@ def confirm_plan(cells: list[str], task_names: list[str], rows: list[dict], pres
             if trial is None:
                 continue
             graph = cell_format.dumps(architectures.get(cell))
-            for s in range(confirm_seeds):
-                job = EvalJob(cell, graph, task_name, configs[trial].to_json(), seed + CONFIRM_SEED_OFFSET + s, preset,
-                              data_dir)
+            for s, fresh in enumerate(confirm_seeds_of(seed, confirm_seeds)):
+                job = EvalJob(cell, graph, task_name, configs[trial].to_json(), fresh, preset, data_dir)
                 jobs.append(((cell, task_name, trial, s, "confirm"), job))
     return jobs
 

@@ -24,7 +24,7 @@ from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolE
 from evo_rnn.export import export_run
 from evo_rnn.results import CacheKey
 from evo_rnn.runs import RunFiles, RunSettings
-from evo_rnn.scores import CONFIRM_META, Scores, confirm_seeds
+from evo_rnn.scores import CONFIRM_META, Scores, confirm_seeds, verdict
 from evo_rnn.store import Store
 
 __all__ = ["MIN_SEEDS", "build_parser", "confirm_run", "main"]
@@ -86,8 +86,7 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
         for arch in cells:
             graph = cell_format.dumps(store.architecture(arch))
             for task in scores.tasks:
-                keys = [key for s in seed_list if (key := scores.confirm_key(arch, task, s)) is not None
-                        and store.cached(key) is None]
+                keys = [key for key in scores.confirm_keys(arch, task, seed_list) if store.cached(key) is None]
                 if not keys:
                     continue
                 to_train += len(keys)
@@ -104,9 +103,8 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
             for task in scores.tasks:
                 block = scores.confirmation(arch, task)
                 if block is not None:
-                    log(f"confirm: {arch[:8]} {task}: test {block['mean']:.4f} over {block['seeds']} seeds, "
-                        f"ratio to the GRU {block['ratio_to_gru']['mean'] if block['ratio_to_gru'] else float('nan'):.3f}, "
-                        f"p = {block['p_value_vs_gru'] if block['p_value_vs_gru'] is not None else float('nan'):.3g}")
+                    log(f"confirm: {arch[:8]} {task}: test {block['mean']:.4f} over {block['seeds']} seeds: "
+                        f"{verdict(block)}")
     return cells
 
 

@@ -34,7 +34,7 @@ from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.runs import RunFiles, RunSettings
-from evo_rnn.scores import Scores, verdict
+from evo_rnn.scores import Scores, confirmed_score, verdict
 from evo_rnn.store import Store
 
 __all__ = ["SUMMARY_FORMAT_VERSION", "TASK_FORMAT_VERSION", "export_run", "main", "task_file_for"]
@@ -201,7 +201,8 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
         population = {arch: scores.overall(arch) for arch in members}
         # Confirmed cells first, by their confirmed score: a cell is reported by what held up on
         # fresh seeds; the others follow by the search's score.
-        confirmed = {arch: scores.confirmed_overall(arch) for arch in members}
+        blocks = {arch: {task: scores.confirmation(arch, task) for task in scores.tasks} for arch in members}
+        confirmed = {arch: confirmed_score(blocks[arch]) for arch in members}
         population = dict(sorted(population.items(), key=lambda item: (
             confirmed[item[0]] is None, -(confirmed[item[0]] or 0.0), -item[1], item[0])))
         tasks = list(scores.tasks)
@@ -234,7 +235,7 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                         "valid_metrics": None if best is None else best.valid_metrics,
                         "test_metrics": None if best is None else best.test_metrics,
                         "evaluations": len(store.evaluations(arch=arch, task=task)),
-                        "confirm": scores.confirmation(arch, task),
+                        "confirm": blocks[arch][task],
                     }
                     model = _trained_model(scores, arch, task, graph, preset, seed, files.kept_model(arch, task),
                                            data_dir, log)

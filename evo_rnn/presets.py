@@ -82,6 +82,10 @@ class Preset:
         """
         return getattr(self, tasks.family(task))
 
+    def halving_rung(self) -> Preset:
+        """The preset a successive-halving rung trains with: `search.halving_epochs` epochs at most."""
+        return dataclasses.replace(self, max_epochs=self.search.halving_epochs)
+
     def budget(self, task: str) -> int:
         """The recurrent-layer weights a model for task `task` may have.
 

@@ -14,7 +14,6 @@ all its configurations is the denominator, as in the paper.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from evo_rnn import architectures, stats
@@ -24,7 +23,8 @@ from evo_rnn.presets import Preset
 from evo_rnn.results import CacheKey, EvalResult, preset_key
 from evo_rnn.store import Store
 
-__all__ = ["BASELINE", "CONFIRM_META", "CONFIRM_SEED_OFFSET", "BaselineError", "Scores", "confirm_seeds", "verdict"]
+__all__ = ["BASELINE", "CONFIRM_META", "CONFIRM_SEED_OFFSET", "BaselineError", "Scores", "confirm_seeds",
+           "confirmed_score", "verdict"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
 CONFIRM_META = "confirmation"  # the store's record of the last confirmation: its seeds and cells
@@ -37,6 +37,13 @@ SIGNIFICANCE = 0.05  # the paired t-test's level for the leaderboard's words
 def confirm_seeds(run_seed: int, seeds: int) -> list[int]:
     """The training seeds of a confirmation with `seeds` seeds for a run with seed `run_seed`."""
     return [run_seed + CONFIRM_SEED_OFFSET + s for s in range(seeds)]
+
+
+def confirmed_score(blocks: dict[str, dict[str, Any] | None]) -> float | None:
+    """The minimum over tasks of the mean ratio to the GRU over the fresh seeds, from one cell's
+    confirmation blocks per task; None unless every task has a block with a ratio."""
+    ratios = [block["ratio_to_gru"]["mean"] if block and block["ratio_to_gru"] else None for block in blocks.values()]
+    return None if not ratios or None in ratios else min(ratios)
 
 
 def verdict(block: dict[str, Any]) -> str:
@@ -66,8 +73,7 @@ class Scores:
     def __init__(self, store: Store, preset: Preset, seed: int):
         self.store, self.seed, self.preset_key = store, seed, preset_key(preset)
         # A successive-halving rung's key: the configurations a cell was tried on briefly.
-        self.rung_key = (preset_key(dataclasses.replace(preset, max_epochs=preset.search.halving_epochs))
-                         if preset.search.halving_configs else None)
+        self.rung_key = preset_key(preset.halving_rung()) if preset.search.halving_configs else None
         self.tasks = tuple(preset.search.tasks)
         self.baseline_arch = store.add_architecture(architectures.get(BASELINE), f"zoo:{BASELINE}")
 
@@ -132,38 +138,32 @@ class Scores:
 
     # ----------------------------------------------------------------- confirmation
 
-    def confirm_key(self, arch: str, task: str, seed: int) -> CacheKey | None:
-        """The cache key of `arch`'s confirmation run on `task` with training seed `seed`: its
-        best configuration on the task (None when it has none)."""
+    def confirm_keys(self, arch: str, task: str, seeds: list[int]) -> list[CacheKey]:
+        """The cache keys of `arch`'s confirmation runs on `task`, one per training seed: its
+        best configuration on the task (none when it has none)."""
         best = self.best_result(arch, task)
         if best is None:
-            return None
-        return CacheKey(arch, task, HParams.from_dict(best.hparams).to_json(), seed, self.preset_key)
+            return []
+        config = HParams.from_dict(best.hparams).to_json()
+        return [CacheKey(arch, task, config, seed, self.preset_key) for seed in seeds]
+
+    def confirm_key(self, arch: str, task: str, seed: int) -> CacheKey | None:
+        """`confirm_keys` for one seed (None when `arch` has no best configuration on `task`)."""
+        keys = self.confirm_keys(arch, task, [seed])
+        return keys[0] if keys else None
 
     def _confirm_scores(self, arch: str | None, task: str, seeds: list[int]) -> list[float] | None:
         """The test scores of `arch`'s confirmation runs (a run that did not go well scores 0),
         or None unless every seed ran with its current best configuration."""
-        if arch is None:
+        keys = [] if arch is None else self.confirm_keys(arch, task, seeds)
+        results = [self.store.cached(key) for key in keys]
+        if not results or None in results:
             return None
-        scores = []
-        for seed in seeds:
-            key = self.confirm_key(arch, task, seed)
-            result = None if key is None else self.store.cached(key)
-            if result is None:
-                return None
-            scores.append(result.test_score if result.ok else 0.0)
-        return scores
+        return [result.test_score if result.ok else 0.0 for result in results]
 
     def confirmed_overall(self, arch: str) -> float | None:
-        """The paper's criterion on the confirmation: the minimum over tasks of the mean ratio to
-        the GRU over the fresh seeds; None unless every task has a confirmation block."""
-        ratios = []
-        for task in self.tasks:
-            block = self.confirmation(arch, task)
-            if block is None or block["ratio_to_gru"] is None:
-                return None
-            ratios.append(block["ratio_to_gru"]["mean"])
-        return min(ratios)
+        """The paper's criterion on the confirmation (`confirmed_score` of `arch`'s blocks)."""
+        return confirmed_score({task: self.confirmation(arch, task) for task in self.tasks})
 
     def confirmation(self, arch: str, task: str) -> dict[str, Any] | None:
         """The block `python -m evo_rnn.confirm` adds to an exported summary, for `arch` on

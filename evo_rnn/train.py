@@ -380,22 +380,23 @@ def evaluate(
         result.model_params = model.count_params()
         result.params = sum(layer.cell.count_params() for layer in model.layers if isinstance(layer, GraphRNN))
         validation = _ValidationScore(task, data.valid, progress)
-        batches = _SeededBatches(data.train, _loss_weights(data.train), batch, seed, shuffle=not task.stateful)
         callbacks = [
-            _BatchEpoch(batches),
             _StopOnNaN(),
             validation,
             _DecayOnPlateau(preset.max_decays, factor=preset.lr_decay, patience=preset.patience),
         ]
+        weights = _loss_weights(data.train)
+        if task.stateful:  # in order (`batch_order`), from arrays: a dataset's batch size is not static
+            whole = len(data.train) // batch * batch
+            fit_data = {"x": data.train.inputs[:whole], "y": data.train.targets[:whole],
+                        "sample_weight": weights[:whole], "batch_size": batch}
+        else:
+            batches = _SeededBatches(data.train, weights, batch, seed, shuffle=True)
+            callbacks.insert(0, _BatchEpoch(batches))
+            fit_data = {"x": batches}
         try:
-            if task.stateful:  # in order (`batch_order`), from arrays: a dataset's batch size is not static
-                weights = _loss_weights(data.train)
-                whole = len(data.train) // batch * batch
-                history = model.fit(data.train.inputs[:whole], data.train.targets[:whole], sample_weight=weights[:whole],
-                                    batch_size=batch, epochs=preset.max_epochs, shuffle=False, callbacks=callbacks,
-                                    verbose=0)
-            else:  # shuffle=False: the batches are in `batch_order` already (fit would shuffle their indices)
-                history = model.fit(batches, epochs=preset.max_epochs, shuffle=False, callbacks=callbacks, verbose=0)
+            # shuffle=False: the rows are in `batch_order` already (fit would shuffle the batches)
+            history = model.fit(**fit_data, epochs=preset.max_epochs, shuffle=False, callbacks=callbacks, verbose=0)
         except candidate_errors() as error:
             result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return result

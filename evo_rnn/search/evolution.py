@@ -76,7 +76,7 @@ class EvalRequest:
     arch: str
     task: str
     hparams: HParams
-    epochs: int | None = None  # a successive-halving rung's brief training (max_epochs); None: the preset's
+    brief: bool = False  # trained in a successive-halving rung (`Preset.halving_rung`), not fully
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +192,7 @@ class Evolution:
         (from the cache when it has it): the GRU trains once on every configuration a cell
         trains on, so that ratios compare like with like (`Scores.paired_baseline`)."""
         baseline = self.scores.baseline_arch
-        paired = [EvalRequest(baseline, r.task, r.hparams, r.epochs) for r in requests
+        paired = [EvalRequest(baseline, r.task, r.hparams, r.brief) for r in requests
                   if r.task in self.tasks and r.arch != baseline]
         return list(dict.fromkeys([*requests, *paired]))
 
@@ -212,7 +212,7 @@ class Evolution:
             yield self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c)
                                                          for task, configs in candidates.items() for c in configs)])
             return
-        brief = self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c, self.config.halving_epochs)
+        brief = self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c, brief=True)
                                                        for task, configs in candidates.items() for c in configs)])
         results = yield brief
         score = {request: (result.valid_score if result.ok else -1.0) for request, result in zip(brief, results)}
@@ -220,8 +220,8 @@ class Evolution:
         for task, configs in candidates.items():
             # The cell's best N of its pool, and the GRU's own best N of the same pool: the GRU
             # goes through the same procedure on the same configurations (`Scores.paired_baseline`).
-            for who in dict.fromkeys([arch, self.scores.baseline_arch] if task in self.tasks else [arch]):
-                ranked = sorted(configs, key=lambda c: -score[EvalRequest(who, task, c, self.config.halving_epochs)])
+            for who in dict.fromkeys([arch, self.scores.baseline_arch]):
+                ranked = sorted(configs, key=lambda c: -score[EvalRequest(who, task, c, brief=True)])
                 promoted += [EvalRequest(who, task, c) for c in ranked[: self.config.configs_per_task]]
         yield self._with_baseline(promoted)
 

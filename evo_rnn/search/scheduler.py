@@ -21,7 +21,7 @@ from evo_rnn import cell_format
 from evo_rnn.executors import EvalJob, Executor, Job, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
-from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
+from evo_rnn.results import CacheKey, EvalResult, Status
 from evo_rnn.runs import RunFiles
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
 
@@ -139,12 +139,11 @@ class Scheduler:
 
     def _preset(self, request: EvalRequest) -> Preset:
         """The preset a request trains with: the run's, or a successive-halving rung's brief one."""
-        if request.epochs is None:
-            return self.preset
-        return dataclasses.replace(self.preset, max_epochs=request.epochs)
+        return self.preset.halving_rung() if request.brief else self.preset
 
     def _key(self, request: EvalRequest) -> CacheKey:
-        preset = self.evolution.scores.preset_key if request.epochs is None else preset_key(self._preset(request))
+        scores = self.evolution.scores
+        preset = scores.rung_key if request.brief else scores.preset_key
         return CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed, preset)
 
     def _dispatch(self, requests: list[tuple[int, int, EvalRequest]]) -> None:
@@ -166,7 +165,7 @@ class Scheduler:
         for start in range(0, len(new), self.members_per_job):
             chunk = new[start:start + self.members_per_job]
             first = chunk[0][1]
-            keep = self.run_files is not None and first.epochs is None  # a brief rung's model is never kept
+            keep = self.run_files is not None and not first.brief  # a brief rung's model is never kept
             paths = tuple(str(self.run_files.new_pending_model()) if keep else None for _ in chunk)
             preset = self._preset(first)
             if len(chunk) == 1:
@@ -185,12 +184,12 @@ class Scheduler:
         taken = [(step, index, request)]
         if self.members_per_job == 1:
             return taken
-        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget, request.epochs)
+        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget, request.brief)
         others = []
         while self._queue and self._queue[0][0] == step:
             item = heapq.heappop(self._queue)
             other = item[3]
-            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget, other.epochs) == shape:
+            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget, other.brief) == shape:
                 taken.append((item[0], item[2], other))
             else:
                 others.append(item)
