@@ -353,9 +353,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--trials", type=int, default=8,
                         help="hyperparameter configs per cell and task, the bank's first ones, the same for every "
                              "cell (default: 8)")
-    parser.add_argument("--confirm-seeds", type=int, default=4, metavar="S",
+    parser.add_argument("--confirm-seeds", type=int, default=8, metavar="S",
                         help="train each cell's best config per task again on S fresh seeds (the same for every "
-                             "cell) and report its test score with a 95%% interval (default: 4)")
+                             "cell) and report its test score with a 95%% interval (default: 8)")
     parser.add_argument("--replicates", type=int, default=1,
                         help="training seeds per config; the table gives the mean and spread of the best (default: 1)")
     parser.add_argument("--workers", type=int, default=1,

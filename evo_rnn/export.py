@@ -68,8 +68,8 @@ def _lineage(store: Store, arch: str) -> list[dict[str, Any]]:
 
 def _trained_model(scores: Scores, arch: str, task: str, graph, preset: Preset, seed: int, kept: Path, data_dir,
                    log: Log) -> Path | None:
-    """The kept best model of `arch` on `task`, retrained (same configuration and seed:
-    the same model on CPU) when the run kept none."""
+    """The kept model of `arch`'s best configuration on `task` (`kept`), retrained (same
+    configuration and seed: the same model on CPU) when the run kept none for it."""
     if kept.is_file():
         return kept
     best = scores.best_result(arch, task)
@@ -110,8 +110,9 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
         f"Preset `{settings.preset}`, seed {settings.seed}, tasks {', '.join(tasks)}. Score: the minimum over tasks "
         "of the cell's best validation score divided by the GRU's best on the same configurations (1.0 = as good as "
         "the GRU on its worst task). Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds "
-        "(below); confirmed cells are ranked by it, the others after them by the score. Per task: best validation "
-        "score (ratio to the GRU).",
+        "(below); confirmed cells are ranked by it, the others after them by the score, and a cell that was not "
+        "confirmed is a candidate, not a finding. Per task: the best configuration's validation score, its mean over "
+        "the seeds it was trained with (re-evaluations add seeds) (paired ratio to the GRU).",
         "",
         "| rank | cell | score | confirmed | " + " | ".join(tasks) + " | origin | diagram |",
         "|---" * (len(tasks) + 6) + "|",
@@ -121,7 +122,7 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
                  if row["tasks"][t]["valid_score"] is not None else "—" for t in tasks]
         picture = (f"![]({row['folder']}/{diagram_name})" if diagram_name.endswith(".png")
                    else f"[{diagram_name}]({row['folder']}/{diagram_name})")
-        confirmed = "—" if row.get("confirmed_score") is None else f"{row['confirmed_score']:.3f}"
+        confirmed = "not confirmed" if row.get("confirmed_score") is None else f"{row['confirmed_score']:.3f}"
         lines.append(f"| {row['rank']} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
                      f"{confirmed} | " + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |")
     lines += ["", "Baselines (best validation score in this run):", ""]
@@ -224,11 +225,14 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                 for task in tasks:
                     best = scores.best_result(arch, task)
                     lstm_score = scores.task_score(lstm, task) if lstm else None
-                    valid = None if best is None else best.valid_score
+                    valid = scores.task_score(arch, task)
+                    interval = scores.search_interval(arch, task)
                     per_task[task] = {
-                        "valid_score": valid,
-                        "test_score": None if best is None else best.test_score,
-                        "ratio_to_gru": (valid or 0.0) / scores.baseline(task),
+                        "valid_score": valid,  # the best configuration's mean over its seeds
+                        "valid_seeds": scores.seeds_on_best(arch, task),
+                        "test_score": None if best is None else best.test_score,  # the run's seed
+                        "ratio_to_gru": scores.ratios(arch, [task])[task],  # paired (evo_rnn.scores)
+                        "ratio_to_gru_over_seeds": None if interval is None else interval.to_dict(),
                         "ratio_to_lstm": (valid or 0.0) / lstm_score if lstm_score else None,
                         "hparams": None if best is None else best.hparams,
                         "units": None if best is None else best.units,
@@ -237,8 +241,9 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                         "evaluations": len(store.evaluations(arch=arch, task=task)),
                         "confirm": blocks[arch][task],
                     }
-                    model = _trained_model(scores, arch, task, graph, preset, seed, files.kept_model(arch, task),
-                                           data_dir, log)
+                    kept = None if best is None else files.kept_model(arch, task, HParams.from_dict(best.hparams).to_json())
+                    model = None if kept is None else _trained_model(scores, arch, task, graph, preset, seed, kept,
+                                                                     data_dir, log)
                     if model is not None:
                         shutil.copyfile(model, target / f"model-{task}.keras")
                         if task_files[task] is not None:

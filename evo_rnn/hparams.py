@@ -77,6 +77,11 @@ class HParams:
             raise EvoRnnError(f"unknown hyperparameter(s) {unknown}; known: {sorted(names)}")
         return cls(**data)
 
+    @classmethod
+    def from_json(cls, text: str) -> HParams:
+        """The configuration `to_json` wrote (a cache key's text)."""
+        return cls.from_dict(json.loads(text))
+
 
 def sample(rng: random.Random, param_budget: int, dropout: float = 0.0, max_layers: int | None = None) -> HParams:
     """A configuration drawn uniformly from `PRIOR`, with the given budget and dropout.

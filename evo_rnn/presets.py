@@ -40,10 +40,17 @@ class SearchConfig:
     # epochs first, and the best `configs_per_task` of them train fully (0: off, every config fully).
     halving_configs: int = 0
     halving_epochs: int = 3
+    # A child whose first-task ratio lies less than this below `first_task_ratio` (inside the
+    # seed noise: the LSTM's arith ratio at quick has a per-seed SD of 0.035) gets its best
+    # configuration, and the GRU's paired one, trained on a replicate seed; the gate reads the mean.
+    gate_margin: float = 0.05
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise EvoRnnError(f"unknown search strategy {self.strategy!r}; strategies: {', '.join(STRATEGIES)}")
+        if not self.gate_margin >= 0:
+            raise EvoRnnError(f"search.gate_margin={self.gate_margin:g} must be 0 (off) or more; "
+                              "set it with --set search.gate_margin=X")
 
 
 STRATEGIES = ("evolution", "random")

@@ -4,13 +4,15 @@
 Layout, under `RUNS/NAME/` (`RUNS` defaults to `runs`):
 
     search.sqlite                   the run database (`evo_rnn.store`)
-    models/<arch>/<task>.keras      the best trained model of each architecture on each task
+    models/<arch>/<task>-<h>.keras  trained models of an architecture on a task that were the best
+                                    when they finished (h: a hash of the configuration; `kept_model`)
     models/pending/<uuid>.keras     models of evaluations in flight (kept or deleted when they end)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -41,9 +43,10 @@ class RunFiles:
         self.models = self.root / "models"
         self.pending = self.models / "pending"
 
-    def kept_model(self, arch: str, task: str) -> Path:
-        """Where the run keeps the best trained model of `arch` on `task`."""
-        return self.models / arch / f"{task}.keras"
+    def kept_model(self, arch: str, task: str, hparams: str) -> Path:
+        """Where the run keeps the trained model of `arch` on `task` with configuration `hparams`
+        (`HParams.to_json`) and the run's seed: kept when it was the best so far."""
+        return self.models / arch / f"{task}-{hashlib.sha256(hparams.encode()).hexdigest()[:12]}.keras"
 
     def new_pending_model(self) -> Path:
         """A fresh path for the model of an evaluation about to start."""

@@ -10,6 +10,13 @@ fewer, or the other way round, and a cell whose promoted configurations happen t
 GRU too does not score 1.0 by failing alongside it. Where the
 GRU shares no configuration with the cell (or scored 0 on all it shares), the GRU's best over
 all its configurations is the denominator, as in the paper.
+
+A configuration's score is its mean validation score over the seeds it was trained with: the
+run's seed and, after re-evaluations, replicate seeds (`replicate_seed`: run seed + 50,000 +
+r). A re-evaluation trains a member's best configuration and the GRU's paired one on the next
+replicate seed, so a configuration that was best by a lucky draw regresses to its mean and
+loses its place (racing), on both sides of the ratio. Scores over seeds come with a paired
+interval once a best configuration has two (`search_interval`).
 """
 
 from __future__ import annotations
@@ -18,20 +25,32 @@ from typing import Any
 
 from evo_rnn import architectures, stats
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import CacheKey, EvalResult, preset_key
 from evo_rnn.store import Store
 
-__all__ = ["BASELINE", "CONFIRM_META", "CONFIRM_SEED_OFFSET", "BaselineError", "Scores", "confirm_seeds",
-           "confirmed_score", "verdict"]
+__all__ = ["BASELINE", "CONFIRM_META", "CONFIRM_SEED_OFFSET", "REPLICATE_SEED_OFFSET", "BaselineError", "Scores",
+           "confirm_seeds", "confirmed_score", "replicate_seed", "verdict"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
 CONFIRM_META = "confirmation"  # the store's record of the last confirmation: its seeds and cells
 # Confirmation seed s of a run with seed r trains with seed r + CONFIRM_SEED_OFFSET + s: fresh
 # seeds (the search trains with r only), the same for every cell, so runs pair up by seed.
 CONFIRM_SEED_OFFSET = 100_000
+# Re-evaluation r of a configuration trains with seed r + REPLICATE_SEED_OFFSET + r (r from 0):
+# seeds the first training and the confirmation never use, the same for every cell.
+REPLICATE_SEED_OFFSET = 50_000
 SIGNIFICANCE = 0.05  # the paired t-test's level for the leaderboard's words
+
+
+def replicate_seed(run_seed: int, r: int) -> int:
+    """The training seed of a configuration's r-th re-evaluation (r from 0) in a run with seed `run_seed`."""
+    return run_seed + REPLICATE_SEED_OFFSET + r
+
+
+def _mean(scores: dict[int, float | None]) -> float:
+    """A configuration's score: the mean over its seeds (a run that did not go well counts 0)."""
+    return sum(s or 0.0 for s in scores.values()) / len(scores)
 
 
 def confirm_seeds(run_seed: int, seeds: int) -> list[int]:
@@ -77,13 +96,36 @@ class Scores:
         self.tasks = tuple(preset.search.tasks)
         self.baseline_arch = store.add_architecture(architectures.get(BASELINE), f"zoo:{BASELINE}")
 
+    def config_scores(self, arch: str, task: str, preset_key: str | None = None) -> dict[str, dict[int, float | None]]:
+        """`arch`'s validation scores on `task` per configuration and seed (the run's seed and its
+        replicate seeds; `Store.scores_by_config`), under the run's preset key or `preset_key`."""
+        replicates = (replicate_seed(self.seed, 0), self.seed + CONFIRM_SEED_OFFSET - 1)
+        return self.store.scores_by_config(arch, task, preset_key or self.preset_key, self.seed, replicates)
+
+    def best_config(self, arch: str, task: str) -> str | None:
+        """The configuration (`HParams.to_json`) with the best mean score over its seeds
+        (ties to the smaller text, not to the order workers finished in); None if no run went well."""
+        scores = self.config_scores(arch, task)
+        if all(s is None for seeds in scores.values() for s in seeds.values()):
+            return None
+        return min(scores, key=lambda config: (-_mean(scores[config]), config))
+
     def task_score(self, arch: str, task: str) -> float | None:
-        """The architecture's best validation score on `task` (None if no run went well)."""
-        return self.store.best_score(arch, task, self.preset_key, self.seed)
+        """The architecture's best score on `task`: its best configuration's mean validation score
+        over its seeds (None if no run went well)."""
+        config = self.best_config(arch, task)
+        return None if config is None else _mean(self.config_scores(arch, task)[config])
+
+    def seeds_on_best(self, arch: str, task: str) -> int:
+        """How many seeds `arch`'s best configuration on `task` was trained with (0: none)."""
+        config = self.best_config(arch, task)
+        return 0 if config is None else len(self.config_scores(arch, task)[config])
 
     def best_result(self, arch: str, task: str) -> EvalResult | None:
-        """The evaluation that reached the best validation score on `task`."""
-        return self.store.best(arch, task, self.preset_key, self.seed)[1]
+        """The best configuration's evaluation with the run's seed (its hparams, model size,
+        metrics and curve; the score the search uses is `task_score`)."""
+        config = self.best_config(arch, task)
+        return None if config is None else self.store.cached(CacheKey(arch, task, config, self.seed, self.preset_key))
 
     def has_baseline(self, task: str) -> bool:
         """Whether the GRU has a positive best score on `task` (ratios to it exist)."""
@@ -117,14 +159,33 @@ class Scores:
         Raises:
             BaselineError: as `baseline`, when the fallback is needed and fails.
         """
-        mine = set(self.store.scores_by_config(arch, task, self.preset_key, self.seed))
-        if self.rung_key is not None:  # the whole pool the cell was tried on, not only what it promoted
-            mine |= set(self.store.scores_by_config(arch, task, self.rung_key, self.seed))
-        gru = self.store.scores_by_config(self.baseline_arch, task, self.preset_key, self.seed)
-        shared = [gru[config] for config in mine if config in gru]
-        if shared and max(shared) > 0:
-            return max(shared)
+        config = self.paired_baseline_config(arch, task)
+        if config is not None:
+            return _mean(self.config_scores(self.baseline_arch, task)[config])
         return self.baseline(task)
+
+    def paired_baseline_config(self, arch: str, task: str) -> str | None:
+        """The GRU's best configuration (by its mean over seeds) among those `arch` was tried on,
+        its first-rung pool included; None where they share none or the GRU scored 0 on all."""
+        mine = set(self.config_scores(arch, task))
+        if self.rung_key is not None:  # the whole pool the cell was tried on, not only what it promoted
+            mine |= set(self.config_scores(arch, task, self.rung_key))
+        gru = self.config_scores(self.baseline_arch, task)
+        shared = sorted((-_mean(gru[config]), config) for config in mine if config in gru)
+        return shared[0][1] if shared and shared[0][0] < 0 else None
+
+    def search_interval(self, arch: str, task: str) -> stats.Estimate | None:
+        """`arch`'s ratio to the GRU on `task` over the seeds its best configuration and the GRU's
+        paired one share (re-evaluations add them), with a 95% t interval; None under two seeds."""
+        config, gru_config = self.best_config(arch, task), self.paired_baseline_config(arch, task)
+        if config is None or gru_config is None:
+            return None
+        mine = self.config_scores(arch, task)[config]
+        gru = self.config_scores(self.baseline_arch, task)[gru_config]
+        shared = sorted(set(mine) & set(gru))
+        if len(shared) < 2:
+            return None
+        return stats.paired_ratio([mine[s] or 0.0 for s in shared], [gru[s] or 0.0 for s in shared])
 
     def ratios(self, arch: str, tasks: list[str] | None = None) -> dict[str, float]:
         """Per task: the architecture's best score divided by the GRU's best on the same
@@ -141,10 +202,9 @@ class Scores:
     def confirm_keys(self, arch: str, task: str, seeds: list[int]) -> list[CacheKey]:
         """The cache keys of `arch`'s confirmation runs on `task`, one per training seed: its
         best configuration on the task (none when it has none)."""
-        best = self.best_result(arch, task)
-        if best is None:
+        config = self.best_config(arch, task)
+        if config is None:
             return []
-        config = HParams.from_dict(best.hparams).to_json()
         return [CacheKey(arch, task, config, seed, self.preset_key) for seed in seeds]
 
     def confirm_key(self, arch: str, task: str, seed: int) -> CacheKey | None:

@@ -233,12 +233,21 @@ class Store:
         row = self._db.execute(query + " ORDER BY valid_score DESC, hparams, seed, id LIMIT 1", args).fetchone()
         return (None, None) if row is None else (row[0], EvalResult.from_dict(json.loads(row[1])))
 
-    def scores_by_config(self, arch: str, task: str, preset: str, seed: int) -> dict[str, float]:
-        """The architecture's validation score on `task` per configuration (`HParams.to_json`)
-        among evaluations with this preset key and seed; a run that did not go well scores 0."""
-        rows = self._db.execute("SELECT hparams, status, valid_score FROM evaluations WHERE arch=? AND task=? AND "
-                                "preset=? AND seed=?", (arch, task, preset, seed))
-        return {hparams: (score if status == str(Status.OK) else 0.0) for hparams, status, score in rows}
+    def scores_by_config(self, arch: str, task: str, preset: str, seed: int,
+                         replicates: tuple[int, int] | None = None) -> dict[str, dict[int, float | None]]:
+        """The architecture's validation scores on `task` per configuration (`HParams.to_json`)
+        and training seed, among evaluations with this preset key and `seed` or a seed in the
+        closed range `replicates`; None for a run that did not go well. Seeds in ascending order."""
+        query = "SELECT hparams, seed, status, valid_score FROM evaluations WHERE arch=? AND task=? AND preset=? AND "
+        args: list[Any] = [arch, task, preset, seed]
+        if replicates is None:
+            query += "seed=?"
+        else:
+            query, args = query + "(seed=? OR seed BETWEEN ? AND ?)", [*args, *replicates]
+        scores: dict[str, dict[int, float | None]] = {}
+        for hparams, run_seed, status, score in self._db.execute(query + " ORDER BY hparams, seed", args):
+            scores.setdefault(hparams, {})[run_seed] = score if status == str(Status.OK) else None
+        return scores
 
     def evaluation_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]

@@ -5,6 +5,7 @@ the cache, resumption, determinism, worker loss and the time budget."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import random
 
@@ -13,10 +14,11 @@ import pytest
 
 from evo_rnn import architectures, cell_format, presets
 from evo_rnn.cell_hash import same_architecture, structural_hash
+from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
-from evo_rnn.scores import BaselineError, Scores
+from evo_rnn.scores import BaselineError, Scores, confirm_seeds, replicate_seed
 from evo_rnn.search.evolution import Evolution, SearchError
 from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
@@ -214,7 +216,7 @@ def test_an_interrupted_search_resumes_without_losing_or_repeating_evaluations(s
         run_search(store, preset, first, max_candidates=10)
     unfinished = store.steps(unfinished=True)
     assert unfinished  # it stopped in the middle of a step
-    recorded = {(r["arch"], r["task"], json.dumps(r["hparams"], sort_keys=True)) for r in store.evaluations()}
+    recorded = {(r["arch"], r["task"], json.dumps(r["hparams"], sort_keys=True), r["seed"]) for r in store.evaluations()}
     assert len(recorded) == 39  # every evaluation that finished is stored
     resumed = FakeEvaluator()
     search = run_search(store, preset, resumed, max_candidates=10)
@@ -405,8 +407,8 @@ def test_every_cell_and_the_gru_train_on_the_same_bank_configurations_and_ratios
     # A ratio divides by the GRU's best on the arch's own configurations, not on every configuration.
     scores = Scores(store, preset, 0)
     cell = next(a for a in store.population() if a != gru)
-    mine = store.scores_by_config(cell, "arith", scores.preset_key, 0)
-    theirs = store.scores_by_config(gru, "arith", scores.preset_key, 0)
+    mine = {c: s[0] for c, s in store.scores_by_config(cell, "arith", scores.preset_key, 0).items()}
+    theirs = {c: s[0] for c, s in store.scores_by_config(gru, "arith", scores.preset_key, 0).items()}
     assert scores.ratios(cell)["arith"] == pytest.approx(max(mine.values()) / max(theirs[c] for c in mine))
     assert scores.paired_baseline(gru, "arith") == max(theirs.values())
 
@@ -484,3 +486,100 @@ def test_the_paired_baseline_covers_a_cells_whole_first_rung_pool(store):
     put(scores.baseline_arch, b, scores.preset_key, 0.8)  # the GRU's own promoted config from the same pool
     assert scores.paired_baseline(cell, "arith") == 0.8
     assert scores.ratios(cell, ["arith"])["arith"] == pytest.approx(0.25 / 0.8)
+
+
+def test_a_configuration_scores_its_mean_over_seeds_so_a_lucky_draw_loses_its_place(store):
+    # The LSTM's config a scored 0.9 with the run's seed (lucky) and 0.5 on its first replicate
+    # seed; config b scored 0.75 once: b is now its best (0.75 > 0.7), and the GRU's paired
+    # config is averaged the same way. The interval over seeds pairs a's two seeds with the GRU's.
+    preset = search_preset()
+    scores = Scores(store, preset, 7)
+    lstm = store.add_architecture(architectures.get("lstm"), "zoo:lstm")
+    a, b = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
+            for lr in (0.5, 1.5)]
+    replicate = replicate_seed(7, 0)
+    assert replicate not in (7, *confirm_seeds(7, 100))
+
+    def put(arch, config, seed, score):
+        result = EvalResult(status=Status.OK, task="arith", preset="quick", seed=seed, hparams=config.to_dict(),
+                            valid_score=score, test_score=score)
+        store.record(CacheKey(arch, "arith", config.to_json(), seed, scores.preset_key), result)
+
+    put(lstm, a, 7, 0.9)
+    put(scores.baseline_arch, a, 7, 1.0)
+    put(scores.baseline_arch, b, 7, 0.8)
+    assert scores.best_config(lstm, "arith") == a.to_json() and scores.task_score(lstm, "arith") == 0.9
+    put(lstm, a, replicate, 0.5)
+    put(scores.baseline_arch, a, replicate, 0.6)
+    assert scores.task_score(lstm, "arith") == pytest.approx(0.7)  # a's mean; b untried
+    assert scores.seeds_on_best(lstm, "arith") == 2
+    assert scores.paired_baseline(lstm, "arith") == pytest.approx(0.8)  # the GRU's a: (1.0 + 0.6) / 2
+    interval = scores.search_interval(lstm, "arith")
+    assert interval.mean == pytest.approx((0.9 / 1.0 + 0.5 / 0.6) / 2) and interval.n == 2
+    put(lstm, b, 7, 0.75)
+    assert scores.best_config(lstm, "arith") == b.to_json() and scores.task_score(lstm, "arith") == 0.75
+    assert scores.best_result(lstm, "arith").hparams == b.to_dict()
+    assert scores.search_interval(lstm, "arith") is None  # b has one seed
+
+
+class NoisyEvaluator(FakeEvaluator):
+    """`FakeEvaluator` with a seed-dependent draw of +-10% per configuration."""
+
+    def __call__(self, job):
+        result = super().__call__(job)
+        if isinstance(job, PopulationJob) or not result.ok:
+            return result
+        noise = random.Random(f"{job.hparams}:{job.seed}").uniform(0.9, 1.1)
+        return dataclasses.replace(result, valid_score=result.valid_score * noise, test_score=result.test_score * noise)
+
+
+def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_on_a_fresh_seed(store):
+    preset = search_preset(reevaluate_probability=0.5)
+    evaluate = NoisyEvaluator()
+    run_search(store, preset, evaluate, seed=3, max_candidates=4)
+    steps = [s for s in store.steps() if s["kind"] == "reevaluate"]
+    assert steps and all(s["outcome"] == "reevaluated" for s in steps)
+    scores = Scores(store, preset, 3)
+    runs = collections.defaultdict(dict)  # (arch, task, config) -> {seed: score}
+    for arch, task, config, seed in evaluate.calls:
+        cached = store.cached(CacheKey(arch, task, config, seed, scores.preset_key))
+        runs[arch, task, config][seed] = cached.valid_score
+    replicated = {(k, seed) for k, seeds in runs.items() for seed in seeds if seed != 3}
+    assert replicated  # the re-evaluations trained fresh seeds ...
+    for (arch, task, config), seed in replicated:
+        assert seed == replicate_seed(3, len([s for s in runs[arch, task, config] if s < seed]) - 1)
+        assert 3 in runs[arch, task, config]  # ... of configurations trained before, not new ones
+        assert any(a == scores.baseline_arch and t == task and seed in s for (a, t, _), s in runs.items())
+    for arch in store.population():
+        for task in ("arith", "xml"):
+            means = [sum(s.values()) / len(s) for (a, t, _), s in runs.items() if a == arch and t == task]
+            assert scores.task_score(arch, task) == pytest.approx(max(means))
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.9])
+def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_and_the_mean_decides(store, margin):
+    preset = search_preset(reevaluate_probability=0.0, gate_margin=margin)
+    run_search(store, preset, NoisyEvaluator(), max_candidates=8)
+    scores = Scores(store, preset, 0)
+    children = [s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] in ("rejected", "accepted", "evaluated")]
+    assert children
+    seconds = 0
+    for step in children:
+        arch = step["arch"]
+        seeds = {r["seed"] for r in store.evaluations(arch=arch, task="arith")}
+        if margin == 0.0:
+            assert seeds == {0}
+            continue
+        ratio = scores.ratios(arch, ["arith"])["arith"]
+        if step["outcome"] == "rejected":
+            assert seeds == {0, replicate_seed(0, 0)}  # below 0.9 with margin 0.9: always a second seed
+            assert step["detail"]["ratio"] == pytest.approx(ratio) and ratio < 0.9  # the mean decided
+            seconds += 1
+        else:
+            assert ratio >= 0.9
+    assert seconds or margin == 0.0
+
+
+def test_a_negative_gate_margin_is_refused_in_one_line():
+    with pytest.raises(EvoRnnError, match="gate_margin=-0.1 must be 0"):
+        search_preset(gate_margin=-0.1)

@@ -111,6 +111,7 @@ def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
                         timeout=900, env=user_environment())
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exported the best cells to" in result.stderr
+    assert "retraining" not in result.stderr  # the search kept every exported model (its best configuration's)
     raw = [line for line in result.stderr.splitlines() if any(mark in line for mark in RAW_TENSORFLOW_LOG)]
     assert not raw, raw[:3]  # the user's log holds evo_rnn's lines only
     summary_line = next(line for line in result.stderr.splitlines() if line.startswith("children"))

@@ -13,10 +13,12 @@ cells, grown by mutation, filtered cheaply, and scored against the best GRU.
 - With `strategy="random"` (the random-search baseline) a child's parent is a random zoo
   cell instead of a population member; everything else is the same.
 - The population holds the best `population_size` architectures that scored on every task.
-  Each step either *re-evaluates* a random member on the bank's next N configs per task, or
+  Each step either *re-evaluates* a random member (its best configuration per task, and the
+  GRU's paired one, on a fresh seed: scores are means over seeds), or
   *mutates* a random member: a child already seen is skipped; the child must pass the
   memorization filter, then reach `first_task_ratio` of the GRU on the first task (the
-  parent's best config plus the bank's first ones), then it is evaluated on the other tasks
+  parent's best config plus the bank's first ones; a ratio less than `gate_margin` short of
+  it gets a second seed on both sides, and the mean decides), then it is evaluated on the other tasks
   and enters the population if its overall score is among the best.
 
 Every step is a generator that reads like the list above: it yields a batch of evaluation
@@ -39,7 +41,7 @@ from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
-from evo_rnn.scores import BASELINE, Scores
+from evo_rnn.scores import BASELINE, Scores, replicate_seed
 from evo_rnn.store import Store
 
 __all__ = ["Evolution", "EvalRequest", "Mutator", "Outcome", "SearchError", "Step", "StepOutcome", "StepRun"]
@@ -62,7 +64,7 @@ class Outcome(enum.StrEnum):
     FILTERED = "filtered"  # a child failed the memorization filter
     REJECTED = "rejected"  # a child stayed below `first_task_ratio` of the GRU on the first task
     DUPLICATE = "duplicate"  # the child was an architecture seen before; nothing was trained
-    REEVALUATED = "reevaluated"  # a member got fresh configurations
+    REEVALUATED = "reevaluated"  # a member's best configurations got a fresh seed
     UNMUTABLE = "unmutable"  # no valid child could be drawn from the parent
 
 
@@ -77,6 +79,7 @@ class EvalRequest:
     task: str
     hparams: HParams
     brief: bool = False  # trained in a successive-halving rung (`Preset.halving_rung`), not fully
+    seed: int | None = None  # the training seed: None for the run's, else a replicate seed (`scores.replicate_seed`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,9 +228,24 @@ class Evolution:
                 promoted += [EvalRequest(who, task, c) for c in ranked[: self.config.configs_per_task]]
         yield self._with_baseline(promoted)
 
+    def _replicates(self, arch: str, tasks: tuple[str, ...]) -> list[EvalRequest]:
+        """Per task: `arch`'s best configuration on the next replicate seed it lacks, and the
+        GRU's paired configuration on the same seed (`scores.replicate_seed`)."""
+        requests = []
+        for task in tasks:
+            config = self.scores.best_config(arch, task)
+            if config is None:
+                continue
+            seed = replicate_seed(self.seed, self.scores.seeds_on_best(arch, task) - 1)
+            requests.append(EvalRequest(arch, task, HParams.from_json(config), seed=seed))
+            baseline = self.scores.paired_baseline_config(arch, task)
+            if baseline is not None:
+                requests.append(EvalRequest(self.scores.baseline_arch, task, HParams.from_json(baseline), seed=seed))
+        return list(dict.fromkeys(requests))
+
     def _best_config(self, arch: str, task: str) -> HParams | None:
-        result = self.scores.best_result(arch, task)
-        return None if result is None else HParams.from_dict(result.hparams)
+        config = self.scores.best_config(arch, task)
+        return None if config is None else HParams.from_json(config)
 
     def _inherited(self, parent: str, task: str, n: int) -> list[HParams]:
         """The parent's best configuration on `task` (for the filter task, when the parent
@@ -265,14 +283,13 @@ class Evolution:
                            {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}})
 
     def _reevaluate_step(self, step: int, arch: str) -> Step:
-        """(a) A population member gets the next N configurations of the bank on every task (its
-        r-th re-evaluation: bank positions N(r+1) to N(r+2)), and the GRU gets them too: a member
-        that was lucky on few configurations meets more, on both sides of its ratio."""
+        """(a) A population member's best configuration on every task is trained again on a fresh
+        seed (the next replicate seed its configuration lacks), and so is the GRU's paired
+        configuration, on the same seed: scores are means over seeds (`evo_rnn.scores`), so a
+        member that was best by a lucky draw regresses and makes room (racing), on both sides
+        of its ratio."""
         self.store.start_step(step, "reevaluate", arch)
-        earlier = sum(1 for s in self.store.steps() if s["kind"] == "reevaluate" and s["arch"] == arch and s["id"] < step)
-        size = self._candidate_count()
-        yield from self._rungs(arch, {task: self._bank_configs(task, size, offset=(earlier + 1) * size)
-                                      for task in self.tasks})
+        yield self._replicates(arch, self.tasks)
         score, kept = self._offer(arch)
         return StepOutcome(Outcome.REEVALUATED, score, {"ratios": self.ratios(arch), "in_population": kept})
 
@@ -311,6 +328,10 @@ class Evolution:
         first = self.tasks[0]
         yield from self._rungs(arch, {first: self._inherited(parent, first, self._candidate_count())})
         ratio = self.scores.ratios(arch, [first])[first]
+        if config.first_task_ratio - config.gate_margin <= ratio < config.first_task_ratio:
+            # Within the seed noise of the gate: a second seed on both sides decides it.
+            yield self._replicates(arch, (first,))
+            ratio = self.scores.ratios(arch, [first])[first]
         if ratio < config.first_task_ratio:
             return StepOutcome(Outcome.REJECTED, None, {"first_task": first, "ratio": ratio,
                                                         "needed": config.first_task_ratio})

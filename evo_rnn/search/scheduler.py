@@ -144,7 +144,8 @@ class Scheduler:
     def _key(self, request: EvalRequest) -> CacheKey:
         scores = self.evolution.scores
         preset = scores.rung_key if request.brief else scores.preset_key
-        return CacheKey(request.arch, request.task, request.hparams.to_json(), self.seed, preset)
+        seed = self.seed if request.seed is None else request.seed
+        return CacheKey(request.arch, request.task, request.hparams.to_json(), seed, preset)
 
     def _dispatch(self, requests: list[tuple[int, int, EvalRequest]]) -> None:
         """Serves each request from the cache, joins an identical one in flight, or sends the
@@ -165,15 +166,16 @@ class Scheduler:
         for start in range(0, len(new), self.members_per_job):
             chunk = new[start:start + self.members_per_job]
             first = chunk[0][1]
-            keep = self.run_files is not None and not first.brief  # a brief rung's model is never kept
+            # Kept: models of full training with the run's seed (a brief rung's or a replicate's never are).
+            keep = self.run_files is not None and not first.brief and first.seed is None
             paths = tuple(str(self.run_files.new_pending_model()) if keep else None for _ in chunk)
             preset = self._preset(first)
             if len(chunk) == 1:
                 job: Job = EvalJob(first.arch, self._graph_text(first.arch), first.task, chunk[0][0].hparams,
-                                   self.seed, preset, self.data_dir, paths[0])
+                                   chunk[0][0].seed, preset, self.data_dir, paths[0])
             else:
                 job = PopulationJob(first.arch, self._graph_text(first.arch), first.task,
-                                    tuple(key.hparams for key, _ in chunk), (self.seed,) * len(chunk), preset,
+                                    tuple(key.hparams for key, _ in chunk), tuple(key.seed for key, _ in chunk), preset,
                                     self.data_dir, paths)
             self._submit(_InFlight(tuple(key for key, _ in chunk), job, 0, paths))
 
@@ -184,12 +186,14 @@ class Scheduler:
         taken = [(step, index, request)]
         if self.members_per_job == 1:
             return taken
-        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget, request.brief)
+        shape = (request.arch, request.task, request.hparams.num_layers, request.hparams.param_budget, request.brief,
+                 request.seed is None)
         others = []
         while self._queue and self._queue[0][0] == step:
             item = heapq.heappop(self._queue)
             other = item[3]
-            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget, other.brief) == shape:
+            if (other.arch, other.task, other.hparams.num_layers, other.hparams.param_budget, other.brief,
+                    other.seed is None) == shape:
                 taken.append((item[0], item[2], other))
             else:
                 others.append(item)
@@ -237,7 +241,7 @@ class Scheduler:
         path = Path(model_path)
         best = result.ok and (previous is None or result.valid_score > previous)
         if best and path.is_file():
-            target = self.run_files.kept_model(key.arch, key.task)
+            target = self.run_files.kept_model(key.arch, key.task, key.hparams)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         else:
