@@ -9,7 +9,7 @@ A cell is a `networkx.DiGraph` whose nodes each carry an `op` from `evo_rnn.ops.
 * `const` nodes (attribute `value`, a float) broadcast to the cell width;
 * `linear` nodes, W·a + b with weights of their own (attribute `bias_init`: the float
   the bias starts at, or None for no bias);
-* activations (`tanh`, `sigmoid`, `relu`, `identity`) and element-wise `add`, `mul`,
+* activations (`tanh`, `sigmoid`, `relu`, `leaky_relu`, `identity`) and element-wise `add`, `mul`,
   `sub`; the two in-edges of a `sub` node carry `operand=0` (minuend) and `operand=1`
   (subtrahend).
 
@@ -359,7 +359,7 @@ class CellBuilder:
         return self._node(name, "linear", [source], bias_init=bias)
 
     def activation(self, op: str, name: str, source: str) -> str:
-        """op(source) for op in tanh, sigmoid, relu, identity."""
+        """op(source) for op in tanh, sigmoid, relu, leaky_relu, identity."""
         return self._node(name, op, [source])
 
     def add(self, name: str, a: str, b: str) -> str:

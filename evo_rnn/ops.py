@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-__all__ = ["OpKind", "OpSpec", "OPS", "ACTIVATIONS", "ELEMENTWISE", "op_spec"]
+__all__ = ["OpKind", "OpSpec", "OPS", "ACTIVATIONS", "ELEMENTWISE", "LEAKY_RELU_SLOPE", "op_spec"]
 
 
 class OpKind(str, enum.Enum):
@@ -53,6 +53,9 @@ OPS: dict[str, OpSpec] = {
         OpSpec("tanh", OpKind.ACTIVATION, 1, keras_op="tanh", symbol="tanh"),
         OpSpec("sigmoid", OpKind.ACTIVATION, 1, keras_op="sigmoid", symbol="σ"),
         OpSpec("relu", OpKind.ACTIVATION, 1, keras_op="relu", symbol="relu"),
+        # max(v, LEAKY_RELU_SLOPE * v): NAS-Bench-NLP's cells use it (`evo_rnn.interop.nasbench_nlp`);
+        # the mutations choose among the paper's activations only (`mutate.ACTIVATION_CHOICES`).
+        OpSpec("leaky_relu", OpKind.ACTIVATION, 1, keras_op="leaky_relu", symbol="lrelu"),
         OpSpec("identity", OpKind.ACTIVATION, 1, symbol="id"),
         OpSpec("add", OpKind.ELEMENTWISE, 2, keras_op="add", symbol="+"),
         OpSpec("mul", OpKind.ELEMENTWISE, 2, keras_op="multiply", symbol="×"),
@@ -63,6 +66,8 @@ OPS: dict[str, OpSpec] = {
 
 ACTIVATIONS: tuple[str, ...] = tuple(n for n, s in OPS.items() if s.kind is OpKind.ACTIVATION)
 ELEMENTWISE: tuple[str, ...] = tuple(n for n, s in OPS.items() if s.kind is OpKind.ELEMENTWISE)
+
+LEAKY_RELU_SLOPE = 0.01  # PyTorch's default, which NAS-Bench-NLP trained with (Keras' default is 0.2)
 
 # Element-wise ops whose operand order matters; their in-edges carry `operand` 0 or 1.
 ORDERED_OPS: frozenset[str] = frozenset({"sub"})

@@ -24,7 +24,7 @@ FLOORS: dict[str, int] = {
     # cells, files, results
     "evo_rnn.cell_graph": 1, "evo_rnn.safe_pickle": 1, "evo_rnn.datafiles": 1, "evo_rnn.results": 1,
     "evo_rnn.cell_hash": 2, "evo_rnn.cell_format": 2, "evo_rnn.architectures": 2, "evo_rnn.hparams": 2,
-    "evo_rnn.diagram": 2, "evo_rnn.tasks": 2,
+    "evo_rnn.diagram": 2, "evo_rnn.tasks": 2, "evo_rnn.interop": 2,
     # layers, presets, mutation, the run database
     "evo_rnn.layers": 3, "evo_rnn.presets": 3, "evo_rnn.mutate": 3, "evo_rnn.store": 3, "evo_rnn": 3,
     # one evaluation; a run's files and settings; the paper's scores
@@ -37,6 +37,7 @@ FLOORS: dict[str, int] = {
     # command lines
     "evo_rnn.evaluate": 8, "evo_rnn.ablation": 8, "evo_rnn.render": 8, "evo_rnn.demo": 8, "evo_rnn.write_zoo": 8,
     "evo_rnn.tasks.__main__": 8, "evo_rnn.search.__main__": 8,
+    "evo_rnn.interop.__main__": 8,
 }
 
 

@@ -23,7 +23,7 @@ from evo_rnn.cell_graph import (
     topological_order,
     validate,
 )
-from evo_rnn.ops import OPS, OpKind
+from evo_rnn.ops import LEAKY_RELU_SLOPE, OPS, OpKind
 
 __all__ = ["GraphCell"]
 
@@ -419,6 +419,8 @@ class GraphCell(keras.layers.Layer):
                 value = ops.convert_to_tensor(self._graph.nodes[node]["value"], dtype=self.compute_dtype)
             elif op in ("identity", "output"):
                 value = args[0]
+            elif op == "leaky_relu":
+                value = ops.leaky_relu(args[0], negative_slope=LEAKY_RELU_SLOPE)
             else:
                 value = getattr(ops, OPS[op].keras_op)(*args)
             self._store(values, (node,), value)
