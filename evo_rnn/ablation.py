@@ -19,6 +19,7 @@ from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import BATCH_ORDER, EvalResult, Status
 from evo_rnn.scores import CONFIRM_SEED_OFFSET, confirm_seeds as confirm_seeds_of
+from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "best_trial", "confirm_plan", "confirmed", "default_tasks", "main", "plan",
            "populations", "separation", "summarize"]
@@ -257,6 +258,7 @@ def _job(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out / "settings.json", preset, args.seed, args.trials, bool(args.population))
+    log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     rows_path = out / "results.jsonl"
     results = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
     done = {row_key(row) for row in results}  # resume: skip what an earlier run of the same command finished
@@ -277,6 +279,8 @@ def _job(args: argparse.Namespace) -> int:
             handle.write(json.dumps(row, sort_keys=True) + "\n")
             handle.flush()
             results.append(row)
+            if log is not None:
+                log.write(result, cell, phase, {"trial": trial, "replicate": replicate})
             print(f"{cell:7} {task_name:6} {phase:7} trial {trial} seed {result.seed}: {result.status:8} "
                   f"valid {result.valid_score:.4f} test {result.test_score:.4f} ({result.seconds:.0f} s)",
                   file=sys.stderr, flush=True)
@@ -369,6 +373,7 @@ def build_parser() -> ArgumentParser:
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
     parser.add_argument("--out", default="runs/ablation",
                         help="output folder; rerunning resumes (default: runs/ablation)")
+    add_tensorboard_argument(parser)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=5 (default: none)")
     parser.add_argument("--command", default=None, help=argparse.SUPPRESS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import networkx as nx
@@ -15,7 +16,8 @@ from evo_rnn.cell_graph import topological_order, validate
 from evo_rnn.errors import GraphvizNotFoundError, UnknownNameError
 from evo_rnn.ops import OPS, ORDERED_OPS, OpKind
 
-__all__ = ["to_dot", "write_diagram", "graphviz_available", "FORMATS", "GRAPHVIZ_HINT", "GRAPHVIZ_MISSING"]
+__all__ = ["to_dot", "render_png", "write_diagram", "graphviz_available", "FORMATS", "GRAPHVIZ_HINT", "GRAPHVIZ_MISSING",
+           "HIGHLIGHT"]
 
 FORMATS = ("png", "svg", "dot")
 GRAPHVIZ_MISSING = (
@@ -28,6 +30,8 @@ GRAPHVIZ_HINT = f"rendering PNG/SVG needs {GRAPHVIZ_MISSING}; or write a .dot fi
 def graphviz_available() -> bool:
     """Whether Graphviz's `dot` program is on the PATH (PNG and SVG diagrams need it)."""
     return shutil.which("dot") is not None
+
+HIGHLIGHT = {"color": "#d62728", "penwidth": "2.5", "fontcolor": "#d62728"}  # what changed, drawn in red
 
 _STYLE: dict[OpKind, dict[str, str]] = {
     OpKind.INPUT: {"shape": "invhouse", "style": "filled", "fillcolor": "#ffe08a"},
@@ -67,7 +71,8 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '\\"') + '"'
 
 
-def to_dot(graph: nx.DiGraph, title: str | None = None) -> pydot.Dot:
+def to_dot(graph: nx.DiGraph, title: str | None = None, highlight: Iterable[str] = (),
+           highlight_edges: Iterable[tuple[str, str]] = ()) -> pydot.Dot:
     """Returns the diagram of a cell as a `pydot.Dot` (nothing is written).
 
     Linear nodes show their names (and bias init), activations and element-wise ops
@@ -77,7 +82,10 @@ def to_dot(graph: nx.DiGraph, title: str | None = None) -> pydot.Dot:
     Args:
         graph: a valid cell.
         title: the diagram's caption; defaults to the cell's name.
+        highlight, highlight_edges: nodes and edges drawn in red, thick (e.g. what a
+            mutation changed against the parent: `evo_rnn.report`).
     """
+    highlight, highlight_edges = set(highlight), set(highlight_edges)
     validate(graph)
     title = title if title is not None else graph.graph.get("name", "")
     dot = pydot.Dot(graph_type="digraph", rankdir="TB", fontname="Helvetica", label=_quote(title), labelloc="t")
@@ -88,17 +96,30 @@ def to_dot(graph: nx.DiGraph, title: str | None = None) -> pydot.Dot:
     for node in topological_order(graph):
         data = graph.nodes[node]
         kind = OPS[data["op"]].kind
-        item = pydot.Node(_quote(node), label=_quote(_label(node, data)), tooltip=_quote(node), **_STYLE[kind])
+        style = {**_STYLE[kind], **(HIGHLIGHT if node in highlight else {})}
+        item = pydot.Node(_quote(node), label=_quote(_label(node, data)), tooltip=_quote(node), **style)
         target = {OpKind.INPUT: sources, OpKind.STATE: sources, OpKind.OUTPUT: sinks}.get(kind, dot)
         target.add_node(item)
     dot.add_subgraph(sources)
     dot.add_subgraph(sinks)
     for source, target in sorted(graph.edges):
-        attrs = {}
+        attrs = dict(HIGHLIGHT) if (source, target) in highlight_edges else {}
         if graph.nodes[target]["op"] in ORDERED_OPS:
             attrs["label"] = _quote("+" if graph.edges[source, target]["operand"] == 0 else "−")
         dot.add_edge(pydot.Edge(_quote(source), _quote(target), **attrs))
     return dot
+
+
+def render_png(graph: nx.DiGraph, title: str | None = None, highlight: Iterable[str] = (),
+               highlight_edges: Iterable[tuple[str, str]] = ()) -> bytes:
+    """A cell's diagram as PNG bytes (`to_dot`'s arguments), for pages that embed it.
+
+    Raises:
+        GraphvizNotFoundError: Graphviz's `dot` is missing (the message says what to install).
+    """
+    if not graphviz_available():
+        raise GraphvizNotFoundError(GRAPHVIZ_HINT)
+    return to_dot(graph, title, highlight, highlight_edges).create(format="png")
 
 
 def write_diagram(graph: nx.DiGraph, path: str | os.PathLike, title: str | None = None) -> Path:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from evo_rnn import architectures, datafiles, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.presets import sample_configs
+from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["build_parser", "main", "format_table"]
 
@@ -39,12 +41,17 @@ def _job(args: argparse.Namespace) -> None:
         raise UsageError("--population must be at least 1")
     preset = presets.with_overrides(presets.get(args.preset), args.set)
     graph = architectures.resolve(args.arch)
+    log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     task = train.load_task(args.task, preset, args.data_dir)
     configs = sample_configs(preset, args.task, args.trials, args.seed)
     if args.population is not None:
         results = _population_trials(args, graph, task, configs, preset)
     else:
         results = _solo_trials(args, graph, task, configs, preset)
+    if log is not None:
+        cell = Path(args.arch).stem if args.arch.endswith(".json") else args.arch
+        for trial, result in enumerate(results):
+            log.write(result, cell, "evaluate", {"trial": trial})
     if not args.json:
         print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}"
               + (f", populations of up to {args.population}" if args.population else ""))
@@ -128,6 +135,7 @@ def build_parser() -> ArgumentParser:
                              "rounding) (default: one at a time with Keras' fit)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per result (default: a table)")
+    add_tensorboard_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on stderr)")
     return parser
 

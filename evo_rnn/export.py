@@ -5,6 +5,7 @@ does it for a stored run.
 Layout, under `OUT/NAME/` (`OUT` defaults to `saved_architectures`):
 
     README.md                       the leaderboard, with the diagrams
+    report.html                     the run's report, self-contained (`evo_rnn.report`)
     <rank>-<hash8>/cell.json        the cell (evo_rnn.cell_format)
     <rank>-<hash8>/cell.png         its diagram (cell.dot when Graphviz's `dot` is missing)
     <rank>-<hash8>/model-<task>.keras    trained model (keras.models.load_model after `import evo_rnn`)
@@ -33,6 +34,7 @@ from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
+from evo_rnn.report import render_report
 from evo_rnn.runs import RunFiles, RunSettings
 from evo_rnn.scores import Scores, confirmed_score, verdict
 from evo_rnn.store import Store
@@ -198,14 +200,11 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
                 f"it and run `python -m evo_rnn.export --run {files.name}` again")
         backend.warm_up()
         scores = Scores(store, preset, seed)
-        # Scored again from the evaluations: the stored scores date from the last population update.
-        population = {arch: scores.overall(arch) for arch in members}
-        # Confirmed cells first, by their confirmed score: a cell is reported by what held up on
-        # fresh seeds; the others follow by the search's score.
+        # Scored again from the evaluations (the stored scores date from the last population
+        # update), confirmed cells first (`Scores.ranked`).
+        population = {arch: scores.overall(arch) for arch in scores.ranked(list(members))}
         blocks = {arch: {task: scores.confirmation(arch, task) for task in scores.tasks} for arch in members}
         confirmed = {arch: confirmed_score(blocks[arch]) for arch in members}
-        population = dict(sorted(population.items(), key=lambda item: (
-            confirmed[item[0]] is None, -(confirmed[item[0]] or 0.0), -item[1], item[0])))
         tasks = list(scores.tasks)
         task_files = {task: _task_file(task, preset, data_dir) for task in tasks}
         lstm = store.find_architecture(architectures.get("lstm"))
@@ -266,7 +265,9 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
             (staging / "README.md").write_text(
                 _leaderboard(rows, baselines, tasks, files.name, command or settings.command, settings, diagram_name)
                 + _confirmation_section(rows, confirmed, tasks)
+                + "\nThe run's report, with plots: [report.html](report.html).\n"
             )
+            (staging / "report.html").write_text(render_report(store, files.name, top), encoding="utf-8")
             staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
             final = out_root / files.name
             if final.exists():

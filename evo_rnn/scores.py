@@ -221,6 +221,13 @@ class Scores:
             return None
         return [result.test_score if result.ok else 0.0 for result in results]
 
+    def ranked(self, archs) -> list[str]:
+        """`archs` best first as a run reports them: confirmed cells first, by their confirmed
+        score (what held up on fresh seeds), the others after them by the search's score."""
+        confirmed = {arch: self.confirmed_overall(arch) for arch in archs}
+        overall = {arch: self.overall(arch) for arch in archs}
+        return sorted(archs, key=lambda a: (confirmed[a] is None, -(confirmed[a] or 0.0), -overall[a], a))
+
     def confirmed_overall(self, arch: str) -> float | None:
         """The paper's criterion on the confirmation (`confirmed_score` of `arch`'s blocks)."""
         return confirmed_score({task: self.confirmation(arch, task) for task in self.tasks})

@@ -249,6 +249,10 @@ class Store:
             scores.setdefault(hparams, {})[run_seed] = score if status == str(Status.OK) else None
         return scores
 
+    def evaluation_times(self) -> list[float]:
+        """When each stored evaluation finished (Unix time), in order."""
+        return [row[0] for row in self._db.execute("SELECT created FROM evaluations ORDER BY created")]
+
     def evaluation_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
 

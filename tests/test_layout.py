@@ -21,6 +21,7 @@ FLOORS: dict[str, int] = {
     # plain facts and process set-up, no evo_rnn imports of substance
     "evo_rnn.errors": 0, "evo_rnn.ops": 0, "evo_rnn.atomic_files": 0, "evo_rnn.backend": 0, "evo_rnn.cli": 0,
     "evo_rnn.stats": 0,
+    "evo_rnn.tensorboard_logs": 2,  # evaluations as TensorBoard runs
     # cells, files, results
     "evo_rnn.cell_graph": 1, "evo_rnn.safe_pickle": 1, "evo_rnn.datafiles": 1, "evo_rnn.results": 1,
     "evo_rnn.cell_hash": 2, "evo_rnn.cell_format": 2, "evo_rnn.architectures": 2, "evo_rnn.hparams": 2,
@@ -30,7 +31,7 @@ FLOORS: dict[str, int] = {
     # one evaluation; a run's files and settings; the paper's scores
     "evo_rnn.train": 4, "evo_rnn.runs": 4, "evo_rnn.scores": 4,
     # many evaluations in one program; where evaluations run; the export; the paper's algorithm
-    "evo_rnn.population": 5, "evo_rnn.executors": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.search.evolution": 5,
+    "evo_rnn.population": 5, "evo_rnn.executors": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.report": 5, "evo_rnn.search.evolution": 5,
     # the scheduler; using an exported model
     "evo_rnn.search.scheduler": 6, "evo_rnn.predict": 6, "evo_rnn.confirm": 6,
     "evo_rnn.search.progress": 7, "evo_rnn.search": 7,

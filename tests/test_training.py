@@ -241,9 +241,11 @@ def test_every_command_refuses_a_bad_set_in_one_line(module, override, message, 
 def test_ablation_cli_writes_csv_and_markdown_with_the_papers_numbers(tmp_path):
     args = ["--tasks", "memorize,arith", "--cells", "gru,tanh", "--trials", "2", "--confirm-seeds", "2",
             "--population", "4", "--out", str(tmp_path), "--set", "max_epochs=1", "--set", "memorize.n_train=64",
-            "--set", "arith.n_train=64"]
+            "--set", "arith.n_train=64", "--tensorboard", str(tmp_path / "tb")]
     result = run_module("evo_rnn.ablation", *args)
     assert result.returncode == 0, result.stderr[-2000:]
+    runs = sorted(p.name for p in (tmp_path / "tb").iterdir())  # one TensorBoard run per evaluation
+    assert len(runs) == 16 and sum("-confirm-" in r for r in runs) == 8 and sum("-tune-" in r for r in runs) == 8
     csv_text = (tmp_path / "ablation.csv").read_text()
     assert "gru,arith,2," in csv_text and "0.89565" in csv_text  # the paper's GRU arith figure beside ours
     markdown = (tmp_path / "ablation.md").read_text()

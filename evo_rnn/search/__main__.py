@@ -18,6 +18,7 @@ import sys
 
 from evo_rnn import architectures, backend, datafiles, diagram, presets, tasks
 from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["DESCRIPTION", "build_parser", "main"]
 
@@ -159,12 +160,14 @@ def _job(args: argparse.Namespace) -> int:
                 f"--tasks, --set and --seed, or start another with --run NEW_NAME"
             )
         executor = _executor(args)
+        store.set_meta("workers", executor.workers)  # for the report's evaluations per worker
         progress = Progress(live=None if not args.quiet else False)
         evolution = Evolution(store, preset, seed=args.seed, max_candidates=args.max_candidates)
         search = Scheduler(
             evolution, executor, data_dir=data_dir,
             budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
             run_files=files, on_event=progress, members_per_job=members_per_job,
+            tensorboard=None if args.tensorboard is None else TensorBoardLog(args.tensorboard),
         )
         progress.attach(search)
         _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
@@ -262,6 +265,7 @@ def build_parser() -> ArgumentParser:
                              "must beat (default: evolution)")
     parser.add_argument("--seed-zoo", action="store_true",
                         help="start from the whole zoo, not just LSTM and GRU (default: LSTM and GRU)")
+    add_tensorboard_argument(parser)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=5, search.configs_per_task=4, "
                              "budgets.arith=30000 (default: none)")

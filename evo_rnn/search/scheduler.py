@@ -23,6 +23,7 @@ from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import CacheKey, EvalResult, Status
 from evo_rnn.runs import RunFiles
+from evo_rnn.tensorboard_logs import TensorBoardLog
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
 
 __all__ = ["Scheduler"]
@@ -64,6 +65,7 @@ class Scheduler:
         max_retries: how often an evaluation whose worker died is tried again before it is
             recorded as failed.
         clock: the time source (tests pass a fake one).
+        tensorboard: writes every evaluation this session trains as a TensorBoard run; None: none.
         members_per_job: the most requests of one step for one (architecture, task, shape) sent
             as one population job (`evo_rnn.population`); above 1 the preset's engine must be
             "population", so that a member's result does not depend on its company.
@@ -72,12 +74,13 @@ class Scheduler:
     def __init__(self, evolution: Evolution, executor: Executor, data_dir: str | os.PathLike | None = None,
                  budget_seconds: float | None = None, run_files: RunFiles | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None, max_retries: int = 2,
-                 clock: Callable[[], float] = time.monotonic, members_per_job: int = 1):
+                 clock: Callable[[], float] = time.monotonic, members_per_job: int = 1,
+                 tensorboard: TensorBoardLog | None = None):
         if members_per_job < 1:
             raise SearchError(f"--population-size must be at least 1, got {members_per_job}")
         if members_per_job > 1 and evolution.preset.engine != "population":
             raise SearchError("population jobs need the population engine: --set engine=population")
-        self.members_per_job = members_per_job
+        self.members_per_job, self.tensorboard = members_per_job, tensorboard
         self.evolution, self.executor = evolution, executor
         self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
         self.data_dir = None if data_dir is None else str(data_dir)
@@ -229,11 +232,22 @@ class Scheduler:
             previous = self.evolution.scores.task_score(key.arch, key.task)
             self.store.record(key, result)
             self._keep_model(key, path, result, previous)
+            if self.tensorboard is not None:
+                self._log(key, result)
             self._emit("evaluation", {"arch": key.arch, "task": key.task, "status": str(result.status),
                                       "valid_score": result.valid_score, "seconds": result.seconds})
             for step, index in self._waiters.pop(key):
                 self._deliver(step, index, result)
         self.store.set_meta("elapsed_seconds", self.elapsed())
+
+    def _log(self, key: CacheKey, result: EvalResult) -> None:
+        """Writes a finished evaluation as a TensorBoard run: a zoo cell by its name, a child by
+        its hash; phase `rung` (a successive-halving rung), `replicate` (a re-evaluation's seed) or `full`."""
+        origin = self.store.lineage(key.arch)["origin"]
+        cell = origin.split(":", 1)[1] if origin.startswith("zoo:") else key.arch[:8]
+        phase = ("rung" if key.preset == self.evolution.scores.rung_key
+                 else "replicate" if key.seed != self.seed else "full")
+        self.tensorboard.write(result, cell, phase, {"arch": key.arch})
 
     def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult, previous: float | None) -> None:
         if model_path is None or self.run_files is None:

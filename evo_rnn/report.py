@@ -1,0 +1,336 @@
+"""`python -m evo_rnn.report --run NAME [-o FILE.html]`: one self-contained HTML page about a
+search run, read from its database (so it works on a run still going, and on a killed one).
+
+It shows the leaderboard (sortable; scores, ratios to the GRU and the LSTM, confirmation
+intervals where the run has them, configurations tried), each top cell's diagram with what
+its mutations changed against its parent drawn in red and its lineage back to a zoo cell,
+the search over time (the best score any step recorded against evaluations and wall time),
+the funnel of children, evaluations per minute and per worker, learning curves of each top
+cell beside the GRU and the LSTM, and per task the spread of scores over configurations
+(the noise a reader must see before believing a ratio). Plots are matplotlib PNGs and
+diagrams Graphviz PNGs, embedded as data URIs: the file opens offline. Every export writes
+one next to its leaderboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import html
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from evo_rnn import architectures, diagram
+from evo_rnn.atomic_files import atomic_path
+from evo_rnn.cli import ArgumentParser, run
+from evo_rnn.errors import EvoRnnError
+from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.scores import Scores, verdict
+from evo_rnn.store import Store
+
+__all__ = ["build_parser", "main", "render_report", "write_report"]
+
+CHILD_OUTCOMES = ("duplicate", "unmutable", "filtered", "rejected", "evaluated", "accepted")
+SCORED_OUTCOMES = ("seeded", "accepted", "reevaluated")  # steps whose score is a population member's
+
+_STYLE = """
+body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:75em;color:#222;line-height:1.4}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}
+th{background:#f0f0f0;cursor:pointer;user-select:none}td:nth-child(2),th:nth-child(2){text-align:left}
+.cell{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;max-width:36em}img{max-width:100%}
+.note{color:#666;font-size:0.9em}code{background:#f4f4f4;padding:0 0.2em}
+"""
+_SORT = """
+document.querySelectorAll('table.sortable th').forEach(function(th, column) {
+  th.addEventListener('click', function() {
+    var body = th.closest('table').tBodies[0], rows = Array.from(body.rows);
+    var up = th.dataset.up !== '1'; th.dataset.up = up ? '1' : '0';
+    var key = function(row) { var t = row.cells[column].dataset.v || row.cells[column].textContent;
+      var n = parseFloat(t); return isNaN(n) ? t : n; };
+    rows.sort(function(a, b) { var x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (up ? 1 : -1); });
+    rows.forEach(function(row) { body.appendChild(row); });
+  });
+});
+"""
+
+
+def _figure(width: float = 7.0, height: float = 3.2, columns: int = 1, rows: int = 1):
+    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.subplots(rows, columns, squeeze=False)
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _plot(figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    return _img(buffer.getvalue(), alt)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _cell_name(store: Store, arch: str) -> str:
+    origin = store.lineage(arch)["origin"]
+    return origin.split(":", 1)[1] if origin.startswith("zoo:") else arch[:8]
+
+
+def graph_diff(parent: nx.DiGraph, child: nx.DiGraph) -> tuple[set[str], set[tuple[str, str]]]:
+    """The child's nodes and edges that its parent does not have as they are: new nodes, nodes
+    whose op, attributes or inputs changed, and new edges (node names carry over in a mutation)."""
+    nodes = {n for n in child if n not in parent or parent.nodes[n] != child.nodes[n]
+             or set(parent.predecessors(n)) != set(child.predecessors(n))}
+    edges = {e for e in child.edges if not parent.has_edge(*e)}
+    return nodes, edges
+
+
+class _Page:
+    """What the report reads from one run, computed once."""
+
+    def __init__(self, store: Store, name: str, top: int):
+        self.store, self.name = store, name
+        self.settings = RunSettings.load(store)
+        if self.settings is None:
+            raise EvoRnnError(f"run {name!r} holds no search configuration; it was not written by evo_rnn.search")
+        self.preset = self.settings.resolved_preset()
+        self.scores = Scores(store, self.preset, self.settings.seed)
+        self.tasks = list(self.scores.tasks)
+        members = list(store.population())
+        self.has_baseline = all(self.scores.has_baseline(task) for task in self.tasks)
+        self.ranked = self.scores.ranked(members) if members and self.has_baseline else []
+        self.top = self.ranked[:top]
+        self.lstm = store.find_architecture(architectures.get("lstm"))
+        self.baselines = {"gru": self.scores.baseline_arch, **({"lstm": self.lstm} if self.lstm else {})}
+
+    # ----------------------------------------------------------------- sections
+
+    def header(self) -> str:
+        steps = self.store.steps()
+        unfinished = sum(1 for s in steps if s["outcome"] is None)
+        elapsed = float(self.store.get_meta("elapsed_seconds", 0.0))
+        state = (f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished (the run is going on, or was stopped "
+                 "in the middle: rerunning its command resumes it)" if unfinished else "every step finished")
+        command = html.escape(self.settings.command or "")
+        return (f"<h1>Search run <code>{html.escape(self.name)}</code></h1>"
+                f"<p>Made by <code>{command}</code>. Preset <code>{html.escape(self.preset.name)}</code>, seed "
+                f"{self.settings.seed}, tasks {', '.join(self.tasks)}. {self.store.evaluation_count()} evaluations, "
+                f"{elapsed / 60:.1f} minutes searched, {state}. Read "
+                f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>")
+
+    def leaderboard(self) -> str:
+        if not self.ranked:
+            return "<h2>Leaderboard</h2><p>No population yet: the seed cells are still being evaluated.</p>"
+        heads = ["rank", "cell", "score", "confirmed"]
+        for task in self.tasks:
+            heads += [f"{task} valid", f"{task} / GRU", f"{task} / LSTM", f"{task} confirmed test [95% CI]",
+                      f"{task} configs"]
+        rows = []
+        for rank, arch in enumerate(self.ranked, start=1):
+            cells = [str(rank), f"<code>{_cell_name(self.store, arch)}</code>", _fmt(self.scores.overall(arch)),
+                     _fmt(self.scores.confirmed_overall(arch))]
+            for task in self.tasks:
+                valid = self.scores.task_score(arch, task)
+                lstm = self.scores.task_score(self.lstm, task) if self.lstm else None
+                block = self.scores.confirmation(arch, task)
+                confirmed = "—" if block is None else (
+                    f"{block['mean']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]; "
+                    f"{html.escape(verdict(block))}")
+                cells += [_fmt(valid, 4), _fmt(self.scores.ratios(arch, [task])[task]),
+                          _fmt(valid / lstm if valid is not None and lstm else None),
+                          f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>',
+                          str(len(self.scores.config_scores(arch, task)))]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        return ("<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
+                "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "
+                "configurations. Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds; a cell "
+                "that was not confirmed is a candidate. Click a column to sort.</p>"
+                '<table class="sortable"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads)
+                + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+    def top_cells(self) -> str:
+        parts = ["<h2>Top cells: what changed, and where they come from</h2>"]
+        if not diagram.graphviz_available():
+            parts.append(f"<p class=note>{html.escape(diagram.GRAPHVIZ_MISSING)}: no diagrams.</p>")
+        for rank, arch in enumerate(self.top, start=1):
+            graph = self.store.architecture(arch)
+            info = self.store.lineage(arch)
+            nodes: set[str] = set()
+            edges: set[tuple[str, str]] = set()
+            if info["parent"]:
+                nodes, edges = graph_diff(self.store.architecture(info["parent"]), graph)
+            picture = ""
+            if diagram.graphviz_available():
+                picture = _img(diagram.render_png(graph, f"#{rank} {_cell_name(self.store, arch)}", nodes, edges),
+                               f"diagram of {arch}")
+            chain, seen, current = [], set(), arch
+            while current is not None and current not in seen:
+                seen.add(current)
+                step = self.store.lineage(current)
+                done = "; ".join(f"{m['kind']} at {m['node']}: {m['detail']}" for m in step["mutations"])
+                chain.append(f"<li><code>{_cell_name(self.store, current)}</code> ({html.escape(step['origin'])})"
+                             + (f": {html.escape(done)}" if done else "") + "</li>")
+                current = step["parent"]
+            changed = (f"in red: {len(nodes)} node(s) and {len(edges)} edge(s) that differ from its parent"
+                       if info["parent"] else "a zoo cell")
+            parts.append(f'<div class="cell"><h3>#{rank} <code>{arch[:8]}</code></h3>{picture}'
+                         f"<p class=note>{changed}</p><p>Lineage, newest first:</p><ol>{''.join(chain)}</ol></div>")
+        return "".join(parts)
+
+    def over_time(self) -> str:
+        steps = [s for s in self.store.steps() if s["finished"] is not None]
+        times = self.store.evaluation_times()
+        if not steps or not times:
+            return "<h2>The search over time</h2><p>Nothing finished yet.</p>"
+        start = min(min(s["started"] for s in steps), times[0])
+        points, best = [], None
+        for step in sorted(steps, key=lambda s: s["finished"]):
+            if step["outcome"] in SCORED_OUTCOMES and step["score"] is not None:
+                best = step["score"] if best is None else max(best, step["score"])
+            if best is not None:
+                evaluations = sum(1 for t in times if t <= step["finished"])
+                points.append((evaluations, (step["finished"] - start) / 60, best))
+        figure, axes = _figure(columns=2)
+        for ax, index, label in ((axes[0][0], 0, "evaluations"), (axes[0][1], 1, "wall time (minutes)")):
+            ax.step([p[index] for p in points], [p[2] for p in points], where="post")
+            ax.set_xlabel(label)
+            ax.set_ylabel("best score recorded")
+            ax.grid(alpha=0.3)
+        counts = self.store.step_counts()
+        funnel = {outcome: counts.get(("mutate", outcome), 0) for outcome in CHILD_OUTCOMES}
+        funnel["unfinished"] = counts.get(("mutate", None), 0)
+        reevaluations = counts.get(("reevaluate", "reevaluated"), 0)
+        children = sum(funnel.values())
+        bars, axes2 = _figure(height=2.6)
+        labels = ["children", *funnel, "re-evaluations"]
+        values = [children, *funnel.values(), reevaluations]
+        colors = ["#999999", *["#4c72b0"] * len(funnel), "#dd8452"]  # children, what became of them, re-evaluations
+        axes2[0][0].barh(labels[::-1], values[::-1], color=colors[::-1])
+        for y, value in enumerate(values[::-1]):
+            axes2[0][0].text(value, y, f" {value}", va="center")
+        axes2[0][0].set_xlabel("steps")
+        table = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in zip(labels, values))
+        return ("<h2>The search over time</h2><p class=note>The best score any step recorded when it finished "
+                "(a member's score can fall later, when a re-evaluation adds seeds).</p>"
+                + _plot(figure, "best score over evaluations and wall time")
+                + "<h3>Funnel</h3>" + _plot(bars, "funnel of children")
+                + f'<table><thead><tr><th>steps</th><th>count</th></tr></thead><tbody>{table}</tbody></table>')
+
+    def throughput(self) -> str:
+        times = self.store.evaluation_times()
+        elapsed = float(self.store.get_meta("elapsed_seconds", 0.0))
+        workers = self.store.get_meta("workers", None)
+        if not times or elapsed <= 0:
+            return "<h2>Evaluations per minute</h2><p>None yet.</p>"
+        rate = len(times) / (elapsed / 60)
+        per_worker = f", {rate / workers:.1f} per worker ({workers} workers)" if workers else ""
+        figure, axes = _figure(height=2.6)
+        minutes = [(t - times[0]) / 60 for t in times]
+        axes[0][0].hist(minutes, bins=max(1, int(minutes[-1]) + 1), color="#4c72b0")
+        axes[0][0].set_xlabel("minutes since the first evaluation")
+        axes[0][0].set_ylabel("evaluations finished")
+        return (f"<h2>Evaluations per minute</h2><p>{len(times)} evaluations (successive-halving rungs, replicates and "
+                f"confirmation runs included) in {elapsed / 60:.1f} minutes of search: {rate:.1f} per minute"
+                f"{per_worker}.</p>" + _plot(figure, "evaluations per minute"))
+
+    def learning_curves(self) -> str:
+        if not self.top:
+            return ""
+        figure, axes = _figure(width=3.4 * len(self.tasks), height=2.6 * len(self.top), columns=len(self.tasks),
+                               rows=len(self.top))
+        for row, arch in enumerate(self.top):
+            for column, task in enumerate(self.tasks):
+                ax = axes[row][column]
+                for label, who, style in ((_cell_name(self.store, arch), arch, "-"),
+                                          *((name, key, ":") for name, key in self.baselines.items() if key != arch)):
+                    best = self.scores.best_result(who, task)
+                    if best is not None and best.curve:
+                        ax.plot([p["epoch"] for p in best.curve], [p["val_score"] for p in best.curve], style,
+                                marker=".", label=label)
+                ax.set_title(f"#{row + 1} on {task}", fontsize=9)
+                ax.set_xlabel("epoch", fontsize=8)
+                ax.set_ylabel("validation score", fontsize=8)
+                ax.legend(fontsize=7)
+        return ("<h2>Learning curves</h2><p class=note>Validation score per epoch of each top cell's best "
+                "configuration (the run's seed), beside the GRU's and the LSTM's best.</p>"
+                + _plot(figure, "learning curves"))
+
+    def spread(self) -> str:
+        who = dict.fromkeys([*self.top, *self.baselines.values()])
+        if not who or not self.has_baseline:
+            return ""
+        figure, axes = _figure(width=3.6 * len(self.tasks), height=3.0, columns=len(self.tasks))
+        jitter = random.Random(0)  # only where the dots fall sideways
+        for column, task in enumerate(self.tasks):
+            ax = axes[0][column]
+            names = []
+            for x, arch in enumerate(who):
+                scores = [sum(s or 0.0 for s in seeds.values()) / len(seeds)
+                          for seeds in self.scores.config_scores(arch, task).values()]
+                ax.scatter([x + jitter.uniform(-0.15, 0.15) for _ in scores], scores, s=14, alpha=0.7)
+                if scores:
+                    ax.scatter([x], [max(scores)], marker="_", s=300, color="black")
+                names.append(_cell_name(self.store, arch))
+            ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
+            ax.set_title(task, fontsize=9)
+            ax.set_ylabel("validation score", fontsize=8)
+        return ("<h2>Spread over configurations</h2><p class=note>Per task, each dot one configuration fully trained "
+                "(its mean over seeds), the bar the best: a ratio between two cells means little where their dots "
+                "overlap this much.</p>" + _plot(figure, "spread of scores over configurations"))
+
+
+def render_report(store: Store, name: str, top: int = 3) -> str:
+    """The HTML page about the run in `store` (named `name`) with its `top` cells in detail."""
+    page = _Page(store, name, top)
+    body = "".join([page.header(), page.leaderboard(), page.top_cells(), page.over_time(), page.throughput(),
+                    page.learning_curves(), page.spread()])
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn run '
+            f"{html.escape(name)}</title><style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script>"
+            "</body></html>\n")
+
+
+def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) -> Path:
+    """Writes the report of run `files` to `path` (default: the run's folder/report.html); returns the path."""
+    if not files.database.is_file():
+        raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run {files.name}`")
+    target = Path(path) if path is not None else files.root / "report.html"
+    with Store(files.database) as store:
+        text = render_report(store, files.name, top)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return target
+
+
+def _job(args: argparse.Namespace) -> None:
+    if args.top < 1:
+        raise EvoRnnError("--top must be at least 1")
+    print(write_report(RunFiles(args.run, args.runs_dir), args.output, args.top))
+
+
+def build_parser() -> ArgumentParser:
+    """The command line's parser."""
+    parser = ArgumentParser(prog="python -m evo_rnn.report", description="One self-contained HTML page about a search run.")
+    parser.add_argument("--run", default="default", help="the run's name (default: default)")
+    parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
+    parser.add_argument("-o", "--output", default=None, help="the .html file (default: RUNS_DIR/NAME/report.html)")
+    parser.add_argument("--top", type=int, default=3, help="cells shown in detail (default: 3)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (2 for bad input)."""
+    return run(build_parser(), _job, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
