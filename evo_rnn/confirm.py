@@ -22,10 +22,11 @@ from evo_rnn.cli import ArgumentParser, UsageError, run
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolExecutor, PopulationJob, run_jobs
 from evo_rnn.export import export_run
-from evo_rnn.results import CacheKey
+from evo_rnn.results import CacheKey, EvalResult
 from evo_rnn.runs import RunFiles, RunSettings
 from evo_rnn.scores import CONFIRM_META, Scores, confirm_seeds, verdict
 from evo_rnn.store import Store
+from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["MIN_SEEDS", "build_parser", "confirm_run", "main"]
 
@@ -53,7 +54,7 @@ def _cells(store: Store, scores: Scores, top: int, log: Log, name: str) -> list[
 
 
 def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_dir: str | os.PathLike | None = None,
-                log: Log = _stderr) -> list[str]:
+                log: Log = _stderr, tensorboard: TensorBoardLog | None = None) -> list[str]:
     """Trains the best `top` cells of the run, the GRU and the LSTM on `seeds` fresh seeds with
     each one's best configuration per scored task, records every run in the run's database
     as it finishes, and records the confirmation (its seeds and cells) for the export.
@@ -97,7 +98,12 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
                     jobs += [(key, EvalJob(arch, graph, task, key.hparams, key.seed, preset, data)) for key in keys]
         log(f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
             f"({to_train} runs to train, the rest cached)")
-        run_jobs(executor, jobs, store.record)
+        def record(key: CacheKey, result: EvalResult) -> None:
+            store.record(key, result)
+            if tensorboard is not None:
+                tensorboard.write(result, store.label(key.arch), "confirm", {"arch": key.arch})
+
+        run_jobs(executor, jobs, record)
         store.set_meta(CONFIRM_META, {"seeds": seed_list, "cells": cells, "top": top})
         for arch in cells:
             for task in scores.tasks:
@@ -115,7 +121,8 @@ def _job(args: argparse.Namespace) -> int:
     files = RunFiles(args.run, args.runs_dir)
     executor = InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
     try:
-        confirm_run(files, args.top, args.seeds, executor, data_dir)
+        confirm_run(files, args.top, args.seeds, executor, data_dir,
+                    tensorboard=None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
     except BaseException:  # Ctrl-C or an error: stop the workers; every finished run is stored
         executor.shutdown(cancel=True)
         raise
@@ -147,6 +154,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--out", default="saved_architectures",
                         help="export folder; the run is exported again to OUT/NAME/ (default: saved_architectures/)")
     parser.add_argument("--no-export", action="store_true", help="do not export afterwards (default: export)")
+    add_tensorboard_argument(parser)
     return parser
 
 

@@ -80,11 +80,6 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _cell_name(store: Store, arch: str) -> str:
-    origin = store.lineage(arch)["origin"]
-    return origin.split(":", 1)[1] if origin.startswith("zoo:") else arch[:8]
-
-
 def graph_diff(parent: nx.DiGraph, child: nx.DiGraph) -> tuple[set[str], set[tuple[str, str]]]:
     """The child's nodes and edges that its parent does not have as they are: new nodes, nodes
     whose op, attributes or inputs changed, and new edges (node names carry over in a mutation)."""
@@ -136,7 +131,7 @@ class _Page:
                       f"{task} configs"]
         rows = []
         for rank, arch in enumerate(self.ranked, start=1):
-            cells = [str(rank), f"<code>{_cell_name(self.store, arch)}</code>", _fmt(self.scores.overall(arch)),
+            cells = [str(rank), f"<code>{self.store.label(arch)}</code>", _fmt(self.scores.overall(arch)),
                      _fmt(self.scores.confirmed_overall(arch))]
             for task in self.tasks:
                 valid = self.scores.task_score(arch, task)
@@ -170,14 +165,14 @@ class _Page:
                 nodes, edges = graph_diff(self.store.architecture(info["parent"]), graph)
             picture = ""
             if diagram.graphviz_available():
-                picture = _img(diagram.render_png(graph, f"#{rank} {_cell_name(self.store, arch)}", nodes, edges),
+                picture = _img(diagram.render_png(graph, f"#{rank} {self.store.label(arch)}", nodes, edges),
                                f"diagram of {arch}")
             chain, seen, current = [], set(), arch
             while current is not None and current not in seen:
                 seen.add(current)
                 step = self.store.lineage(current)
                 done = "; ".join(f"{m['kind']} at {m['node']}: {m['detail']}" for m in step["mutations"])
-                chain.append(f"<li><code>{_cell_name(self.store, current)}</code> ({html.escape(step['origin'])})"
+                chain.append(f"<li><code>{self.store.label(current)}</code> ({html.escape(step['origin'])})"
                              + (f": {html.escape(done)}" if done else "") + "</li>")
                 current = step["parent"]
             changed = (f"in red: {len(nodes)} node(s) and {len(edges)} edge(s) that differ from its parent"
@@ -250,7 +245,7 @@ class _Page:
         for row, arch in enumerate(self.top):
             for column, task in enumerate(self.tasks):
                 ax = axes[row][column]
-                for label, who, style in ((_cell_name(self.store, arch), arch, "-"),
+                for label, who, style in ((self.store.label(arch), arch, "-"),
                                           *((name, key, ":") for name, key in self.baselines.items() if key != arch)):
                     best = self.scores.best_result(who, task)
                     if best is not None and best.curve:
@@ -279,7 +274,7 @@ class _Page:
                 ax.scatter([x + jitter.uniform(-0.15, 0.15) for _ in scores], scores, s=14, alpha=0.7)
                 if scores:
                     ax.scatter([x], [max(scores)], marker="_", s=300, color="black")
-                names.append(_cell_name(self.store, arch))
+                names.append(self.store.label(arch))
             ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
             ax.set_title(task, fontsize=9)
             ax.set_ylabel("validation score", fontsize=8)

@@ -174,6 +174,11 @@ class Store:
             raise StoreError(f"no architecture {key!r} in {self.path}")
         return {"origin": row[0], "parent": row[1], "mutations": json.loads(row[2])}
 
+    def label(self, key: str) -> str:
+        """How reports name an architecture: a zoo cell by its name, any other by its hash's first 8 digits."""
+        origin = self.lineage(key)["origin"]
+        return origin.split(":", 1)[1] if origin.startswith("zoo:") else key[:8]
+
     def architecture_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM architectures").fetchone()[0]
 

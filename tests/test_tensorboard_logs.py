@@ -8,12 +8,14 @@ import json
 import pytest
 
 from conftest import run_module, stderr_lines
-from evo_rnn.results import EvalResult, Status
-from evo_rnn.search.scheduler import Scheduler
-from evo_rnn.search.evolution import Evolution
+from evo_rnn.confirm import confirm_run
 from evo_rnn.executors import InlineExecutor
+from evo_rnn.results import EvalResult, Status
+from evo_rnn.search.evolution import Evolution
+from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
 from evo_rnn.tensorboard_logs import TensorBoardLog
+from test_confirm import SeededFake, searched  # noqa: F401 (searched is a fixture)
 from test_search import FakeEvaluator, search_preset
 
 
@@ -84,3 +86,14 @@ def test_evaluate_writes_runs_without_changing_its_results_and_refuses_a_file(tm
     bad = run_module("evo_rnn.evaluate", *args, "--tensorboard", str(tmp_path / "file"))
     lines = stderr_lines(bad)
     assert bad.returncode == 2 and len(lines) == 1 and "is a file; pass a folder" in lines[0], lines
+
+
+def test_a_confirmation_logs_its_runs_as_phase_confirm(searched, tmp_path):
+    files, _ = searched
+    evaluate = SeededFake()
+    confirm_run(files, top=1, seeds=2, executor=InlineExecutor(evaluate), log=lambda _: None,
+                tensorboard=TensorBoardLog(tmp_path / "tb"))
+    runs = list((tmp_path / "tb").iterdir())
+    assert len(runs) == len(evaluate.calls) > 0
+    assert {read_run(folder)[1]["phase"] for folder in runs} == {"confirm"}
+    assert {read_run(folder)[1]["seed"] for folder in runs} == {100_000, 100_001}

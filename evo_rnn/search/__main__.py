@@ -159,6 +159,7 @@ def _job(args: argparse.Namespace) -> int:
                 f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
                 f"--tasks, --set and --seed, or start another with --run NEW_NAME"
             )
+        tensorboard = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
         executor = _executor(args)
         store.set_meta("workers", executor.workers)  # for the report's evaluations per worker
         progress = Progress(live=None if not args.quiet else False)
@@ -167,7 +168,7 @@ def _job(args: argparse.Namespace) -> int:
             evolution, executor, data_dir=data_dir,
             budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
             run_files=files, on_event=progress, members_per_job=members_per_job,
-            tensorboard=None if args.tensorboard is None else TensorBoardLog(args.tensorboard),
+            tensorboard=tensorboard,
         )
         progress.attach(search)
         _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
@@ -196,7 +197,7 @@ def _job(args: argparse.Namespace) -> int:
             from evo_rnn.confirm import confirm_run
 
             try:
-                confirm_run(files, args.top, args.confirm_seeds, executor, data_dir, log=_say)
+                confirm_run(files, args.top, args.confirm_seeds, executor, data_dir, log=_say, tensorboard=tensorboard)
             except KeyboardInterrupt:
                 interrupted = True
                 executor.shutdown(cancel=True)

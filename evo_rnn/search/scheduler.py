@@ -243,11 +243,9 @@ class Scheduler:
     def _log(self, key: CacheKey, result: EvalResult) -> None:
         """Writes a finished evaluation as a TensorBoard run: a zoo cell by its name, a child by
         its hash; phase `rung` (a successive-halving rung), `replicate` (a re-evaluation's seed) or `full`."""
-        origin = self.store.lineage(key.arch)["origin"]
-        cell = origin.split(":", 1)[1] if origin.startswith("zoo:") else key.arch[:8]
         phase = ("rung" if key.preset == self.evolution.scores.rung_key
                  else "replicate" if key.seed != self.seed else "full")
-        self.tensorboard.write(result, cell, phase, {"arch": key.arch})
+        self.tensorboard.write(result, self.store.label(key.arch), phase, {"arch": key.arch})
 
     def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult, previous: float | None) -> None:
         if model_path is None or self.run_files is None:
