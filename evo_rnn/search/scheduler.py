@@ -251,7 +251,9 @@ class Scheduler:
         if model_path is None or self.run_files is None:
             return
         path = Path(model_path)
-        best = result.ok and (previous is None or result.valid_score > previous)
+        # Ties are kept too: the best configuration's ties go to the smaller configuration text
+        # (`Scores.best_config`), not to the one that finished first (quick arith saturates at 1.0).
+        best = result.ok and (previous is None or result.valid_score >= previous)
         if best and path.is_file():
             target = self.run_files.kept_model(key.arch, key.task, key.hparams)
             target.parent.mkdir(parents=True, exist_ok=True)
