@@ -255,7 +255,10 @@ class _Page:
                 ax.set_title(f"#{row + 1} on {task}", fontsize=9)
                 ax.set_xlabel("epoch", fontsize=8)
                 ax.set_ylabel("validation score", fontsize=8)
-                ax.legend(fontsize=7)
+                if ax.lines:
+                    ax.legend(fontsize=7)
+                else:  # results without learning curves (written before curves were recorded)
+                    ax.text(0.5, 0.5, "no learning curve recorded", ha="center", va="center", transform=ax.transAxes)
         return ("<h2>Learning curves</h2><p class=note>Validation score per epoch of each top cell's best "
                 "configuration (the run's seed), beside the GRU's and the LSTM's best.</p>"
                 + _plot(figure, "learning curves"))

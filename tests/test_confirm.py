@@ -10,7 +10,7 @@ import random
 import pytest
 from scipy import stats as scipy_stats
 
-from evo_rnn import architectures
+from evo_rnn import architectures, presets
 from evo_rnn.cli import UsageError
 from evo_rnn.confirm import confirm_run
 from evo_rnn.errors import EvoRnnError
@@ -22,6 +22,10 @@ from evo_rnn.store import Store
 
 from conftest import run_module, stderr_lines
 from test_search import FakeEvaluator, run_search, search_preset
+
+
+TINY_TRAINING = ["max_epochs=1", "arith.n_train=128", "arith.n_valid=32", "arith.n_test=32", "xml.n_train=128",
+                 "xml.n_valid=32", "xml.n_test=32", "budgets.arith=2000", "budgets.xml=2000"]
 
 
 class SeededFake(FakeEvaluator):
@@ -40,10 +44,12 @@ def searched(tmp_path):
     """A finished fake search stored as a run named `tiny`, with its settings."""
     files = RunFiles("tiny", tmp_path / "runs")
     files.database.parent.mkdir(parents=True)
-    preset = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0)
-    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(preset.search).items()
+    searched = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0)
+    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(searched.search).items()
                  if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
-                          "filter_threshold", "first_task_ratio")]
+                          "filter_threshold", "first_task_ratio", "halving_configs")]
+    overrides += TINY_TRAINING  # the export retrains the fake run's models for real: at a tiny size
+    preset = presets.with_overrides(presets.get("quick"), overrides)
     with Store(files.database) as store:
         RunSettings("quick", tuple(overrides), 0, "python -m evo_rnn.search --run tiny").save(store)
         run_search(store, preset, SeededFake(), max_candidates=3)
