@@ -360,8 +360,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--confirm-seeds", type=int, default=8, metavar="S",
                         help="train each cell's best config per task again on S fresh seeds (the same for every "
                              "cell) and report its test score with a 95%% interval (default: 8)")
-    parser.add_argument("--replicates", type=int, default=1,
-                        help="training seeds per config; the table gives the mean and spread of the best (default: 1)")
+    parser.add_argument("--replicates", type=int, default=2,
+                        help="training seeds per tuning config; the best config is the best mean over them (one "
+                             "seed's luck does not choose it) and the table gives the mean and spread of the best "
+                             "(default: 2)")
     parser.add_argument("--workers", type=int, default=1,
                         help="evaluations at once, each in its own process (default: 1, in this process)")
     parser.add_argument("--population", type=int, default=8, metavar="P",
