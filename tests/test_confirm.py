@@ -44,8 +44,8 @@ def searched(tmp_path):
     """A finished fake search stored as a run named `tiny`, with its settings."""
     files = RunFiles("tiny", tmp_path / "runs")
     files.database.parent.mkdir(parents=True)
-    searched = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0)
-    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(searched.search).items()
+    search_fields = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0).search
+    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(search_fields).items()
                  if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
                           "filter_threshold", "first_task_ratio", "halving_configs")]
     overrides += TINY_TRAINING  # the export retrains the fake run's models for real: at a tiny size

@@ -229,9 +229,8 @@ class Scheduler:
                 if result.ok:
                     result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
             self.trained += 1
-            previous = self.evolution.scores.task_score(key.arch, key.task)
             self.store.record(key, result)
-            self._keep_model(key, path, result, previous)
+            self._keep_model(key, path, result)
             if self.tensorboard is not None:
                 self._log(key, result)
             self._emit("evaluation", {"arch": key.arch, "task": key.task, "status": str(result.status),
@@ -247,13 +246,13 @@ class Scheduler:
                  else "replicate" if key.seed != self.seed else "full")
         self.tensorboard.write(result, self.store.label(key.arch), phase, {"arch": key.arch})
 
-    def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult, previous: float | None) -> None:
+    def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult) -> None:
+        """Keeps the model of a recorded result whose configuration is now its architecture's
+        best on the task, as `Scores.best_config` (the export's choice, ties included) says."""
         if model_path is None or self.run_files is None:
             return
         path = Path(model_path)
-        # Ties are kept too: the best configuration's ties go to the smaller configuration text
-        # (`Scores.best_config`), not to the one that finished first (quick arith saturates at 1.0).
-        best = result.ok and (previous is None or result.valid_score >= previous)
+        best = result.ok and self.evolution.scores.best_config(key.arch, key.task) == key.hparams
         if best and path.is_file():
             target = self.run_files.kept_model(key.arch, key.task, key.hparams)
             target.parent.mkdir(parents=True, exist_ok=True)
