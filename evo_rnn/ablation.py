@@ -10,15 +10,16 @@ import statistics
 import sys
 from pathlib import Path
 
-from evo_rnn import architectures, cell_format, presets, stats, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn import architectures, cell_format, presets, run_lock, stats, tasks
+from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.executors import (EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError,
                                run_jobs)
 from evo_rnn.hparams import HParams
 from evo_rnn.population import shape_batches
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import BATCH_ORDER, EvalResult, Status
-from evo_rnn.scores import CONFIRM_SEED_OFFSET, confirm_seeds as confirm_seeds_of
+from evo_rnn.seeds import CONFIRM_SEED_OFFSET, MAX_CONFIRM_SEEDS, MAX_RUN_SEED
+from evo_rnn.seeds import confirm_seeds as confirm_seeds_of
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "best_trial", "confirm_plan", "confirmed", "default_tasks", "main", "plan",
@@ -243,12 +244,6 @@ def _job(args: argparse.Namespace) -> int:
     unknown = [t for t in task_names if t not in tasks.names()]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
-    if args.trials < 1 or args.replicates < 1 or args.workers < 1:
-        raise UsageError("--trials, --replicates and --workers must be at least 1")
-    if args.population < 0:
-        raise UsageError("--population must be 0 (Keras' fit, one at a time) or more")
-    if args.confirm_seeds < 0:
-        raise UsageError("--confirm-seeds must be 0 (no confirmation) or more")
     cells = args.cells.split(",") if args.cells else architectures.names()
     for cell in cells:
         architectures.get(cell)  # unknown names fail before any training
@@ -256,7 +251,13 @@ def _job(args: argparse.Namespace) -> int:
     for task_name in task_names:
         tasks.check_data(task_name, data_dir)  # a missing dataset fails before any training
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    with run_lock.hold(out / "ablation.lock", f"the ablation in {out}"):  # one process writes it at a time
+        return _ablate(args, preset, cells, task_names, data_dir, out)
+
+
+def _ablate(args: argparse.Namespace, preset: presets.Preset, cells: list[str], task_names: list[str],
+            data_dir: str | None, out: Path) -> int:
+    """Tunes, confirms and writes the table into `out` (locked by the caller); returns the exit code."""
     _check_settings(out / "settings.json", preset, args.seed, args.trials, bool(args.population))
     log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     rows_path = out / "results.jsonl"
@@ -354,23 +355,23 @@ def build_parser() -> ArgumentParser:
                         help="comma-separated tasks (default: arith,xml, and ptb when its data is present)")
     parser.add_argument("--cells", default=None,
                         help=f"comma-separated zoo cells (default: all: {', '.join(architectures.names())})")
-    parser.add_argument("--trials", type=int, default=8,
+    parser.add_argument("--trials", type=whole_number(1), default=8,
                         help="hyperparameter configs per cell and task, the bank's first ones, the same for every "
                              "cell (default: 8)")
-    parser.add_argument("--confirm-seeds", type=int, default=8, metavar="S",
+    parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=8, metavar="S",
                         help="train each cell's best config per task again on S fresh seeds (the same for every "
                              "cell) and report its test score with a 95%% interval (default: 8)")
-    parser.add_argument("--replicates", type=int, default=2,
+    parser.add_argument("--replicates", type=whole_number(1), default=2,
                         help="training seeds per tuning config; the best config is the best mean over them (one "
                              "seed's luck does not choose it) and the table gives the mean and spread of the best "
                              "(default: 2)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=whole_number(1), default=1,
                         help="evaluations at once, each in its own process (default: 1, in this process)")
-    parser.add_argument("--population", type=int, default=8, metavar="P",
+    parser.add_argument("--population", type=whole_number(0), default=8, metavar="P",
                         help="train each cell's configs and replicates of one shape P at a time as one compiled "
                              "program (evo_rnn.population: the same batches as Keras' fit, the same results to float "
                              "rounding); 0: one at a time with Keras' fit (default: 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the configs and the training runs (default: 0)")
+    parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0, help="seeds the configs and the training runs (default: 0)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
     parser.add_argument("--out", default="runs/ablation",

@@ -159,7 +159,7 @@ def loads(text: str | bytes) -> nx.DiGraph:
         data = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
         raise CellFormatError(f"not valid JSON: {error}") from None
-    except (RecursionError, UnicodeDecodeError) as error:
+    except (RecursionError, UnicodeDecodeError, ValueError) as error:  # ValueError: a number of over 4300 digits
         raise CellFormatError(f"not a readable JSON document: {type(error).__name__}") from None
     return from_dict(data)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable
 
 import networkx as nx
@@ -106,9 +107,11 @@ def parameter_count(graph: nx.DiGraph, units: int, input_dim: int) -> int:
 def _check_number(node: str, key: str, value: object, allow_none: bool) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    too_large = isinstance(value, int) and abs(value) > sys.float_info.max  # math.isfinite would overflow
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or too_large or not math.isfinite(value):
         expected = "a finite float or None" if allow_none else "a finite float"
-        raise InvalidCellError(f"node {node!r}: attribute {key!r} must be {expected}, got {value!r}", node)
+        got = f"an integer of {len(str(abs(value)))} digits" if too_large else repr(value)
+        raise InvalidCellError(f"node {node!r}: attribute {key!r} must be {expected}, got {got}", node)
 
 
 def _check_node(node: object, data: dict) -> None:

@@ -1,16 +1,24 @@
-"""Shared command-line plumbing: one-line errors and exit code 2 for bad input."""
+"""Shared command-line plumbing: one-line errors and exit code 2 for bad input and for the
+failures of the disk and the run database; a traceback only for a bug."""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import math
+import sqlite3
 import sys
+import traceback
 from collections.abc import Callable
 
 from evo_rnn.errors import EvoRnnError
 
-__all__ = ["ArgumentParser", "UsageError", "run"]
+__all__ = ["ArgumentParser", "UsageError", "number", "run", "whole_number"]
 
 EXIT_BAD_INPUT = 2
+EXIT_BUG = 1
+# What a command reports in one line: bad input, the disk, a run database, a number too large.
+EXPECTED_FAILURES = (EvoRnnError, OSError, sqlite3.Error, OverflowError)
 
 
 class UsageError(EvoRnnError):
@@ -24,15 +32,74 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse `type`: a whole number from `low` to `high` (no upper bound when None)."""
+    expected = f"a whole number from {low} to {high}" if high is not None else f"a whole number >= {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return parse
+
+
+def number(low: float = 0.0, above: bool = True) -> Callable[[str], float]:
+    """An argparse `type`: a finite number above `low` (or from `low` when not `above`)."""
+    expected = f"a finite number {'above' if above else 'of at least'} {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not (math.isfinite(value) and (value > low if above else value >= low)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _one_line(error: BaseException) -> str:
+    """An expected failure as one line that names the path involved where there is one."""
+    if isinstance(error, EvoRnnError):
+        text = str(error)
+    elif isinstance(error, OSError):
+        paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+        text = f"{error.strerror or error}" + (f": {paths}" if paths else "")
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            text += " (free some space and rerun: everything finished is kept)"
+        elif error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            text += " (write somewhere you may write: --runs-dir, --out or -o)"
+    elif isinstance(error, sqlite3.Error):
+        text = f"SQLite: {error} (a run database is corrupted, locked or on a full or read-only disk)"
+    else:  # OverflowError: a number in a file or a flag too large for its type
+        text = f"a number is too large: {error}"
+    return " ".join(text.split())  # one line, whatever the message held
+
+
 def run(parser: ArgumentParser, job: Callable[[argparse.Namespace], object], argv: list[str] | None = None) -> int:
-    """Parses `argv`, runs `job(args)`; bad input (an `EvoRnnError`) ends in one line and exit 2.
+    """Parses `argv`, runs `job(args)`. An expected failure (bad input: an `EvoRnnError`; the
+    disk: an `OSError`; a run database: an `sqlite3.Error`; a number too large) ends in one line
+    and exit 2; anything else is a bug in evo_rnn and shows its traceback, saying so (exit 1).
 
     Returns the job's own exit code when it returns an int, else 0.
     """
     args = parser.parse_args(argv)
     try:
         code = job(args)
-    except (EvoRnnError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+    except EXPECTED_FAILURES as error:
+        print(f"{parser.prog}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        traceback.print_exc()
+        print(f"{parser.prog}: internal error: this is a bug in evo_rnn, not in your input; please report it with "
+              "the traceback above", file=sys.stderr)
+        return EXIT_BUG
     return code if isinstance(code, int) else 0

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evo_rnn import architectures, cell_format, datafiles
-from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolExecutor, PopulationJob, run_jobs
 from evo_rnn.export import export_run
 from evo_rnn.results import CacheKey, EvalResult
 from evo_rnn.runs import RunFiles, RunSettings
-from evo_rnn.scores import CONFIRM_META, Scores, confirm_seeds, verdict
+from evo_rnn.scores import CONFIRM_META, Scores, verdict
+from evo_rnn.seeds import MAX_CONFIRM_SEEDS, confirm_seeds
 from evo_rnn.store import Store
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
@@ -73,7 +74,7 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
     if not files.database.is_file():
         raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run "
                           f"{files.name}`, or give --runs-dir")
-    with Store(files.database) as store:
+    with files.writing(), Store(files.database) as store:
         settings = RunSettings.load(store)
         if settings is None:
             raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
@@ -115,8 +116,6 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
 
 
 def _job(args: argparse.Namespace) -> int:
-    if args.workers < 0:
-        raise UsageError("--workers must be 0 (in this process) or more")
     data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())
     files = RunFiles(args.run, args.runs_dir)
     executor = InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
@@ -143,11 +142,11 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m evo_rnn.confirm", description=DESCRIPTION)
     parser.add_argument("--run", default="default", help="the run's name (default: default)")
     parser.add_argument("--runs-dir", default="runs", help="where runs live (default: runs/)")
-    parser.add_argument("--top", type=int, default=3, help="how many of the best cells, besides the GRU and the "
+    parser.add_argument("--top", type=whole_number(1), default=3, help="how many of the best cells, besides the GRU and the "
                                                              "LSTM (default: 3)")
-    parser.add_argument("--seeds", type=int, default=4, help=f"fresh training seeds per cell and task, at least "
+    parser.add_argument("--seeds", type=whole_number(MIN_SEEDS, MAX_CONFIRM_SEEDS), default=4, help=f"fresh training seeds per cell and task, at least "
                                                                f"{MIN_SEEDS} (default: 4)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=whole_number(0), default=os.cpu_count() or 1,
                         help="worker processes; 0 trains in this process (default: the CPU cores)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")

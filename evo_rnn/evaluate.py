@@ -8,13 +8,16 @@ import sys
 from pathlib import Path
 
 from evo_rnn import architectures, datafiles, presets, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.presets import sample_configs
+from evo_rnn.seeds import SEED_LIMIT
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["build_parser", "main", "format_table"]
 
 DESCRIPTION = "Train a cell on a task with K random hyperparameter configurations drawn from the paper's prior."
+
+MAX_TRIALS = 100_000  # trial k trains with seed SEED + k, which must stay a valid seed
 
 
 def format_table(results: list) -> str:
@@ -119,17 +122,17 @@ def build_parser() -> ArgumentParser:
                         help="the task to train on, configured by the preset (required)")
     parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
                         help="task sizes and training settings (default: quick)")
-    parser.add_argument("--trials", type=int, default=1, help="random hyperparameter configs (default: 1)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--trials", type=whole_number(1, MAX_TRIALS), default=1, help="random hyperparameter configs (default: 1)")
+    parser.add_argument("--seed", type=whole_number(0, SEED_LIMIT - 1 - MAX_TRIALS), default=0,
                         help="seeds the configs; trial k trains with seed SEED + k (default: 0)")
-    parser.add_argument("--data-seed", type=int, default=0,
+    parser.add_argument("--data-seed", type=whole_number(0, SEED_LIMIT - 1), default=0,
                         help="seed of the generated task data (arith, xml, memorize) (default: 0)")
     parser.add_argument("--data-dir", default=None,
                         help=f"dataset folder for ptb and the music sets (default: ${datafiles.DATA_ENV} or datasets/)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
                              "budgets.ptb=100000 (default: none)")
-    parser.add_argument("--population", type=int, default=None, metavar="P",
+    parser.add_argument("--population", type=whole_number(1), default=None, metavar="P",
                         help="train the trials P at a time as one compiled program per shape "
                              "(evo_rnn.population; the same configs, seeds and batches, so the same results to float "
                              "rounding) (default: one at a time with Keras' fit)")

@@ -21,6 +21,7 @@ from typing import Any
 from concurrent.futures.process import BrokenProcessPool
 
 from evo_rnn import backend, cell_format, population
+from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
@@ -29,8 +30,9 @@ __all__ = ["EvalJob", "Executor", "InlineExecutor", "Job", "LocalPoolExecutor", 
            "WorkerLostError"]
 
 
-class WorkerLostError(RuntimeError):
-    """The process running an evaluation died (killed, out of memory) before it answered."""
+class WorkerLostError(EvoRnnError, RuntimeError):
+    """The process running an evaluation died (killed, out of memory) before it answered: not a
+    bug, so a command reports it in one line (what finished is stored; a rerun resumes)."""
 
 
 @dataclasses.dataclass(frozen=True)

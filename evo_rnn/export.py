@@ -4,6 +4,7 @@ does it for a stored run.
 
 Layout, under `OUT/NAME/` (`OUT` defaults to `saved_architectures`):
 
+    export.json                     which run this is an export of (its name and identity)
     README.md                       the leaderboard, with the diagrams
     report.html                     the run's report, self-contained (`evo_rnn.report`)
     <rank>-<hash8>/cell.json        the cell (evo_rnn.cell_format)
@@ -14,11 +15,17 @@ Layout, under `OUT/NAME/` (`OUT` defaults to `saved_architectures`):
     <rank>-<hash8>/savedmodel-<task>/    the same model as a TensorFlow SavedModel (no evo_rnn needed)
     <rank>-<hash8>/summary.json     scores per task, ratios to the GRU and LSTM, best
                                     hyperparameters, lineage (`format_version` 1)
+
+The export is written into a fresh folder beside `OUT/NAME/` and swapped in when complete. It
+replaces only a previous export of the same run (its `export.json` names the run and its
+identity; an export older than `export.json` is recognised by its summaries); any other
+existing `OUT/NAME/` (a run's own folder, a user's files) is refused and left as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -30,19 +37,22 @@ from pathlib import Path
 from typing import Any
 
 from evo_rnn import architectures, backend, cell_format, diagram, population, train
-from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.report import render_report
-from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.runs import RunFiles, RunSettings, run_id
 from evo_rnn.scores import Scores, confirmed_score, verdict
 from evo_rnn.store import Store
 
-__all__ = ["SUMMARY_FORMAT_VERSION", "TASK_FORMAT_VERSION", "export_run", "main", "task_file_for"]
+__all__ = ["EXPORT_FORMAT_VERSION", "SUMMARY_FORMAT_VERSION", "TASK_FORMAT_VERSION", "export_run", "main",
+           "task_file_for"]
 
 SUMMARY_FORMAT_VERSION = 1  # of summary.json
 TASK_FORMAT_VERSION = 1  # of task-<task>.json
+EXPORT_FORMAT_VERSION = 1  # of export.json
+_LEGACY_EXPORT_FILES = {"README.md", "report.html"}  # beside the rank folders, in an export without export.json
 
 Log = Callable[[str], None]
 
@@ -68,20 +78,85 @@ def _lineage(store: Store, arch: str) -> list[dict[str, Any]]:
     return chain
 
 
-def _trained_model(scores: Scores, arch: str, task: str, graph, preset: Preset, seed: int, kept: Path, data_dir,
-                   log: Log) -> Path | None:
-    """The kept model of `arch`'s best configuration on `task` (`kept`), retrained (same
-    configuration and seed: the same model on CPU) when the run kept none for it."""
+def _export_of(folder: Path) -> tuple[str, str | None] | None:
+    """The run (name, identity) `folder` is an export of, or None when it is not an export.
+    An export without `export.json` (older evo_rnn) counts when it holds only its leaderboard,
+    report and rank folders whose summaries name one run; its identity is then None."""
+    marker = folder / "export.json"
+    if marker.is_file():
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+            return str(data["run"]), data.get("run_id")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    runs = set()
+    for entry in folder.iterdir():
+        if entry.name in _LEGACY_EXPORT_FILES and entry.is_file():
+            continue
+        summary = entry / "summary.json"
+        if not (entry.is_dir() and summary.is_file()):
+            return None
+        try:
+            runs.add(str(json.loads(summary.read_text(encoding="utf-8"))["run"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return (runs.pop(), None) if len(runs) == 1 else None
+
+
+def _check_destination(final: Path, name: str, identity: str | None) -> None:
+    """Refuses a destination that exists and is not a previous export of this run.
+
+    Raises:
+        UsageError: `final` exists and is anything but this run's earlier export.
+    """
+    if not final.exists() and not final.is_symlink():
+        return
+    if final.is_symlink() or not final.is_dir():
+        raise UsageError(f"{final} exists and is not an export folder; nothing was written. Choose another --out, or "
+                         "move it away")
+    found = _export_of(final)
+    if found is None:
+        raise UsageError(f"{final} exists and is not an evo_rnn export (no export.json naming run {name!r}); nothing "
+                         "was written and it was left as it is. Choose another --out, or move it away")
+    if found[0] != name or (found[1] is not None and identity is not None and found[1] != identity):
+        raise UsageError(f"{final} holds the export of another run ({found[0]!r}, identity {found[1]}); nothing was "
+                         "written and it was left as it is. Choose another --out, or move it away")
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Puts the complete export `staging` at `final`, over the previous export there (checked by
+    `_check_destination`), which is removed only once the new one is in place."""
+    if not final.exists():
+        os.replace(staging, final)
+        return
+    previous = Path(tempfile.mkdtemp(prefix=f".{final.name}-previous-", dir=final.parent))
+    os.replace(final, previous / final.name)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        os.replace(previous / final.name, final)  # put the previous export back
+        raise
+    finally:
+        if (previous / final.name).exists() and final.exists():
+            shutil.rmtree(previous)
+        elif not any(previous.iterdir()):
+            previous.rmdir()
+
+
+def _trained_model(scores: Scores, arch: str, task: str, graph, preset: Preset, seed: int, kept: Path,
+                   retrain_into: Path, data_dir, log: Log) -> Path | None:
+    """The kept model of `arch`'s best configuration on `task` (`kept`), else the model retrained
+    into `retrain_into` (same configuration and seed: the same model on CPU)."""
     if kept.is_file():
         return kept
     best = scores.best_result(arch, task)
     if best is None:
         return None
     log(f"export: retraining {arch[:8]} on {task} with its best configuration (no kept model)")
-    kept.parent.mkdir(parents=True, exist_ok=True)
+    retrain_into.parent.mkdir(parents=True, exist_ok=True)
     result = population.evaluate_one(graph, task, HParams.from_dict(best.hparams), seed=seed, preset=preset,
-                                     data_dir=data_dir, save_model=kept)
-    return kept if result.ok and kept.is_file() else None
+                                     data_dir=data_dir, save_model=retrain_into)
+    return retrain_into if result.ok and retrain_into.is_file() else None
 
 
 def _write_savedmodel(model_file: Path, target: Path) -> None:
@@ -182,100 +257,113 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
         raise UsageError("--top must be at least 1")
     if not files.database.is_file():
         raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run {files.name}`")
-    with Store(files.database) as store:
-        settings = RunSettings.load(store)
-        if settings is None:
-            raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
-        preset, seed = settings.resolved_preset(), settings.seed
-        members = store.population()
-        if not members:
-            raise EvoRnnError(f"run {files.name!r} has no population yet (its seed cells are still being evaluated); "
-                              "let the search run longer")
-        if top > len(members):
-            log(f"export: the population of run {files.name!r} holds {len(members)} cells; exporting all "
-                f"{len(members)} (--top {top} asked for more)")
-        diagram_name = "cell.png" if diagram.graphviz_available() else "cell.dot"
-        if diagram_name == "cell.dot":
-            log(f"export: {diagram.GRAPHVIZ_MISSING}; writing each diagram as cell.dot instead. For the PNGs, install "
-                f"it and run `python -m evo_rnn.export --run {files.name}` again")
-        backend.warm_up()
-        scores = Scores(store, preset, seed)
-        # Scored again from the evaluations (the stored scores date from the last population
-        # update), confirmed cells first (`Scores.ranked`).
-        population = {arch: scores.overall(arch) for arch in scores.ranked(list(members))}
-        blocks = {arch: {task: scores.confirmation(arch, task) for task in scores.tasks} for arch in members}
-        confirmed = {arch: confirmed_score(blocks[arch]) for arch in members}
-        tasks = list(scores.tasks)
-        task_files = {task: _task_file(task, preset, data_dir) for task in tasks}
-        lstm = store.find_architecture(architectures.get("lstm"))
-        out_root = Path(out_dir)
-        out_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{files.name}-", dir=out_root))
-        try:
-            rows = []
-            for rank, arch in enumerate(list(population)[:top], start=1):
-                folder = f"{rank}-{arch[:8]}"
-                target = staging / folder
-                graph = store.architecture(arch)
-                cell_format.save(graph, target / "cell.json")
-                diagram.write_diagram(graph, target / diagram_name,
-                                      title=f"#{rank} {arch[:8]}  score {population[arch]:.3f}")
-                per_task = {}
-                for task in tasks:
-                    best = scores.best_result(arch, task)
-                    lstm_score = scores.task_score(lstm, task) if lstm else None
-                    valid = scores.task_score(arch, task)
-                    interval = scores.search_interval(arch, task)
-                    per_task[task] = {
-                        "valid_score": valid,  # the best configuration's mean over its seeds
-                        "valid_seeds": scores.seeds_on_best(arch, task),
-                        "test_score": None if best is None else best.test_score,  # the run's seed
-                        "ratio_to_gru": scores.ratios(arch, [task])[task],  # paired (evo_rnn.scores)
-                        "ratio_to_gru_over_seeds": None if interval is None else interval.to_dict(),
-                        "ratio_to_lstm": (valid or 0.0) / lstm_score if lstm_score else None,
-                        "hparams": None if best is None else best.hparams,
-                        "units": None if best is None else best.units,
-                        "valid_metrics": None if best is None else best.valid_metrics,
-                        "test_metrics": None if best is None else best.test_metrics,
-                        "evaluations": len(store.evaluations(arch=arch, task=task)),
-                        "confirm": blocks[arch][task],
-                    }
-                    kept = None if best is None else files.kept_model(arch, task, HParams.from_dict(best.hparams).to_json())
-                    model = None if kept is None else _trained_model(scores, arch, task, graph, preset, seed, kept,
-                                                                     data_dir, log)
-                    if model is not None:
-                        shutil.copyfile(model, target / f"model-{task}.keras")
-                        if task_files[task] is not None:
-                            (target / f"task-{task}.json").write_text(
-                                json.dumps(task_files[task], indent=1, sort_keys=True) + "\n")
-                        _write_savedmodel(model, target / f"savedmodel-{task}")
-                summary = {
-                    "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
-                    "overall_score": population[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
-                    "lineage": _lineage(store, arch),
-                    "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
+    # A run on a read-only disk is exported all the same: models it did not keep are retrained
+    # into the export only. A writable run is locked: its retrained models are kept in it.
+    writable = files.writable()
+    with files.writing() if writable else contextlib.nullcontext(), Store(files.database, readonly=True) as store:
+        return _export(store, files, Path(out_dir), top, data_dir, command, log, writable)
+
+
+def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, command: str | None, log: Log,
+            writable: bool) -> Path:
+    settings = RunSettings.load(store)
+    if settings is None:
+        raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
+    preset, seed = settings.resolved_preset(), settings.seed
+    identity = run_id(store)
+    final = out_root / files.name
+    _check_destination(final, files.name, identity)
+    members = store.population()
+    if not members:
+        raise EvoRnnError(f"run {files.name!r} has no population yet (its seed cells are still being evaluated); "
+                          "let the search run longer")
+    if top > len(members):
+        log(f"export: the population of run {files.name!r} holds {len(members)} cells; exporting all "
+            f"{len(members)} (--top {top} asked for more)")
+    diagram_name = "cell.png" if diagram.graphviz_available() else "cell.dot"
+    if diagram_name == "cell.dot":
+        log(f"export: {diagram.GRAPHVIZ_MISSING}; writing each diagram as cell.dot instead. For the PNGs, install "
+            f"it and run `python -m evo_rnn.export --run {files.name}` again")
+    backend.warm_up()
+    scores = Scores(store, preset, seed)
+    # Scored again from the evaluations (the stored scores date from the last population
+    # update), confirmed cells first (`Scores.ranked`).
+    population = {arch: scores.overall(arch) for arch in scores.ranked(list(members))}
+    blocks = {arch: {task: scores.confirmation(arch, task) for task in scores.tasks} for arch in members}
+    confirmed = {arch: confirmed_score(blocks[arch]) for arch in members}
+    tasks = list(scores.tasks)
+    task_files = {task: _task_file(task, preset, data_dir) for task in tasks}
+    lstm = store.find_architecture(architectures.get("lstm"))
+    out_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{files.name}-", dir=out_root))
+    try:
+        rows = []
+        for rank, arch in enumerate(list(population)[:top], start=1):
+            folder = f"{rank}-{arch[:8]}"
+            target = staging / folder
+            graph = store.architecture(arch)
+            cell_format.save(graph, target / "cell.json")
+            diagram.write_diagram(graph, target / diagram_name,
+                                  title=f"#{rank} {arch[:8]}  score {population[arch]:.3f}")
+            per_task = {}
+            for task in tasks:
+                best = scores.best_result(arch, task)
+                lstm_score = scores.task_score(lstm, task) if lstm else None
+                valid = scores.task_score(arch, task)
+                interval = scores.search_interval(arch, task)
+                per_task[task] = {
+                    "valid_score": valid,  # the best configuration's mean over its seeds
+                    "valid_seeds": scores.seeds_on_best(arch, task),
+                    "test_score": None if best is None else best.test_score,  # the run's seed
+                    "ratio_to_gru": scores.ratios(arch, [task])[task],  # paired (evo_rnn.scores)
+                    "ratio_to_gru_over_seeds": None if interval is None else interval.to_dict(),
+                    "ratio_to_lstm": (valid or 0.0) / lstm_score if lstm_score else None,
+                    "hparams": None if best is None else best.hparams,
+                    "units": None if best is None else best.units,
+                    "valid_metrics": None if best is None else best.valid_metrics,
+                    "test_metrics": None if best is None else best.test_metrics,
+                    "evaluations": len(store.evaluations(arch=arch, task=task)),
+                    "confirm": blocks[arch][task],
                 }
-                (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-                rows.append(summary)
-                log(f"export: #{rank} {arch[:8]} score {population[arch]:.4f} -> {out_root / files.name / folder}")
-            baseline_keys = {name: key for name in ("gru", "lstm")
-                             if (key := store.find_architecture(architectures.get(name)))}
-            baselines = {name: {t: scores.task_score(key, t) for t in tasks} for name, key in baseline_keys.items()}
-            confirmed = {name: {t: scores.confirmation(key, t) for t in tasks} for name, key in baseline_keys.items()}
-            (staging / "README.md").write_text(
-                _leaderboard(rows, baselines, tasks, files.name, command or settings.command, settings, diagram_name)
-                + _confirmation_section(rows, confirmed, tasks)
-                + "\nThe run's report, with plots: [report.html](report.html).\n"
-            )
-            (staging / "report.html").write_text(render_report(store, files.name, top), encoding="utf-8")
-            staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
-            final = out_root / files.name
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(staging, final)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+                exported = target / f"model-{task}.keras"
+                kept = None if best is None else files.kept_model(arch, task, HParams.from_dict(best.hparams).to_json())
+                model = None if kept is None else _trained_model(scores, arch, task, graph, preset, seed, kept,
+                                                                 kept if writable else exported, data_dir, log)
+                if model is not None:
+                    if model != exported:
+                        shutil.copyfile(model, exported)
+                    if task_files[task] is not None:
+                        (target / f"task-{task}.json").write_text(
+                            json.dumps(task_files[task], indent=1, sort_keys=True) + "\n")
+                    _write_savedmodel(exported, target / f"savedmodel-{task}")
+            summary = {
+                "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
+                "overall_score": population[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
+                "lineage": _lineage(store, arch),
+                "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
+            }
+            (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            rows.append(summary)
+            log(f"export: #{rank} {arch[:8]} score {population[arch]:.4f} -> {final / folder}")
+        baseline_keys = {name: key for name in ("gru", "lstm")
+                         if (key := store.find_architecture(architectures.get(name)))}
+        baselines = {name: {t: scores.task_score(key, t) for t in tasks} for name, key in baseline_keys.items()}
+        confirmed = {name: {t: scores.confirmation(key, t) for t in tasks} for name, key in baseline_keys.items()}
+        (staging / "README.md").write_text(
+            _leaderboard(rows, baselines, tasks, files.name, command or settings.command, settings, diagram_name)
+            + _confirmation_section(rows, confirmed, tasks)
+            + "\nThe run's report, with plots: [report.html](report.html).\n"
+        )
+        (staging / "report.html").write_text(render_report(store, files.name, top), encoding="utf-8")
+        (staging / "export.json").write_text(json.dumps(
+            {"format_version": EXPORT_FORMAT_VERSION, "run": files.name, "run_id": identity,
+             "cells": [row["folder"] for row in rows]}, indent=1, sort_keys=True) + "\n")
+        staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
+        _check_destination(final, files.name, identity)  # nothing appeared there meanwhile
+        _swap_in(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
     return final
 
 
@@ -291,7 +379,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--run", default="default", help="the run's name (default: default)")
     parser.add_argument("--runs-dir", default="runs", help="where runs live (default: runs/)")
     parser.add_argument("--out", default="saved_architectures", help="export folder (default: saved_architectures/)")
-    parser.add_argument("--top", type=int, default=3, help="how many architectures, best first (default: 3)")
+    parser.add_argument("--top", type=whole_number(1), default=3, help="how many architectures, best first (default: 3)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder, for retraining a model the run did not keep and for PTB's vocabulary "
                              "(default: $EVO_RNN_DATA or datasets/)")

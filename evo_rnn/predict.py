@@ -1,12 +1,14 @@
 """`python -m evo_rnn.predict MODEL TEXT`: run an exported model on a person's text, e.g. a quick
 arith model on "12+34=" prints its answer. The text encoding comes from the `task-<task>.json`
-the export writes beside each `model-<task>.keras`."""
+the export writes beside each `model-<task>.keras`; a continuation is generated one model step
+per token, from the recurrent states the text left."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,12 @@ import numpy as np
 from evo_rnn.cli import ArgumentParser, run
 from evo_rnn.errors import EvoRnnError
 
-__all__ = ["Encoding", "build_parser", "main", "predict"]
+__all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_LIMIT", "Encoding", "StepModel", "build_parser", "main", "predict",
+           "token_limit"]
 
 MODES = ("generate", "recall")
+DEFAULT_MAX_TOKENS = 200  # generated when a task has no limit of its own and none is asked for
+MAX_TOKENS_LIMIT = 2000  # the most one generation may ask for
 
 
 class Encoding:
@@ -78,44 +83,131 @@ class Encoding:
         return ("" if self.unit == "characters" else " ").join(tokens)
 
 
-def _logits(model, ids: list[int]) -> np.ndarray:
-    """The model's logits for one sequence, from fresh states (stateful models run it in every
-    row of their fixed batch)."""
-    batch = model.inputs[0].shape[0] or 1
-    for layer in model.layers:
-        if getattr(layer, "stateful", False):
-            layer.reset_state()
-    rows = np.tile(np.asarray(ids, dtype="int32")[None, :], (batch, 1))
-    return np.asarray(model.predict_on_batch(rows))[0]
+class StepModel:
+    """A model run one token at a time: it keeps the recurrent layers' states between calls, so
+    that each generated token costs one step, not a pass over the whole sequence.
 
+    Built from the loaded model's own layers: the embedding and dense layers are shared, and
+    each recurrent layer is run by a new one around the same cell (its weights) that takes
+    and returns its states; a stateful layer's fixed batch becomes a batch of one.
 
-def predict(model, encoding: Encoding, text: str, max_tokens: int = 40) -> str:
-    """What the model says to `text`: its continuation, token by token, until the stop token,
-    `max_tokens` or the task's own limit (an arith answer's length) ("generate"), or the
-    symbols it recalls ("recall").
+    Args:
+        model: a model evo_rnn builds: an Embedding, recurrent layers (`keras.layers.RNN`,
+            `GraphRNN`) returning sequences, optional Dropout, Dense logits, in a chain.
 
     Raises:
-        EvoRnnError: the text does not fit the task (unknown tokens, wrong length, empty).
+        EvoRnnError: the model is not a chain, or has a layer that is not of those kinds (or
+            runs backwards).
     """
+
+    def __init__(self, model):
+        import keras
+
+        from evo_rnn.layers import GraphCell, GraphRNN
+
+        source = model.inputs[0]
+        tokens = keras.Input(shape=source.shape[1:], dtype=source.dtype)
+        x, state_inputs, state_outputs = tokens, [], []
+        self._initial_states: list[np.ndarray] = []
+        previous = None
+        for layer in model.layers:
+            if previous is not None and layer.input is not previous.output:
+                raise EvoRnnError(f"layer {layer.name!r} does not read the output of the layer before it; predict "
+                                  "runs the models evo_rnn exports, a chain of layers")
+            previous = layer
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.layers.RNN) and not layer.go_backwards and layer.return_sequences \
+                    and all(isinstance(size, int) for size in layer.state_size):
+                states = [keras.Input(shape=(size,)) for size in layer.state_size]
+                run = GraphRNN if isinstance(layer.cell, GraphCell) else keras.layers.RNN
+                x, *new_states = run(layer.cell, return_sequences=True, return_state=True)(x, initial_state=states)
+                state_inputs += states
+                state_outputs += new_states
+                self._initial_states += [np.asarray(state) for state in layer.get_initial_state(1)]
+            elif isinstance(layer, (keras.layers.Embedding, keras.layers.Dense, keras.layers.Dropout)):
+                x = layer(x)
+            else:
+                raise EvoRnnError(f"layer {layer.name!r} ({type(layer).__name__}) is not one predict can run a step at "
+                                  "a time; it runs the models evo_rnn exports (Embedding, recurrent layers running "
+                                  "forwards, Dense)")
+        self._model = keras.Model([tokens, *state_inputs], [x, *state_outputs])
+        self.reset()
+
+    def reset(self) -> None:
+        """Starts again from the recurrent layers' initial states."""
+        self._states = list(self._initial_states)
+
+    def feed(self, ids: list[int]) -> np.ndarray:
+        """Runs `ids` on from the current states, keeping the states they end in.
+
+        Returns:
+            The logits at each of the positions fed, [len(ids), classes].
+        """
+        outputs = self._model.predict_on_batch([np.asarray([ids], dtype="int32"), *self._states])
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        self._states = [np.asarray(state) for state in outputs[1:]]
+        return np.asarray(outputs[0])[0]
+
+
+def token_limit(encoding: Encoding, max_tokens: int | None = None) -> int:
+    """How many tokens one generation may produce: `max_tokens` (at most `MAX_TOKENS_LIMIT`),
+    else `DEFAULT_MAX_TOKENS`, and never more than the task's own limit (an arith answer's
+    longest length).
+
+    Raises:
+        EvoRnnError: `max_tokens` is below 1 or above `MAX_TOKENS_LIMIT`.
+    """
+    if max_tokens is not None and not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
+        raise EvoRnnError(f"--max-tokens must be from 1 to {MAX_TOKENS_LIMIT}, got {max_tokens}; each generated "
+                          "token takes one model step")
+    limit = max_tokens or DEFAULT_MAX_TOKENS
+    return min(limit, encoding.max_tokens) if encoding.max_tokens else limit
+
+
+def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None) -> str:
+    """What the model says to `text`: its continuation, one model step per token, until the stop
+    token or `token_limit(encoding, max_tokens)` tokens ("generate"), or the symbols it recalls
+    ("recall").
+
+    Args:
+        model: the loaded Keras model, or a `StepModel` of it (built once for many calls).
+        encoding: the task's encoding.
+        text: the person's input.
+        max_tokens: the most tokens to generate (default: the task's own limit, else
+            `DEFAULT_MAX_TOKENS`).
+
+    Raises:
+        EvoRnnError: the text does not fit the task (unknown tokens, wrong length, empty), or
+            `max_tokens` is out of range.
+    """
+    limit = token_limit(encoding, max_tokens)
     ids = encoding.encode(text)
     if encoding.mode == "recall":
         if len(ids) != encoding.length:
             raise EvoRnnError(f"this {encoding.task} model recalls {encoding.length} symbols; give {encoding.length} "
                               f"(got {len(ids)}), e.g. {encoding.example!r}")
         marker = encoding.input_tokens.index(encoding.marker)
-        logits = _logits(model, ids + [marker] * len(ids))
+        logits = _fresh(model).feed(ids + [marker] * len(ids))
         return encoding.decode([int(i) for i in logits[len(ids):].argmax(axis=-1)])
     if not ids and encoding.start is None:
         raise EvoRnnError(f"give some text to continue, e.g. {encoding.example!r}")
-    sequence = ([encoding.input_tokens.index(encoding.start)] if encoding.start is not None else []) + ids
+    steps = _fresh(model)
+    logits = steps.feed(([encoding.input_tokens.index(encoding.start)] if encoding.start is not None else []) + ids)
     produced: list[int] = []
-    for _ in range(min(max_tokens, encoding.max_tokens or max_tokens)):
-        token = int(_logits(model, sequence)[-1].argmax())
+    while True:
+        token = int(logits[-1].argmax())
         produced.append(token)
-        if encoding.output_tokens[token] == encoding.stop:
-            break
-        sequence.append(token)
-    return encoding.decode(produced)
+        if encoding.output_tokens[token] == encoding.stop or len(produced) == limit:
+            return encoding.decode(produced)
+        logits = steps.feed([token])
+
+
+def _fresh(model) -> StepModel:
+    """`model` as a `StepModel` at its initial states."""
+    steps = model if isinstance(model, StepModel) else StepModel(model)
+    steps.reset()
+    return steps
 
 
 def _job(args: argparse.Namespace) -> None:
@@ -129,16 +221,18 @@ def _job(args: argparse.Namespace) -> None:
         raise EvoRnnError(f"no task file {task_path} beside the model: it says how text becomes the model's input; "
                           "export the run again with `python -m evo_rnn.export --run NAME`, or pass --task-file")
     encoding = Encoding.load(task_path)
-    if args.max_tokens < 1:
-        raise EvoRnnError("--max-tokens must be at least 1")
+    token_limit(encoding, args.max_tokens)  # refuse a bad --max-tokens before loading the model
     import keras
 
     import evo_rnn  # noqa: F401  (registers the layers the model holds)
 
     try:
         model = keras.models.load_model(model_path)
-    except (ValueError, OSError) as error:
-        raise EvoRnnError(f"{model_path} is not a loadable .keras model ({str(error).splitlines()[0]})") from None
+    except (ValueError, OSError, TypeError, KeyError, AttributeError, zipfile.BadZipFile) as error:
+        # A damaged or tampered file (its config names arguments no layer takes, ...): bad input, not a bug.
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        raise EvoRnnError(f"{model_path} is not a loadable .keras model ({type(error).__name__}: {first}); export "
+                          "it again with `python -m evo_rnn.export --run NAME`") from None
     print(predict(model, encoding, args.text, args.max_tokens))
 
 
@@ -151,9 +245,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("text", help="the input, e.g. '12+34=' for arith or 'hello' for memorize (required)")
     parser.add_argument("--task-file", default=None,
                         help="the task's encoding (default: the task-<task>.json beside the model)")
-    parser.add_argument("--max-tokens", type=int, default=40,
-                        help="generate at most this many tokens when no stop token comes; an arith answer stops at "
-                             "its longest possible length anyway (default: 40)")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help=f"generate at most this many tokens when no stop token comes, up to {MAX_TOKENS_LIMIT}; "
+                             "an arith answer stops at its longest possible length anyway (default: the task's own "
+                             f"limit, else {DEFAULT_MAX_TOKENS})")
     return parser
 
 

@@ -8,15 +8,15 @@ import types
 import typing
 from typing import Any
 
-from evo_rnn import hparams, tasks
+from evo_rnn import hparams, preset_rules, tasks
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
 
 __all__ = ["ENGINES", "Preset", "PRESETS", "STRATEGIES", "SearchConfig", "get", "sample_configs", "with_overrides"]
 
-# How an evaluation trains. A preset field, so part of the cache key: the engines shuffle
-# batches differently, so their results for one (configuration, seed) differ.
-ENGINES = ("fit", "population")
+# How an evaluation trains (`Preset.engine`). A preset field, so part of the cache key: the engines
+# read the same batches, but their results for one (configuration, seed) agree only at first.
+ENGINES = preset_rules.ENGINES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,15 +45,9 @@ class SearchConfig:
     # configuration, and the GRU's paired one, trained on a replicate seed; the gate reads the mean.
     gate_margin: float = 0.05
 
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise EvoRnnError(f"unknown search strategy {self.strategy!r}; strategies: {', '.join(STRATEGIES)}")
-        if not self.gate_margin >= 0:
-            raise EvoRnnError(f"search.gate_margin={self.gate_margin:g} must be 0 (off) or more; "
-                              "set it with --set search.gate_margin=X")
 
 
-STRATEGIES = ("evolution", "random")
+STRATEGIES = preset_rules.STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +70,6 @@ class Preset:
     music: MusicConfig
     search: SearchConfig
     engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "population" (evo_rnn.population)
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise EvoRnnError(f"unknown engine {self.engine!r}; engines: {', '.join(ENGINES)} (--set engine=population)")
 
     def task_config(self, task: str) -> Any:
         """The config of task `task` (the music sets share one).
@@ -206,7 +196,12 @@ def _convert(text: str, kind: Any, field: str) -> Any:
 
 def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
     """`preset` with fields replaced, each override `field=value`, `task.field=value` or
-    `budgets.task=value` (e.g. `max_epochs=3`, `arith.max_digits=5`, `budgets.ptb=100000`)."""
+    `budgets.task=value` (e.g. `max_epochs=3`, `arith.max_digits=5`, `budgets.ptb=100000`).
+
+    Raises:
+        EvoRnnError: an override is malformed, names no field, or gives a value its field's rule
+            refuses (`evo_rnn.preset_rules`).
+    """
     fields = {name: kind for name, kind in typing.get_type_hints(Preset).items() if name != "name"}
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -236,4 +231,5 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
                 raise EvoRnnError(f"--set: unknown field {key!r}; {parts[0]} has {', '.join(sub)}")
             new = dataclasses.replace(config, **{parts[1]: _convert(value, sub[parts[1]], key)})
             preset = dataclasses.replace(preset, **{parts[0]: new})
+    preset_rules.check(preset)
     return preset

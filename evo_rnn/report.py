@@ -28,7 +28,7 @@ import networkx as nx
 
 from evo_rnn import architectures, diagram
 from evo_rnn.atomic_files import atomic_path
-from evo_rnn.cli import ArgumentParser, run
+from evo_rnn.cli import ArgumentParser, run, whole_number
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.runs import RunFiles, RunSettings
 from evo_rnn.scores import Scores, verdict
@@ -302,7 +302,7 @@ def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) 
     if not files.database.is_file():
         raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run {files.name}`")
     target = Path(path) if path is not None else files.root / "report.html"
-    with Store(files.database) as store:
+    with Store(files.database, readonly=True) as store:  # a reader: it works while a search writes
         text = render_report(store, files.name, top)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as temporary:
@@ -322,7 +322,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--run", default="default", help="the run's name (default: default)")
     parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
     parser.add_argument("-o", "--output", default=None, help="the .html file (default: RUNS_DIR/NAME/report.html)")
-    parser.add_argument("--top", type=int, default=3, help="cells shown in detail (default: 3)")
+    parser.add_argument("--top", type=whole_number(1), default=3, help="cells shown in detail (default: 3)")
     return parser
 
 

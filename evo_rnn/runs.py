@@ -4,6 +4,7 @@
 Layout, under `RUNS/NAME/` (`RUNS` defaults to `runs`):
 
     search.sqlite                   the run database (`evo_rnn.store`)
+    run.lock                        held by the process writing the run (`evo_rnn.run_lock`)
     models/<arch>/<task>-<h>.keras  trained models of an architecture on a task that were the best
                                     when they finished (h: a hash of the configuration; `kept_model`)
     models/pending/<uuid>.keras     models of evaluations in flight (kept or deleted when they end)
@@ -11,20 +12,33 @@ Layout, under `RUNS/NAME/` (`RUNS` defaults to `runs`):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
+import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import presets
+from evo_rnn import presets, run_lock
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.store import Store
 
-__all__ = ["RunFiles", "RunSettings", "SETTINGS_KEY"]
+__all__ = ["RUN_ID_KEY", "RunFiles", "RunSettings", "SETTINGS_KEY", "check_run_name", "run_id"]
 
 SETTINGS_KEY = "config"  # the database's meta key holding the run's settings
+RUN_ID_KEY = "run_id"  # the database's meta key holding the run's identity (its exports carry it)
+_RUN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def check_run_name(name: str) -> str:
+    """Returns `name` when it is usable as a run's folder name, else raises EvoRnnError saying the rule."""
+    if not isinstance(name, str) or not _RUN_NAME.fullmatch(name) or name in (".", ".."):
+        raise EvoRnnError(f"invalid run name {name!r}: use 1 to 100 letters, digits, '-', '_' or '.' "
+                          "(not '.' or '..')")
+    return name
 
 
 class RunFiles:
@@ -35,13 +49,26 @@ class RunFiles:
     """
 
     def __init__(self, name: str, runs_dir: str | os.PathLike = "runs"):
-        if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
-            raise EvoRnnError(f"invalid run name {name!r}: use letters, digits, '-', '_' or '.'")
-        self.name = name
+        self.name = check_run_name(name)
         self.root = Path(runs_dir) / name
         self.database = self.root / "search.sqlite"
+        self.lock_file = self.root / "run.lock"
         self.models = self.root / "models"
         self.pending = self.models / "pending"
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Holds the run's lock while the block writes it (`evo_rnn.run_lock.hold`; re-entrant).
+
+        Raises:
+            RunLockedError: another process is writing the run.
+        """
+        with run_lock.hold(self.lock_file, f"run {self.name!r}"):
+            yield
+
+    def writable(self) -> bool:
+        """Whether this process may write the run's folder and database (False for a read-only copy)."""
+        return os.access(self.root, os.W_OK) and (not self.database.exists() or os.access(self.database, os.W_OK))
 
     def kept_model(self, arch: str, task: str, hparams: str) -> Path:
         """Where the run keeps the trained model of `arch` on `task` with configuration `hparams`
@@ -90,8 +117,19 @@ class RunSettings:
         """Stores the settings in the run's database."""
         store.set_meta(SETTINGS_KEY, self.to_dict())
 
+    def start(self, store: Store) -> None:
+        """Starts a new run in `store`: its settings and a fresh identity (`run_id`)."""
+        self.save(store)
+        store.set_meta(RUN_ID_KEY, uuid.uuid4().hex)
+
     @classmethod
     def load(cls, store: Store) -> RunSettings | None:
         """The settings stored in the run's database (None for a database no search started)."""
         data = store.get_meta(SETTINGS_KEY)
         return None if data is None else cls.from_dict(data)
+
+
+def run_id(store: Store) -> str | None:
+    """The run's identity: a random id stored when the run started (`RunSettings.start`), so that
+    exports of two runs of the same name are told apart; None for a run older than it."""
+    return store.get_meta(RUN_ID_KEY)

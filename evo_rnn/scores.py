@@ -24,38 +24,23 @@ from __future__ import annotations
 from typing import Any
 
 from evo_rnn import architectures, stats
+from evo_rnn.cell_hash import structural_hash
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.presets import Preset
 from evo_rnn.results import CacheKey, EvalResult, preset_key
+from evo_rnn.seeds import CONFIRM_SEED_OFFSET, replicate_seed
 from evo_rnn.store import Store
 
-__all__ = ["BASELINE", "CONFIRM_META", "CONFIRM_SEED_OFFSET", "REPLICATE_SEED_OFFSET", "BaselineError", "Scores",
-           "confirm_seeds", "confirmed_score", "replicate_seed", "verdict"]
+__all__ = ["BASELINE", "CONFIRM_META", "BaselineError", "Scores", "confirmed_score", "verdict"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
 CONFIRM_META = "confirmation"  # the store's record of the last confirmation: its seeds and cells
-# Confirmation seed s of a run with seed r trains with seed r + CONFIRM_SEED_OFFSET + s: fresh
-# seeds (the search trains with r only), the same for every cell, so runs pair up by seed.
-CONFIRM_SEED_OFFSET = 100_000
-# Re-evaluation r of a configuration trains with seed r + REPLICATE_SEED_OFFSET + r (r from 0):
-# seeds the first training and the confirmation never use, the same for every cell.
-REPLICATE_SEED_OFFSET = 50_000
 SIGNIFICANCE = 0.05  # the paired t-test's level for the leaderboard's words
-
-
-def replicate_seed(run_seed: int, r: int) -> int:
-    """The training seed of a configuration's r-th re-evaluation (r from 0) in a run with seed `run_seed`."""
-    return run_seed + REPLICATE_SEED_OFFSET + r
 
 
 def _mean(scores: dict[int, float | None]) -> float:
     """A configuration's score: the mean over its seeds (a run that did not go well counts 0)."""
     return sum(s or 0.0 for s in scores.values()) / len(scores)
-
-
-def confirm_seeds(run_seed: int, seeds: int) -> list[int]:
-    """The training seeds of a confirmation with `seeds` seeds for a run with seed `run_seed`."""
-    return [run_seed + CONFIRM_SEED_OFFSET + s for s in range(seeds)]
 
 
 def confirmed_score(blocks: dict[str, dict[str, Any] | None]) -> float | None:
@@ -94,7 +79,10 @@ class Scores:
         # A successive-halving rung's key: the configurations a cell was tried on briefly.
         self.rung_key = preset_key(preset.halving_rung()) if preset.search.halving_configs else None
         self.tasks = tuple(preset.search.tasks)
-        self.baseline_arch = store.add_architecture(architectures.get(BASELINE), f"zoo:{BASELINE}")
+        # Read, never written: a run without the GRU yet scores nothing against it (the key it
+        # would be stored under matches no evaluation).
+        gru = architectures.get(BASELINE)
+        self.baseline_arch = store.find_architecture(gru) or structural_hash(gru)
 
     def config_scores(self, arch: str, task: str, preset_key: str | None = None) -> dict[str, dict[int, float | None]]:
         """`arch`'s validation scores on `task` per configuration and seed (the run's seed and its

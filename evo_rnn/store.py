@@ -78,20 +78,27 @@ class Store:
     """One run's database.
 
     Args:
-        path: the SQLite file; created (with its folder) when missing.
+        path: the SQLite file; created (with its folder) when missing, unless `readonly`.
+        readonly: open it for reading only (the report, or an export of a run on a read-only
+            disk): nothing is created or written, and it reads while a search writes.
 
     Raises:
-        StoreError: the file is not a database, or has another schema version.
+        StoreError: the file is empty, not a database, corrupted, not evo_rnn's, or has another
+            schema version (a `sqlite3.DatabaseError` in a `with Store(...)` block becomes one too).
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            raise StoreError(f"{self.path} is an empty file (0 bytes), not a run database; move it away to start a "
+                             "new run, or restore the run from a backup")
+        if readonly and not self.path.is_file():
+            raise StoreError(f"no run database at {self.path}")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # Autocommit: every statement is durable at once; set_population groups its own.
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db = self._connect()
             self._create()
         except sqlite3.DatabaseError as error:
             raise StoreError(
@@ -99,9 +106,26 @@ class Store:
                 "or restore it from a backup"
             ) from None
 
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit: every statement is durable at once; set_population groups its own.
+        if not self.readonly:  # WAL is turned on by `_create`, once the file is known to be a run's
+            return sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        uri = self.path.absolute().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # A WAL database in a read-only folder without its -shm file: nobody can be writing
+            # it, so it is read as immutable.
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30, isolation_level=None)
+
     def _create(self) -> None:
         version = None
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise StoreError(f"{self.path} is an SQLite database but not an evo_rnn run (no meta table); use another "
+                             "run name or --runs-dir")
         if "meta" in tables:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else None
@@ -110,6 +134,16 @@ class Store:
                 f"{self.path} has schema version {version}; this evo_rnn reads version {SCHEMA_VERSION} "
                 "(use the evo_rnn that wrote it, or start a new run)"
             )
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path} is corrupted ({problems[0]}); restore it from a backup, or move it away "
+                             "to start a new run")
+        if self.readonly:
+            if version is None:
+                raise StoreError(f"{self.path} holds no evo_rnn run")
+            return
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
@@ -119,8 +153,11 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
         self.close()
+        if isinstance(error, sqlite3.DatabaseError):
+            raise StoreError(f"{self.path}: {error} (a full or read-only disk, or a corrupted database; free space "
+                             "or restore the run from a backup, and rerun)") from error
 
     # ----------------------------------------------------------------- metadata
 

@@ -17,7 +17,7 @@ import pytest
 
 from evo_rnn import datafiles, tasks
 from evo_rnn.errors import DataFileMissingError, DataIntegrityError, UnsafePickleError
-from evo_rnn.safe_pickle import safe_loads
+from evo_rnn.safe_pickle import MAX_ELEMENTS, safe_loads
 from evo_rnn.tasks.music import MUSIC_FILES, canonical_music
 from evo_rnn.tasks.ptb import bptt_layout, read_words
 
@@ -95,6 +95,12 @@ def test_music_piece_and_step_counts(name):
     assert tuple(sum(len(p) for p in pieces[s]) for s in ("train", "valid", "test")) == steps
     notes = [n for piece in pieces["train"] for step in piece for n in step]
     assert 21 <= min(notes) and max(notes) <= 108
+
+
+def test_the_largest_music_dataset_is_well_inside_the_pickle_size_limit():
+    # MuseData: 1,749,379 elements (pieces, time steps, notes); the limit leaves room for twice that
+    content = safe_loads((SHARED / MUSIC_FILES["musedata"]).read_bytes(), max_elements=MAX_ELEMENTS // 2)
+    assert len(content["train"]) == 524
 
 
 def test_jsb_rolls_and_metrics():

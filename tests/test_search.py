@@ -18,7 +18,8 @@ from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
-from evo_rnn.scores import BaselineError, Scores, confirm_seeds, replicate_seed
+from evo_rnn.scores import BaselineError, Scores
+from evo_rnn.seeds import confirm_seeds, replicate_seed
 from evo_rnn.search.evolution import Evolution, SearchError
 from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store

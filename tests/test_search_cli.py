@@ -243,7 +243,7 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--tasks", "arith,sums"], "unknown task 'sums'"),
     (["--tasks", "memorize,arith"], "the filter task 'memorize' cannot also be a scored task"),
-    (["--workers", "-1"], "--workers must be 0"),
+    (["--workers", "-1"], "argument --workers: expected a whole number >= 0, got -1"),
     (["--set", "search.population=3"], "unknown field 'search.population'"),
     (["--set", " max_epochs=3"], "the field name ' max_epochs' has spaces"),
     (["--set", "budgets.nosuch=5"], "unknown budget 'budgets.nosuch'; budgets: budgets.arith"),

@@ -27,6 +27,8 @@ def _recipes(path: Path) -> list:
         raise UsageError(f"no file {path}; pass a NAS-Bench-NLP recipes .json file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path} is not JSON ({error}); pass a NAS-Bench-NLP recipes .json file") from None
+    except RecursionError:
+        raise UsageError(f"{path} nests too deeply to read; a NAS-Bench-NLP recipe is a flat dict of nodes") from None
     recipes = data if isinstance(data, list) else [data]
     if not recipes:
         raise UsageError(f"{path} holds no recipes")

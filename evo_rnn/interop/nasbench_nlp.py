@@ -2,8 +2,12 @@
 
 A recipe is a dict of nodes `{name: {"op": ..., "input": [...]}}` over the inputs `x` and
 `h_prev_0`, `h_prev_1`, ... (the previous values of the cell's states); node `h_new_i` is
-the next value of state i, and `h_new_0` is the cell's output. Their ops, and what they
-become here:
+the next value of state i, and `h_new_0` is the cell's output. As in NAS-Bench-NLP's own
+cell (`CustomRNNCell` in fmsnew/nas-bench-nlp-release, `custom_rnn.py`), the nodes of one
+step are computed in the order of their inputs, whatever the order of the dict's keys, so a
+node reading `h_new_i` reads the value state i takes in the same step (`h_prev_i` is the
+one it had before); the graph says the same: the node `h_new_i` feeds both its output node
+and the nodes that read it. Their ops, and what they become here:
 
 - `linear` (any number of inputs): one weight matrix per input, summed, one bias -> one
   `linear` node per input (`NAME.w0`, `NAME.w1`, ...; the first has the bias), summed by
@@ -19,16 +23,22 @@ nodes are `h_new_<i>.out`. Nodes the output never depends on (a state computed b
 read) are pruned: NAS-Bench-NLP computes them, but they change nothing. `to_recipe` inverts
 `from_recipe` (a sum of single-use linears becomes one multi-input linear again, the blend
 pattern a blend), so every recipe comes back as it was, less its dead nodes.
+
+A recipe is refused with a `RecipeError` naming the node when it is malformed, has a cycle,
+numbers a state beyond its own size (a recipe of n nodes has at most n states), or makes a
+cell larger than a cell file holds (`evo_rnn.cell_format.MAX_NODES`, `MAX_EDGES`).
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
 
+from evo_rnn.cell_format import MAX_EDGES, MAX_NODES
 from evo_rnn.cell_graph import NODE_NAME, OUTPUT_STATE, output_nodes, prune, state_nodes, topological_order, validate
 from evo_rnn.errors import EvoRnnError
 
@@ -37,8 +47,10 @@ __all__ = ["RecipeError", "from_recipe", "to_recipe"]
 ACTIVATIONS = {"activation_tanh": "tanh", "activation_sigm": "sigmoid", "activation_leaky_relu": "leaky_relu"}
 ELEMENTWISE = {"elementwise_sum": "add", "elementwise_prod": "mul"}
 OPS = ("linear", *ACTIVATIONS, *ELEMENTWISE, "blend")
-_PREV = re.compile(r"h_prev_(\d+)")
-_NEW = re.compile(r"h_new_(\d+)")
+_PREV = re.compile(r"h_prev_([0-9]+)")
+_NEW = re.compile(r"h_new_([0-9]+)")
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80  # a node name is at most 64 characters; anything longer is cut in messages
 
 
 class RecipeError(EvoRnnError):
@@ -49,19 +61,52 @@ def _state(index: int) -> str:
     return OUTPUT_STATE if index == 0 else f"s{index}"
 
 
-def _check(recipe: Any) -> dict[str, tuple[str, list[str]]]:
-    """The recipe's nodes as {name: (op, inputs)}, or a RecipeError naming the first problem."""
+def _short(value: Any) -> str:
+    """`repr(value)`, cut to a line (recipes come from files, and their strings can be of any length)."""
+    return _SHORT.repr(value)
+
+
+def _state_index(match: re.Match, where: str, limit: int) -> int | None:
+    """The state index of a matched `h_new_<i>` / `h_prev_<i>`, None when it is `limit` or more
+    (found without turning a long digit string into a number, or a number into a range).
+
+    Raises:
+        RecipeError: starting with `where`, for an index written with leading zeros.
+    """
+    digits = match.group(1)
+    if len(digits) > 1 and digits[0] == "0":
+        canonical = match.group(0)[:match.start(1)] + (digits.lstrip("0") or "0")
+        raise RecipeError(f"{where}: state indices are written without leading zeros "
+                          f"({_short(canonical)}, not {_short(match.group(0))})")
+    if len(digits) > len(str(limit)) or int(digits) >= limit:
+        return None
+    return int(digits)
+
+
+def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
+    """The recipe's nodes as {name: (op, inputs)} and its number of states, or a RecipeError
+    naming the first problem."""
     if not isinstance(recipe, Mapping) or not recipe:
         raise RecipeError(f"a NAS-Bench-NLP recipe is a non-empty dict of nodes, got {type(recipe).__name__}")
+    if len(recipe) > MAX_NODES:
+        raise RecipeError(f"the recipe has {len(recipe)} nodes, over the limit of {MAX_NODES} that a cell file holds "
+                          "(evo_rnn.cell_format.MAX_NODES); import a smaller cell")
     nodes: dict[str, tuple[str, list[str]]] = {}
+    n_inputs = 0
     for name, spec in recipe.items():
         if not isinstance(name, str) or not NODE_NAME.fullmatch(name) or _PREV.fullmatch(name) or name == "x":
-            raise RecipeError(f"recipe node {name!r}: not a usable node name (letters, digits, _ . -; not x or h_prev_i)")
+            raise RecipeError(f"recipe node {_short(name)}: not a usable node name "
+                              "(letters, digits, _ . -, at most 64; not x or h_prev_i)")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("op"), str) or not isinstance(spec.get("input"), list):
-            raise RecipeError(f"recipe node {name!r}: expected {{\"op\": str, \"input\": [names]}}, got {spec!r}")
+            raise RecipeError(f"recipe node {name!r}: expected {{\"op\": str, \"input\": [names]}}, got {_short(spec)}")
         op, inputs = spec["op"], spec["input"]
         if op not in OPS:
-            raise RecipeError(f"recipe node {name!r}: unknown op {op!r}; NAS-Bench-NLP's ops are {', '.join(OPS)}")
+            raise RecipeError(f"recipe node {name!r}: unknown op {_short(op)}; "
+                              f"NAS-Bench-NLP's ops are {', '.join(OPS)}")
+        n_inputs += len(inputs)
+        if n_inputs > MAX_EDGES:
+            raise RecipeError(f"recipe node {name!r}: the recipe's nodes have over {MAX_EDGES} inputs in all, more "
+                              "edges than a cell file holds (evo_rnn.cell_format.MAX_EDGES); import a smaller cell")
         if not inputs or not all(isinstance(i, str) for i in inputs):
             raise RecipeError(f"recipe node {name!r} ({op}): its input must be a non-empty list of node names")
         needed = {"blend": (3, 3), **{a: (1, 1) for a in ACTIVATIONS}, **{e: (2, None) for e in ELEMENTWISE}}.get(op)
@@ -69,36 +114,65 @@ def _check(recipe: Any) -> dict[str, tuple[str, list[str]]]:
             raise RecipeError(f"recipe node {name!r} ({op}) takes {needed[0]}{'' if needed[1] else ' or more'} "
                               f"input(s), has {len(inputs)}")
         if op != "linear" and len(set(inputs)) < len(inputs):
-            raise RecipeError(f"recipe node {name!r} ({op}) uses the same input twice ({inputs}): a cell graph has "
-                              "one edge per pair of nodes, so this cannot be represented")
+            raise RecipeError(f"recipe node {name!r} ({op}) uses the same input twice ({_short(inputs)}): a cell graph "
+                              "has one edge per pair of nodes, so this cannot be represented")
         nodes[name] = (op, inputs)
-    outputs = sorted(int(m.group(1)) for m in map(_NEW.fullmatch, nodes) if m)
+    outputs = set()
+    for name in nodes:
+        if match := _NEW.fullmatch(name):
+            index = _state_index(match, f"recipe node {name!r}", len(nodes))
+            if index is None:  # a recipe has at most one state per node
+                raise RecipeError(f"recipe node {name!r}: the state index is out of range, as a recipe of {len(nodes)} "
+                                  f"node(s) has at most {len(nodes)} state(s); number the states from 0 "
+                                  "(h_new_0, h_new_1, ...)")
+            outputs.add(index)
     if 0 not in outputs:
         raise RecipeError("the recipe has no node h_new_0 (the cell's output)")
-    n_states = outputs[-1] + 1
-    missing = sorted(set(range(n_states)) - set(outputs))
+    n_states = max(outputs) + 1
+    missing = sorted(set(range(n_states)) - outputs)  # n_states <= len(nodes) <= MAX_NODES
     if missing:
         raise RecipeError(f"the recipe has h_new_{n_states - 1} but no h_new_{missing[0]}: states are numbered from 0")
     for name, (op, inputs) in nodes.items():
         for source in inputs:
             prev = _PREV.fullmatch(source)
-            if prev and int(prev.group(1)) >= n_states:
-                raise RecipeError(f"recipe node {name!r} reads {source} but the recipe has no h_new_{prev.group(1)} "
-                                  "giving its next value")
+            if prev and _state_index(prev, f"recipe node {name!r} reads {_short(source)}", n_states) is None:
+                raise RecipeError(f"recipe node {name!r} reads {_short(source)} but the recipe has no "
+                                  f"{_short(source.replace('h_prev_', 'h_new_', 1))} giving its next value")
             if not prev and source != "x" and source not in nodes:
-                raise RecipeError(f"recipe node {name!r} reads {source!r}, which is not a node of the recipe")
-    return nodes
+                raise RecipeError(f"recipe node {name!r} reads {_short(source)}, which is not a node of the recipe")
+    return nodes, n_states
+
+
+def _computation_order(nodes: Mapping[str, tuple[str, list[str]]]) -> list[str]:
+    """The recipe's nodes in the order NAS-Bench-NLP computes them within a step: each after
+    the nodes it reads (a topological order, ties broken by name), never the dict's order.
+
+    Raises:
+        RecipeError: naming a cycle among the nodes.
+    """
+    reads = nx.DiGraph()
+    reads.add_nodes_from(nodes)
+    reads.add_edges_from((source, name) for name, (_, inputs) in nodes.items() for source in inputs if source in nodes)
+    try:
+        return list(nx.lexicographical_topological_sort(reads))
+    except nx.NetworkXUnfeasible:
+        cycle = [source for source, _ in nx.find_cycle(reads)]
+        raise RecipeError(f"recipe nodes {' -> '.join(cycle + cycle[:1])} form a cycle; within a step a node can read "
+                          "only nodes computed before it, and a state's previous value as h_prev_i") from None
 
 
 def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGraph:
     """The cell graph of a NAS-Bench-NLP recipe (see the module's docstring), validated.
 
+    The result does not depend on the order of the recipe's keys: nodes are translated in
+    the order of their inputs, as NAS-Bench-NLP computes them.
+
     Raises:
         RecipeError: naming the node and why, for a malformed recipe or one that cannot be
-            represented (the same input twice in an element-wise op, a cycle, ...).
+            represented (the same input twice in an element-wise op, a cycle, a state index
+            beyond the recipe's size, a cell over the cell file's limits, ...).
     """
-    nodes = _check(recipe)
-    n_states = 1 + max(int(m.group(1)) for m in map(_NEW.fullmatch, nodes) if m)
+    nodes, n_states = _check(recipe)
     graph = nx.DiGraph()
     if name is not None:
         graph.graph["name"] = name
@@ -108,9 +182,11 @@ def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGrap
 
     def node(node_name: str, op: str, parents: list[str], **attributes) -> str:
         if node_name in graph:
-            raise RecipeError(f"recipe node {node_name!r}: the name is taken by a node its translation makes")
+            raise RecipeError(f"recipe node names clash at {node_name!r}: the translation of a recipe node makes a "
+                              "node of that name (NAME.w<i>, NAME.sum<i>, NAME.diff, NAME.gate, h_new_<i>.out); "
+                              "rename it")
         graph.add_node(node_name, op=op, **attributes)
-        for index, parent in enumerate(parents):
+        for index, parent in enumerate(parents):  # every parent is in the graph: nodes come in computation order
             graph.add_edge(parent, node_name, **({"operand": index} if op == "sub" else {}))
         return node_name
 
@@ -119,7 +195,8 @@ def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGrap
         for index, term in enumerate(terms[1:], start=1):
             total = node(base if index == len(terms) - 1 else f"{base}.sum{index}", op, [total, term])
 
-    for recipe_name, (op, inputs) in nodes.items():
+    for recipe_name in _computation_order(nodes):
+        op, inputs = nodes[recipe_name]
         if op == "linear":
             if len(inputs) == 1:
                 node(recipe_name, "linear", inputs, bias_init=0.0)
@@ -140,6 +217,10 @@ def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGrap
     for index in range(n_states):
         node(f"h_new_{index}.out", "output", [f"h_new_{index}"], state=_state(index))
     graph = prune(graph)
+    if graph.number_of_nodes() > MAX_NODES or graph.number_of_edges() > MAX_EDGES:
+        raise RecipeError(f"the recipe makes a cell of {graph.number_of_nodes()} nodes and {graph.number_of_edges()} "
+                          f"edges, over the limits of {MAX_NODES} and {MAX_EDGES} that a cell file holds; "
+                          "import a smaller cell")
     try:
         validate(graph)
     except EvoRnnError as error:
@@ -159,15 +240,18 @@ def _natural(name: str) -> list:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
-def _terms(graph: nx.DiGraph, node: str, op: str, base: str | None = None) -> tuple[list[str], set[str]]:
+def _terms(graph: nx.DiGraph, node: str, op: str) -> tuple[list[str], set[str]]:
     """The operands of a sum or product in name order (a graph keeps no order for them), with
-    the partial sums `from_recipe` makes for it (`NAME.sum<i>`) flattened into it, and those."""
-    base = base or node
+    the partial sums `from_recipe` makes for it (`NAME.sum<i>`) flattened into it, and those.
+
+    Walks the partial sums with a stack, not recursion: a chain can be as long as a cell."""
     terms, inner = [], set()
-    for parent in sorted(graph.predecessors(node), key=_natural):
-        if _single_use(graph, parent, op) and parent.startswith(f"{base}.sum"):
-            more, deeper = _terms(graph, parent, op, base)
-            terms, inner = terms + more, inner | deeper | {parent}
+    pending = sorted(graph.predecessors(node), key=_natural, reverse=True)  # the next operand last
+    while pending:
+        parent = pending.pop()
+        if _single_use(graph, parent, op) and parent.startswith(f"{node}.sum"):
+            inner.add(parent)
+            pending += sorted(graph.predecessors(parent), key=_natural, reverse=True)  # its operands in its place
         else:
             terms.append(parent)
     return terms, inner

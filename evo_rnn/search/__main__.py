@@ -17,7 +17,8 @@ import shlex
 import sys
 
 from evo_rnn import architectures, backend, datafiles, diagram, presets, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, run
+from evo_rnn.cli import ArgumentParser, UsageError, number, run, whole_number
+from evo_rnn.seeds import MAX_CONFIRM_SEEDS, MAX_RUN_SEED
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["DESCRIPTION", "build_parser", "main"]
@@ -111,15 +112,8 @@ def _executor(args: argparse.Namespace):
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.workers is not None and args.workers < 0:
-        raise UsageError("--workers must be 0 (in this process) or more")
-    if args.budget_minutes is not None and args.budget_minutes <= 0:
-        raise UsageError("--budget-minutes must be positive")
-    if args.max_candidates is not None and args.max_candidates < 0:
-        raise UsageError("--max-candidates must be 0 or more")
-    if args.top < 1:
-        raise UsageError("--top must be at least 1")
-    if args.confirm_seeds == 1 or args.confirm_seeds < 0:
+    """What the flags' types cannot say alone (their ranges are checked as they are parsed)."""
+    if args.confirm_seeds == 1:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
     if args.population_size != "auto" and args.population_size < 1:
         raise UsageError("--population-size must be auto or at least 1")
@@ -137,7 +131,7 @@ def _job(args: argparse.Namespace) -> int:
     files = RunFiles(args.run, args.runs_dir)
     stored = None
     if files.database.exists():
-        with Store(files.database) as store:
+        with Store(files.database, readonly=True) as store:
             stored = RunSettings.load(store)
     members_per_job = _members_per_job(args, stored)
     overrides = _overrides(args, members_per_job)
@@ -149,10 +143,10 @@ def _job(args: argparse.Namespace) -> int:
     if not args.no_export and not diagram.graphviz_available():
         _say(f"note: {diagram.GRAPHVIZ_MISSING}: the search runs and exports everything, with each diagram as "
              f"cell.dot; for the PNGs, install it and run `python -m evo_rnn.export --run {args.run}` afterwards")
-    with Store(files.database) as store:
+    with files.writing(), Store(files.database) as store:
         stored = RunSettings.load(store)
         if stored is None:
-            settings.save(store)
+            settings.start(store)
             store.set_meta("versions", _versions())
         elif stored.resolved_preset() != preset or stored.seed != args.seed:
             raise UsageError(
@@ -206,11 +200,11 @@ def _job(args: argparse.Namespace) -> int:
         if not interrupted:
             executor.shutdown()
         has_population = bool(store.population())
-    if has_population and not args.no_export:
-        path = export_run(files, args.out, args.top, data_dir, command)
-        _say(f"exported the best cells to {path}")
-    elif not has_population:
-        _say("nothing to export yet: the seed cells are not all evaluated")
+        if has_population and not args.no_export:
+            path = export_run(files, args.out, args.top, data_dir, command)
+            _say(f"exported the best cells to {path}")
+        elif not has_population:
+            _say("nothing to export yet: the seed cells are not all evaluated")
     return EXIT_INTERRUPTED if interrupted else 0
 
 
@@ -223,21 +217,21 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--tasks", default=None,
                         help="comma-separated scored tasks, the first one gates the rest (default: the preset's; "
                              "quick: arith,xml)")
-    parser.add_argument("--budget-minutes", type=float, default=10.0,
+    parser.add_argument("--budget-minutes", type=number(), default=10.0,
                         help="the run's total search time over all resumptions; evaluations running when it is "
                              "spent finish; the confirmation and the export come after it (default: 10)")
-    parser.add_argument("--max-candidates", type=int, default=None,
+    parser.add_argument("--max-candidates", type=whole_number(0), default=None,
                         help="stop after this many new child architectures (default: no limit)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=whole_number(0), default=None,
                         help="worker processes; 0 runs evaluations in this process (default: the CPU cores)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="local: a process pool on this machine; ray: Ray tasks on a cluster (default: local)")
     parser.add_argument("--ray-address", default=None,
                         help="with --executor ray: the cluster to join (`ray start --head` prints it) "
                              "(default: a local Ray instance)")
-    parser.add_argument("--cpus-per-eval", type=float, default=1.0,
+    parser.add_argument("--cpus-per-eval", type=number(), default=1.0,
                         help="with --executor ray: CPUs each evaluation reserves (default: 1)")
-    parser.add_argument("--gpus-per-eval", type=float, default=0.0,
+    parser.add_argument("--gpus-per-eval", type=number(0.0, above=False), default=0.0,
                         help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
                              "one GPU, e.g. 0.25 (default: 0)")
     parser.add_argument("--population-size", type=_population_size, default="auto", metavar="P",
@@ -250,13 +244,14 @@ def build_parser() -> ArgumentParser:
                         help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
                              "(default: default)")
     parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the search and every training run (default: 0)")
+    parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0,
+                        help="seeds the search and every training run (default: 0)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
-    parser.add_argument("--top", type=int, default=3, help="architectures exported, best first (default: 3)")
+    parser.add_argument("--top", type=whole_number(1), default=3, help="architectures exported, best first (default: 3)")
     parser.add_argument("--out", default="saved_architectures",
                         help="export folder; the run is exported to OUT/NAME/ (default: saved_architectures/)")
-    parser.add_argument("--confirm-seeds", type=int, default=4, metavar="S",
+    parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=4, metavar="S",
                         help="at the end, train the top cells, the GRU and the LSTM again on S fresh seeds with their "
                              "best configurations (python -m evo_rnn.confirm; 0: skip) (default: 4)")
     parser.add_argument("--no-export", action="store_true", help="do not export at the end (default: export)")

@@ -41,7 +41,8 @@ from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
-from evo_rnn.scores import BASELINE, Scores, replicate_seed
+from evo_rnn.scores import BASELINE, Scores
+from evo_rnn.seeds import check_seed, replicate_seed
 from evo_rnn.store import Store
 
 __all__ = ["Evolution", "EvalRequest", "Mutator", "Outcome", "SearchError", "Step", "StepOutcome", "StepRun"]
@@ -133,17 +134,17 @@ class Evolution:
 
     def __init__(self, store: Store, preset: Preset, seed: int = 0, mutate: Mutator = mutate.mutate,
                  max_candidates: int | None = None):
-        self.store, self.preset, self.seed = store, preset, seed
+        self.store, self.preset, self.seed = store, preset, check_seed(seed)
         self.config = preset.search
         self.tasks = tuple(self.config.tasks)
         if not self.tasks:
             raise SearchError("the search needs at least one task (--tasks)")
         check_halving(preset)
         self.mutate, self.max_candidates = mutate, max_candidates
-        self.scores = Scores(store, preset, seed)
-        self._population: set[str] = set(store.population())
         self._seeds = {name: store.add_architecture(architectures.get(name), f"zoo:{name}")
                        for name in dict.fromkeys([*self.config.seed_cells, BASELINE])}
+        self.scores = Scores(store, preset, seed)
+        self._population: set[str] = set(store.population())
         steps = store.steps()
         self.candidates = sum(s["kind"] == "mutate" and s["outcome"] not in (Outcome.DUPLICATE, Outcome.UNMUTABLE)
                               for s in steps)
