@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from evo_rnn import architectures, datafiles, presets, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
+from evo_rnn.cli import ArgumentParser, run, whole_number
 from evo_rnn.presets import sample_configs
 from evo_rnn.seeds import SEED_LIMIT
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
@@ -38,10 +38,6 @@ def format_table(results: list) -> str:
 def _job(args: argparse.Namespace) -> None:
     from evo_rnn import train
 
-    if args.trials < 1:
-        raise UsageError("--trials must be at least 1")
-    if args.population is not None and args.population < 1:
-        raise UsageError("--population must be at least 1")
     preset = presets.with_overrides(presets.get(args.preset), args.set)
     graph = architectures.resolve(args.arch)
     log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)

@@ -433,7 +433,7 @@ def test_the_random_strategy_draws_children_from_zoo_cells_with_the_same_protoco
     children = [s for s in store.steps() if s["kind"] == "mutate"]
     assert len(children) >= 6 and all(step["parent"] in zoo for step in children)
     assert len({step["parent"] for step in children}) > 2  # not just the seed cells
-    with pytest.raises(Exception, match="unknown search strategy 'hill'"):
+    with pytest.raises(Exception, match="setting search.strategy='hill' is not allowed: it must be one of evolution, random"):
         search_preset(strategy="hill")
 
 
@@ -582,5 +582,5 @@ def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_an
 
 
 def test_a_negative_gate_margin_is_refused_in_one_line():
-    with pytest.raises(EvoRnnError, match="gate_margin=-0.1 must be 0"):
+    with pytest.raises(EvoRnnError, match="setting search.gate_margin=-0.1 is not allowed: it must be a finite number >= 0"):
         search_preset(gate_margin=-0.1)

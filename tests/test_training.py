@@ -209,13 +209,13 @@ def test_evaluate_cli_trains_the_trials_as_populations_in_trial_order():
     assert [(r["hparams"], r["seed"]) for r in rows] == [(r["hparams"], r["seed"]) for r in solo]
     assert len({r["hparams"]["num_layers"] for r in rows}) == 2
     bad = run_module("evo_rnn.evaluate", *args, "--population", "0")
-    assert bad.returncode == 2 and "--population must be at least 1" in stderr_lines(bad)[0]
+    assert bad.returncode == 2 and "argument --population: expected a whole number >= 1, got 0" in stderr_lines(bad)[0]
 
 
 @pytest.mark.parametrize("args, message", [
     (["--arch", "lstn", "--task", "arith"], "'lstn' is neither a zoo cell"),
     (["--arch", "gru", "--task", "sums"], "invalid choice: 'sums'"),
-    (["--arch", "gru", "--task", "arith", "--trials", "0"], "--trials must be at least 1"),
+    (["--arch", "gru", "--task", "arith", "--trials", "0"], "argument --trials: expected a whole number from 1 to 100000, got 0"),
     (["--arch", "gru", "--task", "arith", "--set", "epochs=2"], "unknown preset field 'epochs'"),
 ])
 def test_evaluate_cli_errors(args, message):
