@@ -17,12 +17,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from evo_rnn import architectures, cell_format, datafiles
+from evo_rnn import architectures, datafiles
 from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import EvalJob, Executor, InlineExecutor, Job, LocalPoolExecutor, PopulationJob, run_jobs
+from evo_rnn.evaluations import Evaluations, Request
+from evo_rnn.executors import Executor, InlineExecutor, LocalPoolExecutor
 from evo_rnn.export import export_run
-from evo_rnn.results import CacheKey, EvalResult
+from evo_rnn.hparams import HParams
 from evo_rnn.runs import RunFiles, RunSettings
 from evo_rnn.scores import CONFIRM_META, Scores, verdict
 from evo_rnn.seeds import MAX_CONFIRM_SEEDS, confirm_seeds
@@ -83,28 +84,16 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
         cells = _cells(store, scores, top, log, files.name)
         seed_list = confirm_seeds(settings.seed, seeds)
         data = None if data_dir is None else str(Path(data_dir).resolve())
-        jobs: list[tuple[CacheKey | tuple[CacheKey, ...], Job]] = []
-        to_train = 0
-        for arch in cells:
-            graph = cell_format.dumps(store.architecture(arch))
-            for task in scores.tasks:
-                keys = [key for key in scores.confirm_keys(arch, task, seed_list) if store.cached(key) is None]
-                if not keys:
-                    continue
-                to_train += len(keys)
-                if preset.engine == "population" and len(keys) > 1:
-                    jobs.append((tuple(keys), PopulationJob(arch, graph, task, (keys[0].hparams,) * len(keys),
-                                                            tuple(k.seed for k in keys), preset, data)))
-                else:
-                    jobs += [(key, EvalJob(arch, graph, task, key.hparams, key.seed, preset, data)) for key in keys]
+        requests = []
+        for group, (arch, task) in enumerate((arch, task) for arch in cells for task in scores.tasks):
+            requests += [Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm",
+                                 group=group)
+                         for key in scores.confirm_keys(arch, task, seed_list) if store.cached(key) is None]
         log(f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
-            f"({to_train} runs to train, the rest cached)")
-        def record(key: CacheKey, result: EvalResult) -> None:
-            store.record(key, result)
-            if tensorboard is not None:
-                tensorboard.write(result, store.label(key.arch), "confirm", {"arch": key.arch})
-
-        run_jobs(executor, jobs, record)
+            f"({len(requests)} runs to train, the rest cached)")
+        # A cell's seeds on a task train as one batched job under the population engine.
+        members = seeds if preset.engine == "population" else 1
+        Evaluations(store, executor, data, members_per_job=members, tensorboard=tensorboard).run(requests)
         store.set_meta(CONFIRM_META, {"seeds": seed_list, "cells": cells, "top": top})
         for arch in cells:
             for task in scores.tasks:

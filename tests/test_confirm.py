@@ -113,7 +113,7 @@ def test_bad_input_is_refused_and_touches_nothing(searched, tmp_path):
     assert files.database.read_bytes() == before
     for args, message in ((["--run", "nosuch", "--runs-dir", str(tmp_path / "runs")], "no search run at"),
                           (["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--seeds", "1"],
-                           "--seeds must be at least 2")):
+                           "argument --seeds: expected a whole number from 2 to 1000, got 1")):
         result = run_module("evo_rnn.confirm", *args, "--workers", "0")
         assert result.returncode == 2 and len(stderr_lines(result)) == 1 and message in stderr_lines(result)[0]
 

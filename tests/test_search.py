@@ -406,6 +406,7 @@ def test_every_cell_and_the_gru_train_on_the_same_bank_configurations_and_ratios
             assert configs <= by_arch[gru]  # the GRU trained on every configuration a cell trained on
         assert set(bank[task][:3]) <= by_arch[gru]  # the seeds: the bank's first N
     # A ratio divides by the GRU's best on the arch's own configurations, not on every configuration.
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
     cell = next(a for a in store.population() if a != gru)
     mine = {c: s[0] for c, s in store.scores_by_config(cell, "arith", scores.preset_key, 0).items()}
@@ -460,6 +461,7 @@ def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store
                 for c in bank}
         assert set(sorted(bank, key=lambda c: (-fake[c], bank.index(c)))[:2]) <= full  # rung 1: the best 2, fully
     # Scores read full training only: a brief rung is cached under its own key.
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
     fully = {c for a, t, c, e in trained if a == gru and t == "arith" and e == preset.max_epochs}
     assert set(store.scores_by_config(gru, "arith", scores.preset_key, 0)) == fully
@@ -469,6 +471,7 @@ def test_the_paired_baseline_covers_a_cells_whole_first_rung_pool(store):
     # A cell tried briefly on configs a, b, c promoted only a, on which the GRU fails too: its
     # ratio is to the GRU's best over the whole pool (0.8 on b), not 1.0 for failing alongside it.
     preset = search_preset(halving_configs=3, halving_epochs=2, configs_per_task=1)
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
     cell = store.add_architecture(architectures.get("tanh"), "zoo:tanh")
     a, b, c = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
@@ -494,6 +497,7 @@ def test_a_configuration_scores_its_mean_over_seeds_so_a_lucky_draw_loses_its_pl
     # seed; config b scored 0.75 once: b is now its best (0.75 > 0.7), and the GRU's paired
     # config is averaged the same way. The interval over seeds pairs a's two seeds with the GRU's.
     preset = search_preset()
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 7)
     lstm = store.add_architecture(architectures.get("lstm"), "zoo:lstm")
     a, b = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
@@ -540,6 +544,7 @@ def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_o
     run_search(store, preset, evaluate, seed=3, max_candidates=4)
     steps = [s for s in store.steps() if s["kind"] == "reevaluate"]
     assert steps and all(s["outcome"] == "reevaluated" for s in steps)
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 3)
     runs = collections.defaultdict(dict)  # (arch, task, config) -> {seed: score}
     for arch, task, config, seed in evaluate.calls:
@@ -561,6 +566,7 @@ def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_o
 def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_and_the_mean_decides(store, margin):
     preset = search_preset(reevaluate_probability=0.0, gate_margin=margin)
     run_search(store, preset, NoisyEvaluator(), max_candidates=8)
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
     children = [s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] in ("rejected", "accepted", "evaluated")]
     assert children

@@ -1,0 +1,265 @@
+"""The evaluation service: what a driver (the search's scheduler, the confirmation) asks to have
+trained becomes results recorded in the run's database, one way for all of them: a request
+already in the cache is answered from it, identical requests in flight are joined, requests of
+one group, cell, task and shape are packed into batched jobs, a job whose worker died is tried
+again, every result is committed as it arrives, trained models are kept by the driver's rule,
+and every evaluation can go to TensorBoard.
+
+Drivers either submit requests with a callback and drive the loop themselves (`submit`,
+`dispatch`, `poll`: the search keeps its steps going while evaluations run) or hand over a
+list and wait (`run`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import heapq
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import Any
+
+from evo_rnn import cell_format
+from evo_rnn.errors import EvoRnnError
+from evo_rnn.executors import EvalJob, Executor, Job, PopulationJob, WorkerLostError
+from evo_rnn.hparams import HParams
+from evo_rnn.presets import Preset
+from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
+from evo_rnn.runs import RunFiles
+from evo_rnn.store import Store
+from evo_rnn.tensorboard_logs import TensorBoardLog
+
+__all__ = ["Evaluations", "Request"]
+
+OnResult = Callable[[EvalResult], None]
+KeepRule = Callable[[CacheKey], bool]
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One evaluation a driver asks for.
+
+    Attributes:
+        arch: the architecture's key in the run database.
+        task: the task.
+        hparams: the configuration.
+        seed: the training seed.
+        preset: what it trains with (a successive-halving rung's brief preset, or the run's).
+        keep_model: offer its trained model to the service's keep rule (else none is saved).
+        phase: its label in TensorBoard (full, rung, replicate, confirm...).
+        group: requests are served in ascending group order, and packed into one job only
+            within a group (the search's step number; 0 for a plain list).
+    """
+
+    arch: str
+    task: str
+    hparams: HParams
+    seed: int
+    preset: Preset
+    keep_model: bool = False
+    phase: str = "full"
+    group: int = 0
+
+    @functools.cached_property
+    def key(self) -> CacheKey:
+        """What makes two requests the same evaluation (`evo_rnn.results.CacheKey`)."""
+        return CacheKey(self.arch, self.task, self.hparams.to_json(), self.seed, preset_key(self.preset))
+
+    def shape(self) -> tuple:
+        """What requests packed into one batched job share."""
+        return (self.group, self.arch, self.task, self.hparams.num_layers, self.hparams.param_budget,
+                self.key.preset, self.keep_model)
+
+
+@dataclasses.dataclass
+class _InFlight:
+    """A job on a worker: its requests (one for an `EvalJob`) and where their models go."""
+
+    requests: tuple[Request, ...]
+    job: Job
+    attempts: int
+    model_paths: tuple[str | None, ...]
+
+
+class Evaluations:
+    """Runs and records the evaluations of one run.
+
+    Args:
+        store: the run's database (the cache; every result is recorded in it).
+        executor: where jobs run.
+        data_dir: where workers read real datasets.
+        run_files: where models are kept (`RunFiles.kept_model`); None keeps none.
+        members_per_job: the most requests packed into one batched job (`evo_rnn.population`);
+            above 1 every request's preset must train with the population engine, so that a
+            member's result does not depend on its company.
+        max_retries: how often a job whose worker died is tried again before its requests are
+            recorded as failed.
+        tensorboard: where every evaluation trained here is written as a run; None: nowhere.
+        keep: decides, once a result is recorded, whether a request's model is kept (default:
+            always).
+        on_event: called with (kind, data) on "evaluation" (each result recorded), "job" (a
+            job's results all recorded) and "retry" events.
+    """
+
+    def __init__(self, store: Store, executor: Executor, data_dir: str | os.PathLike | None = None,
+                 run_files: RunFiles | None = None, members_per_job: int = 1, max_retries: int = 2,
+                 tensorboard: TensorBoardLog | None = None, keep: KeepRule | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None):
+        if members_per_job < 1:
+            raise EvoRnnError(f"--population-size must be at least 1, got {members_per_job}")
+        self.store, self.executor = store, executor
+        self.data_dir = None if data_dir is None else str(data_dir)
+        self.run_files, self.members_per_job, self.max_retries = run_files, members_per_job, max_retries
+        self.tensorboard, self.keep, self.on_event = tensorboard, keep, on_event
+        self.trained = self.cache_hits = 0  # evaluations run on a worker, or answered by the cache
+        self._queue: list[tuple[int, int, Request]] = []  # heap: (group, order of arrival, request)
+        self._arrivals = 0
+        self._waiters: dict[CacheKey, list[OnResult]] = {}
+        self._in_flight: dict[Future, _InFlight] = {}
+        self._graph_json: dict[str, str] = {}
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs on workers now."""
+        return len(self._in_flight)
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a worker."""
+        return len(self._queue)
+
+    # ----------------------------------------------------------------- asking
+
+    def submit(self, request: Request, on_result: OnResult) -> None:
+        """Asks for `request`; `on_result(result)` is called when its result is known: at once
+        when it is in the cache, else when a job running it (or an identical request) ends."""
+        key = request.key
+        hit = self.store.cached(key)
+        if hit is not None:
+            self.cache_hits += 1
+            on_result(hit)
+        elif key in self._waiters:
+            self._waiters[key].append(on_result)
+        else:
+            if self.members_per_job > 1 and request.preset.engine != "population":
+                raise EvoRnnError("batched jobs need the population engine: --set engine=population")
+            self._waiters[key] = [on_result]
+            self._arrivals += 1
+            heapq.heappush(self._queue, (request.group, self._arrivals, request))
+
+    def run(self, requests: Sequence[Request]) -> list[EvalResult]:
+        """Evaluates `requests` (cached ones are not trained again) and waits for all of them.
+
+        Returns:
+            Their results, in order.
+        """
+        results: list[EvalResult | None] = [None] * len(requests)
+        for index, request in enumerate(requests):
+            self.submit(request, functools.partial(results.__setitem__, index))
+        while self._queue or self._in_flight:
+            while self._queue and len(self._in_flight) < self.executor.workers:
+                self.dispatch()
+            self.poll(None)
+        return results  # type: ignore[return-value]
+
+    # ----------------------------------------------------------------- running
+
+    def dispatch(self) -> None:
+        """Sends the first queued request to a worker, packed with the queued requests of the
+        same group and shape (at most `members_per_job`; the rest stay queued, in order)."""
+        _, _, first = heapq.heappop(self._queue)
+        chunk, others = [first], []
+        while self._queue and len(chunk) < self.members_per_job and self._queue[0][0] == first.group:
+            item = heapq.heappop(self._queue)
+            if item[2].shape() == first.shape():
+                chunk.append(item[2])
+            else:
+                others.append(item)
+        for item in others:
+            heapq.heappush(self._queue, item)
+        keep = first.keep_model and self.run_files is not None
+        paths = tuple(str(self.run_files.new_pending_model()) if keep else None for _ in chunk)
+        graph = self._graph_text(first.arch)
+        if len(chunk) == 1:
+            job: Job = EvalJob(first.arch, graph, first.task, first.key.hparams, first.seed, first.preset,
+                               self.data_dir, paths[0])
+        else:
+            job = PopulationJob(first.arch, graph, first.task, tuple(r.key.hparams for r in chunk),
+                                tuple(r.seed for r in chunk), first.preset, self.data_dir, paths)
+        self._submit(_InFlight(tuple(chunk), job, 0, paths))
+
+    def poll(self, timeout: float | None) -> None:
+        """Waits up to `timeout` seconds (None: until one ends) for jobs to end, and records them."""
+        if not self._in_flight:
+            return
+        done, _ = wait(list(self._in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            self._collect(future)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """Frees the executor's workers; with `cancel`, jobs in flight are abandoned."""
+        self.executor.shutdown(cancel=cancel)
+
+    def _graph_text(self, arch: str) -> str:
+        if arch not in self._graph_json:
+            self._graph_json[arch] = cell_format.dumps(self.store.architecture(arch))
+        return self._graph_json[arch]
+
+    def _submit(self, flight: _InFlight) -> None:
+        self._in_flight[self.executor.submit(flight.job)] = flight
+
+    def _collect(self, future: Future) -> None:
+        """Records a finished job's results at once, keeps the models its rule keeps, and hands
+        every result to those waiting for it."""
+        flight = self._in_flight.pop(future)
+        job = flight.job
+        try:
+            outcome = future.result()
+            results: list[EvalResult] = outcome if isinstance(outcome, list) else [outcome]
+        except WorkerLostError as error:
+            if flight.attempts < self.max_retries:
+                self._emit("retry", {"arch": job.arch, "task": job.task, "attempt": flight.attempts + 1,
+                                     "message": str(error)})
+                self._submit(dataclasses.replace(flight, attempts=flight.attempts + 1))
+                return
+            message = f"the worker running this evaluation died {flight.attempts + 1} times: {error}"
+            results = [_failed(request, message) for request in flight.requests]
+        for request, path, result in zip(flight.requests, flight.model_paths, results):
+            if flight.attempts:
+                result = dataclasses.replace(result, attempts=flight.attempts + 1)
+                if result.ok:
+                    result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
+            self.trained += 1
+            self.store.record(request.key, result)
+            self._keep_model(request.key, path, result)
+            if self.tensorboard is not None:
+                self.tensorboard.write(result, self.store.label(request.arch), request.phase, {"arch": request.arch})
+            self._emit("evaluation", {"arch": request.arch, "task": request.task, "status": str(result.status),
+                                      "valid_score": result.valid_score, "seconds": result.seconds})
+            for on_result in self._waiters.pop(request.key):
+                on_result(result)
+        self._emit("job", {})
+
+    def _keep_model(self, key: CacheKey, model_path: str | None, result: EvalResult) -> None:
+        if model_path is None or self.run_files is None:
+            return
+        path = Path(model_path)
+        if result.ok and path.is_file() and (self.keep is None or self.keep(key)):
+            target = self.run_files.kept_model(key.arch, key.task, key.hparams)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        else:
+            path.unlink(missing_ok=True)
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+
+def _failed(request: Request, message: str) -> EvalResult:
+    return EvalResult(status=Status.FAILED, task=request.task, preset=request.preset.name, seed=request.seed,
+                      hparams=request.hparams.to_dict(), message=message)
