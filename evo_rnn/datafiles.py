@@ -144,7 +144,8 @@ def read_verified(
         The raw bytes and the parsed content (None without `parse`).
 
     Raises:
-        DataFileMissingError, DataIntegrityError (wrong checksum, truncated, corrupted).
+        DataFileMissingError: the file is not there.
+        DataIntegrityError: wrong checksum, truncated, corrupted.
     """
     full = locate(path, data_dir)
     raw = full.read_bytes()
@@ -231,7 +232,9 @@ def download(
         The files written.
 
     Raises:
-        UnknownNameError, DataIntegrityError, OSError (network).
+        UnknownNameError: an unknown dataset.
+        DataIntegrityError: a downloaded file fails its checksum.
+        OSError: the network.
     """
     if dataset not in DATASETS:
         raise UnknownNameError(f"unknown dataset {dataset!r}; downloadable: {', '.join(DATASETS)}")

@@ -82,8 +82,9 @@ def to_dot(graph: nx.DiGraph, title: str | None = None, highlight: Iterable[str]
     Args:
         graph: a valid cell.
         title: the diagram's caption; defaults to the cell's name.
-        highlight, highlight_edges: nodes and edges drawn in red, thick (e.g. what a
-            mutation changed against the parent: `evo_rnn.report`).
+        highlight: nodes drawn in red, thick (e.g. what a mutation changed against the
+            parent: `evo_rnn.report`).
+        highlight_edges: edges drawn the same way.
     """
     highlight, highlight_edges = set(highlight), set(highlight_edges)
     validate(graph)

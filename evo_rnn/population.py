@@ -300,7 +300,8 @@ def evaluate_population(
         seeds: one training seed per member (initialisation and batch order).
         preset: epochs, patience, decays, batch size; `jit_compile` chooses XLA on TensorFlow
             (JAX always compiles).
-        data_dir, data_seed: as for `evaluate`.
+        data_dir: as for `evaluate`.
+        data_seed: as for `evaluate`.
         save_models: per member, where to save its trained model (`.keras`, best validation
             weights) when it trained well, or None.
 
