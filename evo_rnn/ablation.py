@@ -327,7 +327,7 @@ def _ablate(args: argparse.Namespace, preset: presets.Preset, cells: list[str], 
     table = markdown_table(best, confirm, cells, task_names)
     verdicts = [line for t in task_names
                 for line in separation({c: confirm[c][t] for c in confirm if t in confirm[c]}, t)]
-    command = " ".join(["python -m evo_rnn.ablation", *sys.argv[1:]]) if args.command is None else args.command
+    command = " ".join(["python -m evo_rnn.ablation", *sys.argv[1:]])
     seeds = ("" if args.replicates == 1 else
              f", mean ± standard deviation over {args.replicates} training seeds per config")
     (out / "ablation.md").write_text(
@@ -379,7 +379,6 @@ def build_parser() -> ArgumentParser:
     add_tensorboard_argument(parser)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=5 (default: none)")
-    parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
     return parser
 
 

@@ -1,6 +1,6 @@
 """`python -m evo_rnn.demo`: train a zoo cell on a generated memorisation task and draw it.
 
-The built-in job until the architecture search exists: it shows the whole path a cell
+A one-minute tour of a single cell (`scripts/demo.sh`): it shows the whole path a cell
 takes in this package (graph -> `GraphCell` in `GraphRNN` -> trained under `tf.function`
 -> saved as `.keras`, reloaded, predictions compared -> diagram rendered).
 

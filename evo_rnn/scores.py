@@ -195,11 +195,6 @@ class Scores:
             return []
         return [CacheKey(arch, task, config, seed, self.preset_key) for seed in seeds]
 
-    def confirm_key(self, arch: str, task: str, seed: int) -> CacheKey | None:
-        """`confirm_keys` for one seed (None when `arch` has no best configuration on `task`)."""
-        keys = self.confirm_keys(arch, task, [seed])
-        return keys[0] if keys else None
-
     def _confirm_scores(self, arch: str | None, task: str, seeds: list[int]) -> list[float] | None:
         """The test scores of `arch`'s confirmation runs (a run that did not go well scores 0),
         or None unless every seed ran with its current best configuration."""

@@ -216,9 +216,6 @@ class Store:
         origin = self.lineage(key)["origin"]
         return origin.split(":", 1)[1] if origin.startswith("zoo:") else key[:8]
 
-    def architecture_count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM architectures").fetchone()[0]
-
     # ----------------------------------------------------------------- evaluations
 
     def cached(self, key: CacheKey) -> EvalResult | None:
@@ -255,25 +252,6 @@ class Store:
         if task is not None:
             query, args = query + " AND task=?", [*args, task]
         return [{"arch": a, **json.loads(r)} for a, r in self._db.execute(query + " ORDER BY id", args)]
-
-    def best_score(self, arch: str, task: str, preset: str | None = None, seed: int | None = None) -> float | None:
-        """The architecture's best validation score on `task` over its configs (None if none is ok),
-        optionally only among evaluations with this preset key and seed."""
-        return self.best(arch, task, preset, seed)[0]
-
-    def best(self, arch: str, task: str, preset: str | None = None,
-             seed: int | None = None) -> tuple[float | None, EvalResult | None]:
-        """The best validation score on `task` and the result that reached it (None, None if none is ok)."""
-        query = "SELECT valid_score, result FROM evaluations WHERE arch=? AND task=? AND status=?"
-        args: list[Any] = [arch, task, str(Status.OK)]
-        if preset is not None:
-            query, args = query + " AND preset=?", [*args, preset]
-        if seed is not None:
-            query, args = query + " AND seed=?", [*args, seed]
-        # Ties go to the smaller configuration text, not the earlier row: the best configuration
-        # must not depend on the order in which parallel workers finished.
-        row = self._db.execute(query + " ORDER BY valid_score DESC, hparams, seed, id LIMIT 1", args).fetchone()
-        return (None, None) if row is None else (row[0], EvalResult.from_dict(json.loads(row[1])))
 
     def scores_by_config(self, arch: str, task: str, preset: str, seed: int,
                          replicates: tuple[int, int] | None = None) -> dict[str, dict[int, float | None]]:

@@ -74,7 +74,7 @@ def test_the_top_cells_the_gru_and_the_lstm_train_on_the_same_fresh_seeds(search
         block = scores.confirmation(top, "arith")
 
         def tests(arch):
-            return [store.cached(scores.confirm_key(arch, "arith", s)).test_score for s in (100_000, 100_001, 100_002)]
+            return [store.cached(key).test_score for key in scores.confirm_keys(arch, "arith", [100_000, 100_001, 100_002])]
 
         mine, theirs = tests(top), tests(gru)
         assert block["mean"] == pytest.approx(sum(mine) / 3) and block["seeds"] == 3 and block["score"] == "test"
