@@ -51,6 +51,8 @@ class Request:
         phase: its label in TensorBoard (full, rung, replicate, confirm...).
         group: requests are served in ascending group order, and packed into one job only
             within a group (the search's step number; 0 for a plain list).
+        retrain: train it even when the cache holds its result (the export: a model the run did
+            not keep); the result first recorded stays the one on record.
     """
 
     arch: str
@@ -61,6 +63,7 @@ class Request:
     keep_model: bool = False
     phase: str = "full"
     group: int = 0
+    retrain: bool = False
 
     @functools.cached_property
     def key(self) -> CacheKey:
@@ -87,7 +90,8 @@ class Evaluations:
     """Runs and records the evaluations of one run.
 
     Args:
-        store: the run's database (the cache; every result is recorded in it).
+        store: the run's database (the cache; every result is recorded in it, unless it was
+            opened read-only).
         executor: where jobs run.
         data_dir: where workers read real datasets.
         run_files: where models are kept (`RunFiles.kept_model`); None keeps none.
@@ -138,7 +142,7 @@ class Evaluations:
         """Asks for `request`; `on_result(result)` is called when its result is known: at once
         when it is in the cache, else when a job running it (or an identical request) ends."""
         key = request.key
-        hit = self.store.cached(key)
+        hit = None if request.retrain else self.store.cached(key)
         if hit is not None:
             self.cache_hits += 1
             on_result(hit)
@@ -234,7 +238,8 @@ class Evaluations:
                 if result.ok:
                     result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
             self.trained += 1
-            self.store.record(request.key, result)
+            if not self.store.readonly:  # a read-only run (the export of a copy) is never written
+                self.store.record(request.key, result)
             self._keep_model(request.key, path, result)
             if self.tensorboard is not None:
                 self.tensorboard.write(result, self.store.label(request.arch), request.phase, {"arch": request.arch})

@@ -36,9 +36,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import architectures, backend, cell_format, diagram, population, train
+from evo_rnn import architectures, backend, cell_format, diagram, train
 from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.errors import EvoRnnError
+from evo_rnn.evaluations import Evaluations, Request
+from evo_rnn.executors import InlineExecutor
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.report import render_report
@@ -143,20 +145,19 @@ def _swap_in(staging: Path, final: Path) -> None:
             previous.rmdir()
 
 
-def _trained_model(scores: Scores, arch: str, task: str, graph, preset: Preset, seed: int, kept: Path,
-                   retrain_into: Path, data_dir, log: Log) -> Path | None:
-    """The kept model of `arch`'s best configuration on `task` (`kept`), else the model retrained
-    into `retrain_into` (same configuration and seed: the same model on CPU)."""
-    if kept.is_file():
-        return kept
+def _trained_model(evaluations: Evaluations, scores: Scores, arch: str, task: str, preset: Preset, seed: int,
+                   log: Log) -> Path | None:
+    """The kept model of `arch`'s best configuration on `task`, retrained through the evaluation
+    service when the run kept none (same configuration and seed: the same model on CPU)."""
     best = scores.best_result(arch, task)
     if best is None:
         return None
-    log(f"export: retraining {arch[:8]} on {task} with its best configuration (no kept model)")
-    retrain_into.parent.mkdir(parents=True, exist_ok=True)
-    result = population.evaluate_one(graph, task, HParams.from_dict(best.hparams), seed=seed, preset=preset,
-                                     data_dir=data_dir, save_model=retrain_into)
-    return retrain_into if result.ok and retrain_into.is_file() else None
+    config = HParams.from_dict(best.hparams)
+    kept = evaluations.run_files.kept_model(arch, task, config.to_json())
+    if not kept.is_file():
+        log(f"export: retraining {arch[:8]} on {task} with its best configuration (no kept model)")
+        evaluations.run([Request(arch, task, config, seed, preset, keep_model=True, phase="export", retrain=True)])
+    return kept if kept.is_file() else None
 
 
 def _write_savedmodel(model_file: Path, target: Path) -> None:
@@ -296,6 +297,10 @@ def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, c
     lstm = store.find_architecture(architectures.get("lstm"))
     out_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{files.name}-", dir=out_root))
+    # Models the run did not keep are retrained in this process and kept in the run (or, for a
+    # read-only run, beside the export, which takes a copy).
+    retrained = files if writable else RunFiles(files.name, staging / ".retrained")
+    evaluations = Evaluations(store, InlineExecutor(), data_dir, run_files=retrained)
     try:
         rows = []
         for rank, arch in enumerate(list(population)[:top], start=1):
@@ -326,12 +331,9 @@ def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, c
                     "confirm": blocks[arch][task],
                 }
                 exported = target / f"model-{task}.keras"
-                kept = None if best is None else files.kept_model(arch, task, HParams.from_dict(best.hparams).to_json())
-                model = None if kept is None else _trained_model(scores, arch, task, graph, preset, seed, kept,
-                                                                 kept if writable else exported, data_dir, log)
+                model = _trained_model(evaluations, scores, arch, task, preset, seed, log)
                 if model is not None:
-                    if model != exported:
-                        shutil.copyfile(model, exported)
+                    shutil.copyfile(model, exported)
                     if task_files[task] is not None:
                         (target / f"task-{task}.json").write_text(
                             json.dumps(task_files[task], indent=1, sort_keys=True) + "\n")
@@ -359,6 +361,7 @@ def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, c
             {"format_version": EXPORT_FORMAT_VERSION, "run": files.name, "run_id": identity,
              "cells": [row["folder"] for row in rows]}, indent=1, sort_keys=True) + "\n")
         staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
+        shutil.rmtree(staging / ".retrained", ignore_errors=True)
         _check_destination(final, files.name, identity)  # nothing appeared there meanwhile
         _swap_in(staging, final)
     finally:

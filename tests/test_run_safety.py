@@ -73,11 +73,15 @@ def test_an_export_replaces_only_a_previous_export_of_the_same_run(searched, tmp
     with Store(files.database) as store:
         store.set_meta(RUN_ID_KEY, "run-one")
     out = tmp_path / "exports"
-    first = export_run(files, out, top=1, log=quiet)
+    said: list[str] = []
+    first = export_run(files, out, top=1, log=said.append)
+    assert any("retraining" in line for line in said)  # the fake run kept no models
     marker = json.loads((first / "export.json").read_text())
     assert marker["run"] == "tiny" and marker["run_id"] == "run-one" and marker["format_version"] == 1
     (first / "left-from-before.txt").write_text("an earlier export's file")
-    second = export_run(files, out, top=1, log=quiet)
+    said.clear()
+    second = export_run(files, out, top=1, log=said.append)
+    assert not any("retraining" in line for line in said)  # the first export kept them in the run
     assert second == first and not (second / "left-from-before.txt").exists()
     assert (second / "README.md").is_file() and sorted(p.name for p in out.iterdir()) == ["tiny"]
     # Another run of the same name (another identity) does not replace it.
