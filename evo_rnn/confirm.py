@@ -19,12 +19,11 @@ from pathlib import Path
 
 from evo_rnn import architectures, datafiles
 from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
-from evo_rnn.errors import EvoRnnError
 from evo_rnn.evaluations import Evaluations, Request
 from evo_rnn.executors import Executor, InlineExecutor, LocalPoolExecutor
 from evo_rnn.export import export_run
 from evo_rnn.hparams import HParams
-from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.runs import RunFiles, open_run, population
 from evo_rnn.scores import CONFIRM_META, Scores, verdict
 from evo_rnn.seeds import MAX_CONFIRM_SEEDS, confirm_seeds
 from evo_rnn.store import Store
@@ -43,10 +42,7 @@ def _stderr(message: str) -> None:
 def _cells(store: Store, scores: Scores, top: int, log: Log, name: str) -> list[str]:
     """The best `top` members of the population (fewer if it holds fewer, said in `log`), then
     the GRU and the LSTM."""
-    members = store.population()
-    if not members:
-        raise EvoRnnError(f"run {name!r} has no population yet (its seed cells are still being evaluated); "
-                          "let the search run longer")
+    members = population(store, name)
     ranked = sorted(members, key=lambda arch: (-scores.overall(arch), arch))
     if top > len(ranked):
         log(f"confirm: the population of run {name!r} holds {len(ranked)} cells; confirming all {len(ranked)} "
@@ -72,13 +68,7 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
         raise UsageError(f"--seeds must be at least {MIN_SEEDS}: an interval needs two runs (4 or more are better)")
     if top < 1:
         raise UsageError("--top must be at least 1")
-    if not files.database.is_file():
-        raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run "
-                          f"{files.name}`, or give --runs-dir")
-    with files.writing(), Store(files.database) as store:
-        settings = RunSettings.load(store)
-        if settings is None:
-            raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
+    with open_run(files) as (store, settings):
         preset = settings.resolved_preset()
         scores = Scores(store, preset, settings.seed)
         cells = _cells(store, scores, top, log, files.name)

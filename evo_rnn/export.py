@@ -25,7 +25,6 @@ existing `OUT/NAME/` (a run's own folder, a user's files) is refused and left as
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -36,15 +35,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import architectures, backend, cell_format, diagram, train
+from evo_rnn import architectures, backend, cell_format, diagram, runs, train
 from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
-from evo_rnn.errors import EvoRnnError
 from evo_rnn.evaluations import Evaluations, Request
 from evo_rnn.executors import InlineExecutor
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.report import render_report
-from evo_rnn.runs import RunFiles, RunSettings, run_id
+from evo_rnn.runs import RunFiles, RunSettings, open_run, run_id
 from evo_rnn.scores import Scores, confirmed_score, verdict
 from evo_rnn.store import Store
 
@@ -256,28 +254,20 @@ def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architecture
     """
     if top < 1:
         raise UsageError("--top must be at least 1")
-    if not files.database.is_file():
-        raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run {files.name}`")
     # A run on a read-only disk is exported all the same: models it did not keep are retrained
     # into the export only. A writable run is locked: its retrained models are kept in it.
-    writable = files.writable()
-    with files.writing() if writable else contextlib.nullcontext(), Store(files.database, readonly=True) as store:
-        return _export(store, files, Path(out_dir), top, data_dir, command, log, writable)
+    writable = files.database.is_file() and files.writable()
+    with open_run(files, readonly=True, lock=writable) as (store, settings):
+        return _export(store, settings, files, Path(out_dir), top, data_dir, command, log, writable)
 
 
-def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, command: str | None, log: Log,
-            writable: bool) -> Path:
-    settings = RunSettings.load(store)
-    if settings is None:
-        raise EvoRnnError(f"{files.database} holds no search configuration; it was not written by evo_rnn.search")
+def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path, top: int, data_dir,
+            command: str | None, log: Log, writable: bool) -> Path:
     preset, seed = settings.resolved_preset(), settings.seed
     identity = run_id(store)
     final = out_root / files.name
     _check_destination(final, files.name, identity)
-    members = store.population()
-    if not members:
-        raise EvoRnnError(f"run {files.name!r} has no population yet (its seed cells are still being evaluated); "
-                          "let the search run longer")
+    members = runs.population(store, files.name)
     if top > len(members):
         log(f"export: the population of run {files.name!r} holds {len(members)} cells; exporting all "
             f"{len(members)} (--top {top} asked for more)")
@@ -289,7 +279,7 @@ def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, c
     scores = Scores(store, preset, seed)
     # Scored again from the evaluations (the stored scores date from the last population
     # update), confirmed cells first (`Scores.ranked`).
-    population = {arch: scores.overall(arch) for arch in scores.ranked(list(members))}
+    scored = {arch: scores.overall(arch) for arch in scores.ranked(list(members))}
     blocks = {arch: {task: scores.confirmation(arch, task) for task in scores.tasks} for arch in members}
     confirmed = {arch: confirmed_score(blocks[arch]) for arch in members}
     tasks = list(scores.tasks)
@@ -303,13 +293,13 @@ def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, c
     evaluations = Evaluations(store, InlineExecutor(), data_dir, run_files=retrained)
     try:
         rows = []
-        for rank, arch in enumerate(list(population)[:top], start=1):
+        for rank, arch in enumerate(list(scored)[:top], start=1):
             folder = f"{rank}-{arch[:8]}"
             target = staging / folder
             graph = store.architecture(arch)
             cell_format.save(graph, target / "cell.json")
             diagram.write_diagram(graph, target / diagram_name,
-                                  title=f"#{rank} {arch[:8]}  score {population[arch]:.3f}")
+                                  title=f"#{rank} {arch[:8]}  score {scored[arch]:.3f}")
             per_task = {}
             for task in tasks:
                 best = scores.best_result(arch, task)
@@ -340,13 +330,13 @@ def _export(store: Store, files: RunFiles, out_root: Path, top: int, data_dir, c
                     _write_savedmodel(exported, target / f"savedmodel-{task}")
             summary = {
                 "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
-                "overall_score": population[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
+                "overall_score": scored[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
                 "lineage": _lineage(store, arch),
                 "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
             }
             (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             rows.append(summary)
-            log(f"export: #{rank} {arch[:8]} score {population[arch]:.4f} -> {final / folder}")
+            log(f"export: #{rank} {arch[:8]} score {scored[arch]:.4f} -> {final / folder}")
         baseline_keys = {name: key for name in ("gru", "lstm")
                          if (key := store.find_architecture(architectures.get(name)))}
         baselines = {name: {t: scores.task_score(key, t) for t in tasks} for name, key in baseline_keys.items()}

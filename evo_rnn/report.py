@@ -22,15 +22,13 @@ import html
 import io
 import random
 from pathlib import Path
-from typing import Any
 
 import networkx as nx
 
 from evo_rnn import architectures, diagram
 from evo_rnn.atomic_files import atomic_path
 from evo_rnn.cli import ArgumentParser, run, whole_number
-from evo_rnn.errors import EvoRnnError
-from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.runs import RunFiles, load_settings, open_run
 from evo_rnn.scores import Scores, verdict
 from evo_rnn.store import Store
 
@@ -95,9 +93,7 @@ class _Page:
 
     def __init__(self, store: Store, name: str, top: int):
         self.store, self.name = store, name
-        self.settings = RunSettings.load(store)
-        if self.settings is None:
-            raise EvoRnnError(f"run {name!r} holds no search configuration; it was not written by evo_rnn.search")
+        self.settings = load_settings(store, name)
         self.preset = self.settings.resolved_preset()
         self.scores = Scores(store, self.preset, self.settings.seed)
         self.tasks = list(self.scores.tasks)
@@ -299,10 +295,8 @@ def render_report(store: Store, name: str, top: int = 3) -> str:
 
 def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) -> Path:
     """Writes the report of run `files` to `path` (default: the run's folder/report.html); returns the path."""
-    if not files.database.is_file():
-        raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run {files.name}`")
     target = Path(path) if path is not None else files.root / "report.html"
-    with Store(files.database, readonly=True) as store:  # a reader: it works while a search writes
+    with open_run(files, readonly=True) as (store, _):  # a reader: it works while a search writes
         text = render_report(store, files.name, top)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as temporary:
@@ -311,8 +305,6 @@ def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) 
 
 
 def _job(args: argparse.Namespace) -> None:
-    if args.top < 1:
-        raise EvoRnnError("--top must be at least 1")
     print(write_report(RunFiles(args.run, args.runs_dir), args.output, args.top))
 
 

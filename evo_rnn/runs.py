@@ -26,7 +26,8 @@ from evo_rnn import presets, run_lock
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.store import Store
 
-__all__ = ["RUN_ID_KEY", "RunFiles", "RunSettings", "SETTINGS_KEY", "check_run_name", "run_id"]
+__all__ = ["RUN_ID_KEY", "RunFiles", "RunSettings", "SETTINGS_KEY", "check_run_name", "load_settings", "open_run",
+           "population", "run_id"]
 
 SETTINGS_KEY = "config"  # the database's meta key holding the run's settings
 RUN_ID_KEY = "run_id"  # the database's meta key holding the run's identity (its exports carry it)
@@ -133,3 +134,53 @@ def run_id(store: Store) -> str | None:
     """The run's identity: a random id stored when the run started (`RunSettings.start`), so that
     exports of two runs of the same name are told apart; None for a run older than it."""
     return store.get_meta(RUN_ID_KEY)
+
+
+@contextlib.contextmanager
+def open_run(files: RunFiles, readonly: bool = False,
+             lock: bool | None = None) -> Iterator[tuple[Store, RunSettings]]:
+    """Opens a stored run: its database and the settings it was started with.
+
+    Args:
+        files: the run.
+        readonly: open the database read-only (a reader never writes, and reads while a search
+            writes).
+        lock: hold the run's lock while it is open (`RunFiles.writing`); default: unless `readonly`.
+
+    Raises:
+        RunLockedError: `lock`, and another process is writing the run.
+        EvoRnnError: there is no run database, or it holds no search settings.
+        StoreError: the database cannot be used.
+    """
+    if not files.database.is_file():
+        raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run "
+                          f"{files.name}`, or give --runs-dir")
+    held = files.writing() if (not readonly if lock is None else lock) else contextlib.nullcontext()
+    with held, Store(files.database, readonly=readonly) as store:
+        yield store, load_settings(store, files.name)
+
+
+def load_settings(store: Store, name: str) -> RunSettings:
+    """The settings of run `name` in `store`.
+
+    Raises:
+        EvoRnnError: the database holds no search settings.
+    """
+    settings = RunSettings.load(store)
+    if settings is None:
+        raise EvoRnnError(f"run {name!r} ({store.path}) holds no search configuration; it was not written by "
+                          "evo_rnn.search")
+    return settings
+
+
+def population(store: Store, name: str) -> dict[str, float]:
+    """The run's population ({architecture: score}).
+
+    Raises:
+        EvoRnnError: it has none yet.
+    """
+    members = store.population()
+    if not members:
+        raise EvoRnnError(f"run {name!r} has no population yet (its seed cells are still being evaluated); "
+                          "let the search run longer")
+    return members
