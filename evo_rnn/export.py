@@ -67,17 +67,6 @@ def task_file_for(model_file: str | os.PathLike) -> Path:
     return model_file.with_name("task-" + model_file.stem.removeprefix("model-") + ".json")
 
 
-def _lineage(store: Store, arch: str) -> list[dict[str, Any]]:
-    """The architecture and its ancestors, each with its origin and the mutations that made it."""
-    chain, seen = [], set()
-    while arch is not None and arch not in seen:
-        seen.add(arch)
-        info = store.lineage(arch)
-        chain.append({"arch": arch, **info})
-        arch = info["parent"]
-    return chain
-
-
 def _export_of(folder: Path) -> tuple[str, str | None] | None:
     """The run (name, identity) `folder` is an export of, or None when it is not an export.
     An export without `export.json` (older evo_rnn) counts when it holds only its leaderboard,
@@ -331,7 +320,7 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
             summary = {
                 "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
                 "overall_score": scored[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
-                "lineage": _lineage(store, arch),
+                "lineage": store.ancestry(arch),
                 "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
             }
             (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -30,11 +30,11 @@ from evo_rnn.atomic_files import atomic_path
 from evo_rnn.cli import ArgumentParser, run, whole_number
 from evo_rnn.runs import RunFiles, load_settings, open_run
 from evo_rnn.scores import Scores, verdict
+from evo_rnn.search.evolution import MUTATE_OUTCOMES
 from evo_rnn.store import Store
 
 __all__ = ["build_parser", "main", "render_report", "write_report"]
 
-CHILD_OUTCOMES = ("duplicate", "unmutable", "filtered", "rejected", "evaluated", "accepted")
 SCORED_OUTCOMES = ("seeded", "accepted", "reevaluated")  # steps whose score is a population member's
 
 _STYLE = """
@@ -164,14 +164,11 @@ class _Page:
             if diagram.graphviz_available():
                 picture = _img(diagram.render_png(graph, f"#{rank} {self.store.label(arch)}", nodes, edges),
                                f"diagram of {arch}")
-            chain, seen, current = [], set(), arch
-            while current is not None and current not in seen:
-                seen.add(current)
-                step = self.store.lineage(current)
+            chain = []
+            for step in self.store.ancestry(arch):
                 done = "; ".join(f"{m['kind']} at {m['node']}: {m['detail']}" for m in step["mutations"])
-                chain.append(f"<li><code>{self.store.label(current)}</code> ({html.escape(step['origin'])})"
+                chain.append(f"<li><code>{self.store.label(step['arch'])}</code> ({html.escape(step['origin'])})"
                              + (f": {html.escape(done)}" if done else "") + "</li>")
-                current = step["parent"]
             changed = (f"in red: {len(nodes)} node(s) and {len(edges)} edge(s) that differ from its parent"
                        if info["parent"] else "a zoo cell")
             parts.append(f'<div class="cell"><h3>#{rank} <code>{arch[:8]}</code></h3>{picture}'
@@ -198,7 +195,7 @@ class _Page:
             ax.set_ylabel("best score recorded")
             ax.grid(alpha=0.3)
         counts = self.store.step_counts()
-        funnel = {outcome: counts.get(("mutate", outcome), 0) for outcome in CHILD_OUTCOMES}
+        funnel = {str(outcome): counts.get(("mutate", str(outcome)), 0) for outcome in MUTATE_OUTCOMES}
         funnel["unfinished"] = counts.get(("mutate", None), 0)
         reevaluations = counts.get(("reevaluate", "reevaluated"), 0)
         children = sum(funnel.values())

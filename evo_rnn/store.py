@@ -211,6 +211,17 @@ class Store:
             raise StoreError(f"no architecture {key!r} in {self.path}")
         return {"origin": row[0], "parent": row[1], "mutations": json.loads(row[2])}
 
+    def ancestry(self, key: str) -> list[dict[str, Any]]:
+        """The architecture and its ancestors, newest first, each `{"arch", "origin", "parent",
+        "mutations"}` (`lineage`) back to a cell with no parent."""
+        chain, seen = [], set()
+        while key is not None and key not in seen:
+            seen.add(key)
+            info = self.lineage(key)
+            chain.append({"arch": key, **info})
+            key = info["parent"]
+        return chain
+
     def label(self, key: str) -> str:
         """How reports name an architecture: a zoo cell by its name, any other by its hash's first 8 digits."""
         origin = self.lineage(key)["origin"]

@@ -45,7 +45,8 @@ from evo_rnn.scores import BASELINE, Scores
 from evo_rnn.seeds import check_seed, replicate_seed
 from evo_rnn.store import Store
 
-__all__ = ["Evolution", "EvalRequest", "Mutator", "Outcome", "SearchError", "Step", "StepOutcome", "StepRun"]
+__all__ = ["CHILD_OUTCOMES", "MUTATE_OUTCOMES", "Evolution", "EvalRequest", "Mutator", "Outcome", "SearchError", "Step",
+           "StepOutcome", "StepRun"]
 
 _SEED_ROUNDS = 3  # rounds of N configs a seed cell gets per task before a task with no good run is an error
 
@@ -70,6 +71,9 @@ class Outcome(enum.StrEnum):
 
 
 CHILD_OUTCOMES = (Outcome.FILTERED, Outcome.REJECTED, Outcome.ACCEPTED, Outcome.EVALUATED)  # a new child ends so
+# Every way a mutate step ends, in the order of the report's funnel.
+MUTATE_OUTCOMES = (Outcome.DUPLICATE, Outcome.UNMUTABLE, Outcome.FILTERED, Outcome.REJECTED, Outcome.EVALUATED,
+                   Outcome.ACCEPTED)
 
 
 @dataclasses.dataclass(frozen=True)
