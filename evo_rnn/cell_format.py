@@ -157,6 +157,8 @@ def loads(text: str | bytes) -> nx.DiGraph:
         raise CellFormatError(f"the document is {len(text)} bytes, over the limit of {MAX_FILE_BYTES}")
     try:
         data = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except CellFormatError:
+        raise
     except json.JSONDecodeError as error:
         raise CellFormatError(f"not valid JSON: {error}") from None
     except (RecursionError, UnicodeDecodeError, ValueError) as error:  # ValueError: a number of over 4300 digits
