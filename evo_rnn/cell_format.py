@@ -162,7 +162,8 @@ def loads(text: str | bytes) -> nx.DiGraph:
     except json.JSONDecodeError as error:
         raise CellFormatError(f"not valid JSON: {error}") from None
     except (RecursionError, UnicodeDecodeError, ValueError) as error:  # ValueError: a number of over 4300 digits
-        raise CellFormatError(f"not a readable JSON document: {type(error).__name__}") from None
+        detail = str(error).splitlines()[0][:120] if str(error) else "nested too deeply"
+        raise CellFormatError(f"not a readable JSON document ({type(error).__name__}: {detail})") from None
     return from_dict(data)
 
 

@@ -77,6 +77,8 @@ def _doc(**changes):
          "NaN is not a valid number"),
         ('{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": Infinity}], "edges": []}',
          "Infinity is not a valid number"),
+        ('{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": ' + "9" * 5000 + '}], "edges": []}',
+         "digits"),
         ("x" * 1_000_001, "over the limit"),
     ],
 )
