@@ -1,54 +1,48 @@
-"""`python -m evo_rnn.ablation`: the paper's comparison table, every zoo cell on the chosen tasks."""
+"""`python -m evo_rnn.ablation --run NAME`: the paper's comparison table, zoo cells on the chosen
+tasks, stored as a run.
+
+Every cell trains the same configurations per task (the first `--trials` of the task's bank,
+`presets.sample_configs`) on `--replicates` seeds each (`seeds.tuning_seeds`: the run's seed,
+then its re-evaluation seeds). Each cell's best configuration per task (`Scores.best_config`:
+the best mean over its seeds, as in the search) then trains again on `--confirm-seeds` fresh
+seeds, the same for every cell (`seeds.confirm_seeds`, as the search's confirmation). Every
+evaluation goes through the evaluation service into the run's database (`RUNS/NAME/search.sqlite`),
+so rerunning the command trains nothing already trained and asking for more cells, tasks,
+trials or seeds adds only what is new. The table (`evo_rnn.comparison`) is printed, written
+beside the database as `ablation.md` and `ablation.csv`, and rendered by `python -m
+evo_rnn.report --run NAME`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
-import json
-import statistics
+import io
+import itertools
+import shlex
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
-from evo_rnn import architectures, cell_format, presets, run_lock, stats, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
-from evo_rnn.executors import (EvalJob, Executor, InlineExecutor, LocalPoolExecutor, PopulationJob, WorkerLostError,
-                               run_jobs)
+from evo_rnn import architectures, comparison, datafiles, presets, tasks
+from evo_rnn.atomic_files import write_atomically
+from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, run, whole_number
+from evo_rnn.comparison import AblationSettings
+from evo_rnn.evaluations import Evaluations, Request
+from evo_rnn.executors import Executor, local_executor
 from evo_rnn.hparams import HParams
-from evo_rnn.population import shape_batches
-from evo_rnn.presets import sample_configs
-from evo_rnn.results import BATCH_ORDER, EvalResult, Status
-from evo_rnn.seeds import CONFIRM_SEED_OFFSET, MAX_CONFIRM_SEEDS, MAX_RUN_SEED
-from evo_rnn.seeds import confirm_seeds as confirm_seeds_of
+from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.scores import CONFIRM_META, Scores
+from evo_rnn.seeds import MAX_CONFIRM_SEEDS, MAX_REPLICATES, MAX_RUN_SEED, confirm_seeds, tuning_seeds
+from evo_rnn.store import Store
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
-__all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "best_trial", "confirm_plan", "confirmed", "default_tasks", "main", "plan",
-           "populations", "separation", "summarize"]
+__all__ = ["ablate", "build_parser", "default_tasks", "main", "tuning_requests"]
 
-# Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
-PAPER_TABLE_1: dict[str, dict[str, float]] = {
-    "tanh": {"arith": 0.29493, "xml": 0.32050, "ptb": 0.08782},
-    "lstm": {"arith": 0.89228, "xml": 0.42470, "ptb": 0.08912},
-    "lstm_f": {"arith": 0.29292, "xml": 0.23356, "ptb": 0.08808},
-    "lstm_i": {"arith": 0.75109, "xml": 0.41371, "ptb": 0.08662},
-    "lstm_o": {"arith": 0.86747, "xml": 0.42117, "ptb": 0.08933},
-    "lstm_b": {"arith": 0.90163, "xml": 0.44434, "ptb": 0.08952},
-    "gru": {"arith": 0.89565, "xml": 0.45963, "ptb": 0.09069},
-    "mut1": {"arith": 0.92135, "xml": 0.47483, "ptb": 0.08968},
-    "mut2": {"arith": 0.89735, "xml": 0.47324, "ptb": 0.09036},
-    "mut3": {"arith": 0.90728, "xml": 0.46478, "ptb": 0.09161},
-}
+Log = Callable[[str], None]
 
 
-# The tiers Table 1 puts the cells in (higher is better; the order inside a tier is within the
-# paper's own noise): arith: tanh and LSTM-f fail (~0.29), LSTM-i is between (0.75), the rest
-# 0.87-0.92; XML: tanh and LSTM-f below every gated cell.
-PAPER_TIERS: dict[str, dict[str, int]] = {
-    "arith": {"tanh": 0, "lstm_f": 0, "lstm_i": 1, **{c: 2 for c in ("lstm", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
-                                                                     "mut3")}},
-    "xml": {"tanh": 0, "lstm_f": 0, **{c: 1 for c in ("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
-                                                      "mut3")}},
-}
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def default_tasks(data_dir: str | None) -> list[str]:
@@ -60,295 +54,162 @@ def default_tasks(data_dir: str | None) -> list[str]:
     return ["arith", "xml", "ptb"]
 
 
-def markdown_table(best: dict[str, dict[str, dict[str, float]]], confirm: dict[str, dict[str, stats.Estimate]],
-                   cells: list[str], task_names: list[str]) -> str:
-    """Cells x tasks: the test score on the confirmation seeds with its 95% interval (when
-    there are confirmation runs), the best tuning validation score (± its spread over
-    replicates when there are several), and the paper's figure in brackets."""
-    head = "| cell | " + " | ".join(f"{t}: confirmed test [95% CI] | tuning valid (paper)" for t in task_names) + " |"
-    lines = [head, "|---" * (2 * len(task_names) + 1) + "|"]
-    for cell in cells:
-        row = []
-        for t in task_names:
-            measured, confirmation = best.get(cell, {}).get(t), confirm.get(cell, {}).get(t)
-            paper = PAPER_TABLE_1[cell].get(t)
-            row.append("—" if confirmation is None else confirmation.text(4))
-            if measured is None:
-                text = "—"
-            elif measured["replicates"] > 1:
-                text = f"{measured['valid']:.4f} ± {measured['valid_std']:.4f}"
-            else:
-                text = f"{measured['valid']:.4f}"
-            row.append(text + (f" ({paper:.4f})" if paper is not None else ""))
-        lines.append(f"| {cell} | " + " | ".join(row) + " |")
-    return "\n".join(lines)
+def tuning_requests(store: Store, settings: AblationSettings, preset: presets.Preset, seed: int) -> list[Request]:
+    """Every cell x task x configuration x tuning seed, each cell's requests on a task one group
+    (so they pack into batched jobs together). The configurations of a task are the same for
+    every cell."""
+    requests = []
+    seeds = tuning_seeds(seed, settings.replicates)
+    for group, (task, cell) in enumerate(itertools.product(settings.tasks, settings.cells)):
+        configs = presets.sample_configs(preset, task, settings.trials, seed)
+        arch = store.add_architecture(architectures.get(cell), f"zoo:{cell}")
+        requests += [Request(arch, task, config, s, preset, phase="tune", group=group)
+                     for s in seeds for config in configs]
+    return requests
 
 
-RowKey = tuple[str, str, int, int, str]  # (cell, task, trial, replicate or confirmation seed, phase)
+def confirm_requests(store: Store, scores: Scores, settings: AblationSettings,
+                     preset: presets.Preset, seed: int) -> list[Request]:
+    """Each cell's best configuration per task (`Scores.best_config`) on the confirmation seeds."""
+    requests = []
+    for group, (task, cell) in enumerate(itertools.product(settings.tasks, settings.cells)):
+        arch = store.find_architecture(architectures.get(cell))
+        requests += [Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm",
+                             group=group)
+                     for key in scores.confirm_keys(arch, task, confirm_seeds(seed, settings.confirm_seeds))]
+    return requests
 
 
-def row_key(row: dict) -> RowKey:
-    """A result row's place in the table: phase "tune" (rows written before phases existed) or
-    "confirm" (rows written before replicates existed are replicate 0)."""
-    return row["cell"], row["task"], row["trial"], row.get("replicate", 0), row.get("phase", "tune")
+def _start(store: Store, name: str, run_settings: RunSettings, settings: AblationSettings) -> None:
+    """Starts the ablation run in `store`, or checks that it resumes one with the same preset and seed."""
+    stored = RunSettings.load(store)
+    if stored is None:
+        run_settings.start(store)
+    elif stored.kind != "ablation":
+        raise UsageError(f"run {name!r} is a {stored.kind} run (`{stored.command}`), not an ablation; choose another "
+                         "--run")
+    elif stored.resolved_preset() != run_settings.resolved_preset() or stored.seed != run_settings.seed:
+        raise UsageError(f"run {name!r} was started as `{stored.command}`; resume it with the same --preset, --set, "
+                         "--population-size and --seed (cells, tasks, trials and seeds may change), or start another "
+                         "with --run NEW_NAME")
+    store.set_meta(comparison.ABLATION_META, settings.to_dict())
 
 
-def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None:
-    """One cell on one task: per replicate (one training seed per config) the best validation
-    score over the configs that trained ("ok") and the test score at that config; then the mean
-    and the standard deviation of those over the replicates. None if nothing trained."""
-    best: dict[int, dict] = {}
-    for row in rows:
-        if row["cell"] == cell and row["task"] == task and row["status"] == Status.OK and row_key(row)[4] == "tune":
-            replicate = row_key(row)[3]
-            if replicate not in best or row["valid_score"] > best[replicate]["valid_score"]:
-                best[replicate] = row
-    if not best:
-        return None
-    valid = [r["valid_score"] for r in best.values()]
-    return {
-        "replicates": len(valid),
-        "valid": statistics.fmean(valid),
-        "valid_std": statistics.stdev(valid) if len(valid) > 1 else 0.0,
-        "test": statistics.fmean(r["test_score"] for r in best.values()),
-    }
+def ablate(files: RunFiles, run_settings: RunSettings, settings: AblationSettings, executor: Executor,
+           data_dir: str | None = None, members_per_job: int = 1, tensorboard: TensorBoardLog | None = None,
+           log: Log = _stderr) -> list[comparison.Row]:
+    """Tunes and confirms `settings`' cells on its tasks into run `files` (under its lock),
+    writes its table beside the database, and returns the table.
+
+    Raises:
+        UsageError: the run exists with another preset or seed, or is not an ablation.
+        RunLockedError: another process is writing the run.
+    """
+    preset = run_settings.resolved_preset()
+    with files.writing(), Store(files.database) as store:
+        _start(store, files.name, run_settings, settings)
+
+        def said(kind: str, data: dict) -> None:
+            if kind == "evaluation":
+                log(f"{store.label(data['arch']):7} {data['task']:6} {data['status']:8} valid "
+                    f"{data['valid_score']:.4f} ({data['seconds']:.0f} s)")
+
+        service = Evaluations(store, executor, data_dir, members_per_job=members_per_job, tensorboard=tensorboard,
+                              on_event=said)
+        tuning = tuning_requests(store, settings, preset, run_settings.seed)
+        service.run(tuning)
+        scores = Scores(store, preset, run_settings.seed)
+        store.set_meta(CONFIRM_META, {"seeds": confirm_seeds(run_settings.seed, settings.confirm_seeds),
+                                      "cells": [store.find_architecture(architectures.get(c)) for c in settings.cells],
+                                      "top": len(settings.cells)})
+        service.run(confirm_requests(store, scores, settings, preset, run_settings.seed))
+        log(f"ablation run {files.name!r}: {service.trained} evaluations trained, {service.cache_hits} from the "
+            f"run's database ({files.database})")
+        table = comparison.rows(store, scores, settings.cells, settings.tasks)
+        _write_tables(files, run_settings, settings, table)
+    return table
 
 
-def best_trial(rows: list[dict], cell: str, task: str) -> int | None:
-    """The tuning config with the best mean validation score over its replicates (a replicate
-    that diverged or failed counts 0: a config that trains only sometimes is not the best);
-    None if nothing was tuned."""
-    scores: dict[int, list[float]] = {}
-    for row in rows:
-        if row["cell"] == cell and row["task"] == task and row_key(row)[4] == "tune":
-            scores.setdefault(row["trial"], []).append(row["valid_score"] if row["status"] == Status.OK else 0.0)
-    if not scores:
-        return None
-    return max(sorted(scores), key=lambda trial: statistics.fmean(scores[trial]))
-
-
-def confirm_plan(cells: list[str], task_names: list[str], rows: list[dict], preset: presets.Preset, trials: int,
-                 confirm_seeds: int, seed: int, data_dir: str | None) -> list[tuple[RowKey, EvalJob]]:
-    """Every cell's best tuning config per task (`best_trial`) trained again on `confirm_seeds`
-    fresh seeds, `scores.confirm_seeds` (`seed + CONFIRM_SEED_OFFSET + s`, as a search's confirmation): the same
-    seeds for every cell, none used in tuning."""
-    jobs = []
-    for task_name in task_names:
-        configs = sample_configs(preset, task_name, trials, seed)
-        for cell in cells:
-            trial = best_trial(rows, cell, task_name)
-            if trial is None:
-                continue
-            graph = cell_format.dumps(architectures.get(cell))
-            for s, fresh in enumerate(confirm_seeds_of(seed, confirm_seeds)):
-                job = EvalJob(cell, graph, task_name, configs[trial].to_json(), fresh, preset, data_dir)
-                jobs.append(((cell, task_name, trial, s, "confirm"), job))
-    return jobs
-
-
-def confirmed(rows: list[dict], cell: str, task: str) -> stats.Estimate | None:
-    """The test score of `cell`'s confirmation runs on `task` (its best tuning config on fresh
-    seeds; a run that diverged counts 0) with its 95% t interval; None without such runs.
-    Only the runs of the current best config count (more tuning may have chosen another)."""
-    trial = best_trial(rows, cell, task)
-    scores = [row["test_score"] if row["status"] == Status.OK else 0.0
-              for row in rows if row["cell"] == cell and row["task"] == task and row_key(row)[4] == "confirm"
-              and row["trial"] == trial]
-    return stats.mean_interval(scores) if scores else None
-
-
-def separation(confirm: dict[str, stats.Estimate], task: str) -> list[str]:
-    """What the confirmed scores say about the paper's tiers on `task`: Kendall's tau over the
-    cell pairs that cross tiers, and whether each bottom-tier cell's interval lies below each
-    of the LSTM's and the GRU's (non-overlapping 95% intervals). Empty where the paper has no
-    tiers for the task or fewer than two tiers were measured."""
-    tiers = PAPER_TIERS.get(task)
-    if not tiers:
-        return []
-    measured = {cell: estimate.mean for cell, estimate in confirm.items() if cell in tiers}
-    try:
-        tau, pairs = stats.cross_tier_tau(measured, tiers)
-    except ValueError:
-        return []
-    lines = [f"{task}: Kendall's tau against the paper's tiers over the {pairs} cell pairs that cross tiers: {tau:.2f}"]
-    for low in (c for c in confirm if tiers.get(c) == 0):
-        for high in ("lstm", "gru"):
-            if high in confirm:
-                below = (confirm[low].high < confirm[high].low) if not confirm[low].overlaps(confirm[high]) else False
-                lines.append(f"{task}: {low} {confirm[low].text()} vs {high} {confirm[high].text()}: "
-                             + ("below, the intervals do not overlap" if below else "not separated"))
-    return lines
-
-
-def plan(cells: list[str], task_names: list[str], preset: presets.Preset, trials: int, replicates: int,
-         seed: int, data_dir: str | None) -> list[tuple[RowKey, EvalJob]]:
-    """Every cell x task x config x replicate. The configs of a task are the same for every cell;
-    replicate r of config `trial` trains with seed `seed + trial + r * trials`."""
-    if trials * replicates > CONFIRM_SEED_OFFSET:
-        raise UsageError(f"--trials x --replicates must stay under {CONFIRM_SEED_OFFSET} (the confirmation seeds' range)")
-    jobs = []
-    for task_name in task_names:
-        configs = sample_configs(preset, task_name, trials, seed)
-        for cell in cells:
-            graph = cell_format.dumps(architectures.get(cell))
-            for replicate in range(replicates):
-                for trial, config in enumerate(configs):
-                    job = EvalJob(cell, graph, task_name, config.to_json(), seed + trial + replicate * trials,
-                                  preset, data_dir)
-                    jobs.append(((cell, task_name, trial, replicate, "tune"), job))
-    return jobs
-
-
-def populations(jobs: list[tuple[RowKey, EvalJob]], size: int) -> list[tuple[list[RowKey], PopulationJob]]:
-    """The jobs as populations of at most `size` members, each of one cell, task and shape
-    (layers and budget), in plan order."""
-    groups: dict[tuple[str, str], list[tuple[RowKey, EvalJob]]] = {}
-    for key, job in jobs:
-        groups.setdefault((job.arch, job.task), []).append((key, job))
-    batched = []
-    for members in groups.values():
-        configs = [HParams.from_dict(json.loads(job.hparams)) for _, job in members]
-        for chunk in shape_batches(configs, size):
-            first = members[chunk[0]][1]
-            batched.append(([members[i][0] for i in chunk], PopulationJob(
-                first.arch, first.graph, first.task, tuple(members[i][1].hparams for i in chunk),
-                tuple(members[i][1].seed for i in chunk), first.preset, first.data_dir)))
-    return batched
-
-
-def _check_settings(path: Path, preset: presets.Preset, seed: int, trials: int, populations: bool = False) -> None:
-    """Records what the results in an output folder depend on (preset with overrides, seed,
-    configs per task, the batch order, and whether populations trained them: the engines agree
-    to float rounding, not bit for bit), and refuses to resume a folder started with other ones:
-    their rows would be mixed into one table. More cells, tasks or replicates may be added."""
-    settings = {"preset": dataclasses.asdict(preset), "seed": seed, "trials": trials, "batch_order": BATCH_ORDER}
-    if populations:
-        settings["engine"] = "population"
-    canonical = json.loads(json.dumps(settings))  # tuples as lists, as read back
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise UsageError(f"{path} is not valid JSON; delete it only if {path.parent} holds no results") from None
-        if stored != canonical:
-            raise UsageError(f"{path.parent} holds an ablation run with another preset, --set, --seed, --trials or "
-                             f"--population (or none); "
-                             f"rerun with those or choose another --out")
-    else:
-        path.write_text(json.dumps(canonical, indent=1, sort_keys=True) + "\n")
+def _write_tables(files: RunFiles, run_settings: RunSettings, settings: AblationSettings,
+                  table: list[comparison.Row]) -> None:
+    seeds = "" if settings.replicates == 1 else f" (the best mean over {settings.replicates} training seeds)"
+    lines = comparison.verdicts(table, settings.tasks)
+    text = (f"Per cell and task: {settings.trials} hyperparameter configurations tuned, the same for every cell; the "
+            f"best by validation score{seeds} trained again on {settings.confirm_seeds} fresh seeds, the same for "
+            f"every cell: its mean test score with a 95% t interval, its ratio to the GRU paired by seed with the "
+            f"paired t-test. Preset `{run_settings.preset}`, seed {run_settings.seed}; the paper's Table 1 in "
+            f"brackets.\n\n`{run_settings.command}`\n\n{comparison.markdown(table, settings.tasks)}\n"
+            + "".join(f"\n- {line}" for line in lines) + ("\n" if lines else ""))
+    write_atomically(files.root / "ablation.md", text.encode())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["cell", "task", "tuning_valid", "tuning_seeds", "confirm_seeds", "confirm_test_mean",
+                     "confirm_ci95_low", "confirm_ci95_high", "ratio_to_gru", "ratio_ci95_low", "ratio_ci95_high",
+                     "p_value_vs_gru", "paper"])
+    for row in table:
+        confirmed = ("", "", "") if row.confirmed is None else (row.confirmed.mean, row.confirmed.low,
+                                                                 row.confirmed.high)
+        ratio = ("", "", "") if row.ratio_to_gru is None else (row.ratio_to_gru.mean, row.ratio_to_gru.low,
+                                                                row.ratio_to_gru.high)
+        writer.writerow([row.cell, row.task, "" if row.tuning_valid is None else row.tuning_valid, row.tuning_seeds,
+                         0 if row.confirmed is None else row.confirmed.n, *confirmed, *ratio,
+                         "" if row.p_value_vs_gru is None else row.p_value_vs_gru,
+                         "" if row.paper is None else row.paper])
+    write_atomically(files.root / "ablation.csv", buffer.getvalue().encode())
 
 
 def _job(args: argparse.Namespace) -> int:
-    preset = presets.with_overrides(presets.get(args.preset), args.set)
-    task_names = args.tasks.split(",") if args.tasks else default_tasks(args.data_dir)
+    data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())  # workers may run elsewhere
+    task_names = args.tasks.split(",") if args.tasks else default_tasks(data_dir)
     unknown = [t for t in task_names if t not in tasks.names()]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
     cells = args.cells.split(",") if args.cells else architectures.names()
     for cell in cells:
         architectures.get(cell)  # unknown names fail before any training
-    data_dir = None if args.data_dir is None else str(Path(args.data_dir).resolve())  # workers may run elsewhere
     for task_name in task_names:
         tasks.check_data(task_name, data_dir)  # a missing dataset fails before any training
-    out = Path(args.out)
-    with run_lock.hold(out / "ablation.lock", f"the ablation in {out}"):  # one process writes it at a time
-        return _ablate(args, preset, cells, task_names, data_dir, out)
-
-
-def _ablate(args: argparse.Namespace, preset: presets.Preset, cells: list[str], task_names: list[str],
-            data_dir: str | None, out: Path) -> int:
-    """Tunes, confirms and writes the table into `out` (locked by the caller); returns the exit code."""
-    _check_settings(out / "settings.json", preset, args.seed, args.trials, bool(args.population))
-    log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
-    rows_path = out / "results.jsonl"
-    results = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
-    done = {row_key(row) for row in results}  # resume: skip what an earlier run of the same command finished
-    jobs: list = [(key, job) for key, job in plan(cells, task_names, preset, args.trials, args.replicates, args.seed,
-                                                  data_dir) if key not in done]
-    if args.population:
-        jobs = populations(jobs, args.population)
-    if args.workers == 1:
-        executor: Executor = InlineExecutor()  # evaluations run in this process
-    else:
-        executor = LocalPoolExecutor(args.workers)
-    with rows_path.open("a") as handle:
-
-        def record(key: RowKey, result: EvalResult) -> None:
-            cell, task_name, trial, replicate, phase = key
-            row = {"cell": cell, "task": task_name, "trial": trial, "replicate": replicate, "phase": phase,
-                   **result.to_dict()}
-            handle.write(json.dumps(row, sort_keys=True) + "\n")
-            handle.flush()
-            results.append(row)
-            if log is not None:
-                log.write(result, cell, phase, {"trial": trial, "replicate": replicate})
-            print(f"{cell:7} {task_name:6} {phase:7} trial {trial} seed {result.seed}: {result.status:8} "
-                  f"valid {result.valid_score:.4f} test {result.test_score:.4f} ({result.seconds:.0f} s)",
-                  file=sys.stderr, flush=True)
-
-        try:
-            run_jobs(executor, jobs, record)
-            # Confirmation: each cell's best tuning config on fresh seeds, once its tuning is in.
-            confirm_jobs = [(key, job) for key, job in confirm_plan(cells, task_names, results, preset, args.trials,
-                                                                    args.confirm_seeds, args.seed, data_dir)
-                            if key not in {row_key(row) for row in results}]
-            if args.population:
-                confirm_jobs = populations(confirm_jobs, args.population)
-            run_jobs(executor, confirm_jobs, record)
-            executor.shutdown()
-        except (KeyboardInterrupt, WorkerLostError) as error:
-            executor.shutdown(cancel=True)
-            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
-            print(f"{reason}; every finished evaluation is in {rows_path}; rerun the same command to resume",
-                  file=sys.stderr, flush=True)
-            return 130 if isinstance(error, KeyboardInterrupt) else 1
-    best: dict[str, dict[str, dict[str, float]]] = {}
-    confirm: dict[str, dict[str, stats.Estimate]] = {}
-    with (out / "ablation.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["cell", "task", "trials", "replicates", "best_valid_score", "best_valid_std",
-                         "test_score_at_best", "best_trial", "confirm_seeds", "confirm_test_mean", "confirm_ci95_low",
-                         "confirm_ci95_high", "paper"])
-        for cell in cells:
-            for task_name in task_names:
-                summary = summarize(results, cell, task_name)
-                if summary is None:
-                    continue
-                best.setdefault(cell, {})[task_name] = summary
-                estimate = confirmed(results, cell, task_name)
-                if estimate is not None:
-                    confirm.setdefault(cell, {})[task_name] = estimate
-                writer.writerow([cell, task_name, args.trials, summary["replicates"], f"{summary['valid']:.5f}",
-                                 f"{summary['valid_std']:.5f}", f"{summary['test']:.5f}",
-                                 best_trial(results, cell, task_name), estimate.n if estimate else 0,
-                                 *(("", "", "") if estimate is None else
-                                   (f"{x:.5f}" for x in (estimate.mean, estimate.low, estimate.high))),
-                                 PAPER_TABLE_1[cell].get(task_name, "")])
-    table = markdown_table(best, confirm, cells, task_names)
-    verdicts = [line for t in task_names
-                for line in separation({c: confirm[c][t] for c in confirm if t in confirm[c]}, t)]
-    command = " ".join(["python -m evo_rnn.ablation", *sys.argv[1:]])
-    seeds = ("" if args.replicates == 1 else
-             f", mean ± standard deviation over {args.replicates} training seeds per config")
-    (out / "ablation.md").write_text(
-        f"Per cell and task: {args.trials} hyperparameter configs tuned (the same bank for every cell; best "
-        f"validation score{seeds}), then the best config trained again on {args.confirm_seeds} fresh seeds "
-        f"(the same for every cell), whose mean test score is given with its 95% t interval. Preset "
-        f"`{preset.name}`, seed {args.seed}; the paper's Table 1 in brackets.\n\n`{command}`\n\n{table}\n"
-        + "".join(f"\n- {line}" for line in verdicts) + ("\n" if verdicts else "")
-    )
-    print(table)
-    for line in verdicts:
+    if args.confirm_seeds == 1:
+        raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
+    overrides = list(args.set)
+    if args.population_size > 1 and not any(item.startswith("engine=") for item in overrides):
+        overrides.append("engine=population")  # a member's result must not depend on its company
+    command = "python -m evo_rnn.ablation" + "".join(f" {shlex.quote(a)}" for a in args.argv)
+    run_settings = RunSettings(args.preset, tuple(overrides), args.seed, command, kind="ablation")
+    run_settings.resolved_preset()  # bad --set values fail before the run's folder is made
+    settings = AblationSettings(tuple(dict.fromkeys(cells)), tuple(dict.fromkeys(task_names)), args.trials,
+                                args.replicates, args.confirm_seeds)
+    files = RunFiles(args.run, args.runs_dir)
+    executor = local_executor(args.workers)
+    try:
+        table = ablate(files, run_settings, settings, executor, data_dir, args.population_size,
+                       None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
+    except KeyboardInterrupt:
+        executor.shutdown(cancel=True)
+        _stderr(f"interrupted: every finished evaluation is in {files.database}; rerun the same command to resume")
+        return 130
+    except BaseException:
+        executor.shutdown(cancel=True)
+        raise
+    executor.shutdown()
+    print(comparison.markdown(table, settings.tasks))
+    for line in comparison.verdicts(table, settings.tasks):
         print(line)
+    _stderr(f"the table is in {files.root / 'ablation.md'}; `python -m evo_rnn.report --run {files.name}` renders it")
     return 0
 
 
-DESCRIPTION = "The paper's comparison table: every chosen zoo cell trained with the same configs on the chosen tasks."
+DESCRIPTION = ("The paper's comparison table: zoo cells trained with the same configurations on the chosen tasks, each "
+               "cell's best configuration confirmed on fresh seeds, stored as a run (rerun to resume).")
 
 
 def build_parser() -> ArgumentParser:
     """The command line's parser."""
     parser = ArgumentParser(prog="python -m evo_rnn.ablation", description=DESCRIPTION)
+    parser.add_argument("--run", default="ablation",
+                        help="run name: its state is RUNS_DIR/NAME/search.sqlite, its table RUNS_DIR/NAME/ablation.md "
+                             "(default: ablation)")
+    parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
     parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
                         help="task sizes and training settings (default: quick)")
     parser.add_argument("--tasks", default=None,
@@ -358,24 +219,21 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--trials", type=whole_number(1), default=8,
                         help="hyperparameter configs per cell and task, the bank's first ones, the same for every "
                              "cell (default: 8)")
+    parser.add_argument("--replicates", type=whole_number(1, MAX_REPLICATES), default=2,
+                        help="training seeds per tuning config; the best config is the best mean over them (one "
+                             "seed's luck does not choose it) (default: 2)")
     parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=8, metavar="S",
                         help="train each cell's best config per task again on S fresh seeds (the same for every "
-                             "cell) and report its test score with a 95%% interval (default: 8)")
-    parser.add_argument("--replicates", type=whole_number(1), default=2,
-                        help="training seeds per tuning config; the best config is the best mean over them (one "
-                             "seed's luck does not choose it) and the table gives the mean and spread of the best "
-                             "(default: 2)")
-    parser.add_argument("--workers", type=whole_number(1), default=1,
-                        help="evaluations at once, each in its own process (default: 1, in this process)")
-    parser.add_argument("--population", type=whole_number(0), default=8, metavar="P",
-                        help="train each cell's configs and replicates of one shape P at a time as one compiled "
-                             "program (evo_rnn.population: the same batches as Keras' fit, the same results to float "
-                             "rounding); 0: one at a time with Keras' fit (default: 8)")
-    parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0, help="seeds the configs and the training runs (default: 0)")
+                             "cell) and report its test score with a 95%% interval; 0: no confirmation (default: 8)")
+    add_workers_argument(parser)
+    parser.add_argument("--population-size", type=whole_number(1), default=8, metavar="P",
+                        help="train a cell's configs and seeds of one shape P at a time as one compiled program "
+                             "(evo_rnn.population; sets --set engine=population: the same batches as Keras' fit, the "
+                             "same results to float rounding); 1: one at a time with Keras' fit (default: 8)")
+    parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0,
+                        help="seeds the configs and the training runs (default: 0)")
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
-    parser.add_argument("--out", default="runs/ablation",
-                        help="output folder; rerunning resumes (default: runs/ablation)")
     add_tensorboard_argument(parser)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=5 (default: none)")
@@ -383,8 +241,10 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input)."""
-    return run(build_parser(), _job, argv)
+    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
+    parser = build_parser()
+    parser.set_defaults(argv=sys.argv[1:] if argv is None else argv)
+    return run(parser, _job, argv)
 
 
 if __name__ == "__main__":

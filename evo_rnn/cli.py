@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from evo_rnn.errors import EvoRnnError
 
-__all__ = ["ArgumentParser", "UsageError", "number", "run", "whole_number"]
+__all__ = ["ArgumentParser", "UsageError", "add_workers_argument", "number", "run", "whole_number"]
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 1
@@ -62,6 +62,14 @@ def number(low: float = 0.0, above: bool = True) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--workers N` option, the same for every command that trains (`executors.local_executor`
+    reads it): N worker processes, 0 for this process, by default one per CPU core."""
+    parser.add_argument("--workers", type=whole_number(0), default=None,
+                        help="worker processes training at once; 0 trains in this process (default: one per CPU "
+                             "core; with --executor ray, the cluster's CPUs)")
 
 
 def _one_line(error: BaseException) -> str:

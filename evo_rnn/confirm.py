@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evo_rnn import architectures, datafiles
-from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
+from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, run, whole_number
 from evo_rnn.evaluations import Evaluations, Request
-from evo_rnn.executors import Executor, InlineExecutor, LocalPoolExecutor
+from evo_rnn.executors import Executor, local_executor
 from evo_rnn.export import export_run
 from evo_rnn.hparams import HParams
 from evo_rnn.runs import RunFiles, open_run, population
@@ -97,7 +97,7 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
 def _job(args: argparse.Namespace) -> int:
     data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())
     files = RunFiles(args.run, args.runs_dir)
-    executor = InlineExecutor() if args.workers == 0 else LocalPoolExecutor(args.workers)
+    executor = local_executor(args.workers)
     try:
         confirm_run(files, args.top, args.seeds, executor, data_dir,
                     tensorboard=None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
@@ -125,8 +125,7 @@ def build_parser() -> ArgumentParser:
                                                              "LSTM (default: 3)")
     parser.add_argument("--seeds", type=whole_number(MIN_SEEDS, MAX_CONFIRM_SEEDS), default=4, help=f"fresh training seeds per cell and task, at least "
                                                                f"{MIN_SEEDS} (default: 4)")
-    parser.add_argument("--workers", type=whole_number(0), default=os.cpu_count() or 1,
-                        help="worker processes; 0 trains in this process (default: the CPU cores)")
+    add_workers_argument(parser)
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
     parser.add_argument("--out", default="saved_architectures",

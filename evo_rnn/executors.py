@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
 from concurrent.futures.process import BrokenProcessPool
 
 from evo_rnn import backend, cell_format, population
@@ -26,7 +25,7 @@ from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
 
-__all__ = ["EvalJob", "Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "PopulationJob", "run_job", "run_jobs",
+__all__ = ["EvalJob", "Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "PopulationJob", "local_executor", "run_job",
            "WorkerLostError"]
 
 
@@ -228,19 +227,7 @@ class LocalPoolExecutor(Executor):
         pool.shutdown(wait=True, cancel_futures=cancel)
 
 
-def run_jobs(executor: Executor, jobs: list[tuple[Any, Job]], on_result: Callable[[Any, EvalResult], object]) -> None:
-    """Runs `(key, job)` pairs, `executor.workers` jobs in flight at a time, and hands every
-    result to `on_result(key, result)` as soon as its job returns. A population job's key is a
-    sequence of keys, one per member (its result is a list), handed over together when the job finishes."""
-    waiting = iter(jobs)
-    in_flight: dict[concurrent.futures.Future, Any] = {}
-    while True:
-        while len(in_flight) < executor.workers and (item := next(waiting, None)) is not None:
-            in_flight[executor.submit(item[1])] = item[0]
-        if not in_flight:
-            return
-        done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
-        for future in done:
-            keys, result = in_flight.pop(future), future.result()
-            for key, member in zip(keys, result) if isinstance(result, list) else [(keys, result)]:
-                on_result(key, member)
+def local_executor(workers: int | None) -> Executor:
+    """Where the `--workers` option (`cli.add_workers_argument`) runs evaluations: 0 in this
+    process, N in a pool of N processes, None in a pool of one per CPU core."""
+    return InlineExecutor() if workers == 0 else LocalPoolExecutor(workers)

@@ -1,5 +1,7 @@
 """`python -m evo_rnn.report --run NAME [-o FILE.html]`: one self-contained HTML page about a
-search run, read from its database (so it works on a run still going, and on a killed one).
+search run, read from its database (so it works on a run still going, and on a killed one). An
+ablation run (`python -m evo_rnn.ablation`) gets its comparison table instead: confirmed
+scores with intervals, ratios to the GRU, the paper's figures and tiers, and the spread.
 
 It shows the leaderboard (sortable; scores, ratios to the GRU and the LSTM, confirmation
 intervals where the run has them, configurations tried), each top cell's diagram with what
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from evo_rnn import architectures, diagram
+from evo_rnn import architectures, comparison, diagram
 from evo_rnn.atomic_files import atomic_path
 from evo_rnn.cli import ArgumentParser, run, whole_number
 from evo_rnn.runs import RunFiles, load_settings, open_run
@@ -280,11 +282,67 @@ class _Page:
                 "overlap this much.</p>" + _plot(figure, "spread of scores over configurations"))
 
 
+class _AblationPage(_Page):
+    """What the report reads from an ablation run (`python -m evo_rnn.ablation`): its comparison
+    table (`evo_rnn.comparison`) and the spread of every cell's configurations."""
+
+    def __init__(self, store: Store, name: str, ablation: comparison.AblationSettings):
+        self.store, self.name, self.ablation = store, name, ablation
+        self.settings = load_settings(store, name)
+        self.preset = self.settings.resolved_preset()
+        self.scores = Scores(store, self.preset, self.settings.seed)
+        self.tasks = list(ablation.tasks)
+        found = (store.find_architecture(architectures.get(cell)) for cell in ablation.cells)
+        self.top, self.baselines, self.has_baseline = [arch for arch in found if arch is not None], {}, True
+
+    def header(self) -> str:
+        a = self.ablation
+        return (f"<h1>Ablation run <code>{html.escape(self.name)}</code></h1>"
+                f"<p>Made by <code>{html.escape(self.settings.command or '')}</code>. Preset "
+                f"<code>{html.escape(self.preset.name)}</code>, seed {self.settings.seed}: cells "
+                f"{', '.join(a.cells)} on {', '.join(a.tasks)}, {a.trials} configurations per task (the same for every "
+                f"cell) on {a.replicates} seed{'s' if a.replicates != 1 else ''} each, each cell's best configuration "
+                f"confirmed on {a.confirm_seeds} fresh seeds. {self.store.evaluation_count()} evaluations. Read "
+                f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>")
+
+    def table(self) -> str:
+        table = comparison.rows(self.store, self.scores, self.ablation.cells, self.ablation.tasks)
+        heads = ["cell", "task", "confirmed test [95% CI]", "ratio to GRU [95% CI]", "p vs GRU", "tuning valid",
+                 "seeds", "paper (Table 1)", "paper tier"]
+        rows = []
+        for row in table:
+            tier = comparison.PAPER_TIERS.get(row.task, {}).get(row.cell)
+            cells = [f"<code>{html.escape(row.cell)}</code>", html.escape(row.task),
+                     f'<span data-v="{row.confirmed.mean if row.confirmed else -1}">'
+                     f'{row.confirmed.text(4) if row.confirmed else "—"}</span>',
+                     f'<span data-v="{row.ratio_to_gru.mean if row.ratio_to_gru else -1}">'
+                     f'{row.ratio_to_gru.text(3) if row.ratio_to_gru else "—"}</span>',
+                     "—" if row.p_value_vs_gru is None else f"{row.p_value_vs_gru:.2g}",
+                     _fmt(row.tuning_valid, 4), str(row.tuning_seeds), _fmt(row.paper, 4),
+                     "—" if tier is None else str(tier)]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        verdicts = comparison.verdicts(table, self.ablation.tasks)
+        return ("<h2>The comparison</h2><p class=note>Confirmed test: each cell's best configuration (by its mean "
+                "validation score over its tuning seeds) trained again on fresh seeds, the same for every cell, with "
+                "a 95% t interval; the ratio to the GRU is paired by seed, p is the paired t-test's. The paper's tier: "
+                "0 is its bottom tier. Click a column to sort.</p>"
+                '<table class="sortable"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads)
+                + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+                + ("<h3>The paper's tiers</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in verdicts)
+                   + "</ul>" if verdicts else ""))
+
+
 def render_report(store: Store, name: str, top: int = 3) -> str:
-    """The HTML page about the run in `store` (named `name`) with its `top` cells in detail."""
-    page = _Page(store, name, top)
-    body = "".join([page.header(), page.leaderboard(), page.top_cells(), page.over_time(), page.throughput(),
-                    page.learning_curves(), page.spread()])
+    """The HTML page about the run in `store` (named `name`): a search with its `top` cells in
+    detail, or an ablation with its comparison table."""
+    ablation = comparison.AblationSettings.load(store)
+    if ablation is not None:
+        page: _Page = _AblationPage(store, name, ablation)
+        body = "".join([page.header(), page.table(), page.spread()])
+    else:
+        page = _Page(store, name, top)
+        body = "".join([page.header(), page.leaderboard(), page.top_cells(), page.over_time(), page.throughput(),
+                        page.learning_curves(), page.spread()])
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn run '
             f"{html.escape(name)}</title><style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script>"
             "</body></html>\n")
@@ -307,7 +365,7 @@ def _job(args: argparse.Namespace) -> None:
 
 def build_parser() -> ArgumentParser:
     """The command line's parser."""
-    parser = ArgumentParser(prog="python -m evo_rnn.report", description="One self-contained HTML page about a search run.")
+    parser = ArgumentParser(prog="python -m evo_rnn.report", description="One self-contained HTML page about a search or ablation run.")
     parser.add_argument("--run", default="default", help="the run's name (default: default)")
     parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
     parser.add_argument("-o", "--output", default=None, help="the .html file (default: RUNS_DIR/NAME/report.html)")

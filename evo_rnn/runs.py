@@ -96,23 +96,28 @@ class RunSettings:
         overrides: its `--set` overrides (with those that --tasks and --seed-zoo stand for).
         seed: seeds the search and every training run.
         command: the command line that started it (for the leaderboard).
+        kind: what wrote the run: "search" (`python -m evo_rnn.search`) or "ablation"
+            (`python -m evo_rnn.ablation`); one never resumes the other's.
     """
 
     preset: str
     overrides: tuple[str, ...] = ()
     seed: int = 0
     command: str | None = None
+    kind: str = "search"
 
     def resolved_preset(self) -> presets.Preset:
         """The preset with its overrides applied."""
         return presets.with_overrides(presets.get(self.preset), list(self.overrides))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"preset": self.preset, "overrides": list(self.overrides), "seed": self.seed, "command": self.command}
+        return {"preset": self.preset, "overrides": list(self.overrides), "seed": self.seed, "command": self.command,
+                "kind": self.kind}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSettings:
-        return cls(data["preset"], tuple(data.get("overrides", ())), int(data["seed"]), data.get("command"))
+        return cls(data["preset"], tuple(data.get("overrides", ())), int(data["seed"]), data.get("command"),
+                   data.get("kind", "search"))
 
     def save(self, store: Store) -> None:
         """Stores the settings in the run's database."""
@@ -177,8 +182,12 @@ def population(store: Store, name: str) -> dict[str, float]:
     """The run's population ({architecture: score}).
 
     Raises:
-        EvoRnnError: it has none yet.
+        EvoRnnError: it has none yet, or the run is not a search.
     """
+    settings = RunSettings.load(store)
+    if settings is not None and settings.kind != "search":
+        raise EvoRnnError(f"run {name!r} is an {settings.kind} run, not a search: it has no population to confirm "
+                          f"or export; read it with `python -m evo_rnn.report --run {name}`")
     members = store.population()
     if not members:
         raise EvoRnnError(f"run {name!r} has no population yet (its seed cells are still being evaluated); "

@@ -215,27 +215,44 @@ class Scores:
         """The paper's criterion on the confirmation (`confirmed_score` of `arch`'s blocks)."""
         return confirmed_score({task: self.confirmation(arch, task) for task in self.tasks})
 
+    def _confirmation_seeds(self) -> list[int] | None:
+        """The seeds of the run's last confirmation (`CONFIRM_META`); None before any."""
+        meta = self.store.get_meta(CONFIRM_META)
+        return list(meta["seeds"]) if meta else None
+
+    def confirmed_pair(self, arch: str, baseline: str | None, task: str) -> tuple[list[float], list[float]] | None:
+        """The test scores of `arch`'s and `baseline`'s confirmation runs on `task`, paired by
+        seed; None unless both have every seed of the last confirmation."""
+        seeds = self._confirmation_seeds()
+        if seeds is None:
+            return None
+        mine, theirs = self._confirm_scores(arch, task, seeds), self._confirm_scores(baseline, task, seeds)
+        return None if mine is None or theirs is None else (mine, theirs)
+
+    def confirmed_test(self, arch: str, task: str) -> stats.Estimate | None:
+        """`arch`'s mean test score on `task` over the last confirmation's seeds with its 95% t
+        interval; None where it was not confirmed with its current best configuration."""
+        seeds = self._confirmation_seeds()
+        mine = None if seeds is None else self._confirm_scores(arch, task, seeds)
+        return None if mine is None else stats.mean_interval(mine)
+
     def confirmation(self, arch: str, task: str) -> dict[str, Any] | None:
         """The block `python -m evo_rnn.confirm` adds to an exported summary, for `arch` on
-        `task`: its mean test score over the confirmation seeds with a 95% t interval, its
-        ratios to the GRU and the LSTM paired by seed with intervals, and the paired t-test's
-        p-value against the GRU. None where the run was not confirmed, or `arch`'s best
-        configuration changed since (a later search step found a better one)."""
-        meta = self.store.get_meta(CONFIRM_META)
-        if not meta:
+        `task`: its mean test score over the confirmation seeds with a 95% t interval
+        (`confirmed_test`), its ratios to the GRU and the LSTM paired by seed with intervals,
+        and the paired t-test's p-value against the GRU. None where the run was not confirmed,
+        or `arch`'s best configuration changed since (a later search step found a better one)."""
+        estimate = self.confirmed_test(arch, task)
+        if estimate is None:
             return None
-        seeds = list(meta["seeds"])
-        mine = self._confirm_scores(arch, task, seeds)
-        if mine is None:
-            return None
-        gru = self._confirm_scores(self.baseline_arch, task, seeds)
-        lstm = self._confirm_scores(self.store.find_architecture(architectures.get("lstm")), task, seeds)
-        estimate = stats.mean_interval(mine)
+        seeds = self._confirmation_seeds()
+        gru = self.confirmed_pair(arch, self.baseline_arch, task)
+        lstm = self.confirmed_pair(arch, self.store.find_architecture(architectures.get("lstm")), task)
 
-        def ratio(baseline: list[float] | None) -> dict[str, Any] | None:
-            paired = None if baseline is None else stats.paired_ratio(mine, baseline)
+        def ratio(pair: tuple[list[float], list[float]] | None) -> dict[str, Any] | None:
+            paired = None if pair is None else stats.paired_ratio(*pair)
             return None if paired is None else {"mean": paired.mean, "ci95": paired.to_dict()["ci95"]}
 
         return {"mean": estimate.mean, "ci95": estimate.to_dict()["ci95"], "seeds": len(seeds), "seed_list": seeds,
                 "score": "test", "ratio_to_gru": ratio(gru), "ratio_to_lstm": ratio(lstm),
-                "p_value_vs_gru": None if gru is None else stats.paired_t_test(mine, gru)}
+                "p_value_vs_gru": None if gru is None else stats.paired_t_test(*gru)}

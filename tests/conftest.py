@@ -1,15 +1,35 @@
-"""Shared test helpers: the Keras backend, subprocess runners, the repository root."""
+"""Shared test helpers, one room for each: the Keras backend and the repository root; running
+our commands in a fresh interpreter; the fake evaluator and fake searches (milliseconds per
+evaluation) that the search, confirmation, report and TensorBoard tests share; real tiny
+searches in a subprocess for the command-line, Ray and run-safety tests."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
+import random
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # evo_rnn itself sets TensorFlow's C++ log level
+
+from evo_rnn import architectures, cell_format, presets  # noqa: E402 (after the backend is chosen)
+from evo_rnn.cell_hash import same_architecture, structural_hash  # noqa: E402
+from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob  # noqa: E402
+from evo_rnn.hparams import HParams  # noqa: E402
+from evo_rnn.results import EvalResult, Status  # noqa: E402
+from evo_rnn.runs import RunFiles, RunSettings  # noqa: E402
+from evo_rnn.search.evolution import Evolution  # noqa: E402
+from evo_rnn.search.scheduler import Scheduler  # noqa: E402
+from evo_rnn.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared datasets (Penn Treebank, music); CI sets EVO_RNN_REQUIRE_DATA=1 so that their
@@ -64,3 +84,172 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(1234)
+
+
+# --- Fake evaluations and fake searches ---
+
+BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"arith": 0.4, "xml": 0.66, "memorize": 0.8}}
+
+
+def search_preset(**search_fields) -> presets.Preset:
+    fields = {"population_size": 100, "reevaluate_probability": 0.2, "configs_per_task": 3, "filter_configs": 2,
+              "filter_threshold": 0.3, "first_task_ratio": 0.9, "halving_configs": 0, **search_fields}
+    return presets.with_overrides(presets.get("quick"), [f"search.{k}={v}" for k, v in fields.items()])
+
+
+class FakeEvaluator:
+    """Scores a cell from its structure: the zoo's GRU and LSTM get fixed scores, any other
+    cell a pseudo-random quality per task; a learning rate below 1 costs 10%. Logs every call."""
+
+    def __init__(self, fail=None):
+        self.calls: list[tuple] = []
+        self.jobs: list[PopulationJob] = []
+        self.fail = fail or (lambda job: None)
+
+    def quality(self, graph, task: str) -> float:
+        for name, scores in BASE_SCORES.items():
+            if same_architecture(graph, architectures.get(name)):
+                return scores[task]
+        return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
+
+    def __call__(self, job):
+        if isinstance(job, PopulationJob):  # one result per member, as evaluate_population
+            self.jobs.append(job)
+            return [self(EvalJob(job.arch, job.graph, job.task, config, seed, job.preset, job.data_dir))
+                    for config, seed in zip(job.hparams, job.seeds)]
+        self.calls.append((job.arch, job.task, job.hparams, job.seed))
+        status = self.fail(job)
+        config = HParams.from_dict(json.loads(job.hparams))
+        if status is not None:
+            return EvalResult(status=status, task=job.task, preset=job.preset.name, seed=job.seed,
+                              hparams=config.to_dict())
+        score = self.quality(cell_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
+        return EvalResult(status=Status.OK, task=job.task, preset=job.preset.name, seed=job.seed,
+                          hparams=config.to_dict(), valid_score=score, test_score=score * 0.95, seconds=0.01)
+
+
+def make_search(store, preset, evaluate=None, seed=0, mutate=None, max_candidates=None, **kwargs) -> Scheduler:
+    """The paper's algorithm over the store, scheduled on an in-process executor."""
+    extra = {} if mutate is None else {"mutate": mutate}
+    evolution = Evolution(store, preset, seed=seed, max_candidates=max_candidates, **extra)
+    return Scheduler(evolution, InlineExecutor(evaluate or FakeEvaluator()), **kwargs)
+
+
+def run_search(store, preset, evaluate=None, seed=0, **kwargs) -> Scheduler:
+    search = make_search(store, preset, evaluate, seed, **kwargs)
+    search.run(tick=0)
+    return search
+
+
+class Interrupt(BaseException):
+    """Stands for Ctrl-C / a killed process in the middle of a search."""
+
+
+TINY_TRAINING = ["max_epochs=1", "arith.n_train=128", "arith.n_valid=32", "arith.n_test=32", "xml.n_train=128",
+                 "xml.n_valid=32", "xml.n_test=32", "budgets.arith=2000", "budgets.xml=2000"]
+
+
+class SeededFake(FakeEvaluator):
+    """The fake evaluator with seed noise: the same cell and config score differently per seed."""
+
+    def __call__(self, job):
+        result = super().__call__(job)
+        if isinstance(result, list):
+            return result
+        noise = random.Random(f"{job.seed}:{job.arch}").uniform(-0.05, 0.05)
+        return dataclasses.replace(result, valid_score=result.valid_score + noise, test_score=result.test_score + noise)
+
+
+@pytest.fixture
+def searched(tmp_path):
+    """A finished fake search stored as a run named `tiny`, with its settings."""
+    files = RunFiles("tiny", tmp_path / "runs")
+    files.database.parent.mkdir(parents=True)
+    search_fields = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0).search
+    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(search_fields).items()
+                 if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
+                          "filter_threshold", "first_task_ratio", "halving_configs")]
+    overrides += TINY_TRAINING  # the export retrains the fake run's models for real: at a tiny size
+    preset = presets.with_overrides(presets.get("quick"), overrides)
+    with Store(files.database) as store:
+        RunSettings("quick", tuple(overrides), 0, "python -m evo_rnn.search --run tiny").save(store)
+        run_search(store, preset, SeededFake(), max_candidates=3)
+    return files, preset
+
+
+# --- Real tiny searches in a subprocess ---
+
+TINY = [
+    "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
+    "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
+    "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
+    "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_configs=0",
+]
+
+
+def search_args(tmp_path, *extra: str) -> list[str]:
+    sets = [item for s in TINY for item in ("--set", s)]
+    return ["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--quiet",
+            "--confirm-seeds", "0", *sets, *extra]
+
+
+def _default_sigint() -> None:
+    # A shell runs background jobs with SIGINT ignored, and an ignored SIGINT is inherited:
+    # give the search the disposition a terminal's Ctrl-C meets.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "evo_rnn.search", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+
+
+def interrupt(process: subprocess.Popen, timeout: float) -> str:
+    """Sends Ctrl-C (SIGINT) and returns stderr once the search exits; a search that does not
+    exit in time is killed, so that it cannot slow down the tests after it."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stderr = process.communicate()[1]
+        pytest.fail(f"the search did not stop within {timeout} s of Ctrl-C: {stderr[-2000:]}")
+
+
+def has_population(database) -> bool:
+    """Whether the run's seeds are all scored (its population is not empty)."""
+    if not database.exists():
+        return False
+    with sqlite3.connect(database, timeout=30) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
+        except sqlite3.OperationalError as error:  # the search is still creating its database
+            if "no such table" in str(error):
+                return False
+            raise
+
+
+def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
+    deadline = time.time() + limit
+    while not condition():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        if time.time() > deadline:
+            process.kill()
+            pytest.fail(f"the search did not get there in {limit} s: {process.communicate()[1][-2000:]}")
+        time.sleep(0.5)
+
+
+# --- Files ---
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree(folder: Path) -> list[str]:
+    """The files in `folder`, less the run's lock and SQLite's own companions of a database."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.name != "run.lock" and not p.name.endswith(("-wal", "-shm")))
+
+
+def quiet(_: str) -> None:
+    """A log function that says nothing."""

@@ -3,57 +3,22 @@ against scipy, caching, the export's block and words, and bad input."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import random
 
 import pytest
 from scipy import stats as scipy_stats
 
-from evo_rnn import architectures, presets
+from evo_rnn import architectures
 from evo_rnn.cli import UsageError
 from evo_rnn.confirm import confirm_run
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import InlineExecutor
 from evo_rnn.export import export_run
-from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.runs import RunFiles
 from evo_rnn.scores import Scores
 from evo_rnn.store import Store
 
-from conftest import run_module, stderr_lines
-from test_search import FakeEvaluator, run_search, search_preset
-
-
-TINY_TRAINING = ["max_epochs=1", "arith.n_train=128", "arith.n_valid=32", "arith.n_test=32", "xml.n_train=128",
-                 "xml.n_valid=32", "xml.n_test=32", "budgets.arith=2000", "budgets.xml=2000"]
-
-
-class SeededFake(FakeEvaluator):
-    """The fake evaluator with seed noise: the same cell and config score differently per seed."""
-
-    def __call__(self, job):
-        result = super().__call__(job)
-        if isinstance(result, list):
-            return result
-        noise = random.Random(f"{job.seed}:{job.arch}").uniform(-0.05, 0.05)
-        return dataclasses.replace(result, valid_score=result.valid_score + noise, test_score=result.test_score + noise)
-
-
-@pytest.fixture
-def searched(tmp_path):
-    """A finished fake search stored as a run named `tiny`, with its settings."""
-    files = RunFiles("tiny", tmp_path / "runs")
-    files.database.parent.mkdir(parents=True)
-    search_fields = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0).search
-    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(search_fields).items()
-                 if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
-                          "filter_threshold", "first_task_ratio", "halving_configs")]
-    overrides += TINY_TRAINING  # the export retrains the fake run's models for real: at a tiny size
-    preset = presets.with_overrides(presets.get("quick"), overrides)
-    with Store(files.database) as store:
-        RunSettings("quick", tuple(overrides), 0, "python -m evo_rnn.search --run tiny").save(store)
-        run_search(store, preset, SeededFake(), max_candidates=3)
-    return files, preset
+from conftest import SeededFake, run_module, stderr_lines
 
 
 def test_the_top_cells_the_gru_and_the_lstm_train_on_the_same_fresh_seeds(searched):

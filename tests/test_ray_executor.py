@@ -19,8 +19,7 @@ from evo_rnn.search.evolution import Evolution
 from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
 
-from conftest import run_module
-from test_search_cli import TINY, has_population, interrupt, search_args, start, wait_for
+from conftest import TINY, has_population, interrupt, run_module, search_args, start, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,11 @@ import random
 
 import pytest
 
-from conftest import run_module, stderr_lines
+from conftest import FakeEvaluator, Interrupt, run_module, run_search, search_preset, stderr_lines
 from evo_rnn import architectures, diagram, mutate
 from evo_rnn.report import graph_diff, render_report, write_report
 from evo_rnn.runs import RunFiles, RunSettings
 from evo_rnn.store import Store
-from test_search import FakeEvaluator, Interrupt, run_search, search_preset
 
 
 class CurvedFake(FakeEvaluator):

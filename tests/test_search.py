@@ -13,69 +13,17 @@ import networkx as nx
 import pytest
 
 from evo_rnn import architectures, cell_format, presets
-from evo_rnn.cell_hash import same_architecture, structural_hash
+from evo_rnn.cell_hash import same_architecture
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob, WorkerLostError
+from evo_rnn.executors import PopulationJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
 from evo_rnn.scores import BaselineError, Scores
 from evo_rnn.seeds import confirm_seeds, replicate_seed
 from evo_rnn.search.evolution import Evolution, SearchError
-from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
 
-BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"arith": 0.4, "xml": 0.66, "memorize": 0.8}}
-
-
-def search_preset(**search_fields) -> presets.Preset:
-    fields = {"population_size": 100, "reevaluate_probability": 0.2, "configs_per_task": 3, "filter_configs": 2,
-              "filter_threshold": 0.3, "first_task_ratio": 0.9, "halving_configs": 0, **search_fields}
-    return presets.with_overrides(presets.get("quick"), [f"search.{k}={v}" for k, v in fields.items()])
-
-
-class FakeEvaluator:
-    """Scores a cell from its structure: the zoo's GRU and LSTM get fixed scores, any other
-    cell a pseudo-random quality per task; a learning rate below 1 costs 10%. Logs every call."""
-
-    def __init__(self, fail=None):
-        self.calls: list[tuple] = []
-        self.jobs: list[PopulationJob] = []
-        self.fail = fail or (lambda job: None)
-
-    def quality(self, graph, task: str) -> float:
-        for name, scores in BASE_SCORES.items():
-            if same_architecture(graph, architectures.get(name)):
-                return scores[task]
-        return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
-
-    def __call__(self, job):
-        if isinstance(job, PopulationJob):  # one result per member, as evaluate_population
-            self.jobs.append(job)
-            return [self(EvalJob(job.arch, job.graph, job.task, config, seed, job.preset, job.data_dir))
-                    for config, seed in zip(job.hparams, job.seeds)]
-        self.calls.append((job.arch, job.task, job.hparams, job.seed))
-        status = self.fail(job)
-        config = HParams.from_dict(json.loads(job.hparams))
-        if status is not None:
-            return EvalResult(status=status, task=job.task, preset=job.preset.name, seed=job.seed,
-                              hparams=config.to_dict())
-        score = self.quality(cell_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
-        return EvalResult(status=Status.OK, task=job.task, preset=job.preset.name, seed=job.seed,
-                          hparams=config.to_dict(), valid_score=score, test_score=score * 0.95, seconds=0.01)
-
-
-def make_search(store, preset, evaluate=None, seed=0, mutate=None, max_candidates=None, **kwargs) -> Scheduler:
-    """The paper's algorithm over the store, scheduled on an in-process executor."""
-    extra = {} if mutate is None else {"mutate": mutate}
-    evolution = Evolution(store, preset, seed=seed, max_candidates=max_candidates, **extra)
-    return Scheduler(evolution, InlineExecutor(evaluate or FakeEvaluator()), **kwargs)
-
-
-def run_search(store, preset, evaluate=None, seed=0, **kwargs) -> Scheduler:
-    search = make_search(store, preset, evaluate, seed, **kwargs)
-    search.run(tick=0)
-    return search
-
+from conftest import FakeEvaluator, Interrupt, make_search, run_search, search_preset
 
 @pytest.fixture
 def store(tmp_path):
@@ -197,10 +145,6 @@ def test_nothing_is_trained_twice_across_runs_sharing_the_store(store):
     keys = first.calls + more.calls
     assert len(keys) == len(set(keys)) == store.evaluation_count()
     assert search.counts()["candidates"] == 12
-
-
-class Interrupt(BaseException):
-    """Stands for Ctrl-C / a killed process in the middle of a search."""
 
 
 def test_an_interrupted_search_resumes_without_losing_or_repeating_evaluations(store):

@@ -9,40 +9,15 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
 from evo_rnn import cell_format
 
-from conftest import (RAW_TENSORFLOW_LOG, ROOT, run_module, run_python, stderr_lines, user_environment,
+from conftest import (RAW_TENSORFLOW_LOG, has_population, interrupt, run_module, run_python, search_args,
+                      start, stderr_lines, user_environment, wait_for,
                       without_graphviz)
-
-TINY = [
-    "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
-    "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
-    "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
-    "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_configs=0",
-]
-
-
-def search_args(tmp_path, *extra: str) -> list[str]:
-    sets = [item for s in TINY for item in ("--set", s)]
-    return ["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--quiet",
-            "--confirm-seeds", "0", *sets, *extra]
-
-
-def _default_sigint() -> None:
-    # A shell runs background jobs with SIGINT ignored, and an ignored SIGINT is inherited:
-    # give the search the disposition a terminal's Ctrl-C meets.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "evo_rnn.search", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
-
 
 def rows(database) -> list[tuple]:
     """The evaluations recorded so far (none while the search is still creating its database)."""
@@ -53,18 +28,6 @@ def rows(database) -> list[tuple]:
             if "no such table" in str(error):
                 return []
             raise
-
-
-def interrupt(process: subprocess.Popen, timeout: float) -> str:
-    """Sends Ctrl-C (SIGINT) and returns stderr once the search exits; a search that does not
-    exit in time is killed, so that it cannot slow down the tests after it."""
-    process.send_signal(signal.SIGINT)
-    try:
-        return process.communicate(timeout=timeout)[1]
-    except subprocess.TimeoutExpired:
-        process.kill()
-        stderr = process.communicate()[1]
-        pytest.fail(f"the search did not stop within {timeout} s of Ctrl-C: {stderr[-2000:]}")
 
 
 def children_of(pid: int) -> list[int]:
@@ -79,29 +42,6 @@ def children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry))
     return found
-
-
-def has_population(database) -> bool:
-    """Whether the run's seeds are all scored (its population is not empty)."""
-    if not database.exists():
-        return False
-    with sqlite3.connect(database, timeout=30) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM population").fetchone()[0] > 0
-        except sqlite3.OperationalError as error:  # the search is still creating its database
-            if "no such table" in str(error):
-                return False
-            raise
-
-
-def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
-    deadline = time.time() + limit
-    while not condition():
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        if time.time() > deadline:
-            process.kill()
-            pytest.fail(f"the search did not get there in {limit} s: {process.communicate()[1][-2000:]}")
-        time.sleep(0.5)
 
 
 def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -16,7 +17,7 @@ from evo_rnn import architectures, presets
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
 from evo_rnn.store import SCHEMA_VERSION, Store, StoreError
 
-from conftest import ROOT
+from conftest import ROOT, digest, run_module, stderr_lines
 
 HP = '{"dropout":0.0,"init_scale":1.0,"learning_rate":1.0,"max_grad_norm":5.0,"num_layers":1,"param_budget":100}'
 
@@ -132,3 +133,36 @@ def test_unusable_files_are_refused_with_the_fix(tmp_path):
         store._db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(StoreError, match="schema version 99; this evo_rnn reads version 2"):
         Store(newer)
+
+
+def corrupt(database: Path) -> None:
+    """Overwrites the pages after the first with garbage, as a failing disk would."""
+    data = bytearray(database.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for offset in range(page, len(data), 7):
+        data[offset] = (data[offset] * 31 + 17) % 256
+    database.write_bytes(bytes(data))
+
+
+def test_a_corrupted_database_is_one_line_for_every_command(searched, tmp_path):
+    files, _ = searched
+    corrupt(files.database)
+    with pytest.raises(StoreError, match="search.sqlite"):
+        Store(files.database)
+    common = ["--run", "tiny", "--runs-dir", str(files.root.parent)]
+    for module, args in {"evo_rnn.report": common, "evo_rnn.export": [*common, "--out", str(tmp_path / "out")],
+                         "evo_rnn.search": [*common, "--workers", "0"]}.items():
+        result = run_module(module, *args)
+        lines = stderr_lines(result)
+        assert result.returncode == 2 and len(lines) == 1 and "search.sqlite" in lines[0], (module, result.stderr)
+    assert not (tmp_path / "out").exists()
+
+
+def test_another_programs_sqlite_file_is_not_taken_over(tmp_path):
+    database = tmp_path / "search.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE thesis (chapter TEXT)")
+    before = digest(database)
+    with pytest.raises(StoreError, match="not an evo_rnn run"):
+        Store(database)
+    assert digest(database) == before

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import run_module, stderr_lines
+from conftest import FakeEvaluator, SeededFake, run_module, search_preset, stderr_lines
 from evo_rnn.confirm import confirm_run
 from evo_rnn.executors import InlineExecutor
 from evo_rnn.results import EvalResult, Status
@@ -15,8 +15,6 @@ from evo_rnn.search.evolution import Evolution
 from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.store import Store
 from evo_rnn.tensorboard_logs import TensorBoardLog
-from test_confirm import SeededFake, searched  # noqa: F401 (searched is a fixture)
-from test_search import FakeEvaluator, search_preset
 
 
 def read_run(folder):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from evo_rnn import ablation, architectures, hparams, presets, stats, tasks, train
+from evo_rnn import architectures, hparams, presets, tasks, train
 from evo_rnn.cell_graph import parameter_count
 from evo_rnn.errors import EvoRnnError, InvalidCellError, UnknownNameError
 from evo_rnn.hparams import PRIOR, HParams
@@ -231,162 +231,11 @@ def test_evaluate_cli_errors(args, message):
     ("budgets.nosuch=5", "unknown budget 'budgets.nosuch'"),
 ])
 def test_every_command_refuses_a_bad_set_in_one_line(module, override, message, tmp_path):
-    args = ["--arch", "gru", "--task", "arith"] if module == "evo_rnn.evaluate" else ["--out", str(tmp_path)]
+    args = ["--arch", "gru", "--task", "arith"] if module == "evo_rnn.evaluate" else ["--runs-dir", str(tmp_path)]
     result = run_module(module, *args, "--set", override)
     assert result.returncode == 2
     lines = stderr_lines(result)
     assert len(lines) == 1 and message in lines[0], lines
-
-
-def test_ablation_cli_writes_csv_and_markdown_with_the_papers_numbers(tmp_path):
-    args = ["--tasks", "memorize,arith", "--cells", "gru,tanh", "--trials", "2", "--confirm-seeds", "2",
-            "--population", "4", "--out", str(tmp_path), "--set", "max_epochs=1", "--set", "memorize.n_train=64",
-            "--set", "arith.n_train=64", "--tensorboard", str(tmp_path / "tb")]
-    result = run_module("evo_rnn.ablation", *args)
-    assert result.returncode == 0, result.stderr[-2000:]
-    runs = sorted(p.name for p in (tmp_path / "tb").iterdir())  # one TensorBoard run per evaluation
-    assert len(runs) == 24 and sum("-confirm-" in r for r in runs) == 8 and sum("-tune-" in r for r in runs) == 16
-    csv_text = (tmp_path / "ablation.csv").read_text()
-    assert "gru,arith,2," in csv_text and "0.89565" in csv_text  # the paper's GRU arith figure beside ours
-    markdown = (tmp_path / "ablation.md").read_text()
-    assert "| gru |" in markdown and "(0.8956)" in markdown and "on 2 fresh seeds" in markdown
-    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 * 2 * 2 * 2 + 2 * 2 * 2  # tuning: cells x tasks x configs x 2 seeds (the default
-    # --replicates); confirmation: cells x tasks x 2 fresh seeds
-    confirm = [r for r in rows if r["phase"] == "confirm"]
-    assert {r["seed"] for r in confirm} == {100_000, 100_001}  # the same fresh seeds for every cell
-    for cell in ("gru", "tanh"):  # the confirmed config is the cell's best tuning config by its mean over seeds
-        tuned: dict[int, list[float]] = {}
-        for r in rows:
-            if r["cell"] == cell and r["task"] == "arith" and r["phase"] == "tune":
-                tuned.setdefault(r["trial"], []).append(r["valid_score"] if r["status"] == "ok" else 0.0)
-        assert all(len(scores) == 2 for scores in tuned.values())
-        best = max(sorted(tuned), key=lambda trial: sum(tuned[trial]) / 2)
-        assert {r["trial"] for r in confirm if r["cell"] == cell and r["task"] == "arith"} == {best}
-    estimate = ablation.confirmed(rows, "gru", "arith")
-    gru_line = next(line for line in markdown.splitlines() if line.startswith("| gru |"))
-    assert f"| {estimate.text(4)} |" in gru_line  # the arith column group: confirmed test [95% CI]
-    again = run_module("evo_rnn.ablation", *args)  # resumes: nothing is trained twice
-    assert again.returncode == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 24
-    bad = run_module("evo_rnn.ablation", "--tasks", "sums", "--out", str(tmp_path))
-    assert bad.returncode == 2 and "unknown task(s) ['sums']" in stderr_lines(bad)[0]
-
-
-def test_ablation_summary_is_the_mean_over_replicates_of_each_replicates_best_config():
-    from evo_rnn import ablation
-
-    def row(trial, replicate, valid, test, status="ok", cell="lstm"):
-        return {"cell": cell, "task": "arith", "trial": trial, "replicate": replicate, "status": status,
-                "valid_score": valid, "test_score": test}
-
-    rows = [
-        row(0, 0, 0.30, 0.31), row(1, 0, 0.50, 0.45),  # replicate 0: best is trial 1
-        row(0, 1, 0.40, 0.38), row(1, 1, 0.20, 0.22),  # replicate 1: best is trial 0
-        row(2, 1, 0.90, 0.90, status="failed"),  # not counted
-        row(0, 0, 0.99, 0.99, cell="gru"),  # another cell
-    ]
-    summary = ablation.summarize(rows, "lstm", "arith")
-    assert summary["replicates"] == 2
-    assert summary["valid"] == pytest.approx(0.45) and summary["test"] == pytest.approx((0.45 + 0.38) / 2)
-    assert summary["valid_std"] == pytest.approx(np.std([0.5, 0.4], ddof=1))
-    legacy = [{k: v for k, v in r.items() if k != "replicate"} for r in rows[:2]]  # files from before --replicates
-    assert ablation.summarize(legacy, "lstm", "arith") == {"replicates": 1, "valid": 0.5, "valid_std": 0.0,
-                                                           "test": 0.45}
-    assert ablation.summarize(rows, "tanh", "arith") is None
-
-
-def test_ablation_plan_gives_every_cell_the_same_configs_and_each_replicate_new_seeds():
-    from evo_rnn import ablation
-
-    jobs = ablation.plan(["gru", "tanh"], ["arith", "xml"], presets.get("quick"), trials=3, replicates=2,
-                         seed=10, data_dir=None)
-    assert len(jobs) == 2 * 2 * 3 * 2
-    for task in ("arith", "xml"):
-        configs = {cell: {(k[2], j.hparams) for k, j in jobs if k[0] == cell and k[1] == task}
-                   for cell in ("gru", "tanh")}
-        assert configs["gru"] == configs["tanh"] and len(configs["gru"]) == 3
-        seeds = [j.seed for k, j in jobs if k[0] == "gru" and k[1] == task]
-        assert sorted(seeds) == list(range(10, 16))  # trial + replicate * trials, from --seed
-    first = {k: j.seed for k, j in jobs if k[3] == 0}
-    assert all(seed == 10 + trial for (_, _, trial, _, _), seed in first.items())  # replicate 0: the seeds of before
-
-
-def test_ablation_confirms_each_cells_best_config_and_reads_the_tiers():
-    from evo_rnn import ablation
-
-    def row(trial, valid, cell="lstm", phase="tune", test=0.0, status="ok", seed=0):
-        return {"cell": cell, "task": "arith", "trial": trial, "replicate": seed, "phase": phase, "status": status,
-                "valid_score": valid, "test_score": test, "seed": seed}
-
-    rows = [row(0, 0.30), row(1, 0.50), row(0, 0.40, seed=1), row(1, 0.60, status="diverged", seed=1),
-            row(2, 0.44), row(2, 0.43, seed=1)]
-    # trial 1 means (0.5 + 0) / 2 (its divergence counts 0); trial 2: 0.435; trial 0: 0.35
-    assert ablation.best_trial(rows, "lstm", "arith") == 2
-    assert ablation.best_trial(rows, "gru", "arith") is None
-    jobs = ablation.confirm_plan(["lstm", "gru"], ["arith"], rows, presets.get("quick"), 3, 2, 7, None)
-    assert [(k, j.seed) for k, j in jobs] == [(("lstm", "arith", 2, 0, "confirm"), 100_007),
-                                              (("lstm", "arith", 2, 1, "confirm"), 100_008)]
-    assert jobs[0][1].hparams == presets.sample_configs(presets.get("quick"), "arith", 3, 7)[2].to_json()
-    rows += [row(2, 0.0, phase="confirm", test=0.41), row(2, 0.0, phase="confirm", test=0.45, seed=1),
-             row(1, 0.0, phase="confirm", test=0.99)]  # an old confirmation of a config no longer the best
-    estimate = ablation.confirmed(rows, "lstm", "arith")
-    assert estimate.n == 2 and estimate.mean == pytest.approx(0.43)
-    confirm = {"tanh": stats.Estimate(0.20, 0.18, 0.22, 4), "lstm_f": stats.Estimate(0.44, 0.40, 0.50, 4),
-               "lstm_i": stats.Estimate(0.6, 0.55, 0.65, 4), "lstm": stats.Estimate(0.43, 0.41, 0.45, 4),
-               "gru": stats.Estimate(0.9, 0.85, 0.95, 4)}
-    lines = ablation.separation(confirm, "arith")
-    assert lines[0].startswith("arith: Kendall's tau against the paper's tiers over the 8 cell pairs")
-    assert lines[0].endswith("0.50")  # lstm_f and lstm_i above lstm: 2 of 8 pairs discordant -> (6 - 2) / 8
-    assert "tanh 0.200 [0.180, 0.220] vs lstm" in lines[1] and lines[1].endswith("below, the intervals do not overlap")
-    assert lines[3].startswith("arith: lstm_f") and lines[3].endswith("not separated")  # overlaps the LSTM
-    assert ablation.separation(confirm, "ptb") == []
-
-
-def test_ablation_with_workers_matches_the_in_process_run(tmp_path):
-    args = ["--tasks", "memorize", "--cells", "gru", "--trials", "1", "--replicates", "2", "--confirm-seeds", "0",
-            "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "memorize.n_valid=32"]
-    inline = run_module("evo_rnn.ablation", *args, "--out", str(tmp_path / "inline"))
-    pooled = run_module("evo_rnn.ablation", *args, "--workers", "2", "--out", str(tmp_path / "pooled"))
-    assert inline.returncode == 0 and pooled.returncode == 0, pooled.stderr[-2000:]
-
-    def scores(folder):
-        rows = [json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
-        return sorted((r["replicate"], r["seed"], r["valid_score"], r["test_score"]) for r in rows)
-
-    assert scores("inline") == scores("pooled") and len(scores("inline")) == 2
-    assert scores("inline")[0][1] != scores("inline")[1][1]  # the replicates trained with different seeds
-    markdown = (tmp_path / "pooled" / "ablation.md").read_text()
-    assert "over 2 training seeds per config" in markdown and "| gru | " in markdown and " ± " in markdown
-    assert "| tanh |" not in markdown  # only the chosen cells
-    bad = run_module("evo_rnn.ablation", "--replicates", "0", "--out", str(tmp_path / "bad"))
-    assert bad.returncode == 2 and "--replicates" in stderr_lines(bad)[0]
-    other_seed = run_module("evo_rnn.ablation", *args, "--seed", "5", "--out", str(tmp_path / "inline"))
-    assert other_seed.returncode == 2 and "another preset, --set, --seed, --trials" in stderr_lines(other_seed)[0]
-    assert len((tmp_path / "inline" / "results.jsonl").read_text().splitlines()) == 2  # nothing lost or added
-
-
-def test_ablation_with_populations_trains_the_same_plan_and_keeps_it_apart(tmp_path):
-    args = ["--tasks", "memorize", "--cells", "gru,tanh", "--trials", "2", "--replicates", "2", "--confirm-seeds", "0",
-            "--set", "max_epochs=1", "--set", "memorize.n_train=64", "--set", "memorize.n_valid=32"]
-    inline = run_module("evo_rnn.ablation", *args, "--population", "4", "--out", str(tmp_path / "inline"))
-    pooled = run_module("evo_rnn.ablation", *args, "--population", "3", "--workers", "2",
-                        "--out", str(tmp_path / "pooled"))
-    assert inline.returncode == 0 and pooled.returncode == 0, (inline.stderr[-2000:], pooled.stderr[-2000:])
-
-    def rows(folder):
-        found = [json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
-        return sorted((r["cell"], r["trial"], r["replicate"], r["seed"], r["status"], r["valid_score"]) for r in found)
-
-    # Every (cell, config, replicate) of the plan once, with its seed; the members' results do
-    # not depend on which population they were in, nor on the process that trained it.
-    assert rows("inline") == rows("pooled") and len(rows("inline")) == 8
-    preset = presets.with_overrides(presets.get("quick"), ["max_epochs=1", "memorize.n_train=64",
-                                                           "memorize.n_valid=32"])
-    planned = {(key[0], key[2], key[3], job.seed)
-               for key, job in ablation.plan(["gru", "tanh"], ["memorize"], preset, 2, 2, 0, None)}
-    assert {(c, t, r, s) for c, t, r, s, *_ in rows("inline")} == planned
-    fit = run_module("evo_rnn.ablation", *args, "--population", "0", "--out", str(tmp_path / "inline"))  # fit: refused
-    assert fit.returncode == 2 and "--population (or none)" in stderr_lines(fit)[0]
 
 
 def test_no_graphs_survive_an_evaluation():

@@ -17,7 +17,7 @@ import shlex
 import sys
 
 from evo_rnn import architectures, backend, datafiles, diagram, presets, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, number, run, whole_number
+from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, number, run, whole_number
 from evo_rnn.seeds import MAX_CONFIRM_SEEDS, MAX_RUN_SEED
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
@@ -97,7 +97,7 @@ def _versions() -> dict[str, str]:
 
 def _executor(args: argparse.Namespace):
     """The executor the flags ask for (Ray is imported only here, only when asked for)."""
-    from evo_rnn.executors import InlineExecutor, LocalPoolExecutor
+    from evo_rnn.executors import local_executor
 
     if args.executor == "ray":
         from evo_rnn.ray_executor import RayExecutor
@@ -106,9 +106,7 @@ def _executor(args: argparse.Namespace):
                            gpus_per_eval=args.gpus_per_eval)
     if args.ray_address or args.gpus_per_eval or args.cpus_per_eval != 1.0:
         raise UsageError("--ray-address, --cpus-per-eval and --gpus-per-eval go with --executor ray")
-    if args.workers == 0:
-        return InlineExecutor()  # evaluations run in this process
-    return LocalPoolExecutor(args.workers)
+    return local_executor(args.workers)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -148,6 +146,9 @@ def _job(args: argparse.Namespace) -> int:
         if stored is None:
             settings.start(store)
             store.set_meta("versions", _versions())
+        elif stored.kind != "search":
+            raise UsageError(f"run {args.run!r} is an {stored.kind} run (`{stored.command}`), not a search; choose "
+                             "another --run")
         elif stored.resolved_preset() != preset or stored.seed != args.seed:
             raise UsageError(
                 f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
@@ -222,8 +223,7 @@ def build_parser() -> ArgumentParser:
                              "spent finish; the confirmation and the export come after it (default: 10)")
     parser.add_argument("--max-candidates", type=whole_number(0), default=None,
                         help="stop after this many new child architectures (default: no limit)")
-    parser.add_argument("--workers", type=whole_number(0), default=None,
-                        help="worker processes; 0 runs evaluations in this process (default: the CPU cores)")
+    add_workers_argument(parser)
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="local: a process pool on this machine; ray: Ray tasks on a cluster (default: local)")
     parser.add_argument("--ray-address", default=None,
