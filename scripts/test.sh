@@ -5,4 +5,10 @@ set -euo pipefail
 export EVO_RNN_NEED_DOT=1  # the diagram tests render PNGs
 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 cd "$ROOT"
+# Two or more test processes where there are cores for them (at most 4: each loads TensorFlow);
+# EVO_RNN_TEST_PROCESSES=0 runs the tests in this one process.
+processes="${EVO_RNN_TEST_PROCESSES:-$(python -c 'import os; print(min(4, os.cpu_count() or 1))')}"
+if [ "$processes" -gt 1 ]; then
+  exec python -m pytest -n "$processes" --dist worksteal "$@"
+fi
 exec python -m pytest "$@"

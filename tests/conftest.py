@@ -180,7 +180,7 @@ def searched(tmp_path):
 # --- Real tiny searches in a subprocess ---
 
 TINY = [
-    "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
+    "max_epochs=1", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
     "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
     "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
     "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_configs=0",
