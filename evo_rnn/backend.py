@@ -1,5 +1,5 @@
 """A process's set-up for the numeric backend: TensorFlow's C++ log level, its quiet start-up,
-and a worker's threads and GPU memory. The one place that decides what TensorFlow prints.
+a worker's threads and GPU memory, and the housekeeping of TensorFlow's gradient registry. The one place that decides what TensorFlow prints.
 
 Nothing here imports Keras or TensorFlow at import time: `quiet_tensorflow_log` must run
 before they are first imported (the package's `__init__` calls it).
@@ -12,7 +12,8 @@ import os
 import sys
 
 __all__ = ["POPULATION_SIZES", "SHOW_STARTUP_ENV", "TF_LOG_LEVEL_ENV", "accelerator", "configure_worker",
-           "default_population_size", "quiet_native_stderr", "quiet_tensorflow_log", "warm_up", "worker_environment"]
+           "custom_gradient_names", "default_population_size", "forget_custom_gradients", "quiet_native_stderr",
+           "quiet_tensorflow_log", "warm_up", "worker_environment"]
 
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 SHOW_STARTUP_ENV = "EVO_RNN_SHOW_TF_STARTUP"  # "1": leave TensorFlow's C++ log and start-up notes alone
@@ -142,3 +143,37 @@ def configure_worker(threads: int | None) -> None:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
     warm_up()
+
+
+# ----------------------------------------------------------------- TensorFlow's gradient registry
+
+def custom_gradient_names() -> set[str] | None:
+    """The names in TensorFlow's global gradient registry (None off TensorFlow)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+
+        return set(tf_ops._gradient_registry._registry)
+    except (ImportError, AttributeError):  # a TensorFlow without this internal: nothing to clean
+        return None
+
+
+def forget_custom_gradients(before: set[str] | None) -> None:
+    """Drops the gradient functions registered since `before` (`custom_gradient_names`).
+
+    Each traced training step registers a `tf.custom_gradient` function (from
+    tf.distribute's all-reduce) under a new `CustomGradient-N` name in a global registry
+    that TensorFlow never empties; it holds the step's whole graph, so every evaluation
+    leaked about 7 MB. The graphs are dead after `clear_session`, so their entries can go.
+    One evaluation runs at a time in a process; this is not safe beside concurrent traces.
+    """
+    if before is None:
+        return
+    from tensorflow.python.framework import ops as tf_ops
+
+    registry = tf_ops._gradient_registry._registry
+    for name in [n for n in registry if n not in before and n.startswith("CustomGradient-")]:
+        del registry[name]

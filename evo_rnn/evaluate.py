@@ -38,12 +38,15 @@ def format_table(results: list) -> str:
 def _job(args: argparse.Namespace) -> None:
     from evo_rnn import train
 
-    preset = presets.with_overrides(presets.get(args.preset), args.set)
+    overrides = list(args.set)
+    if args.population_size is not None and not any(item.startswith("engine=") for item in overrides):
+        overrides.append("engine=population")  # --population-size P trains with the population engine
+    preset = presets.with_overrides(presets.get(args.preset), overrides)
     graph = architectures.resolve(args.arch)
     log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     task = train.load_task(args.task, preset, args.data_dir)
     configs = sample_configs(preset, args.task, args.trials, args.seed)
-    if args.population is not None:
+    if args.population_size is not None:
         results = _population_trials(args, graph, task, configs, preset)
     else:
         results = _solo_trials(args, graph, task, configs, preset)
@@ -53,7 +56,7 @@ def _job(args: argparse.Namespace) -> None:
             log.write(result, cell, "evaluate", {"trial": trial})
     if not args.json:
         print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}"
-              + (f", populations of up to {args.population}" if args.population else ""))
+              + (f", populations of up to {args.population_size}" if args.population_size else ""))
         print(format_table(results))
         ok = [r for r in results if r.ok]
         if ok:
@@ -70,13 +73,14 @@ def _population_trials(args: argparse.Namespace, graph, task, configs, preset) -
     """The trials P at a time, each population of one shape (layers), in trial order."""
     from tqdm import tqdm
 
-    from evo_rnn.population import evaluate_population, shape_batches
+    from evo_rnn.engines import evaluate
+    from evo_rnn.population import shape_batches
 
     results: list = [None] * len(configs)
     with tqdm(total=len(configs), desc="trials", unit="trial", file=sys.stderr, disable=args.quiet, leave=False) as bar:
-        for chunk in shape_batches(configs, args.population):
-            out = evaluate_population(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk],
-                                      preset, data_dir=args.data_dir, data_seed=args.data_seed)
+        for chunk in shape_batches(configs, args.population_size):
+            out = evaluate(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk], preset,
+                           data_dir=args.data_dir, data_seed=args.data_seed)
             for trial, result in zip(chunk, out):
                 results[trial] = result
             bar.update(len(chunk))
@@ -89,19 +93,19 @@ def _population_trials(args: argparse.Namespace, graph, task, configs, preset) -
 def _solo_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
     from tqdm import tqdm
 
-    from evo_rnn.population import evaluate_one
+    from evo_rnn.engines import evaluate
 
     results = []
     for trial, config in enumerate(configs):
         bar = tqdm(total=preset.max_epochs, desc=f"trial {trial + 1}/{args.trials}", unit="epoch",
                    file=sys.stderr, disable=args.quiet, leave=False)
 
-        def progress(epoch: int, point: dict, bar=bar) -> None:
+        def progress(_: int, epoch: int, point: dict, bar=bar) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{point['loss']:.3f}", val=f"{point['val_score']:.4f}")
 
-        result = evaluate_one(graph, task, config, seed=args.seed + trial, preset=preset,
-                              data_dir=args.data_dir, data_seed=args.data_seed, progress=progress)
+        result = evaluate(graph, task, [config], [args.seed + trial], preset, data_dir=args.data_dir,
+                          data_seed=args.data_seed, progress=progress)[0]
         bar.close()
         results.append(result)
         if args.json:
@@ -128,7 +132,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
                              "budgets.ptb=100000 (default: none)")
-    parser.add_argument("--population", type=whole_number(1), default=None, metavar="P",
+    parser.add_argument("--population-size", type=whole_number(1), default=None, metavar="P",
                         help="train the trials P at a time as one compiled program per shape "
                              "(evo_rnn.population; the same configs, seeds and batches, so the same results to float "
                              "rounding) (default: one at a time with Keras' fit)")

@@ -12,14 +12,13 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import dataclasses
-import json
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 
-from evo_rnn import backend, cell_format, population
+from evo_rnn import backend, cell_format, engines
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
@@ -87,14 +86,10 @@ def run_job(job: Job) -> EvalResult | list[EvalResult]:
     evo_rnn's own code propagate to the caller, which stops.
     """
     if isinstance(job, PopulationJob):
-        return population.evaluate_population(
-            cell_format.loads(job.graph), job.task, [HParams.from_dict(json.loads(h)) for h in job.hparams],
-            list(job.seeds), job.preset, data_dir=job.data_dir, save_models=job.model_paths,
-        )
-    return population.evaluate_one(
-        cell_format.loads(job.graph), job.task, HParams.from_dict(json.loads(job.hparams)), seed=job.seed,
-        preset=job.preset, data_dir=job.data_dir, save_model=job.model_path,
-    )
+        return engines.evaluate(cell_format.loads(job.graph), job.task, [HParams.from_json(h) for h in job.hparams],
+                                job.seeds, job.preset, data_dir=job.data_dir, save_models=job.model_paths)
+    return engines.evaluate(cell_format.loads(job.graph), job.task, [HParams.from_json(job.hparams)], [job.seed],
+                            job.preset, data_dir=job.data_dir, save_models=[job.model_path])[0]
 
 
 class Executor(abc.ABC):

@@ -43,9 +43,9 @@ from evo_rnn.layers.graph_rnn import run_projected
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
-from evo_rnn import train
+from evo_rnn import backend, train
 
-__all__ = ["PopulationError", "evaluate_one", "evaluate_population", "shape_batches"]
+__all__ = ["PopulationError", "evaluate_population", "shape_batches"]
 
 EVAL_BATCH = train.EVAL_BATCH
 _MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default, which the solo evaluation uses
@@ -321,19 +321,6 @@ def evaluate_population(
     return _evaluate_or_split(graph, task, list(configs), list(seeds), preset, data_dir, data_seed, save_models)
 
 
-def evaluate_one(cell: nx.DiGraph | str, task: str | Task, hparams: HParams, seed: int, preset: Preset,
-                 data_dir: str | os.PathLike | None = None, data_seed: int = 0,
-                 save_model: str | os.PathLike | None = None,
-                 progress: Callable[[int, dict], None] | None = None) -> EvalResult:
-    """One evaluation, trained as the preset's `engine` says: Keras' fit (`train.evaluate`, with
-    per-epoch `progress`) or the population engine with one member (the same result as that
-    member in any population)."""
-    if preset.engine == "population":
-        return evaluate_population(cell, task, [hparams], [seed], preset, data_dir, data_seed, [save_model])[0]
-    return train.evaluate(cell, task, hparams, seed, preset, data_dir=data_dir, data_seed=data_seed,
-                          progress=progress, save_model=save_model)
-
-
 def _out_of_memory(error: BaseException) -> bool:
     """Whether `error` says the device or host ran out of memory: one of the candidate errors
     other than an invalid cell, or JAX's runtime error with XLA's RESOURCE_EXHAUSTED."""
@@ -366,19 +353,19 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
     results = [EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
                for c, s in zip(configs, seeds)]
     batch_size = task.batch_size if task.stateful else preset.batch_size
-    registered = train._custom_gradient_names()
+    registered = backend.custom_gradient_names()
     try:
         try:
             units = solve_units(graph, configs[0].param_budget, configs[0].num_layers)
 
             def member_model(i: int) -> keras.Model:  # member i's solo model, as `evaluate` builds it
-                train._seed_everything(seeds[i], preset.jit_compile)
+                train.seed_everything(seeds[i], preset.jit_compile)
                 return train.build_model(graph, task, configs[i], units, seeds[i], preset.jit_compile, batch_size)
 
             template = member_model(0)
             initial = [[np.asarray(v.value) for v in template.trainable_variables]]
             for i in range(1, members):  # each member exactly as its solo model starts
-                train._seed_everything(seeds[i], preset.jit_compile)
+                train.seed_everything(seeds[i], preset.jit_compile)
                 initial.append(train.initial_weights(graph, task, configs[i], units, seeds[i]))
         except InvalidCellError as error:  # the cell's own fault, the same for every member
             for result in results:
@@ -390,7 +377,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         population = _PopulationModel(template, task, members)
         weights = [ops.convert_to_tensor(np.stack([member[k] for member in initial]))
                    for k in range(len(template.trainable_variables))]
-        engine = _Engine(population, data.train, train._loss_weights(data.train), preset.jit_compile)
+        engine = _Engine(population, data.train, train.loss_weights(data.train), preset.jit_compile)
         states = [_Member(c, preset) for c in configs]
         best = list(weights)
         n = len(data.train)
@@ -452,7 +439,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         for result in results:
             result.seconds = seconds
         keras.backend.clear_session()
-        train._forget_custom_gradients(registered)
+        backend.forget_custom_gradients(registered)
 
 
 def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:

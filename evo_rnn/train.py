@@ -14,7 +14,7 @@ import keras
 import networkx as nx
 import numpy as np
 
-from evo_rnn import architectures, tasks
+from evo_rnn import architectures, backend, tasks
 from evo_rnn.errors import InvalidCellError
 from evo_rnn.hparams import HParams, solve_units
 from evo_rnn.layers import GraphCell, GraphRNN
@@ -22,7 +22,8 @@ from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task, TaskData
 
-__all__ = ["batch_order", "build_model", "candidate_errors", "evaluate", "initial_weights", "load_task", "task_data"]
+__all__ = ["SeededBatches", "batch_order", "build_model", "candidate_errors", "evaluate", "initial_weights", "load_task",
+           "loss_weights", "seed_everything", "task_data"]
 
 EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
 
@@ -101,7 +102,7 @@ def initial_weights(graph: nx.DiGraph, task: Task, hparams: HParams, units: int,
     order of its `trainable_variables`), made by building its layers alone, in the same order,
     without tracing a model: what a population member starts from, in milliseconds.
 
-    Call it where `build_model` would be called (after `_seed_everything(seed, ...)`): the
+    Call it where `build_model` would be called (after `seed_everything(seed, ...)`): the
     input and output layers draw from Keras' global seed as they do there.
     """
     layers = _model_layers(graph, task, hparams, units, seed)
@@ -157,7 +158,7 @@ def position_stats(model: keras.Model, task: Task, split: Split) -> tuple[np.nda
     return np.concatenate(nll), (np.concatenate(correct) if correct else None)
 
 
-def _loss_weights(split: Split) -> np.ndarray:
+def loss_weights(split: Split) -> np.ndarray:
     """The split's weights scaled to mean 1, so that Keras' mean over all positions equals
     the mean over the scored ones (the paper's per-character loss; keeps learning rates
     comparable across tasks with different shares of scored positions)."""
@@ -175,7 +176,7 @@ def batch_order(seed: int, epoch: int, n: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng([int(seed), int(epoch)]).permutation(n).astype("int32")
 
 
-class _SeededBatches(keras.utils.PyDataset):
+class SeededBatches(keras.utils.PyDataset):
     """The training split as `fit` reads it: batches in `batch_order`, the epoch set by the
     `_BatchEpoch` callback before each epoch reads its first batch."""
 
@@ -206,9 +207,9 @@ class _SeededBatches(keras.utils.PyDataset):
 
 
 class _BatchEpoch(keras.callbacks.Callback):
-    """Tells the `_SeededBatches` which epoch begins (Keras counts from 0, `batch_order` from 1)."""
+    """Tells the `SeededBatches` which epoch begins (Keras counts from 0, `batch_order` from 1)."""
 
-    def __init__(self, batches: _SeededBatches):
+    def __init__(self, batches: SeededBatches):
         super().__init__()
         self.batches = batches
 
@@ -277,7 +278,7 @@ class _DecayOnPlateau(keras.callbacks.ReduceLROnPlateau):
 _DETERMINISM_ON = False
 
 
-def _seed_everything(seed: int, jit_compile: bool) -> None:
+def seed_everything(seed: int, jit_compile: bool) -> None:
     """Seeds Keras; turns on TensorFlow's op determinism, except for XLA runs (Keras refuses
     XLA under op determinism), whose results may then differ in the last bits."""
     global _DETERMINISM_ON
@@ -287,36 +288,6 @@ def _seed_everything(seed: int, jit_compile: bool) -> None:
 
         tf.config.experimental.enable_op_determinism()
         _DETERMINISM_ON = True
-
-
-def _custom_gradient_names() -> set[str] | None:
-    """The names in TensorFlow's global gradient registry (None off TensorFlow)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    try:
-        from tensorflow.python.framework import ops as tf_ops
-
-        return set(tf_ops._gradient_registry._registry)
-    except (ImportError, AttributeError):  # a TensorFlow without this internal: nothing to clean
-        return None
-
-
-def _forget_custom_gradients(before: set[str] | None) -> None:
-    """Drops the gradient functions registered since `before`.
-
-    Each traced training step registers a `tf.custom_gradient` function (from
-    tf.distribute's all-reduce) under a new `CustomGradient-N` name in a global registry
-    that TensorFlow never empties; it holds the step's whole graph, so every evaluation
-    leaked about 7 MB. The graphs are dead after `clear_session`, so their entries can go.
-    One evaluation runs at a time in a process; this is not safe beside concurrent traces.
-    """
-    if before is None:
-        return
-    from tensorflow.python.framework import ops as tf_ops
-
-    registry = tf_ops._gradient_registry._registry
-    for name in [n for n in registry if n not in before and n.startswith("CustomGradient-")]:
-        del registry[name]
 
 
 def candidate_errors() -> tuple[type[BaseException], ...]:
@@ -367,9 +338,9 @@ def evaluate(
     task = load_task(task, preset, data_dir) if isinstance(task, str) else task
     result = EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=seed, hparams=hparams.to_dict())
     data = task_data(task, data_dir, data_seed)
-    registered = _custom_gradient_names()
+    registered = backend.custom_gradient_names()
     try:
-        _seed_everything(seed, preset.jit_compile)
+        seed_everything(seed, preset.jit_compile)
         batch = task.batch_size if task.stateful else preset.batch_size
         try:
             result.units = solve_units(graph, hparams.param_budget, hparams.num_layers)
@@ -385,13 +356,13 @@ def evaluate(
             validation,
             _DecayOnPlateau(preset.max_decays, factor=preset.lr_decay, patience=preset.patience),
         ]
-        weights = _loss_weights(data.train)
+        weights = loss_weights(data.train)
         if task.stateful:  # in order (`batch_order`), from arrays: a dataset's batch size is not static
             whole = len(data.train) // batch * batch
             fit_data = {"x": data.train.inputs[:whole], "y": data.train.targets[:whole],
                         "sample_weight": weights[:whole], "batch_size": batch}
         else:
-            batches = _SeededBatches(data.train, weights, batch, seed, shuffle=True)
+            batches = SeededBatches(data.train, weights, batch, seed, shuffle=True)
             callbacks.insert(0, _BatchEpoch(batches))
             fit_data = {"x": batches}
         try:
@@ -417,5 +388,5 @@ def evaluate(
     finally:
         result.seconds = round(time.perf_counter() - started, 3)
         keras.backend.clear_session()
-        _forget_custom_gradients(registered)
+        backend.forget_custom_gradients(registered)
         gc.collect()

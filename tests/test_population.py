@@ -58,7 +58,7 @@ def test_members_start_as_their_solo_models(tmp_path):
     graph = architectures.get("lstm")
     for config, seed, path in zip(configs, seeds, paths):
         saved = keras.models.load_model(path).get_weights()  # trained with lr 1e-12: its initial weights
-        train._seed_everything(seed, False)
+        train.seed_everything(seed, False)
         solo = train.build_model(graph, task, config, solve_units(graph, config.param_budget, 1), seed, False)
         for mine, theirs in zip(saved, solo.get_weights()):
             np.testing.assert_allclose(mine, theirs, atol=1e-6)
@@ -77,12 +77,12 @@ def test_the_epoch_loss_is_keras_loss_over_the_training_set():
     task = train.load_task("arith", TINY)
     data = train.task_data(task, None, 0)
     graph = architectures.get("gru")
-    train._seed_everything(seed, False)
+    train.seed_everything(seed, False)
     model = train.build_model(graph, task, config, solve_units(graph, config.param_budget, 1), seed, False)
     logits = np.asarray(model.predict_on_batch(data.train.inputs), dtype="float64")
     shifted = logits - logits.max(-1, keepdims=True)
     ce = np.log(np.exp(shifted).sum(-1)) - np.take_along_axis(shifted, data.train.targets[..., None], -1)[..., 0]
-    expected = (ce * train._loss_weights(data.train)).sum() / ce.size
+    expected = (ce * train.loss_weights(data.train)).sum() / ce.size
     assert len(data.train) % TINY.batch_size  # a partial batch is part of it
     assert member.curve[0]["loss"] == pytest.approx(expected, rel=1e-5)
 
@@ -120,7 +120,7 @@ def test_a_members_first_epoch_loss_is_its_solo_fit_runs(backend):
 
 def test_fit_reads_the_training_rows_in_the_seeded_batch_order():
     split = train.task_data(train.load_task("arith", TINY), None, 0).train
-    batches = train._SeededBatches(split, train._loss_weights(split), 32, seed=9, shuffle=True)
+    batches = train.SeededBatches(split, train.loss_weights(split), 32, seed=9, shuffle=True)
     batches.set_epoch(2)
     order = train.batch_order(9, 2, len(split), shuffle=True)
     x, y, w = batches[1]
@@ -129,7 +129,7 @@ def test_fit_reads_the_training_rows_in_the_seeded_batch_order():
     assert len(batches) == 8 and len(batches[7][0]) == 250 - 7 * 32  # the partial last batch
     assert not np.array_equal(order, train.batch_order(9, 3, len(split), shuffle=True))  # a new order each epoch
     assert not np.array_equal(order, train.batch_order(8, 2, len(split), shuffle=True))  # and each seed
-    stream = train._SeededBatches(split, train._loss_weights(split), 32, seed=9, shuffle=False)
+    stream = train.SeededBatches(split, train.loss_weights(split), 32, seed=9, shuffle=False)
     assert len(stream) == 7 and np.array_equal(stream[1][0], split.inputs[32:64])  # stateful: in order, whole batches
 
 
