@@ -43,7 +43,7 @@ from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.report import render_report
 from evo_rnn.runs import RunFiles, RunSettings, open_run, run_id
-from evo_rnn.scores import Scores, confirmed_score, verdict
+from evo_rnn.scores import Scores, verdict
 from evo_rnn.store import Store
 
 __all__ = ["EXPORT_FORMAT_VERSION", "SUMMARY_FORMAT_VERSION", "TASK_FORMAT_VERSION", "export_run", "main",
@@ -267,13 +267,10 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
     backend.warm_up()
     scores = Scores(store, preset, seed)
     # Scored again from the evaluations (the stored scores date from the last population
-    # update), confirmed cells first (`Scores.ranked`).
-    scored = {arch: scores.overall(arch) for arch in scores.ranked(list(members))}
-    blocks = {arch: {task: scores.confirmation(arch, task) for task in scores.tasks} for arch in members}
-    confirmed = {arch: confirmed_score(blocks[arch]) for arch in members}
+    # update), confirmed cells first (`Scores.leaderboard`).
+    board = scores.leaderboard(members)
     tasks = list(scores.tasks)
     task_files = {task: _task_file(task, preset, data_dir) for task in tasks}
-    lstm = store.find_architecture(architectures.get("lstm"))
     out_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{files.name}-", dir=out_root))
     # Models the run did not keep are retrained in this process and kept in the run (or, for a
@@ -282,32 +279,31 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
     evaluations = Evaluations(store, InlineExecutor(), data_dir, run_files=retrained)
     try:
         rows = []
-        for rank, arch in enumerate(list(scored)[:top], start=1):
+        for row in board[:top]:
+            rank, arch = row.rank, row.arch
             folder = f"{rank}-{arch[:8]}"
             target = staging / folder
             graph = store.architecture(arch)
             cell_format.save(graph, target / "cell.json")
             diagram.write_diagram(graph, target / diagram_name,
-                                  title=f"#{rank} {arch[:8]}  score {scored[arch]:.3f}")
+                                  title=f"#{rank} {arch[:8]}  score {row.score:.3f}")
             per_task = {}
             for task in tasks:
-                best = scores.best_result(arch, task)
-                lstm_score = scores.task_score(lstm, task) if lstm else None
-                valid = scores.task_score(arch, task)
-                interval = scores.search_interval(arch, task)
+                best, measured = scores.best_result(arch, task), row.tasks[task]
                 per_task[task] = {
-                    "valid_score": valid,  # the best configuration's mean over its seeds
-                    "valid_seeds": scores.seeds_on_best(arch, task),
+                    "valid_score": measured.valid,  # the best configuration's mean over its seeds
+                    "valid_seeds": measured.seeds,
                     "test_score": None if best is None else best.test_score,  # the run's seed
-                    "ratio_to_gru": scores.ratios(arch, [task])[task],  # paired (evo_rnn.scores)
-                    "ratio_to_gru_over_seeds": None if interval is None else interval.to_dict(),
-                    "ratio_to_lstm": (valid or 0.0) / lstm_score if lstm_score else None,
+                    "ratio_to_gru": measured.ratio_to_gru,  # paired (evo_rnn.scores)
+                    "ratio_to_gru_over_seeds": (None if measured.ratio_to_gru_over_seeds is None
+                                                else measured.ratio_to_gru_over_seeds.to_dict()),
+                    "ratio_to_lstm": measured.ratio_to_lstm,
                     "hparams": None if best is None else best.hparams,
                     "units": None if best is None else best.units,
                     "valid_metrics": None if best is None else best.valid_metrics,
                     "test_metrics": None if best is None else best.test_metrics,
                     "evaluations": len(store.evaluations(arch=arch, task=task)),
-                    "confirm": blocks[arch][task],
+                    "confirm": measured.confirm,
                 }
                 exported = target / f"model-{task}.keras"
                 model = _trained_model(evaluations, scores, arch, task, preset, seed, log)
@@ -319,13 +315,13 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
                     _write_savedmodel(exported, target / f"savedmodel-{task}")
             summary = {
                 "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
-                "overall_score": scored[arch], "confirmed_score": confirmed[arch], "tasks": per_task,
+                "overall_score": row.score, "confirmed_score": row.confirmed, "tasks": per_task,
                 "lineage": store.ancestry(arch),
                 "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
             }
             (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             rows.append(summary)
-            log(f"export: #{rank} {arch[:8]} score {scored[arch]:.4f} -> {final / folder}")
+            log(f"export: #{rank} {arch[:8]} score {row.score:.4f} -> {final / folder}")
         baseline_keys = {name: key for name in ("gru", "lstm")
                          if (key := store.find_architecture(architectures.get(name)))}
         baselines = {name: {t: scores.task_score(key, t) for t in tasks} for name, key in baseline_keys.items()}

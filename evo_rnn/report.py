@@ -101,7 +101,8 @@ class _Page:
         self.tasks = list(self.scores.tasks)
         members = list(store.population())
         self.has_baseline = all(self.scores.has_baseline(task) for task in self.tasks)
-        self.ranked = self.scores.ranked(members) if members and self.has_baseline else []
+        self.board = self.scores.leaderboard(members) if members and self.has_baseline else []
+        self.ranked = [row.arch for row in self.board]
         self.top = self.ranked[:top]
         self.lstm = store.find_architecture(architectures.get("lstm"))
         self.baselines = {"gru": self.scores.baseline_arch, **({"lstm": self.lstm} if self.lstm else {})}
@@ -129,20 +130,16 @@ class _Page:
             heads += [f"{task} valid", f"{task} / GRU", f"{task} / LSTM", f"{task} confirmed test [95% CI]",
                       f"{task} configs"]
         rows = []
-        for rank, arch in enumerate(self.ranked, start=1):
-            cells = [str(rank), f"<code>{self.store.label(arch)}</code>", _fmt(self.scores.overall(arch)),
-                     _fmt(self.scores.confirmed_overall(arch))]
+        for row in self.board:
+            cells = [str(row.rank), f"<code>{self.store.label(row.arch)}</code>", _fmt(row.score), _fmt(row.confirmed)]
             for task in self.tasks:
-                valid = self.scores.task_score(arch, task)
-                lstm = self.scores.task_score(self.lstm, task) if self.lstm else None
-                block = self.scores.confirmation(arch, task)
+                measured = row.tasks[task]
+                block = measured.confirm
                 confirmed = "—" if block is None else (
                     f"{block['mean']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]; "
                     f"{html.escape(verdict(block))}")
-                cells += [_fmt(valid, 4), _fmt(self.scores.ratios(arch, [task])[task]),
-                          _fmt(valid / lstm if valid is not None and lstm else None),
-                          f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>',
-                          str(len(self.scores.config_scores(arch, task)))]
+                cells += [_fmt(measured.valid, 4), _fmt(measured.ratio_to_gru), _fmt(measured.ratio_to_lstm),
+                          f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>', str(measured.configs)]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         return ("<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
                 "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "

@@ -21,6 +21,7 @@ interval once a best configuration has two (`search_interval`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from evo_rnn import architectures, stats
@@ -31,7 +32,8 @@ from evo_rnn.results import CacheKey, EvalResult, preset_key
 from evo_rnn.seeds import CONFIRM_SEED_OFFSET, replicate_seed
 from evo_rnn.store import Store
 
-__all__ = ["BASELINE", "CONFIRM_META", "BaselineError", "Scores", "confirmed_score", "verdict"]
+__all__ = ["BASELINE", "CONFIRM_META", "BaselineError", "LeaderRow", "Scores", "TaskScores", "confirmed_score",
+           "verdict"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
 CONFIRM_META = "confirmation"  # the store's record of the last confirmation: its seeds and cells
@@ -59,6 +61,43 @@ def verdict(block: dict[str, Any]) -> str:
     if p >= SIGNIFICANCE:
         return f"not distinguishable from the GRU (p = {p:.2g})"
     return f"{'better' if ratio > 1 else 'worse'} than the GRU (p = {p:.2g})"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskScores:
+    """One cell on one task, as a leaderboard shows it.
+
+    Attributes:
+        valid: the best configuration's mean validation score over its seeds (None: nothing trained).
+        seeds: the seeds that mean is over.
+        configs: the configurations it was fully trained with.
+        ratio_to_gru: `valid` over the GRU's best on the same configurations (`Scores.ratios`).
+        ratio_to_gru_over_seeds: that ratio over the seeds both share, with its interval
+            (`Scores.search_interval`; None under two seeds).
+        ratio_to_lstm: `valid` over the LSTM's best score (None without an LSTM score).
+        confirm: the confirmation block (`Scores.confirmation`; None if not confirmed).
+    """
+
+    valid: float | None
+    seeds: int
+    configs: int
+    ratio_to_gru: float
+    ratio_to_gru_over_seeds: stats.Estimate | None
+    ratio_to_lstm: float | None
+    confirm: dict[str, Any] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaderRow:
+    """One cell of a leaderboard (`Scores.leaderboard`): its rank, the paper's score (the minimum
+    over tasks of the ratio to the GRU), the same on the confirmation (None if not confirmed),
+    and per task its `TaskScores`."""
+
+    rank: int
+    arch: str
+    score: float
+    confirmed: float | None
+    tasks: dict[str, TaskScores]
 
 
 class BaselineError(EvoRnnError):
@@ -210,6 +249,30 @@ class Scores:
         confirmed = {arch: self.confirmed_overall(arch) for arch in archs}
         overall = {arch: self.overall(arch) for arch in archs}
         return sorted(archs, key=lambda a: (confirmed[a] is None, -(confirmed[a] or 0.0), -overall[a], a))
+
+    def leaderboard(self, archs, ranked: bool = True) -> list[LeaderRow]:
+        """The leaderboard rows of `archs` (the export's, the report's and the search's panel):
+        ranked as a run reports them (`ranked`), or in the order given.
+
+        Raises:
+            BaselineError: the GRU has no score on a task yet.
+        """
+        order = self.ranked(list(archs)) if ranked else list(archs)
+        lstm = self.store.find_architecture(architectures.get("lstm"))
+        rows = []
+        for rank, arch in enumerate(order, start=1):
+            per_task = {}
+            for task in self.tasks:
+                valid = self.task_score(arch, task)
+                lstm_score = self.task_score(lstm, task) if lstm else None
+                per_task[task] = TaskScores(
+                    valid=valid, seeds=self.seeds_on_best(arch, task), configs=len(self.config_scores(arch, task)),
+                    ratio_to_gru=self.ratios(arch, [task])[task], ratio_to_gru_over_seeds=self.search_interval(arch, task),
+                    ratio_to_lstm=(valid or 0.0) / lstm_score if lstm_score else None,
+                    confirm=self.confirmation(arch, task))
+            confirmed = confirmed_score({task: scores.confirm for task, scores in per_task.items()})
+            rows.append(LeaderRow(rank, arch, min(t.ratio_to_gru for t in per_task.values()), confirmed, per_task))
+        return rows
 
     def confirmed_overall(self, arch: str) -> float | None:
         """The paper's criterion on the confirmation (`confirmed_score` of `arch`'s blocks)."""

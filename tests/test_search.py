@@ -534,3 +534,22 @@ def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_an
 def test_a_negative_gate_margin_is_refused_in_one_line():
     with pytest.raises(EvoRnnError, match="setting search.gate_margin=-0.1 is not allowed: it must be a finite number >= 0"):
         search_preset(gate_margin=-0.1)
+
+
+def test_the_live_panel_shows_the_populations_leaders_as_the_one_leaderboard_scores_them(store):
+    from rich.console import Console
+
+    from evo_rnn.search.progress import Progress
+
+    search = run_search(store, search_preset(), max_candidates=6)
+    progress = Progress(live=False, leaders=3).attach(search)
+    rows = progress.leaderboard()
+    leaders = list(search.evolution.population())[:3]
+    assert [row.arch for row in rows] == leaders and [row.rank for row in rows] == [1, 2, 3]
+    assert [row.score for row in rows] == pytest.approx([search.evolution.overall_score(a) for a in leaders])
+    console = Console(record=True, width=160)
+    console.print(progress._render())
+    text = console.export_text()
+    for row in rows:
+        assert row.arch[:8] in text and f"{row.score:.4f}" in text
+        assert f"{row.tasks['arith'].ratio_to_gru:.3f}" in text

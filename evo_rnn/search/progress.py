@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any
 
+from evo_rnn.scores import LeaderRow
+
 __all__ = ["Progress"]
 
 
@@ -73,10 +75,11 @@ class Progress:
                 f"evaluations this session: {counts['trained']} trained, {counts['cache_hits']} from the cache, "
                 f"{self._per_minute(counts['trained']):.1f}/min; search time {self.search.elapsed() / 60:.1f} min")
 
-    def leaderboard(self) -> list[tuple[str, float, dict[str, float]]]:
+    def leaderboard(self) -> list[LeaderRow]:
+        """The population's first `leaders` members (by their score when it was last updated),
+        as rows of the one leaderboard (`Scores.leaderboard`, scored now)."""
         evolution = self.search.evolution
-        return [(arch, score, evolution.ratios(arch))
-                for arch, score in list(evolution.population().items())[: self.leaders]]
+        return evolution.scores.leaderboard(list(evolution.population())[: self.leaders], ranked=False)
 
     def _render(self):
         from rich.console import Group
@@ -106,9 +109,10 @@ class Progress:
         for task in tasks:
             board.add_column(task, justify="right")
         try:
-            for rank, (arch, score, ratios) in enumerate(self.leaderboard(), start=1):
-                origin = self.search.store.lineage(arch)["origin"]
-                board.add_row(str(rank), arch[:8], origin, f"{score:.4f}", *[f"{ratios[t]:.3f}" for t in tasks])
+            for row in self.leaderboard():
+                origin = self.search.store.lineage(row.arch)["origin"]
+                board.add_row(str(row.rank), row.arch[:8], origin, f"{row.score:.4f}",
+                              *[f"{row.tasks[t].ratio_to_gru:.3f}" for t in tasks])
         except BaselineError:  # no baseline yet: the seeds are still running
             pass
         return Group(head, board)
