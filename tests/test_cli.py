@@ -13,7 +13,7 @@ from evo_rnn import cli
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.search.__main__ import main as search_main
 
-from conftest import tree
+from conftest import run_module, stderr_lines, tree
 
 
 def run_search_cli(tmp_path, capsys, *args: str) -> tuple[int, list[str]]:
@@ -88,3 +88,16 @@ def test_a_bug_shows_its_traceback_and_says_it_is_a_bug(capsys):
     assert cli.run(cli.ArgumentParser(prog="p"), job, []) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "KeyError" in err and "this is a bug in evo_rnn" in err
+
+
+@pytest.mark.parametrize("module", ["evo_rnn.evaluate", "evo_rnn.ablation", "evo_rnn.search"])
+@pytest.mark.parametrize("override, message", [
+    (" max_epochs=3", "the field name ' max_epochs' has spaces; write it without them, e.g. --set max_epochs=3"),
+    ("budgets.nosuch=5", "unknown budget 'budgets.nosuch'"),
+])
+def test_every_command_refuses_a_bad_set_in_one_line(module, override, message, tmp_path):
+    args = ["--arch", "gru", "--task", "arith"] if module == "evo_rnn.evaluate" else ["--runs-dir", str(tmp_path)]
+    result = run_module(module, *args, "--set", override)
+    assert result.returncode == 2
+    lines = stderr_lines(result)
+    assert len(lines) == 1 and message in lines[0], lines

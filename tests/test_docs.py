@@ -29,7 +29,7 @@ EXERCISED_ELSEWHERE = {
     "python -m evo_rnn.search --run NAME --budget-minutes 60":
         "tests/test_search_cli.py::test_a_killed_search_resumes_without_losing_or_repeating_evaluations",
     "python -m evo_rnn.evaluate --arch gru --task arith --trials 3 --seed 0":
-        "tests/test_training.py::test_evaluate_cli_json_output",
+        "tests/test_evaluate.py::test_evaluate_cli_json_output",
 }
 
 
