@@ -90,7 +90,7 @@ def _start(store: Store, name: str, run_settings: RunSettings, settings: Ablatio
                          "--run")
     elif stored.resolved_preset() != run_settings.resolved_preset() or stored.seed != run_settings.seed:
         raise UsageError(f"run {name!r} was started as `{stored.command}`; resume it with the same --preset, --set, "
-                         "--population-size and --seed (cells, tasks, trials and seeds may change), or start another "
+                         "--batched and --seed (cells, tasks, trials and seeds may change), or start another "
                          "with --run NEW_NAME")
     store.set_meta(comparison.ABLATION_META, settings.to_dict())
 
@@ -172,8 +172,8 @@ def _job(args: argparse.Namespace) -> int:
     if args.confirm_seeds == 1:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
     overrides = list(args.set)
-    if args.population_size > 1 and not any(item.startswith("engine=") for item in overrides):
-        overrides.append("engine=population")  # a member's result must not depend on its company
+    if args.batched > 1 and not any(item.startswith("engine=") for item in overrides):
+        overrides.append("engine=batched")  # a member's result must not depend on its company
     command = "python -m evo_rnn.ablation" + "".join(f" {shlex.quote(a)}" for a in args.argv)
     run_settings = RunSettings(args.preset, tuple(overrides), args.seed, command, kind="ablation")
     run_settings.resolved_preset()  # bad --set values fail before the run's folder is made
@@ -182,7 +182,7 @@ def _job(args: argparse.Namespace) -> int:
     files = RunFiles(args.run, args.runs_dir)
     executor = local_executor(args.workers)
     try:
-        table = ablate(files, run_settings, settings, executor, data_dir, args.population_size,
+        table = ablate(files, run_settings, settings, executor, data_dir, args.batched,
                        None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
     except KeyboardInterrupt:
         executor.shutdown(cancel=True)
@@ -226,9 +226,9 @@ def build_parser() -> ArgumentParser:
                         help="train each cell's best config per task again on S fresh seeds (the same for every "
                              "cell) and report its test score with a 95%% interval; 0: no confirmation (default: 8)")
     add_workers_argument(parser)
-    parser.add_argument("--population-size", type=whole_number(1), default=8, metavar="P",
+    parser.add_argument("--batched", type=whole_number(1), default=8, metavar="P",
                         help="train a cell's configs and seeds of one shape P at a time as one compiled program "
-                             "(evo_rnn.population; sets --set engine=population: the same batches as Keras' fit, the "
+                             "(evo_rnn.batched; sets --set engine=batched: the same batches as Keras' fit, the "
                              "same results to float rounding); 1: one at a time with Keras' fit (default: 8)")
     parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0,
                         help="seeds the configs and the training runs (default: 0)")

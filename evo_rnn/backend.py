@@ -11,8 +11,8 @@ import contextlib
 import os
 import sys
 
-__all__ = ["POPULATION_SIZES", "SHOW_STARTUP_ENV", "TF_LOG_LEVEL_ENV", "accelerator", "configure_worker",
-           "custom_gradient_names", "default_population_size", "forget_custom_gradients", "quiet_native_stderr",
+__all__ = ["BATCHED_MEMBERS", "SHOW_STARTUP_ENV", "TF_LOG_LEVEL_ENV", "accelerator", "configure_worker",
+           "custom_gradient_names", "default_batched_members", "forget_custom_gradients", "quiet_native_stderr",
            "quiet_tensorflow_log", "warm_up", "worker_environment"]
 
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
@@ -66,13 +66,14 @@ def quiet_native_stderr():
         os.close(saved)
 
 
-# The most members one population job trains when the search's --population-size is `auto`,
-# per kind of hardware, as measured by benchmarks/population_throughput.py (quick arith GRU,
-# solo and population in one run; raw lines in benchmarks/results/population-*.jsonl):
+# The most members one batched job trains when the search's --batched is `auto`,
+# per kind of hardware, as measured by benchmarks/batched_throughput.py (quick arith GRU,
+# solo and batched in one run; raw lines in benchmarks/results/population-*.jsonl, named before
+# the batched engine was renamed):
 # 2 CPU cores: P=16 trained 4.5x the evaluations per minute of solo runs on JAX (P=64: 4.5x)
 #   and 3.3x on TensorFlow (P=64: 5.8x, but 64 models in every worker's memory);
 # one H100 with JAX: P=64 20.1x, P=256 59.8x.
-POPULATION_SIZES = {"cpu": 16, "gpu": 256}
+BATCHED_MEMBERS = {"cpu": 16, "gpu": 256}
 
 
 def accelerator() -> str:
@@ -91,9 +92,9 @@ def accelerator() -> str:
     return "cpu"
 
 
-def default_population_size() -> int:
-    """`POPULATION_SIZES` for this process's hardware."""
-    return POPULATION_SIZES[accelerator()]
+def default_batched_members() -> int:
+    """`BATCHED_MEMBERS` for this process's hardware."""
+    return BATCHED_MEMBERS[accelerator()]
 
 
 _warmed_up = False

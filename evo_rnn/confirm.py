@@ -81,8 +81,8 @@ def confirm_run(files: RunFiles, top: int, seeds: int, executor: Executor, data_
                          for key in scores.confirm_keys(arch, task, seed_list) if store.cached(key) is None]
         log(f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
             f"({len(requests)} runs to train, the rest cached)")
-        # A cell's seeds on a task train as one batched job under the population engine.
-        members = seeds if preset.engine == "population" else 1
+        # A cell's seeds on a task train as one batched job under the batched engine.
+        members = seeds if preset.engine == "batched" else 1
         Evaluations(store, executor, data, members_per_job=members, tensorboard=tensorboard).run(requests)
         store.set_meta(CONFIRM_META, {"seeds": seed_list, "cells": cells, "top": top})
         for arch in cells:

@@ -4,7 +4,7 @@ its training seed, trained as the preset's `engine` says, one `EvalResult` per c
 The engines (`preset_rules.ENGINES`):
 
 - "fit": one configuration at a time with Keras' `fit` (`evo_rnn.train.evaluate`).
-- "population": all of them as one compiled program (`evo_rnn.population.evaluate_population`;
+- "batched": all of them as one compiled program (`evo_rnn.batched.evaluate_batched`;
   they must share one shape: layers and parameter budget), each member with the result it
   would have alone, to float rounding.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import networkx as nx
 
-from evo_rnn import population, train
+from evo_rnn import batched, train
 from evo_rnn.hparams import HParams
 from evo_rnn.preset_rules import ENGINES
 from evo_rnn.presets import Preset
@@ -46,8 +46,8 @@ def evaluate(cell: nx.DiGraph | str, task: str | Task, configs: Sequence[HParams
     if len(configs) != len(seeds):
         raise ValueError(f"{len(configs)} configurations need as many seeds, got {len(seeds)}")
     paths = list(save_models) if save_models is not None else [None] * len(configs)
-    if preset.engine == "population":
-        return population.evaluate_population(cell, task, list(configs), list(seeds), preset, data_dir, data_seed,
+    if preset.engine == "batched":
+        return batched.evaluate_batched(cell, task, list(configs), list(seeds), preset, data_dir, data_seed,
                                               paths)
     loaded = train.load_task(task, preset, data_dir) if isinstance(task, str) else task
     results = []

@@ -39,15 +39,15 @@ def _job(args: argparse.Namespace) -> None:
     from evo_rnn import train
 
     overrides = list(args.set)
-    if args.population_size is not None and not any(item.startswith("engine=") for item in overrides):
-        overrides.append("engine=population")  # --population-size P trains with the population engine
+    if args.batched is not None and not any(item.startswith("engine=") for item in overrides):
+        overrides.append("engine=batched")  # --batched P trains with the batched engine
     preset = presets.with_overrides(presets.get(args.preset), overrides)
     graph = architectures.resolve(args.arch)
     log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     task = train.load_task(args.task, preset, args.data_dir)
     configs = sample_configs(preset, args.task, args.trials, args.seed)
-    if args.population_size is not None:
-        results = _population_trials(args, graph, task, configs, preset)
+    if args.batched is not None:
+        results = _batched_trials(args, graph, task, configs, preset)
     else:
         results = _solo_trials(args, graph, task, configs, preset)
     if log is not None:
@@ -56,7 +56,7 @@ def _job(args: argparse.Namespace) -> None:
             log.write(result, cell, "evaluate", {"trial": trial})
     if not args.json:
         print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}"
-              + (f", populations of up to {args.population_size}" if args.population_size else ""))
+              + (f", batched jobs of up to {args.batched}" if args.batched else ""))
         print(format_table(results))
         ok = [r for r in results if r.ok]
         if ok:
@@ -69,16 +69,16 @@ def _print_json(args: argparse.Namespace, result) -> None:
     print(json.dumps({"arch": args.arch, **result.to_dict()}, sort_keys=True), flush=True)
 
 
-def _population_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
-    """The trials P at a time, each population of one shape (layers), in trial order."""
+def _batched_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
+    """The trials P at a time, each batched job of one shape (layers), in trial order."""
     from tqdm import tqdm
 
     from evo_rnn.engines import evaluate
-    from evo_rnn.population import shape_batches
+    from evo_rnn.batched import shape_batches
 
     results: list = [None] * len(configs)
     with tqdm(total=len(configs), desc="trials", unit="trial", file=sys.stderr, disable=args.quiet, leave=False) as bar:
-        for chunk in shape_batches(configs, args.population_size):
+        for chunk in shape_batches(configs, args.batched):
             out = evaluate(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk], preset,
                            data_dir=args.data_dir, data_seed=args.data_seed)
             for trial, result in zip(chunk, out):
@@ -132,9 +132,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
                              "budgets.ptb=100000 (default: none)")
-    parser.add_argument("--population-size", type=whole_number(1), default=None, metavar="P",
+    parser.add_argument("--batched", type=whole_number(1), default=None, metavar="P",
                         help="train the trials P at a time as one compiled program per shape "
-                             "(evo_rnn.population; the same configs, seeds and batches, so the same results to float "
+                             "(evo_rnn.batched; the same configs, seeds and batches, so the same results to float "
                              "rounding) (default: one at a time with Keras' fit)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per result (default: a table)")

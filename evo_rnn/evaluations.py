@@ -23,7 +23,7 @@ from typing import Any
 
 from evo_rnn import cell_format
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import EvalJob, Executor, Job, PopulationJob, WorkerLostError
+from evo_rnn.executors import BatchedJob, EvalJob, Executor, Job, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
@@ -95,8 +95,8 @@ class Evaluations:
         executor: where jobs run.
         data_dir: where workers read real datasets.
         run_files: where models are kept (`RunFiles.kept_model`); None keeps none.
-        members_per_job: the most requests packed into one batched job (`evo_rnn.population`);
-            above 1 every request's preset must train with the population engine, so that a
+        members_per_job: the most requests packed into one batched job (`evo_rnn.batched`);
+            above 1 every request's preset must train with the batched engine, so that a
             member's result does not depend on its company.
         max_retries: how often a job whose worker died is tried again before its requests are
             recorded as failed.
@@ -112,7 +112,7 @@ class Evaluations:
                  tensorboard: TensorBoardLog | None = None, keep: KeepRule | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None):
         if members_per_job < 1:
-            raise EvoRnnError(f"--population-size must be at least 1, got {members_per_job}")
+            raise EvoRnnError(f"--batched must be at least 1, got {members_per_job}")
         self.store, self.executor = store, executor
         self.data_dir = None if data_dir is None else str(data_dir)
         self.run_files, self.members_per_job, self.max_retries = run_files, members_per_job, max_retries
@@ -149,8 +149,8 @@ class Evaluations:
         elif key in self._waiters:
             self._waiters[key].append(on_result)
         else:
-            if self.members_per_job > 1 and request.preset.engine != "population":
-                raise EvoRnnError("batched jobs need the population engine: --set engine=population")
+            if self.members_per_job > 1 and request.preset.engine != "batched":
+                raise EvoRnnError("batched jobs need the batched engine: --set engine=batched")
             self._waiters[key] = [on_result]
             self._arrivals += 1
             heapq.heappush(self._queue, (request.group, self._arrivals, request))
@@ -192,7 +192,7 @@ class Evaluations:
             job: Job = EvalJob(first.arch, graph, first.task, first.key.hparams, first.seed, first.preset,
                                self.data_dir, paths[0])
         else:
-            job = PopulationJob(first.arch, graph, first.task, tuple(r.key.hparams for r in chunk),
+            job = BatchedJob(first.arch, graph, first.task, tuple(r.key.hparams for r in chunk),
                                 tuple(r.seed for r in chunk), first.preset, self.data_dir, paths)
         self._submit(_InFlight(tuple(chunk), job, 0, paths))
 

@@ -24,7 +24,7 @@ from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult
 
-__all__ = ["EvalJob", "Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "PopulationJob", "local_executor", "run_job",
+__all__ = ["BatchedJob", "EvalJob", "Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "local_executor", "run_job",
            "WorkerLostError"]
 
 
@@ -59,9 +59,9 @@ class EvalJob:
 
 
 @dataclasses.dataclass(frozen=True)
-class PopulationJob:
-    """Several configurations of one cell on one task, trained as one population
-    (`evo_rnn.population`): member i is `hparams[i]` with `seeds[i]`, saved to `model_paths[i]`.
+class BatchedJob:
+    """Several configurations of one cell on one task, trained as one batched
+    (`evo_rnn.batched`): member i is `hparams[i]` with `seeds[i]`, saved to `model_paths[i]`.
     All members have one shape (layers and parameter budget)."""
 
     arch: str
@@ -74,18 +74,18 @@ class PopulationJob:
     model_paths: tuple[str | None, ...] | None = None
 
 
-Job = EvalJob | PopulationJob
+Job = EvalJob | BatchedJob
 Evaluate = Callable[[Job], "EvalResult | list[EvalResult]"]  # what runs one job
 
 
 def run_job(job: Job) -> EvalResult | list[EvalResult]:
-    """Trains one job (in whatever process runs it): an `EvalResult`, or for a `PopulationJob`
+    """Trains one job (in whatever process runs it): an `EvalResult`, or for a `BatchedJob`
     one per member, in order.
 
     A candidate's own failures come back as status "failed" or "diverged"; errors of
     evo_rnn's own code propagate to the caller, which stops.
     """
-    if isinstance(job, PopulationJob):
+    if isinstance(job, BatchedJob):
         return engines.evaluate(cell_format.loads(job.graph), job.task, [HParams.from_json(h) for h in job.hparams],
                                 job.seeds, job.preset, data_dir=job.data_dir, save_models=job.model_paths)
     return engines.evaluate(cell_format.loads(job.graph), job.task, [HParams.from_json(job.hparams)], [job.seed],

@@ -10,10 +10,12 @@ from typing import Any
 
 from evo_rnn.errors import EvoRnnError
 
-ENGINES = ("fit", "population")  # how an evaluation trains: Keras' fit, or evo_rnn.population
+ENGINES = ("fit", "batched")  # how an evaluation trains: Keras' fit, or evo_rnn.batched
+# Values older runs stored under another name, read as their new one (runs keep resuming).
+LEGACY_VALUES = {"engine": {"population": "batched"}}
 STRATEGIES = ("evolution", "random")  # where a child's parent comes from: the population, or the zoo
 
-__all__ = ["ENGINES", "RULES", "STRATEGIES", "check", "leaf_fields"]
+__all__ = ["ENGINES", "LEGACY_VALUES", "RULES", "STRATEGIES", "check", "leaf_fields"]
 
 # A rule returns None for a good value, else what a good value is ("a whole number >= 1").
 Rule = Callable[[Any], str | None]

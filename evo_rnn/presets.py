@@ -69,7 +69,7 @@ class Preset:
     ptb: PtbConfig
     music: MusicConfig
     search: SearchConfig
-    engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "population" (evo_rnn.population)
+    engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "batched" (evo_rnn.batched)
 
     def task_config(self, task: str) -> Any:
         """The config of task `task` (the music sets share one).
@@ -216,6 +216,7 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
         if len(parts) == 1:
             if parts[0] == "budgets" or dataclasses.is_dataclass(getattr(preset, parts[0])):
                 raise EvoRnnError(f"--set: {key!r} holds fields; set one of them, e.g. {key}.FIELD=VALUE")
+            value = preset_rules.LEGACY_VALUES.get(key, {}).get(value, value)
             preset = dataclasses.replace(preset, **{key: _convert(value, fields[key], key)})
         elif parts[0] == "budgets":
             if parts[1] not in preset.budgets:

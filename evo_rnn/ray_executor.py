@@ -21,7 +21,7 @@ from typing import Any
 
 from evo_rnn import backend
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import Evaluate, Executor, Job, PopulationJob, WorkerLostError, run_job
+from evo_rnn.executors import BatchedJob, Evaluate, Executor, Job, WorkerLostError, run_job
 
 __all__ = ["RayExecutor", "REMOTE_NAME"]
 
@@ -48,8 +48,8 @@ def _prepare_worker(threads: int) -> None:
 
 
 def _model_paths(job: Job) -> list[str | None]:
-    """Where the driver wants the job's trained models (one per member of a population)."""
-    if isinstance(job, PopulationJob):
+    """Where the driver wants the job's trained models (one per member of a batched job)."""
+    if isinstance(job, BatchedJob):
         return list(job.model_paths or [None] * len(job.seeds))
     return [job.model_path]
 
@@ -63,7 +63,7 @@ def _evaluate_remotely(job: Job, threads: int, evaluate: Evaluate) -> tuple[Any,
         return evaluate(job), [None] * len(wanted)
     with tempfile.TemporaryDirectory(prefix="evo_rnn-") as scratch:
         local = [None if path is None else str(Path(scratch) / f"model-{i}.keras") for i, path in enumerate(wanted)]
-        if isinstance(job, PopulationJob):
+        if isinstance(job, BatchedJob):
             result = evaluate(dataclasses.replace(job, model_paths=tuple(local)))
         else:
             result = evaluate(dataclasses.replace(job, model_path=local[0]))

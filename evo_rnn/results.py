@@ -89,6 +89,8 @@ def preset_key(preset: Any) -> str:
     contents = dataclasses.asdict(preset)
     contents.pop("search", None)
     contents["batch_order"] = BATCH_ORDER
+    if contents.get("engine") == "batched":
+        contents["engine"] = "population"  # its name when runs first stored keys: theirs stay valid
     text = json.dumps(contents, sort_keys=True, default=str)
     return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 

@@ -100,7 +100,7 @@ def build_model(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, see
 def initial_weights(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, seed: int) -> list[np.ndarray]:
     """The trainable weights `build_model` starts with for this configuration and seed (in the
     order of its `trainable_variables`), made by building its layers alone, in the same order,
-    without tracing a model: what a population member starts from, in milliseconds.
+    without tracing a model: what a member of a batched job starts from, in milliseconds.
 
     Call it where `build_model` would be called (after `seed_everything(seed, ...)`): the
     input and output layers draw from Keras' global seed as they do there.
@@ -169,7 +169,7 @@ def batch_order(seed: int, epoch: int, n: int, shuffle: bool) -> np.ndarray:
     """The order in which an evaluation with training seed `seed` reads the `n` training rows in
     epoch `epoch` (from 1), consecutive `batch_size` rows a batch: a permutation seeded by
     (seed, epoch), or in order for stateful tasks, whose batches continue each other. Both
-    engines (Keras' fit here, `evo_rnn.population`) read this order, so a configuration and
+    engines (Keras' fit here, `evo_rnn.batched`) read this order, so a configuration and
     seed trains on the same batches whichever engine runs it."""
     if not shuffle:
         return np.arange(n, dtype="int32")

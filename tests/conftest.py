@@ -23,7 +23,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # evo_rnn itself sets Tens
 
 from evo_rnn import architectures, cell_format, presets  # noqa: E402 (after the backend is chosen)
 from evo_rnn.cell_hash import same_architecture, structural_hash  # noqa: E402
-from evo_rnn.executors import EvalJob, InlineExecutor, PopulationJob  # noqa: E402
+from evo_rnn.executors import BatchedJob, EvalJob, InlineExecutor  # noqa: E402
 from evo_rnn.hparams import HParams  # noqa: E402
 from evo_rnn.results import EvalResult, Status  # noqa: E402
 from evo_rnn.runs import RunFiles, RunSettings  # noqa: E402
@@ -103,7 +103,7 @@ class FakeEvaluator:
 
     def __init__(self, fail=None):
         self.calls: list[tuple] = []
-        self.jobs: list[PopulationJob] = []
+        self.jobs: list[BatchedJob] = []
         self.fail = fail or (lambda job: None)
 
     def quality(self, graph, task: str) -> float:
@@ -113,7 +113,7 @@ class FakeEvaluator:
         return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
 
     def __call__(self, job):
-        if isinstance(job, PopulationJob):  # one result per member, as evaluate_population
+        if isinstance(job, BatchedJob):  # one result per member, as evaluate_batched
             self.jobs.append(job)
             return [self(EvalJob(job.arch, job.graph, job.task, config, seed, job.preset, job.data_dir))
                     for config, seed in zip(job.hparams, job.seeds)]

@@ -24,7 +24,7 @@ def test_the_presets_engine_trains_and_both_engines_agree_per_configuration():
     heard: list[tuple[int, int]] = []
     fit = engines.evaluate("gru", "memorize", configs(), [3, 4], TINY,
                            progress=lambda index, epoch, _: heard.append((index, epoch)))
-    batched = engines.evaluate("gru", "memorize", configs(), [3, 4], dataclasses.replace(TINY, engine="population"))
+    batched = engines.evaluate("gru", "memorize", configs(), [3, 4], dataclasses.replace(TINY, engine="batched"))
     assert [r.hparams for r in fit] == [r.hparams for r in batched] == [c.to_dict() for c in configs()]
     assert [r.seed for r in fit] == [3, 4]
     assert sorted(set(heard)) == [(0, 1), (0, 2), (1, 1), (1, 2)]  # every epoch (from 1) of each configuration

@@ -20,20 +20,20 @@ def test_evaluate_cli_json_output():
     assert rows[0]["hparams"] != rows[1]["hparams"] or rows[0]["seed"] != rows[1]["seed"]
 
 
-def test_evaluate_cli_trains_the_trials_as_populations_in_trial_order():
+def test_evaluate_cli_trains_the_trials_as_batched_jobs_in_trial_order():
     sets = sum((["--set", s] for s in ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32",
                                        "memorize.n_test=32"]), [])
     args = ["--arch", "gru", "--task", "memorize", "--trials", "5", "--json", "--quiet", *sets]
     solo = [json.loads(line) for line in run_module("evo_rnn.evaluate", *args).stdout.splitlines()]
-    result = run_module("evo_rnn.evaluate", *args, "--population-size", "2")
+    result = run_module("evo_rnn.evaluate", *args, "--batched", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 5 and all(r["status"] == "ok" for r in rows)
     # the same trials (configs and seeds) in the same order; the shapes (layers) were grouped
     assert [(r["hparams"], r["seed"]) for r in rows] == [(r["hparams"], r["seed"]) for r in solo]
     assert len({r["hparams"]["num_layers"] for r in rows}) == 2
-    bad = run_module("evo_rnn.evaluate", *args, "--population-size", "0")
-    assert bad.returncode == 2 and "argument --population-size: expected a whole number >= 1, got 0" in stderr_lines(bad)[0]
+    bad = run_module("evo_rnn.evaluate", *args, "--batched", "0")
+    assert bad.returncode == 2 and "argument --batched: expected a whole number >= 1, got 0" in stderr_lines(bad)[0]
 
 
 @pytest.mark.parametrize("args, message", [

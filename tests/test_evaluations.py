@@ -12,7 +12,7 @@ import pytest
 from evo_rnn import architectures, hparams, presets
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.evaluations import Evaluations, Request
-from evo_rnn.executors import InlineExecutor, PopulationJob, WorkerLostError
+from evo_rnn.executors import BatchedJob, InlineExecutor, WorkerLostError
 from evo_rnn.results import Status
 from evo_rnn.runs import RunFiles
 from evo_rnn.store import Store
@@ -20,7 +20,7 @@ from evo_rnn.store import Store
 from conftest import FakeEvaluator
 
 QUICK = presets.get("quick")
-BATCHED = presets.with_overrides(QUICK, ["engine=population"])
+BATCHED = presets.with_overrides(QUICK, ["engine=batched"])
 
 
 @pytest.fixture
@@ -74,9 +74,9 @@ def test_requests_are_packed_by_group_and_shape_up_to_the_job_size(store):
     assert len(fake.calls) == 9  # the GRU's fifth ran alone, as a plain job
 
 
-def test_batched_jobs_need_the_population_engine(store):
+def test_batched_jobs_need_the_batched_engine(store):
     service = Evaluations(store, InlineExecutor(FakeEvaluator()), members_per_job=2)
-    with pytest.raises(EvoRnnError, match="engine=population"):
+    with pytest.raises(EvoRnnError, match="engine=batched"):
         service.run(requests(store, count=2))
 
 
@@ -116,7 +116,7 @@ class SavesModels(FakeEvaluator):
     """The fake evaluator that writes a file where a job asks for its model."""
 
     def __call__(self, job):
-        paths = job.model_paths if isinstance(job, PopulationJob) else [job.model_path]
+        paths = job.model_paths if isinstance(job, BatchedJob) else [job.model_path]
         for path in paths:
             if path is not None:
                 with open(path, "w") as model:

@@ -34,3 +34,22 @@ def test_a_presets_task_settings_come_from_the_task_registry():
     for call in (quick.budget, quick.task_config):
         with pytest.raises(UnknownNameError, match="unknown task 'sums'; known: arith"):
             call("sums")  # no silent fallback to the music settings
+
+
+def test_a_run_stored_before_the_batched_engine_was_renamed_resumes_with_its_cache_keys():
+    import json
+    import sqlite3
+
+    from conftest import ROOT
+    from evo_rnn.results import preset_key
+    from evo_rnn.runs import RunSettings
+
+    old = presets.with_overrides(presets.get("quick"), ["engine=population"])  # as such runs stored it
+    new = presets.with_overrides(presets.get("quick"), ["engine=batched"])
+    assert old == new and new.engine == "batched"
+    database = ROOT / "benchmarks" / "results" / "search-default.sqlite"  # the shipped reference run
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        settings = RunSettings.from_dict(json.loads(db.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0]))
+        keys = {row[0] for row in db.execute("SELECT DISTINCT preset FROM evaluations")}
+    assert settings.overrides == ("engine=population",)
+    assert preset_key(settings.resolved_preset()) in keys  # its evaluations are still found

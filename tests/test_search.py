@@ -15,7 +15,7 @@ import pytest
 from evo_rnn import architectures, cell_format, presets
 from evo_rnn.cell_hash import same_architecture
 from evo_rnn.errors import EvoRnnError
-from evo_rnn.executors import PopulationJob, WorkerLostError
+from evo_rnn.executors import BatchedJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
 from evo_rnn.scores import BaselineError, Scores
@@ -311,8 +311,8 @@ def test_mutate_is_injected_and_an_unmutable_parent_is_recorded(store):
     assert calls and [s["outcome"] for s in store.steps()[2:]] == ["unmutable"] * len(calls)
 
 
-def test_population_jobs_group_one_steps_requests_and_change_no_result(tmp_path):
-    preset = presets.with_overrides(search_preset(configs_per_task=4), ["engine=population"])
+def test_batched_jobs_group_one_steps_requests_and_change_no_result(tmp_path):
+    preset = presets.with_overrides(search_preset(configs_per_task=4), ["engine=batched"])
 
     def outline(members_per_job: int, name: str) -> tuple[list, FakeEvaluator]:
         evaluate = FakeEvaluator()
@@ -330,8 +330,8 @@ def test_population_jobs_group_one_steps_requests_and_change_no_result(tmp_path)
         assert len(shapes) == 1 and len(set(job.hparams)) == len(job.hparams)
 
 
-def test_population_jobs_need_the_population_engine(store):
-    with pytest.raises(SearchError, match="engine=population"):
+def test_batched_jobs_need_the_batched_engine(store):
+    with pytest.raises(SearchError, match="engine=batched"):
         make_search(store, search_preset(), members_per_job=4)
 
 
@@ -389,7 +389,7 @@ def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store
 
     class Recording(FakeEvaluator):
         def __call__(self, job):
-            if not isinstance(job, PopulationJob):
+            if not isinstance(job, BatchedJob):
                 trained.append((job.arch, job.task, job.hparams, job.preset.max_epochs))
             return super().__call__(job)
 
@@ -476,7 +476,7 @@ class NoisyEvaluator(FakeEvaluator):
 
     def __call__(self, job):
         result = super().__call__(job)
-        if isinstance(job, PopulationJob) or not result.ok:
+        if isinstance(job, BatchedJob) or not result.ok:
             return result
         noise = random.Random(f"{job.hparams}:{job.seed}").uniform(0.9, 1.1)
         return dataclasses.replace(result, valid_score=result.valid_score * noise, test_score=result.test_score * noise)

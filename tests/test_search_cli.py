@@ -119,10 +119,10 @@ print("savedmodel ok")
     assert "install it and run `python -m evo_rnn.export --run tiny` again" in again.stderr
 
 
-@pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export", "--population-size", "1"],
+@pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export", "--batched", "1"],
                                   ["--workers", "1", "--set", "search.halving_configs=4", "--set",
-                                   "search.halving_epochs=1", "--set", "max_epochs=2", "--population-size", "3"]],
-                         ids=["one-evaluation-per-job", "population-jobs"])
+                                   "search.halving_epochs=1", "--set", "max_epochs=2", "--batched", "3"]],
+                         ids=["one-evaluation-per-job", "batched-jobs"])
 def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path, jobs):
     args = search_args(tmp_path, "--max-candidates", "2", *jobs)
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
@@ -152,12 +152,12 @@ def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_pat
         children = db.execute("SELECT COUNT(*) FROM steps WHERE kind='mutate' AND outcome NOT IN "
                               "('duplicate', 'unmutable')").fetchone()[0]
     assert children == 2
-    if jobs[-2:] == ["--population-size", "3"]:  # every evaluation trained by the population engine, and exported
+    if jobs[-2:] == ["--batched", "3"]:  # every evaluation trained by the batched engine, and exported
         with sqlite3.connect(database) as db:
             keys = {row[0] for row in db.execute("SELECT DISTINCT preset FROM evaluations")}
             config = json.loads(db.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
         # Two keys: full training, and the successive-halving rung's brief one (its own max_epochs).
-        assert len(keys) == 2 and "engine=population" in config["overrides"]
+        assert len(keys) == 2 and "engine=batched" in config["overrides"]
         exported = next(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
         assert (exported / "model-arith.keras").is_file() and (exported / "model-xml.keras").is_file()
 
@@ -189,8 +189,8 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     (["--set", "budgets.nosuch=5"], "unknown budget 'budgets.nosuch'; budgets: budgets.arith"),
     (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
     (["--run", "../x"], "invalid run name '../x'"),
-    (["--population-size", "many"], "expected `auto` or a whole number, got 'many'"),
-    (["--population-size", "0"], "--population-size must be auto or at least 1"),
+    (["--batched", "many"], "expected `auto` or a whole number, got 'many'"),
+    (["--batched", "0"], "--batched must be auto or at least 1"),
     (["--set", "max_epochs=3"], "successive halving needs search.configs_per_task (2) <= search.halving_configs (8) "
                                 "and 1 <= search.halving_epochs (3) < max_epochs (3)"),
     (["--strategy", "hill"], "invalid choice: 'hill'"),
@@ -220,23 +220,26 @@ def test_without_graphviz_the_search_runs_and_exports_dot_diagrams_then_refuses_
     assert "--run NEW_NAME" in stderr_lines(other)[0]
 
 
-def test_population_size_auto_is_the_hardware_default_and_a_run_resumes_with_its_engine(tmp_path):
+def test_batched_auto_is_the_hardware_default_and_a_run_resumes_with_its_engine(tmp_path):
     from argparse import Namespace
 
     from evo_rnn import backend, presets
     from evo_rnn.runs import RunSettings
     from evo_rnn.search.__main__ import _members_per_job, _overrides
 
-    assert backend.accelerator() == "cpu" and backend.default_population_size() == backend.POPULATION_SIZES["cpu"]
-    auto = Namespace(population_size="auto", set=[], tasks=None, seed_zoo=False, strategy="evolution")
-    assert _members_per_job(auto, None) == backend.POPULATION_SIZES["cpu"] > 1  # a new run: populations
-    assert "engine=population" in _overrides(auto, _members_per_job(auto, None))
-    fit_run = RunSettings("quick", (), 0, "python -m evo_rnn.search --population-size 1")
-    population_run = RunSettings("quick", ("engine=population",), 0, "python -m evo_rnn.search")
+    assert backend.accelerator() == "cpu" and backend.default_batched_members() == backend.BATCHED_MEMBERS["cpu"]
+    auto = Namespace(batched="auto", set=[], tasks=None, seed_zoo=False, strategy="evolution")
+    assert _members_per_job(auto, None) == backend.BATCHED_MEMBERS["cpu"] > 1  # a new run: batched jobs
+    assert "engine=batched" in _overrides(auto, _members_per_job(auto, None))
+    fit_run = RunSettings("quick", (), 0, "python -m evo_rnn.search --batched 1")
+    batched_run = RunSettings("quick", ("engine=batched",), 0, "python -m evo_rnn.search")
     assert _members_per_job(auto, fit_run) == 1 and _overrides(auto, 1) == []  # resumes as it started
-    assert _members_per_job(auto, population_run) == backend.POPULATION_SIZES["cpu"]
-    assert _members_per_job(Namespace(population_size=5), fit_run) == 5
-    assert presets.with_overrides(presets.get("quick"), _overrides(auto, 16)) == population_run.resolved_preset()
+    assert _members_per_job(auto, batched_run) == backend.BATCHED_MEMBERS["cpu"]
+    stored_before_the_rename = RunSettings("quick", ("engine=population",), 0, "python -m evo_rnn.search")
+    assert _members_per_job(auto, stored_before_the_rename) == backend.BATCHED_MEMBERS["cpu"]
+    assert stored_before_the_rename.resolved_preset() == batched_run.resolved_preset()  # it resumes
+    assert _members_per_job(Namespace(batched=5), fit_run) == 5
+    assert presets.with_overrides(presets.get("quick"), _overrides(auto, 16)) == batched_run.resolved_preset()
 
 
 def test_export_of_a_missing_run_names_the_fix(tmp_path):

@@ -250,7 +250,7 @@ class GraphCell(keras.layers.Layer):
     @contextlib.contextmanager
     def member_weights(self, kernels: dict[str, Any], biases: dict[str, Any]) -> Iterator[None]:
         """Within this context the cell computes with these tensors instead of its own weights:
-        the weights of many members of a population at once (`evo_rnn.population`).
+        the weights of many members of a batched job at once (`evo_rnn.batched`).
 
         Args:
             kernels: per source (as the fused kernels `kernel_<source>`), [members, rows, width].

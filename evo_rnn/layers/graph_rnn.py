@@ -26,10 +26,10 @@ def run_projected(cell: GraphCell, projected, initial_state: list):
     """Runs `cell` over time-major projected inputs ([time, ...], as `cell.project_inputs`
     gives) from `initial_state`, returning every step's output ([time, ...]) and the final
     states. The loop every Keras RNN layer runs (a while loop on TensorFlow, a scan on JAX);
-    the leading dimensions after time may be anything the cell computes with (a population's
+    the leading dimensions after time may be anything the cell computes with (a batched job's
     members and batch, under `GraphCell.member_weights`)."""
     if _backend_rnn is None:  # pragma: no cover - depends on the installed Keras
-        raise RuntimeError("this Keras has no keras.src.backend.rnn; population training needs it")
+        raise RuntimeError("this Keras has no keras.src.backend.rnn; batched training needs it")
     steps = projected.shape[0]
     _, outputs, states = _backend_rnn(
         cell.step_projected, projected, list(initial_state), time_major=True,

@@ -34,8 +34,8 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _population_size(text: str) -> int | str:
-    """--population-size: `auto` or a whole number (checked to be >= 1 with the other flags)."""
+def _batched_members(text: str) -> int | str:
+    """--batched: `auto` or a whole number (checked to be >= 1 with the other flags)."""
     if text == "auto":
         return text
     try:
@@ -45,21 +45,21 @@ def _population_size(text: str) -> int | str:
 
 
 def _members_per_job(args: argparse.Namespace, stored) -> int:
-    """The population size: the flag's number; for `auto`, `backend.POPULATION_SIZES` for this
+    """The members per batched job: the flag's number; for `auto`, `backend.BATCHED_MEMBERS` for this
     hardware, except that a run started with one evaluation per job (Keras' fit) resumes so."""
-    if args.population_size != "auto":
-        return args.population_size
-    if stored is not None and stored.resolved_preset().engine != "population":
+    if args.batched != "auto":
+        return args.batched
+    if stored is not None and stored.resolved_preset().engine != "batched":
         return 1
-    return backend.default_population_size()
+    return backend.default_batched_members()
 
 
 def _overrides(args: argparse.Namespace, members_per_job: int) -> list[str]:
-    """The run's preset overrides: `--set` items, then what --population-size, --tasks and
+    """The run's preset overrides: `--set` items, then what --batched, --tasks and
     --seed-zoo say."""
     overrides = list(args.set)
     if members_per_job > 1 and not any(item.startswith("engine=") for item in overrides):
-        overrides.append("engine=population")  # a member's result must not depend on its company
+        overrides.append("engine=batched")  # a member's result must not depend on its company
     if args.tasks:
         overrides.append(f"search.tasks={args.tasks}")
     if args.seed_zoo:
@@ -113,8 +113,8 @@ def _check_args(args: argparse.Namespace) -> None:
     """What the flags' types cannot say alone (their ranges are checked as they are parsed)."""
     if args.confirm_seeds == 1:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
-    if args.population_size != "auto" and args.population_size < 1:
-        raise UsageError("--population-size must be auto or at least 1")
+    if args.batched != "auto" and args.batched < 1:
+        raise UsageError("--batched must be auto or at least 1")
 
 
 def _job(args: argparse.Namespace) -> int:
@@ -234,10 +234,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--gpus-per-eval", type=number(0.0, above=False), default=0.0,
                         help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
                              "one GPU, e.g. 0.25 (default: 0)")
-    parser.add_argument("--population-size", type=_population_size, default="auto", metavar="P",
-                        help="send the requests of one step for one architecture, task and shape as population "
-                             "jobs of at most P members, trained as one compiled program (evo_rnn.population; "
-                             "sets --set engine=population); 1: one evaluation per job with Keras' fit (the same "
+    parser.add_argument("--batched", type=_batched_members, default="auto", metavar="P",
+                        help="send the requests of one step for one architecture, task and shape as batched "
+                             "jobs of at most P members, trained as one compiled program (evo_rnn.batched; "
+                             "sets --set engine=batched); 1: one evaluation per job with Keras' fit (the same "
                              "batches, so the same results to float rounding) (default: auto, 16 on a CPU and 256 "
                              "on a GPU, as measured; a run started with 1 resumes with 1)")
     parser.add_argument("--run", default="default",

@@ -51,8 +51,8 @@ class Scheduler:
         clock: the time source (tests pass a fake one).
         tensorboard: writes every evaluation this session trains as a TensorBoard run; None: none.
         members_per_job: the most requests of one step for one (architecture, task, shape) sent
-            as one population job (`evo_rnn.population`); above 1 the preset's engine must be
-            "population", so that a member's result does not depend on its company.
+            as one batched job (`evo_rnn.batched`); above 1 the preset's engine must be
+            "batched", so that a member's result does not depend on its company.
     """
 
     def __init__(self, evolution: Evolution, executor: Executor, data_dir: str | os.PathLike | None = None,
@@ -61,9 +61,9 @@ class Scheduler:
                  clock: Callable[[], float] = time.monotonic, members_per_job: int = 1,
                  tensorboard: TensorBoardLog | None = None):
         if members_per_job < 1:
-            raise SearchError(f"--population-size must be at least 1, got {members_per_job}")
-        if members_per_job > 1 and evolution.preset.engine != "population":
-            raise SearchError("population jobs need the population engine: --set engine=population")
+            raise SearchError(f"--batched must be at least 1, got {members_per_job}")
+        if members_per_job > 1 and evolution.preset.engine != "batched":
+            raise SearchError("batched jobs need the batched engine: --set engine=batched")
         self.evolution, self.executor = evolution, executor
         self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
         self._rung = self.preset.halving_rung()

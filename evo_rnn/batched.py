@@ -1,4 +1,4 @@
-"""Population-batched evaluation: P configurations of one cell on one task trained as one
+"""Batched evaluation: P configurations of one cell on one task trained as one
 compiled program, every weight carrying a leading member axis (HFTA's horizontal fusion).
 
 Each member is the model `evo_rnn.train.build_model` builds for its configuration and seed,
@@ -11,10 +11,10 @@ Keras model, which computes its final scores and saves the same `.keras` file a 
 evaluation saves.
 
 The training step and the validation forward pass are written with `keras.ops` and compiled
-once for the whole population: `jax.jit` on JAX, `tf.function` on TensorFlow. Each member
+once for all the members: `jax.jit` on JAX, `tf.function` on TensorFlow. Each member
 reads the training rows in its own order, `train.batch_order(seed, epoch)`, the order in which
 Keras' `fit` reads them in `evo_rnn.train.evaluate`: a member trains on the same batches alone,
-in any population, and in its solo `evaluate` run, whose losses it matches to float rounding
+in any batched job, and in its solo `evaluate` run, whose losses it matches to float rounding
 (its scores can drift further over the epochs: rounding compounds through training, and a
 near-tie can flip which epoch is best or when the learning rate decays).
 
@@ -45,20 +45,20 @@ from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
 from evo_rnn import backend, train
 
-__all__ = ["PopulationError", "evaluate_population", "shape_batches"]
+__all__ = ["BatchedError", "evaluate_batched", "shape_batches"]
 
 EVAL_BATCH = train.EVAL_BATCH
 _MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default, which the solo evaluation uses
 
 
-class PopulationError(EvoRnnError):
-    """The members cannot be trained as one population (mixed shapes, nothing to train)."""
+class BatchedError(EvoRnnError):
+    """The members cannot be trained as one batched job (mixed shapes, nothing to train)."""
 
 
 # --------------------------------------------------------------------------- the batched model
 
 
-class _PopulationModel:
+class _BatchedModel:
     """The forward pass of `build_model`'s architecture for P members at once, as a pure function
     of the stacked trainable weights (in the order of the template's `trainable_variables`)."""
 
@@ -141,11 +141,11 @@ def _value_and_grad(loss: Callable) -> Callable:
             return (total, aux), tape.gradient(total, weights)
 
         return value_and_grad
-    raise PopulationError(f"population training runs on the jax and tensorflow backends, not {backend!r}")
+    raise BatchedError(f"batched training runs on the jax and tensorflow backends, not {backend!r}")
 
 
 def _compile(function: Callable, jit_compile: bool) -> Callable:
-    """One compiled program for the whole population: jax.jit, or tf.function (XLA if asked)."""
+    """One compiled program for all the members: jax.jit, or tf.function (XLA if asked)."""
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
@@ -157,9 +157,9 @@ def _compile(function: Callable, jit_compile: bool) -> Callable:
 
 
 class _Engine:
-    """The compiled training step and evaluation pass of one population."""
+    """The compiled training step and evaluation pass of one batched job."""
 
-    def __init__(self, model: _PopulationModel, train_split: Split, loss_weights: np.ndarray, jit_compile: bool):
+    def __init__(self, model: _BatchedModel, train_split: Split, loss_weights: np.ndarray, jit_compile: bool):
         self.model, self.jit_compile = model, jit_compile
         self.inputs = ops.convert_to_tensor(train_split.inputs)
         self.targets = ops.convert_to_tensor(train_split.targets)
@@ -262,24 +262,24 @@ class _Member:
         return best
 
 
-# --------------------------------------------------------------------------- evaluate_population
+# --------------------------------------------------------------------------- evaluate_batched
 
 
 def _check(configs: Sequence[HParams], seeds: Sequence[int]) -> None:
     if len(configs) < 1:
-        raise PopulationError("a population needs at least one member (P >= 1)")
+        raise BatchedError("a batched job needs at least one member (P >= 1)")
     if len(configs) != len(seeds):
-        raise PopulationError(f"{len(configs)} configurations but {len(seeds)} seeds: give one seed per member")
+        raise BatchedError(f"{len(configs)} configurations but {len(seeds)} seeds: give one seed per member")
     shapes = {(c.num_layers, c.param_budget) for c in configs}
     if len(shapes) > 1:
-        raise PopulationError(f"the members of one population must share their shape (layers, parameter budget), "
+        raise BatchedError(f"the members of one batched job must share their shape (layers, parameter budget), "
                               f"got {sorted(shapes)}: group the configurations by shape and train each group")
     if any(c.dropout for c in configs):
-        raise PopulationError("population training does not support dropout yet; train members with dropout "
+        raise BatchedError("batched training does not support dropout yet; train members with dropout "
                               "one at a time with evo_rnn.train.evaluate")
 
 
-def evaluate_population(
+def evaluate_batched(
     cell: nx.DiGraph | str,
     task: str | Task,
     configs: Sequence[HParams],
@@ -306,13 +306,13 @@ def evaluate_population(
             weights) when it trained well, or None.
 
     Returns:
-        One `EvalResult` per member, in order. `seconds` is the population's wall-clock time
-        divided by the number of members. A population that runs out of memory is split in two
+        One `EvalResult` per member, in order. `seconds` is the batched job's wall-clock time
+        divided by the number of members. A batched job that runs out of memory is split in two
         halves, each trained on its own (and so on); a single member that does not fit is
         recorded `failed`, as a solo evaluation would be.
 
     Raises:
-        PopulationError: no members, mixed shapes, one seed missing, or dropout.
+        BatchedError: no members, mixed shapes, one seed missing, or dropout.
     """
     _check(configs, seeds)
     save_models = list(save_models) if save_models is not None else [None] * len(configs)
@@ -374,10 +374,10 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         for result in results:
             result.units, result.model_params = units, template.count_params()
             result.params = sum(layer.cell.count_params() for layer in template.layers if isinstance(layer, GraphRNN))
-        population = _PopulationModel(template, task, members)
+        members_model = _BatchedModel(template, task, members)
         weights = [ops.convert_to_tensor(np.stack([member[k] for member in initial]))
                    for k in range(len(template.trainable_variables))]
-        engine = _Engine(population, data.train, train.loss_weights(data.train), preset.jit_compile)
+        engine = _Engine(members_model, data.train, train.loss_weights(data.train), preset.jit_compile)
         states = [_Member(c, preset) for c in configs]
         best = list(weights)
         n = len(data.train)
@@ -388,7 +388,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 break
             active = [s.active for s in states]
             orders = np.stack([train.batch_order(seed, epoch, n, shuffle=not task.stateful) for seed in seeds])
-            rnn_states = population.initial_states(batch_size)
+            rnn_states = members_model.initial_states(batch_size)
             totals = ops.zeros((members,))
             rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
             mask = ops.convert_to_tensor(np.array(active, "float32"))
@@ -404,7 +404,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 seen += count
             epoch_losses = ops.convert_to_numpy(totals).astype("float64") / seen
             scores = [m["score"] if m else math.nan
-                      for m in _metrics(engine, population, task, data.valid, weights, batch_size, eval_steps)]
+                      for m in _metrics(engine, members_model, task, data.valid, weights, batch_size, eval_steps)]
             improved = []
             for i, member in enumerate(states):
                 if not active[i]:
@@ -416,8 +416,8 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 keep = ops.convert_to_tensor(np.array(improved, "float32"))
                 best = [ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
                         for w, b in zip(weights, best)]
-        valid = _metrics(engine, population, task, data.valid, best, batch_size, eval_steps)
-        test = _metrics(engine, population, task, data.test, best, batch_size, eval_steps)
+        valid = _metrics(engine, members_model, task, data.valid, best, batch_size, eval_steps)
+        test = _metrics(engine, members_model, task, data.test, best, batch_size, eval_steps)
         best_numpy = None
         for i, (result, member) in enumerate(zip(results, states)):
             result.curve = member.curve
@@ -443,7 +443,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
 
 
 def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:
-    """The indices of `configs` as populations: grouped by shape (layers and parameter budget),
+    """The indices of `configs` as batched jobs: grouped by shape (layers and parameter budget),
     in order, at most `size` a group."""
     by_shape: dict[tuple[int, int], list[int]] = {}
     for index, config in enumerate(configs):
@@ -451,14 +451,14 @@ def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:
     return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
 
 
-def _metrics(engine: _Engine, population: _PopulationModel, task: Task, split: Split, weights,
+def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, split: Split, weights,
              batch_size: int, steps: int) -> list[dict[str, float] | None]:
     """Every member's metrics on `split` (None where a prediction is not finite), computed as
     `train.position_stats` does: stateful tasks from reset states, in batch order. Rows are
     padded to `steps` time steps (the causal model's earlier outputs do not change), so that
     every split runs through one compiled program."""
     batch = batch_size if task.stateful else EVAL_BATCH
-    states = population.initial_states(batch)
+    states = members_model.initial_states(batch)
     nll_parts, correct_parts = [], []
     length = split.inputs.shape[1]
     for start in range(0, len(split), batch):
@@ -470,7 +470,7 @@ def _metrics(engine: _Engine, population: _PopulationModel, task: Task, split: S
             rows = np.pad(rows, widths)
             targets = np.pad(targets, widths[: targets.ndim])
         if not task.stateful:
-            states = population.initial_states(batch)
+            states = members_model.initial_states(batch)
         nll, correct, states = engine.evaluate(weights, states, ops.convert_to_tensor(rows),
                                                ops.convert_to_tensor(targets))
         nll_parts.append(ops.convert_to_numpy(nll)[:, :count, :length].astype("float64"))
@@ -479,4 +479,4 @@ def _metrics(engine: _Engine, population: _PopulationModel, task: Task, split: S
     nll = np.concatenate(nll_parts, axis=1)
     correct = np.concatenate(correct_parts, axis=1) if correct_parts else None
     return [task.metrics(split, nll[i], None if correct is None else correct[i]) if np.isfinite(nll[i]).all() else None
-            for i in range(population.members)]
+            for i in range(members_model.members)]

@@ -1,4 +1,4 @@
-"""Population-batched evaluation: a member trains as it would alone, a diverging member touches
+"""Batched evaluation: a member trains as it would alone, a diverging member touches
 no other, early stop per member, saved members reload, bad input, and the JAX backend."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from evo_rnn import presets, train
 from evo_rnn.hparams import HParams
-from evo_rnn.population import PopulationError, evaluate_population
+from evo_rnn.batched import BatchedError, evaluate_batched
 from evo_rnn.results import Status
 
 from conftest import SHARED, run_python
@@ -31,9 +31,9 @@ def losses(result) -> list[float]:
 
 def test_a_member_trains_as_it_would_alone():
     configs = [hp(learning_rate=0.5), hp(learning_rate=2.0, init_scale=0.7), hp(learning_rate=1.0, max_grad_norm=1.0)]
-    together = evaluate_population("gru", "arith", configs, [3, 4, 5], TINY)
+    together = evaluate_batched("gru", "arith", configs, [3, 4, 5], TINY)
     for config, seed, member in zip(configs, [3, 4, 5], together):
-        alone = evaluate_population("gru", "arith", [config], [seed], TINY)[0]
+        alone = evaluate_batched("gru", "arith", [config], [seed], TINY)[0]
         assert member.status is alone.status is Status.OK
         np.testing.assert_allclose(losses(member), losses(alone), rtol=1e-5)
         assert member.valid_score == pytest.approx(alone.valid_score, abs=1e-6)
@@ -53,7 +53,7 @@ def test_members_start_as_their_solo_models(tmp_path):
     configs, seeds = [hp(init_scale=2.0, learning_rate=1e-12), hp(init_scale=0.3, learning_rate=1e-12)], [7, 8]
     paths = [tmp_path / "a.keras", tmp_path / "b.keras"]
     preset = presets.with_overrides(TINY, ["max_epochs=1"])
-    evaluate_population("lstm", "memorize", configs, seeds, preset, save_models=paths)
+    evaluate_batched("lstm", "memorize", configs, seeds, preset, save_models=paths)
     task = train.load_task("memorize", preset)
     graph = architectures.get("lstm")
     for config, seed, path in zip(configs, seeds, paths):
@@ -73,7 +73,7 @@ def test_the_epoch_loss_is_keras_loss_over_the_training_set():
     from evo_rnn.hparams import solve_units
 
     config, seed = hp(learning_rate=1e-12), 4
-    member = evaluate_population("gru", "arith", [config, hp()], [seed, 5], presets.with_overrides(TINY, ["max_epochs=1"]))[0]
+    member = evaluate_batched("gru", "arith", [config, hp()], [seed, 5], presets.with_overrides(TINY, ["max_epochs=1"]))[0]
     task = train.load_task("arith", TINY)
     data = train.task_data(task, None, 0)
     graph = architectures.get("gru")
@@ -91,7 +91,7 @@ EQUIVALENCE = """
 import numpy as np
 from evo_rnn import presets, train
 from evo_rnn.hparams import HParams
-from evo_rnn.population import evaluate_population
+from evo_rnn.batched import evaluate_batched
 preset = presets.with_overrides(presets.get("quick"), ["max_epochs=3", "arith.n_train=250", "arith.n_valid=64",
                                                         "arith.n_test=64", "ptb.max_train_tokens=3000",
                                                         "ptb.max_eval_tokens=1000"])
@@ -99,7 +99,7 @@ def hp(lr, scale, norm):
     return HParams(init_scale=scale, learning_rate=lr, max_grad_norm=norm, num_layers=1, param_budget=3000)
 for task, cell in (("arith", "gru"), ("ptb", "lstm")):
     configs, seeds = [hp(0.5, 1.0, 5.0), hp(2.0, 0.7, 1.0), hp(1.0, 1.4, 10.0)], [3, 4, 5]
-    members = evaluate_population(cell, task, configs, seeds, preset, data_dir=DATA)
+    members = evaluate_batched(cell, task, configs, seeds, preset, data_dir=DATA)
     for config, seed, member in zip(configs, seeds, members):
         solo = train.evaluate(cell, task, config, seed, preset, data_dir=DATA)
         assert member.status == solo.status == "ok", (member.message, solo.message)
@@ -112,7 +112,7 @@ print("equivalent")
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_a_members_first_epoch_loss_is_its_solo_fit_runs(backend):
-    # Both engines read the training rows in train.batch_order(seed, epoch): the population
+    # Both engines read the training rows in train.batch_order(seed, epoch): the batched engine
     # member and Keras' fit train on the same batches (stateful PTB included).
     result = run_python(f"DATA = {str(SHARED)!r}\n" + EQUIVALENCE, env={"KERAS_BACKEND": backend})
     assert result.returncode == 0 and "equivalent" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
@@ -136,10 +136,10 @@ def test_fit_reads_the_training_rows_in_the_seeded_batch_order():
 def test_a_diverging_member_is_recorded_and_touches_no_other():
     healthy = [hp(learning_rate=0.5), hp(learning_rate=1.0)]
     wild = hp(learning_rate=1e20, max_grad_norm=1e30, init_scale=2.8)  # its weights overflow at once
-    mixed = evaluate_population("gru", "arith", [healthy[0], wild, healthy[1]], [1, 2, 3], TINY)
+    mixed = evaluate_batched("gru", "arith", [healthy[0], wild, healthy[1]], [1, 2, 3], TINY)
     assert mixed[1].status is Status.DIVERGED and mixed[1].valid_score == 0.0
     assert "NaN or infinite" in mixed[1].message
-    alone = evaluate_population("gru", "arith", healthy, [1, 3], TINY)
+    alone = evaluate_batched("gru", "arith", healthy, [1, 3], TINY)
     for member, reference in zip([mixed[0], mixed[2]], alone):
         assert member.status is Status.OK
         np.testing.assert_allclose(losses(member), losses(reference), rtol=1e-5)
@@ -148,7 +148,7 @@ def test_a_diverging_member_is_recorded_and_touches_no_other():
 def test_each_member_stops_on_its_own_plateau_and_keeps_its_best_weights(tmp_path):
     preset = presets.with_overrides(TINY, ["max_epochs=6", "patience=1", "max_decays=1"])
     stuck, learning = hp(learning_rate=1e-6), hp(learning_rate=2.0)
-    results = evaluate_population("gru", "memorize", [stuck, learning], [0, 1], preset,
+    results = evaluate_batched("gru", "memorize", [stuck, learning], [0, 1], preset,
                                   save_models=[None, tmp_path / "member.keras"])
     assert results[0].epochs < results[1].epochs or results[1].epochs == 6
     assert results[0].epochs <= 3  # no improvement: decays after one flat epoch, stops after one decay
@@ -164,10 +164,10 @@ def test_each_member_stops_on_its_own_plateau_and_keeps_its_best_weights(tmp_pat
     assert results[1].valid_score == pytest.approx(max(p["val_score"] for p in results[1].curve), abs=1e-6)
 
 
-def test_a_population_that_runs_out_of_memory_is_split_and_retried(monkeypatch):
-    from evo_rnn import population
+def test_a_batched_job_that_runs_out_of_memory_is_split_and_retried(monkeypatch):
+    from evo_rnn import batched
 
-    real = population._PopulationModel.__init__
+    real = batched._BatchedModel.__init__
     sizes = []
 
     def small_device(self, template, task, members):
@@ -176,15 +176,15 @@ def test_a_population_that_runs_out_of_memory_is_split_and_retried(monkeypatch):
             raise MemoryError("a device with room for 2 members")
         real(self, template, task, members)
 
-    monkeypatch.setattr(population._PopulationModel, "__init__", small_device)
+    monkeypatch.setattr(batched._BatchedModel, "__init__", small_device)
     configs = [hp(learning_rate=lr) for lr in (0.5, 1.0, 2.0, 0.3, 0.2)]
-    results = evaluate_population("gru", "arith", configs, [1, 2, 3, 4, 5], TINY)
+    results = evaluate_batched("gru", "arith", configs, [1, 2, 3, 4, 5], TINY)
     assert sizes == [5, 2, 3, 1, 2] and [r.status for r in results] == [Status.OK] * 5
-    alone = evaluate_population("gru", "arith", configs[3:], [4, 5], TINY)  # the same members, as split
+    alone = evaluate_batched("gru", "arith", configs[3:], [4, 5], TINY)  # the same members, as split
     np.testing.assert_allclose(losses(results[4]), losses(alone[1]), rtol=1e-5)
-    monkeypatch.setattr(population._PopulationModel, "__init__",
+    monkeypatch.setattr(batched._BatchedModel, "__init__",
                         lambda *a: (_ for _ in ()).throw(MemoryError("no room at all")))
-    failed = evaluate_population("gru", "arith", configs[:2], [1, 2], TINY)
+    failed = evaluate_batched("gru", "arith", configs[:2], [1, 2], TINY)
     assert [r.status for r in failed] == [Status.FAILED] * 2 and "no room at all" in failed[0].message
 
 
@@ -194,28 +194,28 @@ def test_a_population_that_runs_out_of_memory_is_split_and_retried(monkeypatch):
     ([hp(), hp(num_layers=2)], [1, 2], "must share their shape"),
     ([hp(dropout=0.1)], [1], "does not support dropout"),
 ])
-def test_bad_populations_are_refused(configs, seeds, message):
-    with pytest.raises(PopulationError, match=message):
-        evaluate_population("gru", "arith", configs, seeds, TINY)
+def test_bad_batched_jobs_are_refused(configs, seeds, message):
+    with pytest.raises(BatchedError, match=message):
+        evaluate_batched("gru", "arith", configs, seeds, TINY)
 
 
-def test_the_jax_backend_compiles_the_population_and_isolates_members():
+def test_the_jax_backend_compiles_the_batched_job_and_isolates_members():
     code = """
 import os
 os.environ["KERAS_BACKEND"] = "jax"
 import numpy as np, evo_rnn, keras
 from evo_rnn import presets
 from evo_rnn.hparams import HParams
-from evo_rnn.population import evaluate_population
+from evo_rnn.batched import evaluate_batched
 assert keras.backend.backend() == "jax"
 preset = presets.with_overrides(presets.get("quick"), ["max_epochs=2", "arith.n_train=256", "arith.n_valid=64",
                                                         "arith.n_test=64"])
 c = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=3000) for lr in (0.5, 2.0)]
-both = evaluate_population("gru", "arith", c, [1, 2], preset)
-alone = evaluate_population("gru", "arith", c[1:], [2], preset)[0]
+both = evaluate_batched("gru", "arith", c, [1, 2], preset)
+alone = evaluate_batched("gru", "arith", c[1:], [2], preset)[0]
 assert all(r.status == "ok" for r in both), [r.message for r in both]
 np.testing.assert_allclose([p["loss"] for p in both[1].curve], [p["loss"] for p in alone.curve], rtol=1e-5)
-print("jax population ok", both[1].valid_score)
+print("jax batched ok", both[1].valid_score)
 """
     result = run_python(code, env={"KERAS_BACKEND": "jax"})
-    assert result.returncode == 0 and "jax population ok" in result.stdout, result.stderr[-3000:]
+    assert result.returncode == 0 and "jax batched ok" in result.stdout, result.stderr[-3000:]
