@@ -48,7 +48,7 @@ def test_a_run_stored_before_the_batched_engine_was_renamed_resumes_with_its_cac
     new = presets.with_overrides(presets.get("quick"), ["engine=batched"])
     assert old == new and new.engine == "batched"
     database = ROOT / "benchmarks" / "results" / "search-default.sqlite"  # the shipped reference run
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+    with sqlite3.connect(f"file:{database}?immutable=1", uri=True) as db:  # writes not even a -shm file
         settings = RunSettings.from_dict(json.loads(db.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0]))
         keys = {row[0] for row in db.execute("SELECT DISTINCT preset FROM evaluations")}
     assert settings.overrides == ("engine=population",)
