@@ -270,7 +270,7 @@ def _check(configs: Sequence[HParams], seeds: Sequence[int]) -> None:
         raise BatchedError("a batched job needs at least one member (P >= 1)")
     if len(configs) != len(seeds):
         raise BatchedError(f"{len(configs)} configurations but {len(seeds)} seeds: give one seed per member")
-    shapes = {(c.num_layers, c.param_budget) for c in configs}
+    shapes = {c.shape for c in configs}
     if len(shapes) > 1:
         raise BatchedError(f"the members of one batched job must share their shape (layers, parameter budget), "
                               f"got {sorted(shapes)}: group the configurations by shape and train each group")
@@ -447,7 +447,7 @@ def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:
     in order, at most `size` a group."""
     by_shape: dict[tuple[int, int], list[int]] = {}
     for index, config in enumerate(configs):
-        by_shape.setdefault((config.num_layers, config.param_budget), []).append(index)
+        by_shape.setdefault(config.shape, []).append(index)
     return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
 
 

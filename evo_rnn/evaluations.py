@@ -72,8 +72,7 @@ class Request:
 
     def shape(self) -> tuple:
         """What requests packed into one batched job share."""
-        return (self.group, self.arch, self.task, self.hparams.num_layers, self.hparams.param_budget,
-                self.key.preset, self.keep_model)
+        return (self.group, self.arch, self.task, self.hparams.shape, self.key.preset, self.keep_model)
 
 
 @dataclasses.dataclass

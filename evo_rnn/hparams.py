@@ -62,6 +62,12 @@ class HParams:
             if not ok:
                 raise EvoRnnError(f"invalid hyperparameter {name}={getattr(self, name)!r}")
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """What configurations trained as one batched program must share: (layers, parameter
+        budget), hence the units (`evo_rnn.batched`)."""
+        return self.num_layers, self.param_budget
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
