@@ -42,7 +42,8 @@ def main() -> None:
 
     import evo_rnn  # noqa: F401
     from evo_rnn import presets, train
-    from evo_rnn.batched import evaluate_batched, shape_batches
+    from evo_rnn.batched import evaluate_batched
+    from evo_rnn.hparams import pack_by_shape
 
     if keras.backend.backend() != args.backend:
         sys.exit(f"KERAS_BACKEND is {keras.backend.backend()!r}; run with --backend {keras.backend.backend()}")
@@ -69,7 +70,7 @@ def main() -> None:
     def batched(size: int):
         def run():
             results = [None] * len(configs)
-            for chunk in shape_batches(configs, size):
+            for chunk in pack_by_shape(configs, size):
                 out = evaluate_batched("gru", args.task, [configs[k] for k in chunk], [seeds[k] for k in chunk],
                                        preset)
                 for k, result in zip(chunk, out):

@@ -45,7 +45,7 @@ from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
 from evo_rnn import backend, train
 
-__all__ = ["BatchedError", "evaluate_batched", "shape_batches"]
+__all__ = ["BatchedError", "evaluate_batched"]
 
 EVAL_BATCH = train.EVAL_BATCH
 _MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default, which the solo evaluation uses
@@ -440,15 +440,6 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
             result.seconds = seconds
         keras.backend.clear_session()
         backend.forget_custom_gradients(registered)
-
-
-def shape_batches(configs: Sequence[HParams], size: int) -> list[list[int]]:
-    """The indices of `configs` as batched jobs: grouped by shape (layers and parameter budget),
-    in order, at most `size` a group."""
-    by_shape: dict[tuple[int, int], list[int]] = {}
-    for index, config in enumerate(configs):
-        by_shape.setdefault(config.shape, []).append(index)
-    return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
 
 
 def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, split: Split, weights,

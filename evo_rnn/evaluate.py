@@ -74,11 +74,11 @@ def _batched_trials(args: argparse.Namespace, graph, task, configs, preset) -> l
     from tqdm import tqdm
 
     from evo_rnn.engines import evaluate
-    from evo_rnn.batched import shape_batches
+    from evo_rnn.hparams import pack_by_shape
 
     results: list = [None] * len(configs)
     with tqdm(total=len(configs), desc="trials", unit="trial", file=sys.stderr, disable=args.quiet, leave=False) as bar:
-        for chunk in shape_batches(configs, args.batched):
+        for chunk in pack_by_shape(configs, args.batched):
             out = evaluate(graph, task, [configs[t] for t in chunk], [args.seed + t for t in chunk], preset,
                            data_dir=args.data_dir, data_seed=args.data_seed)
             for trial, result in zip(chunk, out):

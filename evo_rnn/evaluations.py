@@ -24,7 +24,7 @@ from typing import Any
 from evo_rnn import cell_format
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import BatchedJob, EvalJob, Executor, Job, WorkerLostError
-from evo_rnn.hparams import HParams
+from evo_rnn.hparams import HParams, pack_by_shape
 from evo_rnn.presets import Preset
 from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
 from evo_rnn.runs import RunFiles
@@ -174,16 +174,16 @@ class Evaluations:
     def dispatch(self) -> None:
         """Sends the first queued request to a worker, packed with the queued requests of the
         same group and shape (at most `members_per_job`; the rest stay queued, in order)."""
-        _, _, first = heapq.heappop(self._queue)
-        chunk, others = [first], []
-        while self._queue and len(chunk) < self.members_per_job and self._queue[0][0] == first.group:
-            item = heapq.heappop(self._queue)
-            if item[2].shape() == first.shape():
-                chunk.append(item[2])
-            else:
-                others.append(item)
-        for item in others:
-            heapq.heappush(self._queue, item)
+        group = self._queue[0][0]
+        waiting = []  # the first group's requests, in order
+        while self._queue and self._queue[0][0] == group:
+            waiting.append(heapq.heappop(self._queue))
+        first_job = set(pack_by_shape([item[2] for item in waiting], self.members_per_job, Request.shape)[0])
+        chunk = [item[2] for i, item in enumerate(waiting) if i in first_job]
+        for i, item in enumerate(waiting):
+            if i not in first_job:
+                heapq.heappush(self._queue, item)
+        first = chunk[0]
         keep = first.keep_model and self.run_files is not None
         paths = tuple(str(self.run_files.new_pending_model()) if keep else None for _ in chunk)
         graph = self._graph_text(first.arch)
@@ -192,7 +192,7 @@ class Evaluations:
                                self.data_dir, paths[0])
         else:
             job = BatchedJob(first.arch, graph, first.task, tuple(r.key.hparams for r in chunk),
-                                tuple(r.seed for r in chunk), first.preset, self.data_dir, paths)
+                             tuple(r.seed for r in chunk), first.preset, self.data_dir, paths)
         self._submit(_InFlight(tuple(chunk), job, 0, paths))
 
     def poll(self, timeout: float | None) -> None:

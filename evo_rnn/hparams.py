@@ -7,13 +7,16 @@ import dataclasses
 import json
 import math
 import random
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 import networkx as nx
 
 from evo_rnn.errors import EvoRnnError, InvalidCellError
 
-__all__ = ["HParams", "PRIOR", "sample", "solve_units", "stratified_bank", "van_der_corput"]
+T = TypeVar("T")
+
+__all__ = ["HParams", "PRIOR", "pack_by_shape", "sample", "solve_units", "stratified_bank", "van_der_corput"]
 
 # The prior of Jozefowicz et al. (2015), section 3.
 PRIOR: dict[str, tuple] = {
@@ -87,6 +90,17 @@ class HParams:
     def from_json(cls, text: str) -> HParams:
         """The configuration `to_json` wrote (a cache key's text)."""
         return cls.from_dict(json.loads(text))
+
+
+def pack_by_shape(items: Sequence[T], size: int, shape: Callable[[T], Hashable] = lambda config: config.shape
+                  ) -> list[list[int]]:
+    """The indices of `items` packed into batched jobs: grouped by `shape` (default: a
+    configuration's `HParams.shape`), in order, at most `size` a job. The one packing rule of
+    the evaluation service, the `evaluate` command and the benchmarks."""
+    by_shape: dict[Hashable, list[int]] = {}
+    for index, item in enumerate(items):
+        by_shape.setdefault(shape(item), []).append(index)
+    return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
 
 
 def sample(rng: random.Random, param_budget: int, dropout: float = 0.0, max_layers: int | None = None) -> HParams:

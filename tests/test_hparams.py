@@ -50,3 +50,12 @@ def test_units_solved_from_the_budget_hit_it(name):
         for layers in (1, 2, 3, 4):
             units = hparams.solve_units(graph, budget, layers)
             assert abs(layers * parameter_count(graph, units, units) / budget - 1) < 0.05, (budget, layers, units)
+
+
+def test_configurations_pack_by_shape_in_order_at_most_size_a_job():
+    one, two = hp(num_layers=1), hp(num_layers=2)
+    other_budget = hp(num_layers=1, param_budget=4000)
+    configs = [one, two, one, other_budget, one, two, one]
+    assert hparams.pack_by_shape(configs, 2) == [[0, 2], [4, 6], [1, 5], [3]]
+    assert hparams.pack_by_shape(configs, 10) == [[0, 2, 4, 6], [1, 5], [3]]
+    assert hparams.pack_by_shape(["ab", "c", "de"], 5, shape=len) == [[0, 2], [1]]  # any key
