@@ -122,8 +122,7 @@ def rows(store: Store, scores: Scores, cells: list[str] | tuple[str, ...],
             continue
         for task in tasks:
             confirmed = scores.confirmed_test(arch, task)
-            baseline = None if gru is None or confirmed is None else scores.confirmed_test(gru, task)
-            paired = None if baseline is None else scores.confirmed_pair(arch, gru, task)
+            paired = None if gru is None or confirmed is None else scores.confirmed_pair(arch, gru, task)
             table.append(Row(
                 cell, task, scores.task_score(arch, task), scores.seeds_on_best(arch, task), confirmed,
                 None if paired is None else stats.paired_ratio(*paired),

@@ -9,6 +9,8 @@ import hashlib
 import json
 from typing import Any
 
+from evo_rnn.preset_rules import LEGACY_VALUES
+
 __all__ = ["BATCH_ORDER", "CacheKey", "EvalResult", "Status", "preset_key"]
 
 
@@ -89,8 +91,10 @@ def preset_key(preset: Any) -> str:
     contents = dataclasses.asdict(preset)
     contents.pop("search", None)
     contents["batch_order"] = BATCH_ORDER
-    if contents.get("engine") == "batched":
-        contents["engine"] = "population"  # its name when runs first stored keys: theirs stay valid
+    for field, renamed in LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
+        old_names = {new: old for old, new in renamed.items()}
+        if contents.get(field) in old_names:
+            contents[field] = old_names[contents[field]]
     text = json.dumps(contents, sort_keys=True, default=str)
     return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 

@@ -243,40 +243,32 @@ class Scores:
             return None
         return [result.test_score if result.ok else 0.0 for result in results]
 
-    def ranked(self, archs) -> list[str]:
-        """`archs` best first as a run reports them: confirmed cells first, by their confirmed
-        score (what held up on fresh seeds), the others after them by the search's score."""
-        confirmed = {arch: self.confirmed_overall(arch) for arch in archs}
-        overall = {arch: self.overall(arch) for arch in archs}
-        return sorted(archs, key=lambda a: (confirmed[a] is None, -(confirmed[a] or 0.0), -overall[a], a))
-
     def leaderboard(self, archs, ranked: bool = True) -> list[LeaderRow]:
-        """The leaderboard rows of `archs` (the export's, the report's and the search's panel):
-        ranked as a run reports them (`ranked`), or in the order given.
+        """The leaderboard rows of `archs` (the export's, the report's and the search's panel),
+        in the order given, or with `ranked` as a run reports them: confirmed cells first, by
+        their confirmed score (what held up on fresh seeds), the others after them by the
+        search's score.
 
         Raises:
             BaselineError: the GRU has no score on a task yet.
         """
-        order = self.ranked(list(archs)) if ranked else list(archs)
         lstm = self.store.find_architecture(architectures.get("lstm"))
+        lstm_scores = {task: self.task_score(lstm, task) if lstm else None for task in self.tasks}
         rows = []
-        for rank, arch in enumerate(order, start=1):
+        for arch in archs:
             per_task = {}
             for task in self.tasks:
-                valid = self.task_score(arch, task)
-                lstm_score = self.task_score(lstm, task) if lstm else None
+                valid, lstm_score = self.task_score(arch, task), lstm_scores[task]
                 per_task[task] = TaskScores(
                     valid=valid, seeds=self.seeds_on_best(arch, task), configs=len(self.config_scores(arch, task)),
                     ratio_to_gru=self.ratios(arch, [task])[task], ratio_to_gru_over_seeds=self.search_interval(arch, task),
                     ratio_to_lstm=(valid or 0.0) / lstm_score if lstm_score else None,
                     confirm=self.confirmation(arch, task))
             confirmed = confirmed_score({task: scores.confirm for task, scores in per_task.items()})
-            rows.append(LeaderRow(rank, arch, min(t.ratio_to_gru for t in per_task.values()), confirmed, per_task))
-        return rows
-
-    def confirmed_overall(self, arch: str) -> float | None:
-        """The paper's criterion on the confirmation (`confirmed_score` of `arch`'s blocks)."""
-        return confirmed_score({task: self.confirmation(arch, task) for task in self.tasks})
+            rows.append(LeaderRow(0, arch, min(t.ratio_to_gru for t in per_task.values()), confirmed, per_task))
+        if ranked:
+            rows.sort(key=lambda r: (r.confirmed is None, -(r.confirmed or 0.0), -r.score, r.arch))
+        return [dataclasses.replace(row, rank=rank) for rank, row in enumerate(rows, start=1)]
 
     def _confirmation_seeds(self) -> list[int] | None:
         """The seeds of the run's last confirmation (`CONFIRM_META`); None before any."""
