@@ -286,7 +286,7 @@ def evaluate_batched(
     seeds: Sequence[int],
     preset: Preset,
     data_dir: str | os.PathLike | None = None,
-    data_seed: int = 0,
+    data_seed: int | None = None,
     save_models: Sequence[str | os.PathLike | None] | None = None,
 ) -> list[EvalResult]:
     """Trains member i (`configs[i]` with `seeds[i]`) of `cell` on `task`, all members as one
@@ -301,7 +301,8 @@ def evaluate_batched(
         preset: epochs, patience, decays, batch size; `jit_compile` chooses XLA on TensorFlow
             (JAX always compiles).
         data_dir: as for `evaluate`.
-        data_seed: as for `evaluate`.
+        data_seed: as for `evaluate` (None: each member's data seed is `train.data_seed_of` its
+            training seed; members whose data differ train as separate batched jobs).
         save_models: per member, where to save its trained model (`.keras`, best validation
             weights) when it trained well, or None.
 
@@ -318,7 +319,16 @@ def evaluate_batched(
     save_models = list(save_models) if save_models is not None else [None] * len(configs)
     graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
     task = train.load_task(task, preset, data_dir) if isinstance(task, str) else task
-    return _evaluate_or_split(graph, task, list(configs), list(seeds), preset, data_dir, data_seed, save_models)
+    groups: dict[int, list[int]] = {}  # members by the data they train on, in order
+    for i, seed in enumerate(seeds):
+        groups.setdefault(train.data_seed_of(task, seed, data_seed), []).append(i)
+    results: list[EvalResult | None] = [None] * len(configs)
+    for group_seed, members in groups.items():
+        out = _evaluate_or_split(graph, task, [configs[i] for i in members], [seeds[i] for i in members], preset,
+                                 data_dir, group_seed, [save_models[i] for i in members])
+        for i, result in zip(members, out):
+            results[i] = result
+    return results
 
 
 def _out_of_memory(error: BaseException) -> bool:

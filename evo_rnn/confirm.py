@@ -123,8 +123,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--runs-dir", default="runs", help="where runs live (default: runs/)")
     parser.add_argument("--top", type=whole_number(1), default=3, help="how many of the best cells, besides the GRU and the "
                                                              "LSTM (default: 3)")
-    parser.add_argument("--seeds", type=whole_number(MIN_SEEDS, MAX_CONFIRM_SEEDS), default=4, help=f"fresh training seeds per cell and task, at least "
-                                                               f"{MIN_SEEDS} (default: 4)")
+    parser.add_argument("--seeds", type=whole_number(MIN_SEEDS, MAX_CONFIRM_SEEDS), default=8, help=f"fresh training seeds per cell and task, at least "
+                                                               f"{MIN_SEEDS} (default: 8)")
     add_workers_argument(parser)
     parser.add_argument("--data-dir", default=None,
                         help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")

@@ -33,11 +33,12 @@ Progress = Callable[[int, int, dict], None]  # (configuration's index, epoch, it
 
 
 def evaluate(cell: nx.DiGraph | str, task: str | Task, configs: Sequence[HParams], seeds: Sequence[int],
-             preset: Preset, data_dir: str | os.PathLike | None = None, data_seed: int = 0,
+             preset: Preset, data_dir: str | os.PathLike | None = None, data_seed: int | None = None,
              save_models: Sequence[str | os.PathLike | None] | None = None,
              progress: Progress | None = None) -> list[EvalResult]:
     """Trains configuration i with seed i (and saves its model to `save_models[i]` when given),
-    with the preset's engine; `progress` hears every epoch of the "fit" engine.
+    with the preset's engine; `progress` hears every epoch of the "fit" engine. Generated tasks
+    draw their data from each training seed unless `data_seed` fixes it (`train.data_seed_of`).
 
     Returns:
         One result per configuration, in order; a candidate's own failures are results with

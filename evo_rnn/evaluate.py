@@ -125,8 +125,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--trials", type=whole_number(1, MAX_TRIALS), default=1, help="random hyperparameter configs (default: 1)")
     parser.add_argument("--seed", type=whole_number(0, SEED_LIMIT - 1 - MAX_TRIALS), default=0,
                         help="seeds the configs; trial k trains with seed SEED + k (default: 0)")
-    parser.add_argument("--data-seed", type=whole_number(0, SEED_LIMIT - 1), default=0,
-                        help="seed of the generated task data (arith, xml, memorize) (default: 0)")
+    parser.add_argument("--data-seed", type=whole_number(0, SEED_LIMIT - 1), default=None,
+                        help="seed of the generated task data (arith, xml, memorize) (default: each trial's "
+                             "training seed, as in the search)")
     parser.add_argument("--data-dir", default=None,
                         help=f"dataset folder for ptb and the music sets (default: ${datafiles.DATA_ENV} or datasets/)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -174,8 +174,8 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
     lines += [
         f"Preset `{settings.preset}`, seed {settings.seed}, tasks {', '.join(tasks)}. Score: the minimum over tasks "
         "of the cell's best validation score divided by the GRU's best on the same configurations (1.0 = as good as "
-        "the GRU on its worst task). Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds "
-        "(below); confirmed cells are ranked by it, the others after them by the score, and a cell that was not "
+        "the GRU on its worst task). Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, "
+        "with a 95% bootstrap interval over those seeds (below); confirmed cells are ranked by it, the others after them by the score, and a cell that was not "
         "confirmed is a candidate, not a finding. Per task: the best configuration's validation score, its mean over "
         "the seeds it was trained with (re-evaluations add seeds) (paired ratio to the GRU).",
         "",
@@ -187,7 +187,8 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
                  if row["tasks"][t]["valid_score"] is not None else "—" for t in tasks]
         picture = (f"![]({row['folder']}/{diagram_name})" if diagram_name.endswith(".png")
                    else f"[{diagram_name}]({row['folder']}/{diagram_name})")
-        confirmed = "not confirmed" if row.get("confirmed_score") is None else f"{row['confirmed_score']:.3f}"
+        confirmed = ("not confirmed" if row.get("confirmed_score") is None
+                     else _interval({"mean": row["confirmed_score"], "ci95": row.get("confirmed_score_ci95") or [None, None]}, 3))
         lines.append(f"| {row['rank']} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
                      f"{confirmed} | " + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |")
     lines += ["", "Baselines (best validation score in this run):", ""]
@@ -219,7 +220,8 @@ def _confirmation_section(rows: list[dict[str, Any]], baselines: dict[str, dict[
         return ""
     return ("\nConfirmation (`python -m evo_rnn.confirm`): each cell, the GRU and the LSTM trained again with their "
             "best configuration on the same fresh seeds; the mean test score with its 95% t interval, the ratio to "
-            "the GRU paired by seed, and the paired t-test against the GRU at the 5% level.\n\n"
+            "the GRU paired by seed, and the paired t-test against the GRU at the 5% level, its p-value Holm-adjusted "
+            "over every cell and task the confirmation tested.\n\n"
             + "\n".join(lines) + "\n")
 
 
@@ -298,6 +300,7 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
                     "ratio_to_gru_over_seeds": (None if measured.ratio_to_gru_over_seeds is None
                                                 else measured.ratio_to_gru_over_seeds.to_dict()),
                     "ratio_to_lstm": measured.ratio_to_lstm,
+                    "config_spread": None if measured.config_spread is None else list(measured.config_spread),
                     "hparams": None if best is None else best.hparams,
                     "units": None if best is None else best.units,
                     "valid_metrics": None if best is None else best.valid_metrics,
@@ -315,7 +318,9 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
                     _write_savedmodel(exported, target / f"savedmodel-{task}")
             summary = {
                 "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
-                "overall_score": row.score, "confirmed_score": row.confirmed, "tasks": per_task,
+                "overall_score": row.score, "confirmed_score": row.confirmed,
+                "confirmed_score_ci95": None if row.confirmed_interval is None
+                else row.confirmed_interval.to_dict()["ci95"], "tasks": per_task,
                 "lineage": store.ancestry(arch),
                 "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
             }

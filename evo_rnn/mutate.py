@@ -173,13 +173,18 @@ def _apply(graph: nx.DiGraph, node: str, kind: str, rng: random.Random) -> str:
     raise ValueError(f"unknown mutation kind {kind!r}")  # a bug in this module, not bad input
 
 
-def mutate(graph: nx.DiGraph, rng: random.Random, max_attempts: int = 100) -> tuple[nx.DiGraph, list[Mutation]]:
+def mutate(graph: nx.DiGraph, rng: random.Random, max_attempts: int = 100,
+           max_rate: float = 1.0) -> tuple[nx.DiGraph, list[Mutation]]:
     """A valid child of `graph`, different from it, and the transformations that made it.
 
     Args:
         graph: the parent cell (not modified).
         rng: the source of randomness; the same seed gives the same child.
         max_attempts: how many children to sample before giving up.
+        max_rate: the per-node mutation probability p is drawn uniformly from [0, max_rate]
+            (the paper: 1, about half the nodes of an LSTM mutate on average; smaller values
+            make children with fewer mutations, which pass the filter far more often:
+            `benchmarks/filter_pass_rate.py`).
 
     Raises:
         MutationError: no valid, different child in `max_attempts` samples.
@@ -188,7 +193,7 @@ def mutate(graph: nx.DiGraph, rng: random.Random, max_attempts: int = 100) -> tu
     for _ in range(max_attempts):
         child = graph.copy()
         applied: list[Mutation] = []
-        p = rng.random()
+        p = rng.random() * max_rate
         try:
             for node in sorted(graph):
                 if node not in child or rng.random() >= p:

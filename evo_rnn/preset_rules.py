@@ -107,6 +107,7 @@ RULES: dict[str, Rule] = {
     "search.halving_configs": _whole(0),
     "search.halving_epochs": _whole(1),
     "search.gate_margin": _real(0.0),
+    "search.max_mutation_rate": _real(0.0, 1.0, low_open=True),
 }
 
 

@@ -33,8 +33,9 @@ class SearchConfig:
     population_size: int  # the best architectures kept as parents (paper: 100)
     reevaluate_probability: float  # chance that a step re-evaluates a member instead of mutating one
     seed_cells: tuple[str, ...] = ("lstm", "gru")  # the population's start (the GRU is always the baseline)
-    # "evolution": a child's parent is a population member (the paper); "random": a random zoo
-    # cell, so children are random cells from the same mutations (the random-search baseline).
+    # "evolution": a child's parent is a population member (the paper); "random": a seed cell, so
+    # children are random draws of the same mutation operator, never selected by score (the
+    # random-search baseline).
     strategy: str = "evolution"
     # Successive halving per scored task: this many configurations train for `halving_epochs`
     # epochs first, and the best `configs_per_task` of them train fully (0: off, every config fully).
@@ -44,6 +45,8 @@ class SearchConfig:
     # seed noise: the LSTM's arith ratio at quick has a per-seed SD of 0.035) gets its best
     # configuration, and the GRU's paired one, trained on a replicate seed; the gate reads the mean.
     gate_margin: float = 0.05
+    # A child's per-node mutation probability is drawn from U(0, max_mutation_rate) (the paper: 1).
+    max_mutation_rate: float = 1.0
 
 
 

@@ -1,5 +1,6 @@
 """`python -m evo_rnn.report --run NAME [-o FILE.html]`: one self-contained HTML page about a
-search run, read from its database (so it works on a run still going, and on a killed one). An
+search run (or, with `--compare RUN RUN ...`, about search strategies compared over runs:
+`evo_rnn.strategies`), read from its database (so it works on a run still going, and on a killed one). An
 ablation run (`python -m evo_rnn.ablation`) gets its comparison table instead: confirmed
 scores with intervals, ratios to the GRU, the paper's figures and tiers, and the spread.
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from evo_rnn import architectures, comparison, diagram
+from evo_rnn import architectures, comparison, diagram, strategies
 from evo_rnn.atomic_files import atomic_path
 from evo_rnn.cli import ArgumentParser, run, whole_number
 from evo_rnn.runs import RunFiles, load_settings, open_run
@@ -35,7 +36,8 @@ from evo_rnn.scores import Scores, verdict
 from evo_rnn.search.evolution import MUTATE_OUTCOMES
 from evo_rnn.store import Store
 
-__all__ = ["build_parser", "main", "render_report", "write_report"]
+__all__ = ["build_parser", "comparison_figure", "main", "render_comparison", "render_report", "write_comparison",
+           "write_report"]
 
 SCORED_OUTCOMES = ("seeded", "accepted", "reevaluated")  # steps whose score is a population member's
 
@@ -128,10 +130,13 @@ class _Page:
         heads = ["rank", "cell", "score", "confirmed"]
         for task in self.tasks:
             heads += [f"{task} valid", f"{task} / GRU", f"{task} / LSTM", f"{task} confirmed test [95% CI]",
-                      f"{task} configs"]
+                      f"{task} configs (valid spread)"]
         rows = []
         for row in self.board:
-            cells = [str(row.rank), f"<code>{self.store.label(row.arch)}</code>", _fmt(row.score), _fmt(row.confirmed)]
+            confirmed_score = (_fmt(row.confirmed) if row.confirmed_interval is None
+                               else html.escape(row.confirmed_interval.text(3)))
+            cells = [str(row.rank), f"<code>{self.store.label(row.arch)}</code>", _fmt(row.score),
+                     f'<span data-v="{row.confirmed if row.confirmed is not None else -1}">{confirmed_score}</span>']
             for task in self.tasks:
                 measured = row.tasks[task]
                 block = measured.confirm
@@ -139,12 +144,19 @@ class _Page:
                     f"{block['mean']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]; "
                     f"{html.escape(verdict(block))}")
                 cells += [_fmt(measured.valid, 4), _fmt(measured.ratio_to_gru), _fmt(measured.ratio_to_lstm),
-                          f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>', str(measured.configs)]
+                          f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>',
+                          f'<span data-v="{measured.configs}">{measured.configs}'
+                          + ("" if measured.config_spread is None else
+                             f" ({measured.config_spread[0]:.3f}-{measured.config_spread[1]:.3f})") + "</span>"]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         return ("<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
                 "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "
-                "configurations. Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds; a cell "
-                "that was not confirmed is a candidate. Click a column to sort.</p>"
+                "configurations. Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, with a "
+                "95% bootstrap interval over those seeds; each task's verdict is the paired t-test against the GRU, "
+                "Holm-adjusted over every cell and task confirmed. A seed interval holds the configuration fixed; "
+                "the configs column gives the spread of the cell's validation score over the configurations it was "
+                "trained with, its sensitivity to the configuration. A cell that was not confirmed is a candidate. "
+                "Click a column to sort.</p>"
                 '<table class="sortable"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads)
                 + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
@@ -356,7 +368,91 @@ def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) 
     return target
 
 
+def comparison_figure(outcomes: list[strategies.RunOutcome]):
+    """The best child score so far against evaluations: per strategy the mean over its runs
+    (over the runs that have scored a child by then) and the band from the lowest to the highest run."""
+    import numpy as np
+
+    figure, axes = _figure(height=3.6)
+    ax = axes[0][0]
+    budget = max((o.search_evaluations for o in outcomes), default=0)
+    grid = list(range(1, budget + 1))
+    for index, strategy in enumerate(sorted({o.strategy for o in outcomes})):
+        runs = [o for o in outcomes if o.strategy == strategy]
+        curves = np.array([strategies.best_so_far(o, grid) for o in runs])
+        if not grid or np.isnan(curves).all():
+            continue
+        present = ~np.isnan(curves).all(axis=0)
+        x = np.array(grid)[present]
+        kept = curves[:, present]
+        with np.errstate(all="ignore"):
+            mean, low, high = np.nanmean(kept, axis=0), np.nanmin(kept, axis=0), np.nanmax(kept, axis=0)
+        color = f"C{index}"
+        ax.step(x, mean, where="post", color=color, label=f"{strategy} (mean of {len(runs)} runs)")
+        ax.fill_between(x, low, high, step="post", color=color, alpha=0.2)
+    ax.axhline(1.0, color="#888", linestyle=":", linewidth=1)
+    ax.set_xlabel("evaluations stored")
+    ax.set_ylabel("best child score so far (ratio to the GRU)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return figure
+
+
+def render_comparison(outcomes: list[strategies.RunOutcome]) -> str:
+    """The HTML page comparing search strategies over the runs `outcomes`."""
+    result = strategies.compare(outcomes)
+    rows = "".join(
+        f"<tr><td>{html.escape(o.name)}</td><td>{html.escape(o.strategy)}</td><td>{o.seed}</td>"
+        f"<td>{o.search_evaluations}</td><td>{o.children}</td><td>{len(o.curve)}</td>"
+        f"<td>{_fmt(max((s for _, s in o.curve), default=None))}</td><td>{_fmt(o.best_confirmed)}</td>"
+        f"<td><code>{html.escape((o.best_confirmed_arch or '—')[:8])}</code></td></tr>" for o in outcomes)
+    summary = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{t['runs']}</td><td>{t['confirmed_runs']}</td>"
+        f"<td>{html.escape(t['estimate'].text(3)) if t['estimate'] else '—'}</td></tr>"
+        for name, t in result["strategies"].items())
+    test = result["mann_whitney"]
+    words = ("no test: it needs two strategies with a confirmed run each" if test is None else
+             f"Mann-Whitney U test ({' vs '.join(test['strategies'])}), two-sided: U = {test['u']:g}, "
+             f"p = {test['p_value']:.3g}")
+    figure = comparison_figure(outcomes)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn strategies</title>'
+            f"<style>{_STYLE}</style></head><body><h1>Search strategies compared</h1>"
+            "<p class=note>Per run: the best confirmed score of a cell other than the GRU (the minimum over tasks "
+            "of its mean ratio to the GRU on the confirmation's fresh seeds), and the best search score a child "
+            "reached. Per strategy: the mean over its confirmed runs with a 95% t interval.</p>"
+            '<table class="sortable"><thead><tr><th>run</th><th>strategy</th><th>seed</th><th>evaluations</th>'
+            "<th>children</th><th>children scored</th><th>best child score</th><th>best confirmed</th><th>cell</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+            "<table><thead><tr><th>strategy</th><th>runs</th><th>confirmed</th><th>best confirmed: mean [95% CI]</th>"
+            f"</tr></thead><tbody>{summary}</tbody></table><p>{html.escape(words)}</p>"
+            "<h2>Best child score so far</h2><p class=note>Mean over runs (of those that have scored a child by "
+            "then) and the band from the lowest to the highest run.</p>"
+            + _plot(figure, "best child score so far against evaluations, per strategy")
+            + f"<script>{_SORT}</script></body></html>\n")
+
+
+def write_comparison(names: list[str], runs_dir: str | Path, path: str | Path | None = None) -> Path:
+    """Writes the strategy comparison of runs `names` to `path` (default RUNS_DIR/compare.html)
+    and its plot beside it (same name, .png); returns the HTML's path.
+
+    Raises:
+        EvoRnnError: a run does not exist.
+    """
+    outcomes = [strategies.load_outcome(RunFiles(name, runs_dir)) for name in names]
+    target = Path(path) if path is not None else Path(runs_dir) / "compare.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = render_comparison(outcomes)
+    with atomic_path(target) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    with atomic_path(target.with_suffix(".png")) as temporary:
+        comparison_figure(outcomes).savefig(temporary, format="png", dpi=96)
+    return target
+
+
 def _job(args: argparse.Namespace) -> None:
+    if args.compare:
+        print(write_comparison(args.compare, args.runs_dir, args.output))
+        return
     print(write_report(RunFiles(args.run, args.runs_dir), args.output, args.top))
 
 
@@ -367,6 +463,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
     parser.add_argument("-o", "--output", default=None, help="the .html file (default: RUNS_DIR/NAME/report.html)")
     parser.add_argument("--top", type=whole_number(1), default=3, help="cells shown in detail (default: 3)")
+    parser.add_argument("--compare", nargs="+", metavar="RUN", default=None,
+                        help="instead of one run's report: compare the search strategies of these runs (best "
+                             "confirmed score per run, each strategy's mean with a 95%% interval, a Mann-Whitney U "
+                             "test, the best score so far against evaluations); written to -o (default: "
+                             "RUNS_DIR/compare.html) with its plot beside it as .png (default: one run's report)")
     return parser
 
 

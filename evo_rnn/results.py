@@ -7,11 +7,12 @@ import dataclasses
 import enum
 import hashlib
 import json
+import math
 from typing import Any
 
 from evo_rnn.preset_rules import LEGACY_VALUES
 
-__all__ = ["BATCH_ORDER", "CacheKey", "EvalResult", "Status", "preset_key"]
+__all__ = ["BATCH_ORDER", "TASK_VERSION", "CacheKey", "EvalResult", "Status", "preset_key"]
 
 
 class Status(enum.StrEnum):
@@ -66,6 +67,13 @@ class EvalResult:
         """Whether training went well (its scores count)."""
         return self.status is Status.OK
 
+    @property
+    def valid_loss(self) -> float:
+        """The validation NLL per scored position at the best validation epoch (every task
+        reports it as the metric "nll"); infinite when training went badly or it is missing."""
+        value = self.valid_metrics.get("nll") if self.ok else None
+        return float(value) if value is not None and math.isfinite(value) else math.inf
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (the status as its text)."""
         data = dataclasses.asdict(self)
@@ -82,15 +90,21 @@ class EvalResult:
 # How an evaluation reads its training data, part of every key: 2 = the batches of
 # `train.batch_order` (both engines); results keyed before it (Keras' own shuffle) are not reused.
 BATCH_ORDER = 2
+# What the generated tasks are, part of every key: 2 = data drawn from the training seed, arith's
+# problems partitioned between the splits, xml scored on its closing tags (issue 21); results
+# keyed before it (data seed 0, arith test problems in training, xml scored on every character)
+# are not reused.
+TASK_VERSION = 2
 
 
 def preset_key(preset: Any) -> str:
     """A short key for everything in a preset that changes how one evaluation trains (its name
-    alone hides `--set` overrides), and `BATCH_ORDER`. The search's knobs (`preset.search`) are
+    alone hides `--set` overrides), `BATCH_ORDER` and `TASK_VERSION`. The search's knobs (`preset.search`) are
     left out: they choose which evaluations run, not their results."""
     contents = dataclasses.asdict(preset)
     contents.pop("search", None)
     contents["batch_order"] = BATCH_ORDER
+    contents["task_version"] = TASK_VERSION
     for field, renamed in LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
         old_names = {new: old for old, new in renamed.items()}
         if contents.get(field) in old_names:

@@ -16,7 +16,8 @@ run's seed and, after re-evaluations, replicate seeds (`replicate_seed`: run see
 r). A re-evaluation trains a member's best configuration and the GRU's paired one on the next
 replicate seed, so a configuration that was best by a lucky draw regresses to its mean and
 loses its place (racing), on both sides of the ratio. Scores over seeds come with a paired
-interval once a best configuration has two (`search_interval`).
+interval once a best configuration has two replicate seeds (`search_interval`; the run's own
+seed, on which the configuration was chosen, is left out).
 """
 
 from __future__ import annotations
@@ -54,13 +55,17 @@ def confirmed_score(blocks: dict[str, dict[str, Any] | None]) -> float | None:
 
 def verdict(block: dict[str, Any]) -> str:
     """The leaderboard's words for a confirmation block: whether the cell is distinguishable
-    from the GRU by the paired t-test at the 5% level."""
-    p, ratio = block.get("p_value_vs_gru"), (block.get("ratio_to_gru") or {}).get("mean")
-    if p is None or ratio is None:
+    from the GRU by the paired t-test at the 5% level, after Holm's correction over every cell
+    and task the confirmation tested (`p_value_vs_gru_holm`) where the block has it."""
+    raw, ratio = block.get("p_value_vs_gru"), (block.get("ratio_to_gru") or {}).get("mean")
+    adjusted = block.get("p_value_vs_gru_holm")
+    if raw is None or ratio is None:
         return "no paired test against the GRU"
+    p = raw if adjusted is None else adjusted
+    shown = f"p = {raw:.2g}" if adjusted is None else f"Holm-adjusted p = {adjusted:.2g}, raw {raw:.2g}"
     if p >= SIGNIFICANCE:
-        return f"not distinguishable from the GRU (p = {p:.2g})"
-    return f"{'better' if ratio > 1 else 'worse'} than the GRU (p = {p:.2g})"
+        return f"not distinguishable from the GRU ({shown})"
+    return f"{'better' if ratio > 1 else 'worse'} than the GRU ({shown})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +81,9 @@ class TaskScores:
             (`Scores.search_interval`; None under two seeds).
         ratio_to_lstm: `valid` over the LSTM's best score (None without an LSTM score).
         confirm: the confirmation block (`Scores.confirmation`; None if not confirmed).
+        config_spread: the lowest and highest mean validation score over the configurations the
+            cell was fully trained with: its sensitivity to the configuration, to read beside a
+            seed interval (which holds one configuration fixed). None under two configurations.
     """
 
     valid: float | None
@@ -85,19 +93,22 @@ class TaskScores:
     ratio_to_gru_over_seeds: stats.Estimate | None
     ratio_to_lstm: float | None
     confirm: dict[str, Any] | None
+    config_spread: tuple[float, float] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class LeaderRow:
     """One cell of a leaderboard (`Scores.leaderboard`): its rank, the paper's score (the minimum
-    over tasks of the ratio to the GRU), the same on the confirmation (None if not confirmed),
-    and per task its `TaskScores`."""
+    over tasks of the ratio to the GRU), the same on the confirmation (None if not confirmed)
+    with its bootstrap interval over the confirmation seeds, and per task its `TaskScores`
+    (whose confirmation blocks carry Holm-adjusted p-values)."""
 
     rank: int
     arch: str
     score: float
     confirmed: float | None
     tasks: dict[str, TaskScores]
+    confirmed_interval: stats.Estimate | None = None  # `Scores.confirmed_interval`
 
 
 class BaselineError(EvoRnnError):
@@ -202,14 +213,17 @@ class Scores:
         return shared[0][1] if shared and shared[0][0] < 0 else None
 
     def search_interval(self, arch: str, task: str) -> stats.Estimate | None:
-        """`arch`'s ratio to the GRU on `task` over the seeds its best configuration and the GRU's
-        paired one share (re-evaluations add them), with a 95% t interval; None under two seeds."""
+        """`arch`'s ratio to the GRU on `task` over the replicate seeds its best configuration and
+        the GRU's paired one share (re-evaluations add them), with a 95% t interval; None under
+        two. The run's own seed is left out: the configuration was chosen on it, so it would
+        bias the interval upwards (the replicates only decided whether it kept its place; the
+        confirmation's fresh seeds decided nothing)."""
         config, gru_config = self.best_config(arch, task), self.paired_baseline_config(arch, task)
         if config is None or gru_config is None:
             return None
         mine = self.config_scores(arch, task)[config]
         gru = self.config_scores(self.baseline_arch, task)[gru_config]
-        shared = sorted(set(mine) & set(gru))
+        shared = sorted(set(mine) & set(gru) - {self.seed})  # the configuration was chosen on the run's seed
         if len(shared) < 2:
             return None
         return stats.paired_ratio([mine[s] or 0.0 for s in shared], [gru[s] or 0.0 for s in shared])
@@ -259,16 +273,52 @@ class Scores:
             per_task = {}
             for task in self.tasks:
                 valid, lstm_score = self.task_score(arch, task), lstm_scores[task]
+                means = [_mean(seeds) for seeds in self.config_scores(arch, task).values()]
                 per_task[task] = TaskScores(
                     valid=valid, seeds=self.seeds_on_best(arch, task), configs=len(self.config_scores(arch, task)),
                     ratio_to_gru=self.ratios(arch, [task])[task], ratio_to_gru_over_seeds=self.search_interval(arch, task),
                     ratio_to_lstm=(valid or 0.0) / lstm_score if lstm_score else None,
-                    confirm=self.confirmation(arch, task))
+                    confirm=self.confirmation(arch, task),
+                    config_spread=(min(means), max(means)) if len(means) > 1 else None)
             confirmed = confirmed_score({task: scores.confirm for task, scores in per_task.items()})
-            rows.append(LeaderRow(0, arch, min(t.ratio_to_gru for t in per_task.values()), confirmed, per_task))
+            rows.append(LeaderRow(0, arch, min(t.ratio_to_gru for t in per_task.values()), confirmed, per_task,
+                                  self.confirmed_interval(arch) if confirmed is not None else None))
+        adjusted = self.holm_adjusted()
+        rows = [dataclasses.replace(row, tasks={
+            task: dataclasses.replace(scores, confirm={**scores.confirm,
+                                                       "p_value_vs_gru_holm": adjusted.get((row.arch, task))})
+            if scores.confirm is not None else scores for task, scores in row.tasks.items()}) for row in rows]
         if ranked:
             rows.sort(key=lambda r: (r.confirmed is None, -(r.confirmed or 0.0), -r.score, r.arch))
         return [dataclasses.replace(row, rank=rank) for rank, row in enumerate(rows, start=1)]
+
+    def holm_adjusted(self) -> dict[tuple[str, str], float]:
+        """The paired t-tests against the GRU of every cell and task the last confirmation
+        tested (its cells other than the GRU, x the run's tasks), Holm-adjusted as one family:
+        {(arch, task): adjusted p}. Empty before any confirmation."""
+        meta = self.store.get_meta(CONFIRM_META)
+        if not meta:
+            return {}
+        family = [(arch, task) for arch in meta["cells"] if arch != self.baseline_arch for task in self.tasks]
+        raw = []
+        for arch, task in family:
+            pair = self.confirmed_pair(arch, self.baseline_arch, task)
+            raw.append(None if pair is None else stats.paired_t_test(*pair))
+        return {key: p for key, p in zip(family, stats.holm(raw)) if p is not None}
+
+    def confirmed_interval(self, arch: str) -> stats.Estimate | None:
+        """The headline confirmed score, the minimum over tasks of `arch`'s mean ratio to the GRU
+        over the confirmation seeds, with a 95% bootstrap interval over those seeds (resampled
+        together on every task: `stats.min_of_means_interval`). The seeds are fresh, so no
+        seed a configuration was chosen on is in it. None unless every task was confirmed with
+        a ratio on every seed."""
+        per_task = {}
+        for task in self.tasks:
+            pair = self.confirmed_pair(arch, self.baseline_arch, task)
+            if pair is None or any(b <= 0 for b in pair[1]):
+                return None
+            per_task[task] = [mine / gru for mine, gru in zip(*pair)]
+        return stats.min_of_means_interval(per_task) if per_task else None
 
     def _confirmation_seeds(self) -> list[int] | None:
         """The seeds of the run's last confirmation (`CONFIRM_META`); None before any."""

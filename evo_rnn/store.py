@@ -280,12 +280,19 @@ class Store:
             scores.setdefault(hparams, {})[run_seed] = score if status == str(Status.OK) else None
         return scores
 
-    def evaluation_times(self) -> list[float]:
-        """When each stored evaluation finished (Unix time), in order."""
-        return [row[0] for row in self._db.execute("SELECT created FROM evaluations ORDER BY created")]
+    def evaluation_times(self, below_seed: int | None = None) -> list[float]:
+        """When each stored evaluation finished (Unix time), in order; with `below_seed`, only
+        those of training seeds below it (e.g. a search's, without its confirmation's)."""
+        if below_seed is None:
+            return [row[0] for row in self._db.execute("SELECT created FROM evaluations ORDER BY created")]
+        return [row[0] for row in self._db.execute("SELECT created FROM evaluations WHERE seed < ? ORDER BY created",
+                                                   (below_seed,))]
 
-    def evaluation_count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    def evaluation_count(self, below_seed: int | None = None) -> int:
+        """How many evaluations are stored; with `below_seed`, of training seeds below it."""
+        if below_seed is None:
+            return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM evaluations WHERE seed < ?", (below_seed,)).fetchone()[0]
 
     # ----------------------------------------------------------------- population
 

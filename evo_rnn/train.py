@@ -21,9 +21,10 @@ from evo_rnn.layers import GraphCell, GraphRNN
 from evo_rnn.presets import Preset
 from evo_rnn.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task, TaskData
+from evo_rnn.tasks.base import GeneratedTask
 
 __all__ = ["SeededBatches", "batch_order", "build_model", "candidate_errors", "evaluate", "initial_weights", "load_task",
-           "loss_weights", "seed_everything", "task_data"]
+           "loss_weights", "seed_everything", "task_data", "data_seed_of"]
 
 EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
 
@@ -39,6 +40,16 @@ def load_task(name: str, preset: Preset, data_dir: str | os.PathLike | None = No
 @functools.lru_cache(maxsize=8)
 def _cached_data(name: str, config: Any, data_dir: str | None, data_seed: int) -> TaskData:
     return tasks.get(name, config, data_dir).data(data_seed)
+
+
+def data_seed_of(task: Task, seed: int, data_seed: int | None = None) -> int:
+    """The seed task `task`'s data is drawn with for an evaluation with training seed `seed`:
+    `data_seed` when given; else, for a generated task, the training seed itself (a replicate
+    sees fresh data, so an interval over seeds covers data noise as well as initialisation);
+    real datasets do not depend on it (0)."""
+    if data_seed is not None:
+        return data_seed
+    return int(seed) if isinstance(task, GeneratedTask) else 0
 
 
 def task_data(task: Task, data_dir: str | os.PathLike | None, data_seed: int) -> TaskData:
@@ -309,7 +320,7 @@ def evaluate(
     seed: int,
     preset: Preset,
     data_dir: str | os.PathLike | None = None,
-    data_seed: int = 0,
+    data_seed: int | None = None,
     progress: Callable[[int, dict], None] | None = None,
     save_model: str | os.PathLike | None = None,
 ) -> EvalResult:
@@ -323,8 +334,8 @@ def evaluate(
             result on CPU.
         preset: epochs, patience, decays, batch size, XLA.
         data_dir: where real datasets are read.
-        data_seed: the seed of generated task data (the same for every candidate, so that
-            scores compare).
+        data_seed: the seed of generated task data; None: `data_seed_of` (the training seed, so
+            that candidates trained with one seed see the same data and scores compare).
         progress: called after each epoch with (epoch, {"loss", "val_score", ...}).
         save_model: when training went well, the trained model (best validation weights) is
             saved there as a `.keras` file.
@@ -337,7 +348,7 @@ def evaluate(
     graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
     task = load_task(task, preset, data_dir) if isinstance(task, str) else task
     result = EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=seed, hparams=hparams.to_dict())
-    data = task_data(task, data_dir, data_seed)
+    data = task_data(task, data_dir, data_seed_of(task, seed, data_seed))
     registered = backend.custom_gradient_names()
     try:
         seed_everything(seed, preset.jit_compile)

@@ -8,7 +8,7 @@ import json
 import pytest
 from scipy import stats as scipy_stats
 
-from evo_rnn import architectures
+from evo_rnn import architectures, stats
 from evo_rnn.cli import UsageError
 from evo_rnn.confirm import confirm_run
 from evo_rnn.errors import EvoRnnError
@@ -93,3 +93,29 @@ def test_confirmed_cells_are_reported_by_what_held_up_on_fresh_seeds(searched, t
     for summary in summaries:
         assert summary["confirmed_score"] == pytest.approx(
             min(t["confirm"]["ratio_to_gru"]["mean"] for t in summary["tasks"].values()))
+
+
+def test_the_headline_score_has_a_bootstrap_interval_and_p_values_are_holm_adjusted(searched, tmp_path):
+    files, preset = searched
+    confirm_run(files, top=3, seeds=4, executor=InlineExecutor(SeededFake()), log=lambda _: None)
+    out = export_run(files, tmp_path / "out", top=3, log=lambda _: None)
+    summaries = [json.loads((p / "summary.json").read_text()) for p in sorted(out.iterdir()) if p.is_dir()]
+    with Store(files.database) as store:
+        scores = Scores(store, preset, 0)
+        gru = scores.baseline_arch
+        cells = store.get_meta("confirmation")["cells"]
+        family = [(a, t) for a in cells if a != gru for t in scores.tasks]
+        raw = [scores.confirmation(a, t)["p_value_vs_gru"] for a, t in family]
+    assert len(family) >= 4
+    expected = dict(zip(family, stats.holm(raw)))
+    for summary in summaries:
+        low, high = summary["confirmed_score_ci95"]
+        if summary["arch"] == gru:  # its ratio to itself is 1 on every seed: nothing to resample
+            assert low is None and high is None and summary["confirmed_score"] == 1.0
+        else:
+            assert low < summary["confirmed_score"] <= high or low <= summary["confirmed_score"] < high
+        for task, block in summary["tasks"].items():
+            assert block["confirm"]["p_value_vs_gru_holm"] == pytest.approx(expected.get((summary["arch"], task)))
+            if summary["arch"] != gru:  # the GRU is not tested against itself: not in the family
+                assert block["confirm"]["p_value_vs_gru_holm"] >= block["confirm"]["p_value_vs_gru"]
+    assert "Holm-adjusted p = " in (out / "README.md").read_text()

@@ -56,6 +56,7 @@ BAD = {
     "search.halving_configs": ["-1"],
     "search.halving_epochs": ["0"],
     "search.gate_margin": ["-0.1", "nan"],
+    "search.max_mutation_rate": ["0", "1.5", "nan"],
 }
 FIELDS = [(field, value) for field, values in BAD.items() for value in values]
 

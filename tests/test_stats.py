@@ -8,7 +8,8 @@ import random
 import pytest
 
 from evo_rnn import hparams, presets
-from evo_rnn.stats import Estimate, cross_tier_tau, mean_interval, paired_ratio, paired_t_test
+from evo_rnn.stats import (Estimate, cross_tier_tau, holm, mean_interval, min_of_means_interval, paired_ratio,
+                           paired_t_test)
 
 
 def test_mean_interval_is_the_student_t_interval():
@@ -65,3 +66,48 @@ def test_the_bank_stratifies_learning_rates_and_grows_by_appending():
     assert [hparams.van_der_corput(i) for i in range(5)] == [0.0, 0.5, 0.25, 0.75, 0.125]
     with pytest.raises(Exception, match="invalid learning-rate range"):
         hparams.stratified_bank(random.Random(0), 1000, 2, learning_rates=(2.0, 1.0))
+
+
+def test_holm_multiplies_the_kth_smallest_by_m_minus_k_plus_1_keeps_order_and_skips_untested():
+    raw = [0.01, 0.04, None, 0.03, 0.005]
+    adjusted = holm(raw)
+    # sorted: 0.005 x 4 = 0.02; 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> 0.06 (monotone)
+    assert adjusted[2] is None
+    assert [a for a in adjusted if a is not None] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+    assert holm([]) == [] and holm([None]) == [None]
+    assert all(a >= r for a, r in zip(holm(raw), raw) if r is not None)
+
+
+def test_holm_keeps_the_familywise_error_at_alpha_where_raw_p_values_do_not():
+    # 10 true null hypotheses, 400 families: some raw p < 0.05 in most families, a Holm one in about 5%.
+    rng = random.Random(3)
+    raw_hits = holm_hits = 0
+    for _ in range(400):
+        p = [rng.random() for _ in range(10)]
+        raw_hits += min(p) < 0.05
+        holm_hits += min(holm(p)) < 0.05
+    assert raw_hits / 400 > 0.3 and holm_hits / 400 < 0.09
+
+
+def test_the_min_of_means_interval_covers_the_true_minimum_about_95_percent_of_the_time():
+    rng = random.Random(5)
+    covered, trials = 0, 200
+    for trial in range(trials):
+        per_task = {"a": [rng.gauss(1.00, 0.03) for _ in range(8)], "b": [rng.gauss(1.02, 0.03) for _ in range(8)]}
+        estimate = min_of_means_interval(per_task, seed=trial)
+        assert estimate.low <= estimate.mean <= estimate.high and estimate.n == 8
+        covered += estimate.low <= 1.00 <= estimate.high
+    assert 0.85 <= covered / trials <= 0.99
+
+
+def test_the_min_of_means_interval_resamples_seeds_together_and_refuses_ragged_input():
+    # Task b is low exactly where a is high: resampled together, the minimum barely moves.
+    per_task = {"a": [1.0, 1.2, 1.0, 1.2], "b": [1.2, 1.0, 1.2, 1.0]}
+    together = min_of_means_interval(per_task)
+    assert together.mean == pytest.approx(1.1) and together.high <= 1.1 + 1e-9
+    assert math.isnan(min_of_means_interval({"a": [1.0]}).low)
+    assert math.isnan(min_of_means_interval({"a": [1.0, 1.0], "b": [0.5, 0.5]}).low)
+    with pytest.raises(ValueError, match="same, nonzero number of seeds"):
+        min_of_means_interval({"a": [1.0, 2.0], "b": [1.0]})
+    assert min_of_means_interval(per_task, seed=1) == min_of_means_interval(per_task, seed=1)  # seeded

@@ -133,7 +133,65 @@ def test_metrics_scores():
     split = xml.data(0).valid
     correct = split.masks["closing"] > 0  # right exactly on closing tags
     m = xml.metrics(split, np.zeros(split.weights.shape), correct)
-    assert m["closing_accuracy"] == 1.0 and 0 < m["score"] < 1
+    assert m["score"] == m["closing_accuracy"] == 1.0 and 0 < m["accuracy"] < 1  # the score is the closing tags'
+    nll = np.where(split.masks["closing"] > 0, 0.5, 3.0)
+    assert xml.metrics(split, nll, correct)["nll"] == pytest.approx(0.5)  # the loss of what is scored
+
+
+def _problems(split):
+    """The problems (questions without distractors) of an arith split."""
+    return {re.sub(r"[a-z]", "", text.split("=")[0]) for text, _ in _arith_rows(split)}
+
+
+@pytest.mark.parametrize("seed", [987_654_321, 4_000_000_123])  # data seeds the project never uses
+@pytest.mark.parametrize("config", [
+    tasks.ArithConfig(max_digits=1, max_distractors=5, n_train=3000, n_valid=400, n_test=400),  # quick's space: 200
+    tasks.ArithConfig(max_digits=2, max_distractors=1, n_train=3000, n_valid=400, n_test=400),
+])
+def test_arith_test_and_validation_problems_are_never_in_training(seed, config):
+    data = tasks.get("arith", config).data(seed)
+    train, valid, test = (_problems(s) for s in (data.train, data.valid, data.test))
+    assert train and valid and test
+    assert not test & train and not valid & train and not test & valid
+    # Each data seed partitions the problems afresh: replicates see other test problems.
+    assert _problems(tasks.get("arith", config).data(seed + 1).test) != test
+
+
+def test_arith_problem_split_is_a_partition_with_the_stated_shares():
+    from evo_rnn.tasks.arith import SPLIT_SHARES, problem_split
+
+    problems = [f"{a}{op}{b}" for a in range(100) for b in range(100) for op in "+-"]
+    counts = {name: sum(problem_split(3, p) == name for p in problems) for name in ("train", "valid", "test")}
+    assert sum(counts.values()) == len(problems)
+    for name, share in SPLIT_SHARES.items():
+        assert abs(counts[name] / len(problems) - share) < 0.02, counts
+
+
+def _closing_oracle(prefix: str) -> str | None:
+    """The next character when the document so far determines it (inside a closing tag), else None."""
+    stack, i = [], 0
+    for tag in re.finditer(r"<(/?)([a-z]+)>", prefix):
+        (stack.pop() if tag.group(1) else stack.append(tag.group(2)))
+        i = tag.end()
+    rest = prefix[i:]
+    if rest.startswith("</"):
+        name = stack[-1]
+        typed = rest[2:]
+        return name[len(typed)] if len(typed) < len(name) else ">"
+    return None
+
+
+def test_xml_score_ceiling_is_one_every_scored_character_is_determined_by_the_document_so_far():
+    split = tasks.get("xml", tasks.XmlConfig(max_tag_length=4, max_depth=3, max_length=60, n_train=1, n_valid=200,
+                                             n_test=1)).data(11).valid
+    checked = 0
+    for targets, closing in zip(split.targets, split.masks["closing"]):
+        text = XML_VOCAB.decode(targets)
+        for position, scored in enumerate(closing[: len(text)]):
+            if scored:
+                assert _closing_oracle(text[:position]) == text[position]
+                checked += 1
+    assert checked > 500
 
 
 def test_registry():

@@ -163,7 +163,7 @@ def _job(args: argparse.Namespace) -> int:
             evolution, executor, data_dir=data_dir,
             budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
             run_files=files, on_event=progress, members_per_job=members_per_job,
-            tensorboard=tensorboard,
+            tensorboard=tensorboard, max_evaluations=args.max_evaluations,
         )
         progress.attach(search)
         _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
@@ -174,6 +174,10 @@ def _job(args: argparse.Namespace) -> int:
                  f"{'' if args.budget_minutes == 1 else 's'} "
                  f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
                  f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME")
+        elif search.out_of_evaluations():
+            _say(f"run {args.run!r} has spent its budget of {args.max_evaluations} evaluations "
+                 f"({search.search_evaluations()} stored): nothing new is trained; to go on, rerun with a larger "
+                 f"--max-evaluations, or start another run with --run NEW_NAME")
         interrupted = False
         try:
             with progress:
@@ -223,6 +227,11 @@ def build_parser() -> ArgumentParser:
                              "spent finish; the confirmation and the export come after it (default: 10)")
     parser.add_argument("--max-candidates", type=whole_number(0), default=None,
                         help="stop after this many new child architectures (default: no limit)")
+    parser.add_argument("--max-evaluations", type=whole_number(1), default=None, metavar="N",
+                        help="the run's budget in evaluations (trainings stored in the run, over all resumptions; "
+                             "those in flight when it is reached finish): two strategies get the same number of "
+                             "trainings whatever each costs; the time budget still applies, pass a large "
+                             "--budget-minutes to make this the only one (default: no limit)")
     add_workers_argument(parser)
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="local: a process pool on this machine; ray: Ray tasks on a cluster (default: local)")
@@ -251,14 +260,15 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--top", type=whole_number(1), default=3, help="architectures exported, best first (default: 3)")
     parser.add_argument("--out", default="saved_architectures",
                         help="export folder; the run is exported to OUT/NAME/ (default: saved_architectures/)")
-    parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=4, metavar="S",
+    parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=8, metavar="S",
                         help="at the end, train the top cells, the GRU and the LSTM again on S fresh seeds with their "
-                             "best configurations (python -m evo_rnn.confirm; 0: skip) (default: 4)")
+                             "best configurations (python -m evo_rnn.confirm; 0: skip) (default: 8)")
     parser.add_argument("--no-export", action="store_true", help="do not export at the end (default: export)")
     parser.add_argument("--strategy", choices=presets.STRATEGIES, default="evolution",
-                        help="evolution: children of population members (the paper); random: children of random zoo "
-                             "cells by the same mutations, with the same budget and protocol, the baseline a search "
-                             "must beat (default: evolution)")
+                        help="evolution: children of population members (the paper); random: children of the "
+                             "seed cells (LSTM, GRU) by the same mutations, never selected by score, with the same "
+                             "filter, gate, configurations and confirmation, the baseline a search must beat "
+                             "(default: evolution)")
     parser.add_argument("--seed-zoo", action="store_true",
                         help="start from the whole zoo, not just LSTM and GRU (default: LSTM and GRU)")
     add_tensorboard_argument(parser)

@@ -10,8 +10,10 @@ cells, grown by mutation, filtered cheaply, and scored against the best GRU.
 - An architecture's score on a task is its best validation score over the configurations
   tried; its ratio is that over the GRU's best on the same configurations, and its overall
   score the minimum over tasks of its ratios (`evo_rnn.scores`).
-- With `strategy="random"` (the random-search baseline) a child's parent is a random zoo
-  cell instead of a population member; everything else is the same.
+- With `strategy="random"` (the random-search baseline) a child's parent is a seed cell (LSTM
+  or GRU, uniformly) instead of a population member: children are drawn by the same mutation
+  operator and never selected by score; everything else (filter, gate, pairing, halving,
+  inherited configurations, re-evaluation, confirmation) is the same.
 - The population holds the best `population_size` architectures that scored on every task.
   Each step either *re-evaluates* a random member (its best configuration per task, and the
   GRU's paired one, on a fresh seed: scores are means over seeds), or
@@ -30,13 +32,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import random
 from collections.abc import Callable, Generator
 from typing import Any
 
 import networkx as nx
 
-from evo_rnn import architectures, mutate, presets
+from evo_rnn import architectures, presets
+from evo_rnn import mutate as _mutate
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import Preset
@@ -50,7 +54,7 @@ __all__ = ["CHILD_OUTCOMES", "MUTATE_OUTCOMES", "Evolution", "EvalRequest", "Mut
 
 _SEED_ROUNDS = 3  # rounds of N configs a seed cell gets per task before a task with no good run is an error
 
-Mutator = Callable[[nx.DiGraph, random.Random], tuple[nx.DiGraph, list[mutate.Mutation]]]
+Mutator = Callable[[nx.DiGraph, random.Random], tuple[nx.DiGraph, list[_mutate.Mutation]]]
 
 
 class SearchError(EvoRnnError):
@@ -136,7 +140,7 @@ class Evolution:
         max_candidates: start no new child after this many (over all resumptions); None: no limit.
     """
 
-    def __init__(self, store: Store, preset: Preset, seed: int = 0, mutate: Mutator = mutate.mutate,
+    def __init__(self, store: Store, preset: Preset, seed: int = 0, mutate: Mutator = _mutate.mutate,
                  max_candidates: int | None = None):
         self.store, self.preset, self.seed = store, preset, check_seed(seed)
         self.config = preset.search
@@ -144,6 +148,8 @@ class Evolution:
         if not self.tasks:
             raise SearchError("the search needs at least one task (--tasks)")
         check_halving(preset)
+        if mutate is _mutate.mutate:  # the paper's operator, at the preset's mutation rate
+            mutate = functools.partial(_mutate.mutate, max_rate=self.config.max_mutation_rate)
         self.mutate, self.max_candidates = mutate, max_candidates
         self._seeds = {name: store.add_architecture(architectures.get(name), f"zoo:{name}")
                        for name in dict.fromkeys([*self.config.seed_cells, BASELINE])}
@@ -214,7 +220,7 @@ class Evolution:
         `_with_baseline`), with `extra` requests in the first batch. Without successive halving
         every candidate trains fully. With it (`search.halving_configs` > 0) every candidate
         first trains briefly (`search.halving_epochs`: a rung of its own, cached under its own
-        key, never scored), then the best N of each task by that brief validation score train
+        key, never scored), then the best N of each task by that brief validation loss (NLL) train
         fully: more configurations seen for little more than the cost of N."""
         if not self.config.halving_configs:
             yield self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c)
@@ -223,13 +229,16 @@ class Evolution:
         brief = self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c, brief=True)
                                                        for task, configs in candidates.items() for c in configs)])
         results = yield brief
-        score = {request: (result.valid_score if result.ok else -1.0) for request, result in zip(brief, results)}
+        # Ranked by validation loss, a continuous signal: after a few epochs many configurations
+        # tie on accuracy (e.g. always predicting the commonest digit), and a stable sort of ties
+        # would promote the bank's first ones, arbitrary ones.
+        loss = {request: result.valid_loss for request, result in zip(brief, results)}
         promoted = []
         for task, configs in candidates.items():
             # The cell's best N of its pool, and the GRU's own best N of the same pool: the GRU
             # goes through the same procedure on the same configurations (`Scores.paired_baseline`).
             for who in dict.fromkeys([arch, self.scores.baseline_arch]):
-                ranked = sorted(configs, key=lambda c: -score[EvalRequest(who, task, c, brief=True)])
+                ranked = sorted(configs, key=lambda c: loss[EvalRequest(who, task, c, brief=True)])
                 promoted += [EvalRequest(who, task, c) for c in ranked[: self.config.configs_per_task]]
         yield self._with_baseline(promoted)
 
@@ -261,6 +270,14 @@ class Evolution:
             if best is not None:
                 best = dataclasses.replace(best, param_budget=self.preset.budget(task))
         return self._bank_configs(task, n, [best] if best else [])
+
+    def _random_parents(self) -> list[str]:
+        """The random-search baseline's parents: the seed cells (trained, so they pass their
+        best configurations on by the same rule as a population member), never a cell chosen
+        by score."""
+        seeds = [self._seeds[name] for name in dict.fromkeys(self.config.seed_cells)]
+        trained = [arch for arch in seeds if any(self.scores.task_score(arch, t) for t in self.tasks)]
+        return sorted(trained or seeds)
 
     # ----------------------------------------------------------------- the steps
 
@@ -301,14 +318,13 @@ class Evolution:
     def _mutate_step(self, step: int, rng: random.Random, resumed: dict[str, Any] | None = None) -> Step:
         """(b) A child of a population member: dedup, memorization filter, first task, the rest."""
         if resumed is None:
-            if self.config.strategy == "random":  # the random-search baseline: a child of a random zoo cell
-                name = rng.choice(architectures.names())
-                parent = self.store.add_architecture(architectures.get(name), f"zoo:{name}")
+            if self.config.strategy == "random":  # the random-search baseline: a child of a seed cell
+                parent = rng.choice(self._random_parents())
             else:
                 parent = rng.choice(sorted(self._population))
             try:
                 graph, mutations = self.mutate(self.store.architecture(parent), rng)
-            except mutate.MutationError as error:
+            except _mutate.MutationError as error:
                 self.store.start_step(step, "mutate", parent, parent)
                 return StepOutcome(Outcome.UNMUTABLE, None, {"message": str(error)})
             seen = self.store.find_architecture(graph)

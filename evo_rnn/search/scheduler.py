@@ -17,6 +17,7 @@ from evo_rnn.evaluations import Evaluations, Request
 from evo_rnn.executors import Executor
 from evo_rnn.results import CacheKey, EvalResult
 from evo_rnn.runs import RunFiles
+from evo_rnn.seeds import confirm_seeds
 from evo_rnn.tensorboard_logs import TensorBoardLog
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
 
@@ -49,6 +50,12 @@ class Scheduler:
         max_retries: how often an evaluation whose worker died is tried again before it is
             recorded as failed.
         clock: the time source (tests pass a fake one).
+        max_evaluations: the run's budget in evaluations (over all resumptions: those stored in
+            the run database, rungs and replicates included, the confirmation's and cache hits
+            not): once reached, no
+            new evaluation starts, as when the time budget is spent (those in flight finish, so
+            a run may end a few above it). None: no limit. Two strategies compared at one
+            budget get the same number of trainings whatever each costs.
         tensorboard: writes every evaluation this session trains as a TensorBoard run; None: none.
         members_per_job: the most requests of one step for one (architecture, task, shape) sent
             as one batched job (`evo_rnn.batched`); above 1 the preset's engine must be
@@ -59,7 +66,7 @@ class Scheduler:
                  budget_seconds: float | None = None, run_files: RunFiles | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None, max_retries: int = 2,
                  clock: Callable[[], float] = time.monotonic, members_per_job: int = 1,
-                 tensorboard: TensorBoardLog | None = None):
+                 tensorboard: TensorBoardLog | None = None, max_evaluations: int | None = None):
         if members_per_job < 1:
             raise SearchError(f"--batched must be at least 1, got {members_per_job}")
         if members_per_job > 1 and evolution.preset.engine != "batched":
@@ -67,7 +74,7 @@ class Scheduler:
         self.evolution, self.executor = evolution, executor
         self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
         self._rung = self.preset.halving_rung()
-        self.budget_seconds, self.run_files = budget_seconds, run_files
+        self.budget_seconds, self.max_evaluations, self.run_files = budget_seconds, max_evaluations, run_files
         self.on_event, self.clock = on_event, clock
         self.evaluations = Evaluations(self.store, executor, data_dir, run_files, members_per_job, max_retries,
                                        tensorboard, keep=self._is_best, on_event=self._on_evaluation_event)
@@ -93,6 +100,18 @@ class Scheduler:
 
     def out_of_time(self) -> bool:
         return self.budget_seconds is not None and self.elapsed() >= self.budget_seconds
+
+    def search_evaluations(self) -> int:
+        """The run's evaluations so far that count against `max_evaluations`: every one but the
+        confirmation's (whose seeds start at `confirm_seeds(seed, 1)[0]`)."""
+        return self.store.evaluation_count(below_seed=confirm_seeds(self.seed, 1)[0])
+
+    def out_of_evaluations(self) -> bool:
+        return self.max_evaluations is not None and self.search_evaluations() >= self.max_evaluations
+
+    def budget_spent(self) -> bool:
+        """Whether the time or the evaluation budget is spent: no new evaluation starts."""
+        return self.out_of_time() or self.out_of_evaluations()
 
     # ----------------------------------------------------------------- steps
 
@@ -149,7 +168,7 @@ class Scheduler:
 
     def _fill(self) -> None:
         """Gives every idle worker an evaluation: queued requests first, then new steps."""
-        while self.evaluations.in_flight < self.executor.workers and not self.out_of_time():
+        while self.evaluations.in_flight < self.executor.workers and not self.budget_spent():
             if self.evaluations.queued:
                 self.evaluations.dispatch()
                 continue
@@ -163,8 +182,8 @@ class Scheduler:
         self.evolution.rescore()
 
     def run(self, tick: float = 1.0) -> None:
-        """Runs until the budget or the algorithm's `max_candidates` is reached and nothing is
-        in flight.
+        """Runs until a budget (time, evaluations) or the algorithm's `max_candidates` is reached
+        and nothing is in flight.
 
         On an exception (Ctrl-C included) the evaluations in flight are cancelled (the
         executor is shut down) and that exception propagates; everything finished is already

@@ -130,7 +130,7 @@ class MusicTask(Task):
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights
         per_step = float((nll * w).sum() / w.sum())
-        return {"score": float(np.exp(-per_step)), "nll_per_step": per_step}
+        return {"score": float(np.exp(-per_step)), "nll": per_step, "nll_per_step": per_step}
 
     def decode(self, split: Split, index: int) -> str:
         names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
