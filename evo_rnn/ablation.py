@@ -229,7 +229,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--batched", type=whole_number(1), default=8, metavar="P",
                         help="train a cell's configs and seeds of one shape P at a time as one compiled program "
                              "(evo_rnn.batched; sets --set engine=batched: the same batches as Keras' fit, the "
-                             "same results to float rounding); 1: one at a time with Keras' fit (default: 8)")
+                             "results agree over the first epochs only, so a table keeps to one engine); 1: one at a time with Keras' fit (default: 8)")
     parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0,
                         help="seeds the configs and the training runs (default: 0)")
     parser.add_argument("--data-dir", default=None,

@@ -6,7 +6,9 @@ The engines (`preset_rules.ENGINES`):
 - "fit": one configuration at a time with Keras' `fit` (`evo_rnn.train.evaluate`).
 - "batched": all of them as one compiled program (`evo_rnn.batched.evaluate_batched`;
   they must share one shape: layers and parameter budget), each member with the result it
-  would have alone, to float rounding.
+  would have alone in a batched job. Against "fit" the losses agree over the first epochs
+  only (training is chaotic in the seed: measured final scores apart by up to 0.68, with no
+  systematic bias; docs/training.md), so every comparison keeps to one engine.
 
 Model building, initial weights, batch order, seeding and the candidate's own errors live once,
 in `evo_rnn.train`; both engines use them. Everything that trains (the executors' jobs, the

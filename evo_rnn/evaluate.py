@@ -135,8 +135,9 @@ def build_parser() -> ArgumentParser:
                              "budgets.ptb=100000 (default: none)")
     parser.add_argument("--batched", type=whole_number(1), default=None, metavar="P",
                         help="train the trials P at a time as one compiled program per shape "
-                             "(evo_rnn.batched; the same configs, seeds and batches, so the same results to float "
-                             "rounding) (default: one at a time with Keras' fit)")
+                             "(evo_rnn.batched; the same configs, seeds and batches; results agree with Keras' fit over "
+                             "the first epochs only, so compare runs of one engine) (default: one at a time with "
+                             "Keras' fit)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per result (default: a table)")
     add_tensorboard_argument(parser)

@@ -37,3 +37,23 @@ def test_the_presets_engine_trains_and_both_engines_agree_per_configuration():
 def test_a_seed_per_configuration_is_required():
     with pytest.raises(ValueError, match="2 configurations need as many seeds, got 1"):
         engines.evaluate("gru", "memorize", configs(), [3], TINY)
+
+
+def test_generated_data_is_drawn_from_the_training_seed_unless_a_data_seed_is_given():
+    from evo_rnn import tasks, train
+
+    memorize = tasks.get("memorize", TINY.memorize)
+    assert train.data_seed_of(memorize, 7) == 7 and train.data_seed_of(memorize, 7, data_seed=3) == 3
+    assert train.data_seed_of(tasks.get("ptb", TINY.ptb), 7) == 0  # real data does not depend on it
+    config = configs()[:1]
+    default = engines.evaluate("gru", "memorize", config, [3], TINY)[0]
+    same = engines.evaluate("gru", "memorize", config, [3], TINY, data_seed=3)[0]
+    other = engines.evaluate("gru", "memorize", config, [3], TINY, data_seed=0)[0]
+    assert default.curve == same.curve
+    assert default.curve[0]["loss"] != pytest.approx(other.curve[0]["loss"], rel=1e-6)
+    # The batched engine gives each member its own seed's data, as it would have alone.
+    batched = dataclasses.replace(TINY, engine="batched")
+    together = engines.evaluate("gru", "memorize", configs()[:1] * 2, [3, 8], batched)
+    for member, seed in zip(together, [3, 8]):
+        alone = engines.evaluate("gru", "memorize", config, [seed], batched)[0]
+        assert [p["loss"] for p in member.curve] == pytest.approx([p["loss"] for p in alone.curve], rel=1e-5)

@@ -247,7 +247,7 @@ def build_parser() -> ArgumentParser:
                         help="send the requests of one step for one architecture, task and shape as batched "
                              "jobs of at most P members, trained as one compiled program (evo_rnn.batched; "
                              "sets --set engine=batched); 1: one evaluation per job with Keras' fit (the same "
-                             "batches, so the same results to float rounding) (default: auto, 16 on a CPU and 256 "
+                             "batches; results agree over the first epochs only, so a run keeps to one engine) (default: auto, 16 on a CPU and 256 "
                              "on a GPU, as measured; a run started with 1 resumes with 1)")
     parser.add_argument("--run", default="default",
                         help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
