@@ -159,21 +159,20 @@ def _compile(function: Callable, jit_compile: bool) -> Callable:
 class _Engine:
     """The compiled training step and evaluation pass of one batched job."""
 
-    def __init__(self, model: _BatchedModel, train_split: Split, loss_weights: np.ndarray, jit_compile: bool):
+    def __init__(self, model: _BatchedModel, data: _MemberData, jit_compile: bool):
         self.model, self.jit_compile = model, jit_compile
-        self.inputs = ops.convert_to_tensor(train_split.inputs)
-        self.targets = ops.convert_to_tensor(train_split.targets)
-        self.weights = ops.convert_to_tensor(loss_weights)
+        self.inputs = ops.convert_to_tensor(data.inputs)  # every member's training rows, stacked
+        self.targets = ops.convert_to_tensor(data.targets)
+        self.weights = ops.convert_to_tensor(data.weights)
+        self.steps = ops.convert_to_tensor(data.steps)  # [P]: each member's own time steps
         self._steps: dict[int, Callable] = {}
-        members = model.members
 
-        def evaluate(weights, states, x, y):
-            logits, new_states = model(weights, ops.broadcast_to(ops.expand_dims(x, 0), (members, *ops.shape(x))),
-                                       states)
-            _, nll = model.position_losses(logits, ops.broadcast_to(ops.expand_dims(y, 0), (members, *ops.shape(y))))
+        def evaluate(weights, states, x, y):  # x, y: [P, batch, time, ...], each member's own rows
+            logits, new_states = model(weights, x, states)
+            _, nll = model.position_losses(logits, y)
             correct = None
             if model.task.loss != "binary_crossentropy":
-                correct = ops.cast(ops.argmax(logits, axis=-1) == ops.cast(ops.expand_dims(y, 0), "int32"), "float32")
+                correct = ops.cast(ops.argmax(logits, axis=-1) == ops.cast(y, "int32"), "float32")
             return nll, correct, new_states
 
         self.evaluate = _compile(evaluate, jit_compile)
@@ -218,8 +217,10 @@ class _Engine:
         logits, new_states = self.model(weights, x, states)
         loss, _ = self.model.position_losses(logits, y)
         per_position = ops.reshape(loss * w, (self.model.members, -1))
-        positions = ops.cast(count * ops.shape(x)[2], "float32")
-        losses = ops.sum(per_position, axis=1) / positions  # Keras' sum over the batch's positions / their number
+        # Keras' sum over the batch's positions / their number, each member over its own data's
+        # time steps (padding to a longer member's weighs 0 and is not counted).
+        positions = ops.cast(count, "float32") * self.steps
+        losses = ops.sum(per_position, axis=1) / positions
         return ops.sum(losses), (losses, new_states)
 
 
@@ -302,7 +303,8 @@ def evaluate_batched(
             (JAX always compiles).
         data_dir: as for `evaluate`.
         data_seed: as for `evaluate` (None: each member's data seed is `train.data_seed_of` its
-            training seed; members whose data differ train as separate batched jobs).
+            training seed, so members of a generated task with different seeds train on
+            different data, in the same compiled program).
         save_models: per member, where to save its trained model (`.keras`, best validation
             weights) when it trained well, or None.
 
@@ -319,16 +321,8 @@ def evaluate_batched(
     save_models = list(save_models) if save_models is not None else [None] * len(configs)
     graph = architectures.resolve(cell) if isinstance(cell, (str, os.PathLike)) else cell
     task = train.load_task(task, preset, data_dir) if isinstance(task, str) else task
-    groups: dict[int, list[int]] = {}  # members by the data they train on, in order
-    for i, seed in enumerate(seeds):
-        groups.setdefault(train.data_seed_of(task, seed, data_seed), []).append(i)
-    results: list[EvalResult | None] = [None] * len(configs)
-    for group_seed, members in groups.items():
-        out = _evaluate_or_split(graph, task, [configs[i] for i in members], [seeds[i] for i in members], preset,
-                                 data_dir, group_seed, [save_models[i] for i in members])
-        for i, result in zip(members, out):
-            results[i] = result
-    return results
+    data_seeds = [train.data_seed_of(task, seed, data_seed) for seed in seeds]
+    return _evaluate_or_split(graph, task, list(configs), list(seeds), preset, data_dir, data_seeds, save_models)
 
 
 def _out_of_memory(error: BaseException) -> bool:
@@ -339,9 +333,9 @@ def _out_of_memory(error: BaseException) -> bool:
 
 
 def _evaluate_or_split(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
-                       data_seed: int, save_models: list) -> list[EvalResult]:
+                       data_seeds: list[int], save_models: list) -> list[EvalResult]:
     try:
-        return _evaluate(graph, task, configs, seeds, preset, data_dir, data_seed, save_models)
+        return _evaluate(graph, task, configs, seeds, preset, data_dir, data_seeds, save_models)
     except Exception as error:
         if not _out_of_memory(error):
             raise
@@ -349,17 +343,61 @@ def _evaluate_or_split(graph, task: Task, configs: list[HParams], seeds: list[in
             return [EvalResult(status=Status.FAILED, task=task.name, preset=preset.name, seed=seeds[0],
                                hparams=configs[0].to_dict(), message=f"{type(error).__name__}: {str(error)[:500]}")]
         half = len(configs) // 2
-        return (_evaluate_or_split(graph, task, configs[:half], seeds[:half], preset, data_dir, data_seed,
+        return (_evaluate_or_split(graph, task, configs[:half], seeds[:half], preset, data_dir, data_seeds[:half],
                                    save_models[:half])
-                + _evaluate_or_split(graph, task, configs[half:], seeds[half:], preset, data_dir, data_seed,
+                + _evaluate_or_split(graph, task, configs[half:], seeds[half:], preset, data_dir, data_seeds[half:],
                                      save_models[half:]))
 
 
-def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir, data_seed: int,
-              save_models: list) -> list[EvalResult]:
+class _MemberData:
+    """Each member's task data (generated tasks draw it from the member's seed), laid out for
+    one compiled program: the distinct training splits stacked along the rows, each padded to
+    the longest one's time steps (padding weighs 0), member i reading rows `offsets[i]` on."""
+
+    def __init__(self, task: Task, data_dir, data_seeds: list[int]):
+        distinct = list(dict.fromkeys(data_seeds))
+        self.datas = [train.task_data(task, data_dir, seed) for seed in distinct]
+        self.index = [distinct.index(seed) for seed in data_seeds]  # member -> its data
+        self.n = len(self.datas[0].train)
+
+        def stack(arrays: list[np.ndarray]) -> np.ndarray:
+            longest = max(a.shape[1] for a in arrays)
+            return np.concatenate([np.pad(a, [(0, 0), (0, longest - a.shape[1])] + [(0, 0)] * (a.ndim - 2))
+                                   for a in arrays])
+
+        trains = [data.train for data in self.datas]
+        self.inputs, self.targets = stack([t.inputs for t in trains]), stack([t.targets for t in trains])
+        self.weights = stack([train.loss_weights(t) for t in trains])  # scaled per split, as alone
+        self.offsets = np.array([k * self.n for k in self.index], "int32")
+        self.steps = np.array([trains[k].inputs.shape[1] for k in self.index], "float32")  # each member's time steps
+
+    @staticmethod
+    def uniform(task: Task, data_dir, data_seeds: list[int]) -> bool:
+        """Whether the members' data can share one program: the same numbers of rows per split."""
+        sizes = {tuple(len(split) for split in (d.train, d.valid, d.test))
+                 for d in (train.task_data(task, data_dir, seed) for seed in dict.fromkeys(data_seeds))}
+        return len(sizes) == 1
+
+    def split(self, member: int, name: str) -> Split:
+        return getattr(self.datas[self.index[member]], name)
+
+
+def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
+              data_seeds: list[int], save_models: list) -> list[EvalResult]:
+    if not _MemberData.uniform(task, data_dir, data_seeds):  # e.g. a task whose size depends on the seed
+        groups: dict[int, list[int]] = {}
+        for i, seed in enumerate(data_seeds):
+            groups.setdefault(seed, []).append(i)
+        results: list[EvalResult | None] = [None] * len(configs)
+        for members in groups.values():
+            out = _evaluate(graph, task, [configs[i] for i in members], [seeds[i] for i in members], preset, data_dir,
+                            [data_seeds[i] for i in members], [save_models[i] for i in members])
+            for i, result in zip(members, out):
+                results[i] = result
+        return results
     started = time.perf_counter()
     members = len(configs)
-    data = train.task_data(task, data_dir, data_seed)
+    data = _MemberData(task, data_dir, data_seeds)
     results = [EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
                for c, s in zip(configs, seeds)]
     batch_size = task.batch_size if task.stateful else preset.batch_size
@@ -387,17 +425,18 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         members_model = _BatchedModel(template, task, members)
         weights = [ops.convert_to_tensor(np.stack([member[k] for member in initial]))
                    for k in range(len(template.trainable_variables))]
-        engine = _Engine(members_model, data.train, train.loss_weights(data.train), preset.jit_compile)
+        engine = _Engine(members_model, data, preset.jit_compile)
         states = [_Member(c, preset) for c in configs]
         best = list(weights)
-        n = len(data.train)
+        n = data.n
         norms = ops.convert_to_tensor(np.array([c.max_grad_norm for c in configs], "float32"))
-        eval_steps = max(data.valid.inputs.shape[1], data.test.inputs.shape[1])
+        eval_steps = max(d.inputs.shape[1] for dd in data.datas for d in (dd.valid, dd.test))
         for epoch in range(1, preset.max_epochs + 1):
             if not any(s.active for s in states):
                 break
             active = [s.active for s in states]
-            orders = np.stack([train.batch_order(seed, epoch, n, shuffle=not task.stateful) for seed in seeds])
+            orders = np.stack([train.batch_order(seed, epoch, n, shuffle=not task.stateful) + offset
+                               for seed, offset in zip(seeds, data.offsets)])  # rows of each member's own data
             rnn_states = members_model.initial_states(batch_size)
             totals = ops.zeros((members,))
             rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
@@ -414,7 +453,7 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 seen += count
             epoch_losses = ops.convert_to_numpy(totals).astype("float64") / seen
             scores = [m["score"] if m else math.nan
-                      for m in _metrics(engine, members_model, task, data.valid, weights, batch_size, eval_steps)]
+                      for m in _metrics(engine, members_model, task, data, "valid", weights, batch_size, eval_steps)]
             improved = []
             for i, member in enumerate(states):
                 if not active[i]:
@@ -426,8 +465,8 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 keep = ops.convert_to_tensor(np.array(improved, "float32"))
                 best = [ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
                         for w, b in zip(weights, best)]
-        valid = _metrics(engine, members_model, task, data.valid, best, batch_size, eval_steps)
-        test = _metrics(engine, members_model, task, data.test, best, batch_size, eval_steps)
+        valid = _metrics(engine, members_model, task, data, "valid", best, batch_size, eval_steps)
+        test = _metrics(engine, members_model, task, data, "test", best, batch_size, eval_steps)
         best_numpy = None
         for i, (result, member) in enumerate(zip(results, states)):
             result.curve = member.curve
@@ -452,32 +491,42 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         backend.forget_custom_gradients(registered)
 
 
-def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, split: Split, weights,
+def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, data: _MemberData, name: str, weights,
              batch_size: int, steps: int) -> list[dict[str, float] | None]:
-    """Every member's metrics on `split` (None where a prediction is not finite), computed as
-    `train.position_stats` does: stateful tasks from reset states, in batch order. Rows are
-    padded to `steps` time steps (the causal model's earlier outputs do not change), so that
-    every split runs through one compiled program."""
+    """Every member's metrics on its own split `name` (None where a prediction is not finite),
+    computed as `train.position_stats` does: stateful tasks from reset states, in batch order.
+    Rows are padded to `steps` time steps (the causal model's earlier outputs do not change), so
+    that every split runs through one compiled program."""
     batch = batch_size if task.stateful else EVAL_BATCH
+    splits = [data.split(i, name) for i in range(members_model.members)]
+    distinct = [getattr(d, name) for d in data.datas]
     states = members_model.initial_states(batch)
     nll_parts, correct_parts = [], []
-    length = split.inputs.shape[1]
-    for start in range(0, len(split), batch):
-        rows, targets = split.inputs[start:start + batch], split.targets[start:start + batch]
-        count = len(rows)
-        pad_rows, pad_steps = batch - count, (0 if task.stateful else steps - length)
-        if pad_rows or pad_steps:  # one traced shape
-            widths = [(0, pad_rows), (0, pad_steps)] + [(0, 0)] * (rows.ndim - 2)
-            rows = np.pad(rows, widths)
-            targets = np.pad(targets, widths[: targets.ndim])
+    for start in range(0, len(distinct[0]), batch):
+        count = len(distinct[0].inputs[start:start + batch])
+        padded = []
+        for split in distinct:  # each distinct split's rows, padded to one traced shape
+            rows, targets = split.inputs[start:start + batch], split.targets[start:start + batch]
+            pad_rows, pad_steps = batch - count, (0 if task.stateful else steps - rows.shape[1])
+            if pad_rows or pad_steps:
+                widths = [(0, pad_rows), (0, pad_steps)] + [(0, 0)] * (rows.ndim - 2)
+                rows = np.pad(rows, widths)
+                targets = np.pad(targets, widths[: targets.ndim])
+            padded.append((rows, targets))
+        x = np.stack([padded[k][0] for k in data.index])  # [P, batch, steps, ...]: each member's own rows
+        y = np.stack([padded[k][1] for k in data.index])
         if not task.stateful:
             states = members_model.initial_states(batch)
-        nll, correct, states = engine.evaluate(weights, states, ops.convert_to_tensor(rows),
-                                               ops.convert_to_tensor(targets))
-        nll_parts.append(ops.convert_to_numpy(nll)[:, :count, :length].astype("float64"))
+        nll, correct, states = engine.evaluate(weights, states, ops.convert_to_tensor(x), ops.convert_to_tensor(y))
+        nll_parts.append(ops.convert_to_numpy(nll)[:, :count].astype("float64"))
         if correct is not None:
-            correct_parts.append(ops.convert_to_numpy(correct)[:, :count, :length] > 0.5)
+            correct_parts.append(ops.convert_to_numpy(correct)[:, :count] > 0.5)
     nll = np.concatenate(nll_parts, axis=1)
     correct = np.concatenate(correct_parts, axis=1) if correct_parts else None
-    return [task.metrics(split, nll[i], None if correct is None else correct[i]) if np.isfinite(nll[i]).all() else None
-            for i in range(members_model.members)]
+    metrics = []
+    for i, split in enumerate(splits):
+        length = split.inputs.shape[1]
+        mine = nll[i][:, :length]
+        metrics.append(task.metrics(split, mine, None if correct is None else correct[i][:, :length])
+                       if np.isfinite(mine).all() else None)
+    return metrics

@@ -75,7 +75,7 @@ def test_the_epoch_loss_is_keras_loss_over_the_training_set():
     config, seed = hp(learning_rate=1e-12), 4
     member = evaluate_batched("gru", "arith", [config, hp()], [seed, 5], presets.with_overrides(TINY, ["max_epochs=1"]))[0]
     task = train.load_task("arith", TINY)
-    data = train.task_data(task, None, 0)
+    data = train.task_data(task, None, seed)  # generated data follows the training seed
     graph = architectures.get("gru")
     train.seed_everything(seed, False)
     model = train.build_model(graph, task, config, solve_units(graph, config.param_budget, 1), seed, False)
@@ -158,7 +158,7 @@ def test_each_member_stops_on_its_own_plateau_and_keeps_its_best_weights(tmp_pat
 
     model = keras.models.load_model(tmp_path / "member.keras")
     task = train.load_task("memorize", preset)
-    data = train.task_data(task, None, 0)
+    data = train.task_data(task, None, 1)  # member 1 trains with seed 1: its data
     metrics = task.metrics(data.valid, *train.position_stats(model, task, data.valid))
     assert metrics["score"] == pytest.approx(results[1].valid_score, abs=1e-6)
     assert results[1].valid_score == pytest.approx(max(p["val_score"] for p in results[1].curve), abs=1e-6)
@@ -219,3 +219,29 @@ print("jax batched ok", both[1].valid_score)
 """
     result = run_python(code, env={"KERAS_BACKEND": "jax"})
     assert result.returncode == 0 and "jax batched ok" in result.stdout, result.stderr[-3000:]
+
+
+def test_members_with_different_seeds_train_on_their_own_data_in_one_program(monkeypatch):
+    # A generated task draws its data from each member's seed: one compiled job, each member
+    # as it trains alone (its own data, its own time steps in the loss).
+    import evo_rnn.batched as batched
+
+    calls = []
+    real = batched._evaluate
+
+    def counting(*args, **kwargs):
+        calls.append(args[3])  # the seeds of each program
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batched, "_evaluate", counting)
+    configs = [hp(learning_rate=0.5), hp(learning_rate=2.0, init_scale=0.7)]
+    together = evaluate_batched("gru", "arith", configs, [3, 4], TINY)
+    assert calls == [[3, 4]]  # one program for both
+    data = [train.task_data(train.load_task("arith", TINY), None, seed) for seed in (3, 4)]
+    assert data[0].train.inputs.shape[1] != data[1].train.inputs.shape[1] or \
+        not np.array_equal(data[0].train.inputs, data[1].train.inputs)
+    for config, seed, member in zip(configs, [3, 4], together):
+        alone = evaluate_batched("gru", "arith", [config], [seed], TINY)[0]
+        np.testing.assert_allclose(losses(member), losses(alone), rtol=1e-5)
+        assert member.valid_score == pytest.approx(alone.valid_score, abs=1e-6)
+        assert member.test_metrics == pytest.approx(alone.test_metrics, abs=1e-6)
