@@ -316,7 +316,8 @@ class _AblationPage(_Page):
 
     def table(self) -> str:
         table = comparison.rows(self.store, self.scores, self.ablation.cells, self.ablation.tasks)
-        heads = ["cell", "task", "confirmed test [95% CI]", "ratio to GRU [95% CI]", "p vs GRU", "tuning valid",
+        heads = ["cell", "task", "confirmed test [95% CI]", "ratio to GRU [95% CI]", "p vs GRU", "Holm-adjusted p",
+                 "tuning valid",
                  "seeds", "paper (Table 1)", "paper tier"]
         rows = []
         for row in table:
@@ -327,6 +328,7 @@ class _AblationPage(_Page):
                      f'<span data-v="{row.ratio_to_gru.mean if row.ratio_to_gru else -1}">'
                      f'{row.ratio_to_gru.text(3) if row.ratio_to_gru else "—"}</span>',
                      "—" if row.p_value_vs_gru is None else f"{row.p_value_vs_gru:.2g}",
+                     "—" if row.p_value_holm is None else f"{row.p_value_holm:.2g}",
                      _fmt(row.tuning_valid, 4), str(row.tuning_seeds), _fmt(row.paper, 4),
                      "—" if tier is None else str(tier)]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

@@ -93,6 +93,9 @@ def test_the_table_uses_the_searchs_rules_and_a_rerun_trains_nothing(tmp_path):
             assert row.paper == comparison.PAPER_TABLE_1[row.cell][row.task]
     gru_rows = [row for row in table if row.cell == "gru"]
     assert all(row.ratio_to_gru.mean == pytest.approx(1.0) and row.p_value_vs_gru == 1.0 for row in gru_rows)
+    assert all(row.p_value_holm is None for row in gru_rows)  # the GRU is not tested against itself
+    others = [row for row in table if row.cell != "gru"]
+    assert [row.p_value_holm for row in others] == pytest.approx(stats.holm([row.p_value_vs_gru for row in others]))
     markdown = (files.root / "ablation.md").read_text()
     assert comparison.markdown(table, SETTINGS.tasks) in markdown and "(0.8956)" in markdown
     assert (files.root / "ablation.csv").read_text().startswith("cell,task,tuning_valid")
