@@ -162,14 +162,11 @@ def _write_tables(files: RunFiles, run_settings: RunSettings, settings: Ablation
 def _job(args: argparse.Namespace) -> int:
     data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())  # workers may run elsewhere
     task_names = args.tasks.split(",") if args.tasks else default_tasks(data_dir)
-    unknown = [t for t in task_names if t not in tasks.names()]
-    if unknown:
-        raise UsageError(f"unknown task(s) {unknown}; known: {', '.join(tasks.names())}")
+    for task_name in task_names:
+        tasks.check_name(task_name)  # unknown names and bad file specs: one line (EvoRnnError)
     cells = args.cells.split(",") if args.cells else architectures.names()
     for cell in cells:
         architectures.get(cell)  # unknown names fail before any training
-    for task_name in task_names:
-        tasks.check_data(task_name, data_dir)  # a missing dataset fails before any training
     if args.confirm_seeds == 1:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
     overrides = list(args.set)
@@ -177,7 +174,9 @@ def _job(args: argparse.Namespace) -> int:
         overrides.append("engine=batched")  # a member's result must not depend on its company
     command = "python -m evo_rnn.ablation" + "".join(f" {shlex.quote(a)}" for a in args.argv)
     run_settings = RunSettings(args.preset, tuple(overrides), args.seed, command, kind="ablation")
-    run_settings.resolved_preset()  # bad --set values fail before the run's folder is made
+    preset = run_settings.resolved_preset()  # bad --set values fail before the run's folder is made
+    for task_name in task_names:  # a missing dataset or an unusable file fails before any training
+        tasks.check_data(task_name, data_dir, preset.task_config(task_name))
     settings = AblationSettings(tuple(dict.fromkeys(cells)), tuple(dict.fromkeys(task_names)), args.trials,
                                 args.replicates, args.confirm_seeds)
     files = RunFiles(args.run, args.runs_dir)

@@ -36,12 +36,14 @@ def format_table(results: list) -> str:
 
 
 def _job(args: argparse.Namespace) -> None:
-    from evo_rnn import train
-
     overrides = list(args.set)
     if args.batched is not None and not any(item.startswith("engine=") for item in overrides):
         overrides.append("engine=batched")  # --batched P trains with the batched engine
     preset = presets.with_overrides(presets.get(args.preset), overrides)
+    # An unknown task, a missing dataset or an unusable file fails in one line, before Keras loads.
+    tasks.check_data(tasks.check_name(args.task), args.data_dir, preset.task_config(args.task))
+    from evo_rnn import train
+
     graph = architectures.resolve(args.arch)
     log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     task = train.load_task(args.task, preset, args.data_dir)
@@ -118,8 +120,10 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m evo_rnn.evaluate", description=DESCRIPTION)
     parser.add_argument("--arch", required=True,
                         help=f"the cell: a zoo name ({', '.join(architectures.names())}) or a cell .json file (required)")
-    parser.add_argument("--task", required=True, choices=tasks.names(),
-                        help="the task to train on, configured by the preset (required)")
+    parser.add_argument("--task", required=True, metavar="TASK",
+                        help=f"the task to train on, configured by the preset: {', '.join(tasks.names())}, or your "
+                             "files: text:PATH[?unit=word&vocab=N] (a UTF-8 text, or a folder with train.txt, "
+                             "valid.txt, test.txt), npz:PATH (arrays x and y) (required)")
     parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
                         help="task sizes and training settings (default: quick)")
     parser.add_argument("--trials", type=whole_number(1, MAX_TRIALS), default=1, help="random hyperparameter configs (default: 1)")

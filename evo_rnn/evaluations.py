@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import cell_format
+from evo_rnn import cell_format, tasks
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import BatchedJob, EvalJob, Executor, Job, WorkerLostError
 from evo_rnn.hparams import HParams, pack_by_shape
@@ -68,7 +68,9 @@ class Request:
     @functools.cached_property
     def key(self) -> CacheKey:
         """What makes two requests the same evaluation (`evo_rnn.results.CacheKey`)."""
-        return CacheKey(self.arch, self.task, self.hparams.to_json(), self.seed, preset_key(self.preset))
+        # A user's file is known by its content, not its path (`tasks.identity`).
+        return CacheKey(self.arch, tasks.identity(self.task), self.hparams.to_json(), self.seed,
+                        preset_key(self.preset))
 
     def shape(self) -> tuple:
         """What requests packed into one batched job share."""

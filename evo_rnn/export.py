@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import architectures, backend, cell_format, diagram, runs, train
+from evo_rnn import architectures, backend, cell_format, diagram, runs, tasks, train
 from evo_rnn.cli import ArgumentParser, UsageError, run, whole_number
 from evo_rnn.evaluations import Evaluations, Request
 from evo_rnn.executors import InlineExecutor
@@ -305,7 +305,7 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
                     "units": None if best is None else best.units,
                     "valid_metrics": None if best is None else best.valid_metrics,
                     "test_metrics": None if best is None else best.test_metrics,
-                    "evaluations": len(store.evaluations(arch=arch, task=task)),
+                    "evaluations": len(store.evaluations(arch=arch, task=tasks.identity(task))),
                     "confirm": measured.confirm,
                 }
                 exported = target / f"model-{task}.keras"

@@ -10,7 +10,7 @@ from typing import Any
 
 from evo_rnn import hparams, preset_rules, tasks
 from evo_rnn.errors import EvoRnnError, UnknownNameError
-from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, PtbConfig, XmlConfig
+from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, NpzConfig, PtbConfig, TextConfig, XmlConfig
 
 __all__ = ["ENGINES", "Preset", "PRESETS", "STRATEGIES", "SearchConfig", "get", "sample_configs", "with_overrides"]
 
@@ -72,15 +72,18 @@ class Preset:
     ptb: PtbConfig
     music: MusicConfig
     search: SearchConfig
+    text: TextConfig = TextConfig()  # a user's text (`text:PATH`)
+    npz: NpzConfig = NpzConfig()  # a user's arrays (`npz:PATH`)
     engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "batched" (evo_rnn.batched)
 
     def task_config(self, task: str) -> Any:
-        """The config of task `task` (the music sets share one).
+        """The config of task `task` (the music sets share one; a task a package adds has none).
 
         Raises:
             UnknownNameError: `task` is not a task.
         """
-        return getattr(self, tasks.family(task))
+        family = tasks.family(task)
+        return None if family == "custom" else getattr(self, family)
 
     def halving_rung(self) -> Preset:
         """The preset a successive-halving rung trains with: `search.halving_epochs` epochs at most."""
@@ -99,7 +102,8 @@ PRESETS: dict[str, Preset] = {
     # About 10-30 s per evaluation on 2 CPU cores.
     "quick": Preset(
         name="quick",
-        budgets={"arith": 20_000, "xml": 20_000, "memorize": 8_000, "ptb": 10_000, "music": 20_000},
+        budgets={"arith": 20_000, "xml": 20_000, "memorize": 8_000, "ptb": 10_000, "music": 20_000, "text": 20_000,
+                 "npz": 20_000, "custom": 20_000},
         max_layers=2,
         max_epochs=15,
         batch_size=32,
@@ -117,6 +121,9 @@ PRESETS: dict[str, Preset] = {
         memorize=MemorizeConfig(n_train=2_000, n_valid=300, n_test=300),
         ptb=PtbConfig(batch_size=20, seq_len=20, max_train_tokens=20_000, max_eval_tokens=4_000),
         music=MusicConfig(chunk_length=50, max_pieces=60),
+        # Short streams and small batches: a 35 KB text gives 350 steps an epoch (20 x 20 gave 70,
+        # too few for any configuration to leave the commonest character in one epoch).
+        text=TextConfig(batch_size=8, seq_len=10, max_train_tokens=50_000, max_eval_tokens=10_000),
         search=SearchConfig(
             tasks=("arith", "xml"),
             configs_per_task=2,
@@ -136,7 +143,8 @@ PRESETS: dict[str, Preset] = {
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.
     "paper": Preset(
         name="paper",
-        budgets={"arith": 500_000, "xml": 500_000, "memorize": 100_000, "ptb": 5_000_000, "music": 500_000},
+        budgets={"arith": 500_000, "xml": 500_000, "memorize": 100_000, "ptb": 5_000_000, "music": 500_000,
+                 "text": 5_000_000, "npz": 500_000, "custom": 500_000},
         max_layers=4,
         max_epochs=40,
         batch_size=20,
@@ -175,7 +183,9 @@ def sample_configs(preset: Preset, task: str, trials: int, seed: int) -> list[hp
     cap, learning rates stratified over the prior's range and the other fields drawn from the
     prior (`hparams.stratified_bank`; seeded by `seed` and the task's name). The first k of
     a bank of n are the bank of k: asking for more configurations adds, never changes."""
-    rng = random.Random(f"{seed}:{task}")
+    # A user's files share their family's bank ("text", "npz"): the same configurations whatever
+    # the path or the content, as the music sets' banks differ by name only.
+    rng = random.Random(f"{seed}:{tasks.family(task) if tasks.is_source(task) else task}")
     return hparams.stratified_bank(rng, preset.budget(task), trials, max_layers=preset.max_layers)
 
 

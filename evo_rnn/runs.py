@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evo_rnn import presets, run_lock
+from evo_rnn import presets, run_lock, tasks
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.store import Store
 
@@ -74,7 +74,8 @@ class RunFiles:
     def kept_model(self, arch: str, task: str, hparams: str) -> Path:
         """Where the run keeps the trained model of `arch` on `task` with configuration `hparams`
         (`HParams.to_json`) and the run's seed: kept when it was the best so far."""
-        return self.models / arch / f"{task}-{hashlib.sha256(hparams.encode()).hexdigest()[:12]}.keras"
+        name = tasks.identity(task)  # a user's file by its content; ':', '?', '&' and '=' kept out of the name
+        return self.models / arch / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{hashlib.sha256(hparams.encode()).hexdigest()[:12]}.keras"
 
     def new_pending_model(self) -> Path:
         """A fresh path for the model of an evaluation about to start."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from evo_rnn import architectures, stats
+from evo_rnn import architectures, stats, tasks
 from evo_rnn.cell_hash import structural_hash
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.presets import Preset
@@ -138,7 +138,8 @@ class Scores:
         """`arch`'s validation scores on `task` per configuration and seed (the run's seed and its
         replicate seeds; `Store.scores_by_config`), under the run's preset key or `preset_key`."""
         replicates = (replicate_seed(self.seed, 0), self.seed + CONFIRM_SEED_OFFSET - 1)
-        return self.store.scores_by_config(arch, task, preset_key or self.preset_key, self.seed, replicates)
+        return self.store.scores_by_config(arch, tasks.identity(task), preset_key or self.preset_key, self.seed,
+                                           replicates)
 
     def best_config(self, arch: str, task: str) -> str | None:
         """The configuration (`HParams.to_json`) with the best mean score over its seeds
@@ -163,7 +164,8 @@ class Scores:
         """The best configuration's evaluation with the run's seed (its hparams, model size,
         metrics and curve; the score the search uses is `task_score`)."""
         config = self.best_config(arch, task)
-        return None if config is None else self.store.cached(CacheKey(arch, task, config, self.seed, self.preset_key))
+        return None if config is None else self.store.cached(
+            CacheKey(arch, tasks.identity(task), config, self.seed, self.preset_key))
 
     def has_baseline(self, task: str) -> bool:
         """Whether the GRU has a positive best score on `task` (ratios to it exist)."""
@@ -246,7 +248,7 @@ class Scores:
         config = self.best_config(arch, task)
         if config is None:
             return []
-        return [CacheKey(arch, task, config, seed, self.preset_key) for seed in seeds]
+        return [CacheKey(arch, tasks.identity(task), config, seed, self.preset_key) for seed in seeds]
 
     def _confirm_scores(self, arch: str | None, task: str, seeds: list[int]) -> list[float] | None:
         """The test scores of `arch`'s confirmation runs (a run that did not go well scores 0),

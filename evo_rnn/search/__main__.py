@@ -73,9 +73,8 @@ def _check_tasks(preset: presets.Preset, data_dir: str | None) -> None:
     """Unknown tasks, and real datasets missing from the data folder, fail before any work."""
     search = preset.search
     for name in (*search.tasks, search.filter_task):
-        if name not in tasks.names():
-            raise UsageError(f"unknown task {name!r}; known: {', '.join(tasks.names())}")
-        tasks.check_data(name, data_dir)
+        tasks.check_name(name)  # unknown names and bad file specs: one line (EvoRnnError)
+        tasks.check_data(name, data_dir, preset.task_config(name))
     if search.filter_task in search.tasks:
         raise UsageError(f"the filter task {search.filter_task!r} cannot also be a scored task; remove it from --tasks")
     for cell in search.seed_cells:

@@ -1,8 +1,14 @@
-"""The paper's tasks by name: generated (arith, xml, memorize) and real (ptb, four music datasets)."""
+"""Tasks by name: the paper's, generated (arith, xml, memorize) and real (ptb, four music
+datasets); a user's files (`text:PATH`, `npz:PATH`: `evo_rnn.tasks.sources`); and tasks that
+packages add (`register`, or an entry point in the group `evo_rnn.tasks`)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from evo_rnn import datafiles
@@ -13,47 +19,116 @@ from evo_rnn.tasks.memorize import MemorizeConfig, MemorizeTask
 from evo_rnn.tasks.music import MUSIC_FILES, MusicConfig, MusicTask
 from evo_rnn.tasks.ptb import PtbConfig, PtbTask
 from evo_rnn.tasks.xml import XmlConfig, XmlTask
+from evo_rnn.tasks.arrays import NpzConfig, NpzTask
+from evo_rnn.tasks.sources import SourceError, is_source, parse
+from evo_rnn.tasks.text import TextConfig, TextTask
 
 __all__ = [
-    "names", "get", "family", "check_data", "FAMILIES", "GENERATED", "MUSIC", "Task", "TaskData", "Split",
-    "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig", "MusicConfig",
+    "names", "get", "family", "check_data", "check_name", "identity", "is_source", "register", "FAMILIES", "GENERATED", "MUSIC",
+    "ENTRY_POINT_GROUP", "Task", "TaskData", "Split", "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig",
+    "MusicConfig", "TextConfig", "NpzConfig", "SourceError",
 ]
 
 GENERATED = ("arith", "xml", "memorize")
 MUSIC = tuple(MUSIC_FILES)
-FAMILIES = (*GENERATED, "ptb", "music")  # tasks that share a config and a parameter budget: the music sets
+# Tasks that share a config and a parameter budget in a preset: the music sets ("music"), a
+# user's text files ("text") and arrays ("npz"), and tasks that packages add ("custom").
+FAMILIES = (*GENERATED, "ptb", "music", "text", "npz", "custom")
 _GENERATED_CLASSES = {"arith": ArithTask, "xml": XmlTask, "memorize": MemorizeTask}
+ENTRY_POINT_GROUP = "evo_rnn.tasks"
+IDENTITY = re.compile(r"(text|npz):sha256-[0-9a-f]{16}(\?.*)?")  # `Source.identity`
+_REGISTERED: dict[str, Callable[[], Task]] = {}
+
+
+def register(name: str, factory: Callable[[], Task]) -> None:
+    """Adds a task under `name` for every command of this process: `factory()` returns the
+    `Task` (a `Task` subclass is a factory). It is trained at the preset's `budgets.custom`
+    and batch size; its `data(seed)` decides whether the data depend on the seed. A package
+    makes it visible to every process (the workers included) with an entry point instead:
+    `[project.entry-points."evo_rnn.tasks"] NAME = "package.module:factory"`.
+
+    Raises:
+        ValueError: `name` is a built-in task, a file kind, or not a plain name.
+    """
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"task name {name!r}: use letters, digits, '_' and '-'")
+    if name in _builtin_names() or name in ("music", "text", "npz"):
+        raise ValueError(f"task name {name!r} is built in; choose another")
+    _REGISTERED[name] = factory
+
+
+@functools.lru_cache(maxsize=1)
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {point.name: point for point in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _plugins() -> list[str]:
+    return sorted({*_REGISTERED, *_entry_points()} - set(_builtin_names()))
+
+
+def _builtin_names() -> list[str]:
+    return [*GENERATED, "ptb", *MUSIC]
 
 
 def names() -> list[str]:
-    """Every task name."""
-    return [*GENERATED, "ptb", *MUSIC]
+    """Every task name: the built-in ones, then those registered or added by packages (a
+    user's files are named `text:PATH` and `npz:PATH`, not listed)."""
+    return [*_builtin_names(), *_plugins()]
+
+
+def check_name(name: str) -> str:
+    """Returns `name` when it names a task (a file spec is parsed and its path checked; its
+    content is read when the task is built).
+
+    Raises:
+        UnknownNameError: not a task (the message lists them and the file forms).
+        SourceError: a file spec that is malformed or whose path is missing.
+    """
+    family(name)
+    return name
 
 
 def family(name: str) -> str:
     """The family of task `name`, which names its config and its parameter budget in a preset:
-    "music" for the four music sets, the task's own name otherwise.
+    "music" for the four music sets, "text" and "npz" for a user's files, "custom" for tasks
+    packages add, the task's own name otherwise.
 
     Raises:
         UnknownNameError: `name` is not a task (the message lists them).
+        SourceError: a file spec that is malformed or whose path is missing.
     """
     if name in MUSIC:
         return "music"
-    if name in names():
+    if name in _builtin_names():
         return name
-    raise UnknownNameError(f"unknown task {name!r}; known: {', '.join(names())}")
+    if is_source(name):
+        return parse(name).kind
+    if name in _plugins():
+        return "custom"
+    hint = f" (music is a family: {', '.join(MUSIC)})" if name == "music" else ""
+    raise UnknownNameError(f"unknown task {name!r}{hint}; known: {', '.join(names())}, or your files as "
+                           "text:PATH or npz:PATH")
+
+
+def identity(name: str) -> str:
+    """What the cache knows task `name` by: its name, or for a user's file its content hash
+    and options (`Source.identity`: moving the file keeps it, editing it does not)."""
+    if not is_source(name) or IDENTITY.fullmatch(name):  # a built-in name, or already an identity
+        return name
+    return parse(name).identity
 
 
 def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None) -> Task:
     """The task `name` with `config` (its config dataclass; None for the defaults).
 
     Args:
-        name: one of `names()`.
+        name: one of `names()`, or `text:PATH[?unit=word&vocab=N]`, `npz:PATH`.
         config: e.g. `ArithConfig(max_digits=3)` for "arith".
         data_dir: where real datasets are read (see `evo_rnn.datafiles.resolve_data_dir`).
 
     Raises:
         UnknownNameError: `name` is not a task (the message lists them).
+        SourceError: a user's file cannot be used (the message says why and the fix).
     """
     if name in _GENERATED_CLASSES:
         return _GENERATED_CLASSES[name](config)
@@ -61,13 +136,25 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
         return PtbTask(config, data_dir)
     if name in MUSIC:
         return MusicTask(name, config, data_dir)
-    hint = f" (music is a family: {', '.join(MUSIC)})" if name == "music" else ""
-    raise UnknownNameError(f"unknown task {name!r}{hint}; known: {', '.join(names())}")
+    if is_source(name):
+        source = parse(name)
+        return (TextTask if source.kind == "text" else NpzTask)(name, source, config)
+    if family(name) == "custom":
+        factory = _REGISTERED.get(name) or _entry_points()[name].load()
+        task = factory()
+        task.name = name
+        return task
+    raise UnknownNameError(f"unknown task {name!r}; known: {', '.join(names())}")  # unreachable: family raised
 
 
-def check_data(name: str, data_dir: str | os.PathLike | None = None) -> None:
+def check_data(name: str, data_dir: str | os.PathLike | None = None, config: Any = None) -> None:
     """Raises FileNotFoundError (naming the file and where to get it) when a real dataset the
-    task `name` reads is missing from the data folder; generated tasks need nothing."""
+    task `name` reads is missing from the data folder, and SourceError when a user's file
+    cannot be used with `config` (its family's config: too small for its batches, not UTF-8...);
+    generated tasks need nothing."""
+    if is_source(name):
+        get(name, config, data_dir).data(0)  # read, checked and cut as training will
+        return
     files = datafiles.DATASETS["ptb"] if name == "ptb" else ((MUSIC_FILES[name],) if name in MUSIC else ())
     for path in files:
         datafiles.locate(path, data_dir)

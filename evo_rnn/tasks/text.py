@@ -1,0 +1,150 @@
+"""`text:PATH`: next-token prediction on a user's UTF-8 text, characters or words.
+
+One file is split by position, 80/10/10 (train, validation, test: contiguous, so no sentence
+straddles two splits but the last one cut); a folder gives its `train.txt`, `valid.txt` and
+`test.txt`. The vocabulary comes from the training part: every character (`unit=char`), or
+the words split on whitespace with `<eos>` at each line end, the commonest `vocab` of them
+when capped (`unit=word&vocab=N`); a token outside it reads as `<unk>`. Like PTB the text is
+one stream cut for truncated BPTT with state carried across batches (the preset's `text`
+config: batch size, sequence length, token caps). Score: per-character accuracy for
+characters; exp(-NLL per word) for words, as for PTB. Neither ceiling is known (it is the
+text's own predictability); the score's floor is the frequency of the commonest token
+(`metrics` reports it as `majority`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+
+import numpy as np
+
+from evo_rnn.tasks.base import Split, Task, TaskData, weighted_accuracy
+from evo_rnn.tasks.ptb import bptt_layout
+from evo_rnn.tasks.sources import Source, SourceError
+
+__all__ = ["TextConfig", "TextTask"]
+
+UNKNOWN, EOS = "<unk>", "<eos>"
+SHARES = (0.8, 0.1, 0.1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextConfig:
+    """Settings of `text:` tasks (the preset's `text` field)."""
+
+    batch_size: int = 20  # parallel streams; consecutive batches continue each row
+    seq_len: int = 35  # truncated BPTT length
+    max_train_tokens: int | None = None  # use only the first N training tokens
+    max_eval_tokens: int | None = None  # likewise for validation and test
+
+
+def _decode(raw: bytes, name: str, spec: str) -> str:
+    if not raw.strip():
+        raise SourceError(f"task {spec!r}: {name} is empty; give a text with at least a few thousand characters")
+    nul = raw.find(bytes(1))
+    if nul >= 0:
+        raise SourceError(f"task {spec!r}: {name} is binary (a NUL byte at offset {nul}), not text; "
+                          "give a UTF-8 text file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SourceError(f"task {spec!r}: {name} is not UTF-8 (byte offset {error.start}: "
+                          f"{raw[error.start:error.start + 1]!r}); convert it, e.g. iconv -t UTF-8") from None
+
+
+class TextTask(Task):
+    """Stateful next-token prediction on a user's text."""
+
+    description = "your text: next-character (or next-word) prediction, truncated BPTT"
+    stateful = True
+
+    def __init__(self, spec: str, source: Source, config: TextConfig | None = None):
+        self.name, self.source = spec, source
+        self.config = config or TextConfig()
+        self.batch_size = self.config.batch_size
+        self.unit = source.option("unit")
+        self.vocab_cap = source.option("vocab")
+        self.input_size = self.output_size = len(self.vocabulary)
+
+    @functools.cached_property
+    def _texts(self) -> tuple[str, str, str]:
+        """The train, validation and test texts (each file read once)."""
+        files = self.source.files
+        texts = [_decode(raw, file.name, self.name) for file, raw in zip(files, self.source.read())]
+        if len(texts) == 3:
+            return tuple(texts)
+        text = texts[0]
+        tokens = self._tokens(text)
+        cuts = [int(len(tokens) * SHARES[0]), int(len(tokens) * (SHARES[0] + SHARES[1]))]
+        if self.unit == "char":
+            return text[: cuts[0]], text[cuts[0]: cuts[1]], text[cuts[1]:]
+        return tokens[: cuts[0]], tokens[cuts[0]: cuts[1]], tokens[cuts[1]:]
+
+    def _tokens(self, text) -> list[str]:
+        if not isinstance(text, str):  # already words (a split file cut by words)
+            return list(text)
+        if self.unit == "char":
+            return list(text)
+        return [word for line in text.splitlines() for word in (*line.split(), EOS)]
+
+    @functools.cached_property
+    def vocabulary(self) -> list[str]:
+        """The tokens by id: the training part's, commonest first (ties by spelling), capped at
+        `vocab` with `<unk>` last."""
+        counts = collections.Counter(self._tokens(self._texts[0]))
+        ranked = sorted(counts, key=lambda token: (-counts[token], token))
+        if self.vocab_cap is not None and len(ranked) > self.vocab_cap - 1:
+            ranked = ranked[: self.vocab_cap - 1]
+        vocabulary = [*ranked, UNKNOWN]
+        if len(ranked) < 2:
+            raise SourceError(f"task {self.name!r}: its training part has a vocabulary of {len(ranked)} "
+                              f"{'character' if self.unit == 'char' else 'word'}"
+                              f"{'' if len(ranked) == 1 else 's'}; nothing to predict: give a real text")
+        return vocabulary
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {token: i for i, token in enumerate(self.vocabulary)}
+
+    def _split(self, index: int, limit: int | None) -> Split:
+        names = ("training", "validation", "test")
+        tokens = self._tokens(self._texts[index])[:limit]
+        unknown = self._index[UNKNOWN]
+        ids = np.array([self._index.get(token, unknown) for token in tokens], dtype="int64")
+        needed = self.config.batch_size * (self.config.seq_len + 1)
+        if len(ids) < needed:
+            raise SourceError(
+                f"task {self.name!r}: its {names[index]} part has {len(ids)} {self.unit}s, too few for one batch "
+                f"of {self.config.batch_size} x {self.config.seq_len} (needs {needed}); give a longer text (the "
+                f"{names[index]} part is {'its file' if len(self.source.files) == 3 else f'{SHARES[index]:.0%} of it'})"
+                f", or lower --set text.batch_size / text.seq_len")
+        inputs, targets = bptt_layout(ids, self.config.batch_size, self.config.seq_len)
+        return Split(inputs, targets, np.ones(inputs.shape, dtype="float32"))
+
+    def data(self, seed: int) -> TaskData:
+        c = self.config
+        return TaskData(self._split(0, c.max_train_tokens), self._split(1, c.max_eval_tokens),
+                        self._split(2, c.max_eval_tokens))
+
+    def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
+        w = split.weights
+        mean_nll = float((nll * w).sum() / w.sum())
+        accuracy = weighted_accuracy(correct, w)
+        counts = np.bincount(split.targets.ravel(), minlength=self.output_size)
+        majority = float(counts.max() / counts.sum())
+        score = accuracy if self.unit == "char" else float(np.exp(-mean_nll))
+        return {"score": score, "accuracy": accuracy, "nll": mean_nll, "perplexity": float(np.exp(mean_nll)),
+                "majority": majority}
+
+    def encoding(self) -> dict:
+        unit = "characters" if self.unit == "char" else "words"
+        return {"mode": "generate", "unit": unit, "input_tokens": self.vocabulary, "output_tokens": self.vocabulary,
+                "start": None, "stop": None, "unknown": UNKNOWN,
+                "example": "".join(self.vocabulary[:3]) if self.unit == "char" else " ".join(self.vocabulary[:3])}
+
+    def decode(self, split: Split, index: int) -> str:
+        join = "" if self.unit == "char" else " "
+        return (join.join(self.vocabulary[i] for i in split.inputs[index])
+                + f"\n(next: {join.join(self.vocabulary[i] for i in split.targets[index][-3:])})")
