@@ -234,6 +234,8 @@ class Evaluations:
             message = f"the worker running this evaluation died {flight.attempts + 1} times: {error}"
             results = [_failed(request, message) for request in flight.requests]
         for request, path, result in zip(flight.requests, flight.model_paths, results):
+            if result.task != request.key.task:  # a user's file: stored under its content, not its path
+                result = dataclasses.replace(result, task=request.key.task)
             if flight.attempts:
                 result = dataclasses.replace(result, attempts=flight.attempts + 1)
                 if result.ok:
