@@ -161,7 +161,9 @@ def _task_file(task: str, preset: Preset, data_dir) -> dict[str, Any] | None:
     loaded = train.load_task(task, preset, data_dir)
     encoding = loaded.encoding()
     if encoding is None:
-        return None
+        describe = getattr(loaded, "describe", None)  # a user's arrays: what the model expects
+        return None if describe is None else {"format_version": TASK_FORMAT_VERSION, "task": task,
+                                              "preset": preset.name, **describe()}
     return {"format_version": TASK_FORMAT_VERSION, "task": task, "preset": preset.name,
             "config": dataclasses.asdict(loaded.config), **encoding}
 
@@ -308,14 +310,15 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
                     "evaluations": len(store.evaluations(arch=arch, task=tasks.identity(task))),
                     "confirm": measured.confirm,
                 }
-                exported = target / f"model-{task}.keras"
+                stem = tasks.file_stem(task)  # a user's file: text-NAME-HASH, no path in a file name
+                exported = target / f"model-{stem}.keras"
                 model = _trained_model(evaluations, scores, arch, task, preset, seed, log)
                 if model is not None:
                     shutil.copyfile(model, exported)
                     if task_files[task] is not None:
-                        (target / f"task-{task}.json").write_text(
+                        (target / f"task-{stem}.json").write_text(
                             json.dumps(task_files[task], indent=1, sort_keys=True) + "\n")
-                    _write_savedmodel(exported, target / f"savedmodel-{task}")
+                    _write_savedmodel(exported, target / f"savedmodel-{stem}")
             summary = {
                 "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
                 "overall_score": row.score, "confirmed_score": row.confirmed,

@@ -18,7 +18,7 @@ from evo_rnn.cli import ArgumentParser, run
 from evo_rnn.errors import EvoRnnError
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_LIMIT", "Encoding", "StepModel", "build_parser", "main", "predict",
-           "token_limit"]
+           "predict_classes", "token_limit"]
 
 MODES = ("generate", "recall")
 DEFAULT_MAX_TOKENS = 200  # generated when a task has no limit of its own and none is asked for
@@ -220,8 +220,13 @@ def _job(args: argparse.Namespace) -> None:
     if not task_path.is_file():
         raise EvoRnnError(f"no task file {task_path} beside the model: it says how text becomes the model's input; "
                           "export the run again with `python -m evo_rnn.export --run NAME`, or pass --task-file")
-    encoding = Encoding.load(task_path)
-    token_limit(encoding, args.max_tokens)  # refuse a bad --max-tokens before loading the model
+    described = _read_json(task_path)
+    arrays = described.get("kind") == "npz"  # a user's arrays: the input is an .npz of x (and lengths)
+    if arrays:
+        x, lengths = _inputs(Path(args.text), described)
+    else:
+        encoding = Encoding(described, str(task_path))
+        token_limit(encoding, args.max_tokens)  # refuse a bad --max-tokens before loading the model
     import keras
 
     import evo_rnn  # noqa: F401  (registers the layers the model holds)
@@ -233,7 +238,50 @@ def _job(args: argparse.Namespace) -> None:
         first = (str(error).splitlines() or [type(error).__name__])[0]
         raise EvoRnnError(f"{model_path} is not a loadable .keras model ({type(error).__name__}: {first}); export "
                           "it again with `python -m evo_rnn.export --run NAME`") from None
+    if arrays:
+        for classes in predict_classes(model, x, lengths, per_step=described["labels"].startswith("one per step")):
+            print(" ".join(str(int(c)) for c in np.atleast_1d(classes)))
+        return
     print(predict(model, encoding, args.text, args.max_tokens))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise EvoRnnError(f"{path} is not valid JSON ({error}); export the run again") from None
+    if not isinstance(data, dict):
+        raise EvoRnnError(f"{path} is not an evo_rnn task file; export the run again with `python -m evo_rnn.export`")
+    return data
+
+
+def _inputs(path: Path, described: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of `path` (an .npz with `x` and optional `lengths`) checked against what the
+    model expects (`described`, the task file of an `npz:` task)."""
+    if not path.is_file():
+        raise EvoRnnError(f"no input file {path}; for a model of an npz: task give an .npz with x (and lengths)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            x = archive["x"]
+            lengths = archive["lengths"] if "lengths" in archive.files else np.full(len(x), x.shape[1])
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        raise EvoRnnError(f"{path} is not an .npz with an array x ({error}); save it with numpy.savez(path, x=...)") \
+            from None
+    tokens = described["inputs"].startswith("int")
+    if tokens != np.issubdtype(x.dtype, np.integer) or x.ndim != (2 if tokens else 3) or (
+            not tokens and x.shape[-1] != described["input_size"]) or (tokens and (x.min() < 0 or x.max() >= described["input_size"])):
+        raise EvoRnnError(f"{path}: x has dtype {x.dtype} and shape {x.shape}; the model expects {described['inputs']}"
+                          + (f" with ids below {described['input_size']}" if tokens else ""))
+    if lengths.shape != (len(x),) or lengths.min() < 1 or lengths.max() > x.shape[1]:
+        raise EvoRnnError(f"{path}: lengths must be [n] whole numbers from 1 to T = {x.shape[1]}")
+    return x, lengths
+
+
+def predict_classes(model, x: np.ndarray, lengths: np.ndarray, per_step: bool) -> list[np.ndarray]:
+    """The class of each row (read at its last real step), or of each real step (`per_step`)."""
+    logits = np.asarray(model.predict(x, verbose=0))
+    classes = logits.argmax(axis=-1)
+    return [classes[i, : lengths[i]] if per_step else classes[i, lengths[i] - 1] for i in range(len(x))]
 
 
 def build_parser() -> ArgumentParser:
@@ -242,7 +290,9 @@ def build_parser() -> ArgumentParser:
                             description="Run an exported model on text: continue it (arith, xml, ptb) or recall it "
                                         "(memorize), e.g. python -m evo_rnn.predict .../model-arith.keras '12+34='.")
     parser.add_argument("model", help="an exported model-<task>.keras (required)")
-    parser.add_argument("text", help="the input, e.g. '12+34=' for arith or 'hello' for memorize (required)")
+    parser.add_argument("text", help="the input, e.g. '12+34=' for arith or 'hello' for memorize; for a model of "
+                                     "an npz: task, an .npz file with x (and lengths): one line of classes per row "
+                                     "(required)")
     parser.add_argument("--task-file", default=None,
                         help="the task's encoding (default: the task-<task>.json beside the model)")
     parser.add_argument("--max-tokens", type=int, default=None,

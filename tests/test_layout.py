@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     "evo_rnn.train": 4, "evo_rnn.runs": 4, "evo_rnn.scores": 4,
     # many evaluations in one program; where evaluations run; the export; the paper's algorithm
     "evo_rnn.batched": 5, "evo_rnn.engines": 5, "evo_rnn.comparison": 5, "evo_rnn.executors": 5, "evo_rnn.evaluations": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.report": 5, "evo_rnn.search.evolution": 5,
+    "evo_rnn.strategies": 5,  # search strategies compared over runs (read by the report)
     # the scheduler; using an exported model
     "evo_rnn.search.scheduler": 6, "evo_rnn.predict": 6, "evo_rnn.confirm": 6,
     "evo_rnn.search.progress": 7, "evo_rnn.search": 7,

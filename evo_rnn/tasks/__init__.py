@@ -24,7 +24,7 @@ from evo_rnn.tasks.sources import SourceError, is_source, parse
 from evo_rnn.tasks.text import TextConfig, TextTask
 
 __all__ = [
-    "names", "get", "family", "check_data", "check_name", "identity", "is_source", "register", "FAMILIES", "GENERATED", "MUSIC",
+    "names", "get", "family", "check_data", "check_name", "file_stem", "identity", "is_source", "register", "FAMILIES", "GENERATED", "MUSIC",
     "ENTRY_POINT_GROUP", "Task", "TaskData", "Split", "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig",
     "MusicConfig", "TextConfig", "NpzConfig", "SourceError",
 ]
@@ -116,6 +116,16 @@ def identity(name: str) -> str:
     if not is_source(name) or IDENTITY.fullmatch(name):  # a built-in name, or already an identity
         return name
     return parse(name).identity
+
+
+def file_stem(name: str) -> str:
+    """Task `name` as a part of a file name: itself for a named task; for a user's file its
+    kind, the file's stem and a short content hash (`text-corpus-93329d41`)."""
+    if not is_source(name):
+        return name
+    source = parse(name)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", source.path.stem)[:40]
+    return f"{source.kind}-{stem}-{source.digest[:8]}"
 
 
 def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None) -> Task:
