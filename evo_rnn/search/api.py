@@ -401,8 +401,10 @@ def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", prese
     Args:
         tasks: scored task names, the first gating the rest (`text:PATH`, `npz:PATH` and
             registered tasks included); None: the preset's.
-        run, preset, budget_minutes, max_candidates, max_evaluations, workers, seed, runs_dir,
-            out, top, confirm_seeds, strategy, data_dir, batched: as the command's flags.
+        run: the run's name (its state is `runs_dir/run/`); the other options are the
+            command's flags of the same names (`preset`, `budget_minutes`, `max_candidates`,
+            `max_evaluations`, `workers`, `seed`, `runs_dir`, `out`, `top`, `confirm_seeds`,
+            `strategy`, `data_dir`, `batched`).
         export: export the best `top` cells to `out/run/` at the end.
         set: preset overrides, e.g. `["max_epochs=5", "budgets.text=40000"]`.
         progress: log the search's progress to stderr as the command does; False silences it.
