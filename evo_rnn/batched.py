@@ -359,6 +359,10 @@ class _MemberData:
         self.datas = [train.task_data(task, data_dir, seed) for seed in distinct]
         self.index = [distinct.index(seed) for seed in data_seeds]  # member -> its data
         self.n = len(self.datas[0].train)
+        # Whether the members' data can share one program: the same numbers of rows per split.
+        self.uniform = len({(len(d.train), len(d.valid), len(d.test)) for d in self.datas}) == 1
+        if not self.uniform:
+            return
 
         def stack(arrays: list[np.ndarray]) -> np.ndarray:
             longest = max(a.shape[1] for a in arrays)
@@ -371,20 +375,14 @@ class _MemberData:
         self.offsets = np.array([k * self.n for k in self.index], "int32")
         self.steps = np.array([trains[k].inputs.shape[1] for k in self.index], "float32")  # each member's time steps
 
-    @staticmethod
-    def uniform(task: Task, data_dir, data_seeds: list[int]) -> bool:
-        """Whether the members' data can share one program: the same numbers of rows per split."""
-        sizes = {tuple(len(split) for split in (d.train, d.valid, d.test))
-                 for d in (train.task_data(task, data_dir, seed) for seed in dict.fromkeys(data_seeds))}
-        return len(sizes) == 1
-
     def split(self, member: int, name: str) -> Split:
         return getattr(self.datas[self.index[member]], name)
 
 
 def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
               data_seeds: list[int], save_models: list) -> list[EvalResult]:
-    if not _MemberData.uniform(task, data_dir, data_seeds):  # e.g. a task whose size depends on the seed
+    data = _MemberData(task, data_dir, data_seeds)
+    if not data.uniform:  # e.g. a task whose size depends on the seed: one program per data
         groups: dict[int, list[int]] = {}
         for i, seed in enumerate(data_seeds):
             groups.setdefault(seed, []).append(i)
@@ -397,7 +395,6 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         return results
     started = time.perf_counter()
     members = len(configs)
-    data = _MemberData(task, data_dir, data_seeds)
     results = [EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
                for c, s in zip(configs, seeds)]
     batch_size = task.batch_size if task.stateful else preset.batch_size

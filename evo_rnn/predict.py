@@ -51,11 +51,7 @@ class Encoding:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Encoding:
-        path = Path(path)
-        try:
-            return cls(json.loads(path.read_text(encoding="utf-8")), str(path))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise EvoRnnError(f"{path} is not valid JSON ({error}); export the run again") from None
+        return cls(_read_json(Path(path)), str(path))
 
     def split(self, text: str) -> list[str]:
         return list(text) if self.unit == "characters" else text.split()

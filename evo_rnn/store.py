@@ -283,16 +283,12 @@ class Store:
     def evaluation_times(self, below_seed: int | None = None) -> list[float]:
         """When each stored evaluation finished (Unix time), in order; with `below_seed`, only
         those of training seeds below it (e.g. a search's, without its confirmation's)."""
-        if below_seed is None:
-            return [row[0] for row in self._db.execute("SELECT created FROM evaluations ORDER BY created")]
-        return [row[0] for row in self._db.execute("SELECT created FROM evaluations WHERE seed < ? ORDER BY created",
-                                                   (below_seed,))]
+        query, args = _below("SELECT created FROM evaluations", below_seed)
+        return [row[0] for row in self._db.execute(query + " ORDER BY created", args)]
 
     def evaluation_count(self, below_seed: int | None = None) -> int:
         """How many evaluations are stored; with `below_seed`, of training seeds below it."""
-        if below_seed is None:
-            return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        return self._db.execute("SELECT COUNT(*) FROM evaluations WHERE seed < ?", (below_seed,)).fetchone()[0]
+        return self._db.execute(*_below("SELECT COUNT(*) FROM evaluations", below_seed)).fetchone()[0]
 
     # ----------------------------------------------------------------- population
 
@@ -344,3 +340,8 @@ class Store:
     def step_counts(self) -> dict[tuple[str, str | None], int]:
         """How many steps of each (kind, outcome) there are."""
         return {(k, o): n for k, o, n in self._db.execute("SELECT kind, outcome, COUNT(*) FROM steps GROUP BY kind, outcome")}
+
+
+def _below(query: str, below_seed: int | None) -> tuple[str, tuple]:
+    """`query` over every evaluation, or over those of training seeds below `below_seed`."""
+    return (query, ()) if below_seed is None else (query + " WHERE seed < ?", (below_seed,))

@@ -149,12 +149,11 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
     if is_source(name):
         source = parse(name)
         return (TextTask if source.kind == "text" else NpzTask)(name, source, config)
-    if family(name) == "custom":
-        factory = _REGISTERED.get(name) or _entry_points()[name].load()
-        task = factory()
-        task.name = name
-        return task
-    raise UnknownNameError(f"unknown task {name!r}; known: {', '.join(names())}")  # unreachable: family raised
+    family(name)  # raises for an unknown name: what is left is a task a package added
+    factory = _REGISTERED.get(name) or _entry_points()[name].load()
+    task = factory()
+    task.name = name
+    return task
 
 
 def check_data(name: str, data_dir: str | os.PathLike | None = None, config: Any = None) -> None:
