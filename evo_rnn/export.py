@@ -273,8 +273,8 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
     # Scored again from the evaluations (the stored scores date from the last population
     # update), confirmed cells first (`Scores.leaderboard`).
     board = scores.leaderboard(members)
-    tasks = list(scores.tasks)
-    task_files = {task: _task_file(task, preset, data_dir) for task in tasks}
+    task_names = list(scores.tasks)
+    task_files = {task: _task_file(task, preset, data_dir) for task in task_names}
     out_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{files.name}-", dir=out_root))
     # Models the run did not keep are retrained in this process and kept in the run (or, for a
@@ -292,7 +292,7 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
             diagram.write_diagram(graph, target / diagram_name,
                                   title=f"#{rank} {arch[:8]}  score {row.score:.3f}")
             per_task = {}
-            for task in tasks:
+            for task in task_names:
                 best, measured = scores.best_result(arch, task), row.tasks[task]
                 per_task[task] = {
                     "valid_score": measured.valid,  # the best configuration's mean over its seeds
@@ -332,11 +332,11 @@ def _export(store: Store, settings: RunSettings, files: RunFiles, out_root: Path
             log(f"export: #{rank} {arch[:8]} score {row.score:.4f} -> {final / folder}")
         baseline_keys = {name: key for name in ("gru", "lstm")
                          if (key := store.find_architecture(architectures.get(name)))}
-        baselines = {name: {t: scores.task_score(key, t) for t in tasks} for name, key in baseline_keys.items()}
-        confirmed = {name: {t: scores.confirmation(key, t) for t in tasks} for name, key in baseline_keys.items()}
+        baselines = {name: {t: scores.task_score(key, t) for t in task_names} for name, key in baseline_keys.items()}
+        confirmed = {name: {t: scores.confirmation(key, t) for t in task_names} for name, key in baseline_keys.items()}
         (staging / "README.md").write_text(
-            _leaderboard(rows, baselines, tasks, files.name, command or settings.command, settings, diagram_name)
-            + _confirmation_section(rows, confirmed, tasks)
+            _leaderboard(rows, baselines, task_names, files.name, command or settings.command, settings, diagram_name)
+            + _confirmation_section(rows, confirmed, task_names)
             + "\nThe run's report, with plots: [report.html](report.html).\n"
         )
         (staging / "report.html").write_text(render_report(store, files.name, top), encoding="utf-8")

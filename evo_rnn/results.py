@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+from evo_rnn import presets
 from evo_rnn.preset_rules import LEGACY_VALUES
 
 __all__ = ["BATCH_ORDER", "TASK_VERSION", "CacheKey", "EvalResult", "Status", "preset_key"]
@@ -95,6 +96,11 @@ BATCH_ORDER = 2
 # keyed before it (data seed 0, arith test problems in training, xml scored on every character)
 # are not reused.
 TASK_VERSION = 2
+# Preset fields and task budgets added after keys were stored (issue 22's file tasks): they join
+# a key only where they differ from their built-in preset's value, so the keys stored before they
+# existed stay valid. A change to one of these built-in values must raise TASK_VERSION.
+LATER_FIELDS = ("text", "npz")
+LATER_BUDGETS = ("text", "npz", "custom")
 
 
 def preset_key(preset: Any) -> str:
@@ -105,6 +111,13 @@ def preset_key(preset: Any) -> str:
     contents.pop("search", None)
     contents["batch_order"] = BATCH_ORDER
     contents["task_version"] = TASK_VERSION
+    built_in = presets.PRESETS.get(preset.name)
+    for field in LATER_FIELDS:
+        if built_in is not None and contents.get(field) == dataclasses.asdict(getattr(built_in, field)):
+            del contents[field]
+    for family in LATER_BUDGETS:
+        if built_in is not None and contents["budgets"].get(family) == built_in.budgets.get(family):
+            contents["budgets"].pop(family, None)
     for field, renamed in LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
         old_names = {new: old for old, new in renamed.items()}
         if contents.get(field) in old_names:

@@ -21,6 +21,7 @@ from evo_rnn.executors import InlineExecutor
 from evo_rnn.hparams import HParams
 from evo_rnn.report import write_report
 from evo_rnn.runs import RunFiles, RunSettings
+from evo_rnn.scores import Scores
 from evo_rnn.seeds import confirm_seeds, replicate_seed, tuning_seeds
 from evo_rnn.store import Store
 
@@ -171,7 +172,7 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
     count = sqlite3.connect(database).execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
     for module, extra, words in [
         ("evo_rnn.ablation", ["--seed", "5"], "resume it with the same --preset"),
-        ("evo_rnn.ablation", ["--tasks", "sums"], "unknown task(s) ['sums']"),
+        ("evo_rnn.ablation", ["--tasks", "sums"], "unknown task 'sums'"),
         ("evo_rnn.ablation", ["--confirm-seeds", "1"], "--confirm-seeds must be 0"),
         ("evo_rnn.search", ["--workers", "0"], "is an ablation run"),
         ("evo_rnn.export", ["--out", str(tmp_path / "out")], "is an ablation run, not a search"),
@@ -185,7 +186,23 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
 
 # ---------------------------------------------------------------------------- results from before runs
 
-ABLATION_RESULTS = sorted(p for p in (ROOT / "benchmarks" / "results").glob("ablation-*") if p.is_dir())
+SHIPPED = sorted(p for p in (ROOT / "benchmarks" / "results").glob("ablation-*") if p.is_dir())
+ABLATION_RESULTS = [p for p in SHIPPED if (p / "results.jsonl").is_file()]  # from before ablations were runs
+ABLATION_RUNS = [p for p in SHIPPED if (p / "search.sqlite").is_file()]
+
+
+def test_every_shipped_ablation_keeps_its_raw_results():
+    assert SHIPPED and all(p in ABLATION_RESULTS or p in ABLATION_RUNS for p in SHIPPED)
+
+
+@pytest.mark.parametrize("folder", ABLATION_RUNS, ids=lambda p: p.name)
+def test_every_shipped_ablation_run_rebuilds_its_table_from_its_database(folder):
+    with Store(folder / "search.sqlite", readonly=True) as store:
+        settings, run = AblationSettings.load(store), RunSettings.load(store)
+        scores = Scores(store, run.resolved_preset(), run.seed)
+        table = comparison.markdown(comparison.rows(store, scores, settings.cells, settings.tasks), settings.tasks)
+    shipped = (folder / "ablation.md").read_text()
+    assert table.count("\n") > 2 and set(table.splitlines()) == {l for l in shipped.splitlines() if l.startswith("|")}
 
 
 @pytest.fixture(scope="module")

@@ -239,6 +239,16 @@ def test_the_cache_key_ignores_search_knobs_but_not_training_settings():
     assert preset_key(presets.with_overrides(quick, ["max_epochs=3"])) != preset_key(quick)
 
 
+def test_keys_stored_before_the_file_tasks_existed_stay_valid_and_their_settings_still_count():
+    # The built-in presets' keys as stored since TASK_VERSION 2 (commit b498b8a), before the
+    # text and npz settings and budgets were added: a run made then is not retrained.
+    assert {name: preset_key(p) for name, p in presets.PRESETS.items()} == {
+        "quick": "quick-9fa82d077ba0", "paper": "paper-4b7040c7e9f8"}
+    quick = presets.get("quick")
+    for override in ("text.seq_len=20", "npz.max_sequences=9", "budgets.text=30", "budgets.custom=30"):
+        assert preset_key(presets.with_overrides(quick, [override])) != preset_key(quick), override
+
+
 def test_a_gru_whose_best_score_is_zero_stops_the_search_at_seeding_and_says_so(store):
     preset = search_preset()
     gru = cell_format.dumps(architectures.get("gru"))
