@@ -16,16 +16,20 @@ evo_rnn.report --run NAME`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import itertools
+import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from evo_rnn import architectures, comparison, datafiles, presets, tasks
 from evo_rnn.atomic_files import write_atomically
-from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, run, whole_number
+from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, parse_options, whole_number
+from evo_rnn.cli import run as run_command
 from evo_rnn.comparison import AblationSettings
 from evo_rnn.evaluations import Evaluations, Request
 from evo_rnn.executors import Executor, local_executor
@@ -36,7 +40,7 @@ from evo_rnn.seeds import MAX_CONFIRM_SEEDS, MAX_REPLICATES, MAX_RUN_SEED, confi
 from evo_rnn.store import Store
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
-__all__ = ["ablate", "build_parser", "default_tasks", "main", "tuning_requests"]
+__all__ = ["ablate", "build_parser", "default_tasks", "main", "run", "tuning_requests"]
 
 Log = Callable[[str], None]
 
@@ -159,7 +163,10 @@ def _write_tables(files: RunFiles, run_settings: RunSettings, settings: Ablation
     write_atomically(files.root / "ablation.csv", buffer.getvalue().encode())
 
 
-def _job(args: argparse.Namespace) -> int:
+def _ablate(args: argparse.Namespace) -> tuple[list[comparison.Row], AblationSettings, RunFiles]:
+    """Checks `args` (one line each), then tunes and confirms into the run; returns its table.
+    On Ctrl-C the workers are cancelled and KeyboardInterrupt goes on (every finished evaluation
+    is in the run)."""
     data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())  # workers may run elsewhere
     task_names = args.tasks.split(",") if args.tasks else default_tasks(data_dir)
     for task_name in task_names:
@@ -184,19 +191,71 @@ def _job(args: argparse.Namespace) -> int:
     try:
         table = ablate(files, run_settings, settings, executor, data_dir, args.batched,
                        None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
-    except KeyboardInterrupt:
-        executor.shutdown(cancel=True)
-        _stderr(f"interrupted: every finished evaluation is in {files.database}; rerun the same command to resume")
-        return 130
     except BaseException:
         executor.shutdown(cancel=True)
         raise
     executor.shutdown()
+    return table, settings, files
+
+
+def _job(args: argparse.Namespace) -> int:
+    try:
+        table, settings, files = _ablate(args)
+    except KeyboardInterrupt:
+        _stderr(f"interrupted: every finished evaluation is in {RunFiles(args.run, args.runs_dir).database}; rerun "
+                "the same command to resume")
+        return 130
     print(comparison.markdown(table, settings.tasks))
     for line in comparison.verdicts(table, settings.tasks):
         print(line)
     _stderr(f"the table is in {files.root / 'ablation.md'}; `python -m evo_rnn.report --run {files.name}` renders it")
     return 0
+
+
+def run(cells: Sequence[str] | None = None, tasks: Sequence[str] | None = None, *, run: str = "ablation",
+        runs_dir: str | os.PathLike = "runs", preset: str = "quick", seed: int = 0, trials: int = 8,
+        replicates: int = 2, confirm_seeds: int = 8, batched: int = 8, workers: int | None = None,
+        data_dir: str | os.PathLike | None = None, set: Sequence[str] = (), progress: bool = True,
+        **more: Any) -> list[comparison.Row]:
+    """What `python -m evo_rnn.ablation` does, from Python: the comparison table of `cells` on
+    `tasks`, stored as run `run` (calling it again resumes it; its `ablation.md` and `.csv` are
+    written beside the database). Returns the table's rows (`comparison.Row`: the confirmed test
+    score and the ratio to the GRU with their intervals, the p-value and its Holm adjustment).
+
+        from evo_rnn import ablation
+        rows = ablation.run(["gru", "lstm", "mut1"], ["text:corpus.txt"], seed=3, workers=2)
+
+    Args:
+        cells: zoo names (None: the whole zoo).
+        tasks: task names, a user's `text:PATH` and `npz:PATH` included (None: the paper's
+            tasks whose data is present).
+        run: the run's name; its state is `runs_dir/run/`.
+        runs_dir: where runs keep their state.
+        preset: `quick` or `paper`.
+        seed: the run's seed (tuning and confirmation seeds derive from it).
+        trials: configurations tuned per cell and task, the same for every cell.
+        replicates: training seeds per tuning configuration.
+        confirm_seeds: fresh seeds each cell's best configuration is trained on again.
+        batched: members per compiled batched job (1: Keras' fit, one at a time).
+        workers: worker processes (None: every core; 0: in this process).
+        data_dir: the folder of the paper's real datasets.
+        set: preset overrides, e.g. `["max_epochs=3"]`.
+        progress: the command's log on stderr; False silences it.
+        more: any other flag of the command by its name (`tensorboard="tb"`).
+
+    Raises:
+        EvoRnnError: bad input, with the command's one-line message.
+        KeyboardInterrupt: after cancelling the workers; every finished evaluation is kept.
+    """
+    options = {"run": run, "runs_dir": runs_dir, "preset": preset, "seed": seed, "cells": cells,
+               "tasks": [tasks] if isinstance(tasks, str) else tasks, "trials": trials, "replicates": replicates,
+               "confirm_seeds": confirm_seeds, "batched": batched, "workers": workers, "data_dir": data_dir,
+               "set": list(set), **more}
+    if isinstance(cells, str):
+        options["cells"] = [cells]
+    args = parse_options(build_parser(), options)
+    with contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO()):
+        return _ablate(args)[0]
 
 
 DESCRIPTION = ("The paper's comparison table: zoo cells trained with the same configurations on the chosen tasks, each "
@@ -244,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
     parser = build_parser()
     parser.set_defaults(argv=sys.argv[1:] if argv is None else argv)
-    return run(parser, _job, argv)
+    return run_command(parser, _job, argv)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,21 @@ failures of the disk and the run database; a traceback only for a bug."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import io
 import math
+import os
 import sqlite3
 import sys
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 from evo_rnn.errors import EvoRnnError
 
-__all__ = ["ArgumentParser", "UsageError", "add_workers_argument", "number", "run", "whole_number"]
+__all__ = ["ArgumentParser", "UsageError", "add_workers_argument", "number", "options_argv", "parse_options", "run",
+           "whole_number"]
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 1
@@ -111,3 +116,44 @@ def run(parser: ArgumentParser, job: Callable[[argparse.Namespace], object], arg
               "the traceback above", file=sys.stderr)
         return EXIT_BUG
     return code if isinstance(code, int) else 0
+
+
+def options_argv(options: dict[str, Any]) -> list[str]:
+    """The command line that a Python call's keyword `options` stand for: `name=value` as
+    `--name value`, True as a bare flag, None and False left out, a list of `set` items as
+    repeated `--set`, other lists joined by commas."""
+    argv: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+        elif key == "set":
+            for item in value:
+                argv += ["--set", str(item)]
+        elif isinstance(value, (list, tuple)):
+            argv += [flag, ",".join(str(item) for item in value)]
+        else:
+            argv += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    return argv
+
+
+def parse_options(parser: argparse.ArgumentParser, options: dict[str, Any]) -> argparse.Namespace:
+    """A Python call's keyword `options` parsed by its command's parser, so that the call and the
+    command accept the same values; `args.argv` is the command line they stand for.
+
+    Raises:
+        EvoRnnError: a value the command refuses, with the parser's message.
+    """
+    argv = options_argv(options)
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            args = parser.parse_args(argv)
+    except SystemExit:
+        lines = said.getvalue().strip().splitlines()
+        message = lines[-1].removeprefix(f"{parser.prog}: error: ") if lines else " ".join(argv)
+        raise EvoRnnError(f"invalid options for {parser.prog}: {message}") from None
+    args.argv = argv
+    return args

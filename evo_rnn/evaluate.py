@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from evo_rnn import architectures, datafiles, presets, tasks
-from evo_rnn.cli import ArgumentParser, run, whole_number
+import networkx as nx
+
+from evo_rnn import architectures, cell_graph, datafiles, presets, tasks
+from evo_rnn.cli import ArgumentParser, parse_options, whole_number
+from evo_rnn.cli import run as run_command
 from evo_rnn.presets import sample_configs
+from evo_rnn.results import EvalResult
 from evo_rnn.seeds import SEED_LIMIT
 from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
 
-__all__ = ["build_parser", "main", "format_table"]
+__all__ = ["build_parser", "format_table", "main", "run"]
 
 DESCRIPTION = "Train a cell on a task with K random hyperparameter configurations drawn from the paper's prior."
 
@@ -35,7 +41,9 @@ def format_table(results: list) -> str:
     return "\n".join(lines)
 
 
-def _job(args: argparse.Namespace) -> None:
+def _trained(args: argparse.Namespace, graph: nx.DiGraph,
+             on_result: Callable[[EvalResult], None] | None = None) -> tuple[presets.Preset, list[EvalResult]]:
+    """The preset and the results of `args`' trials of `graph` (checked input first, one line each)."""
     overrides = list(args.set)
     if args.batched is not None and not any(item.startswith("engine=") for item in overrides):
         overrides.append("engine=batched")  # --batched P trains with the batched engine
@@ -44,15 +52,17 @@ def _job(args: argparse.Namespace) -> None:
     tasks.check_data(tasks.check_name(args.task), args.data_dir, preset.task_config(args.task))
     from evo_rnn import train
 
-    graph = architectures.resolve(args.arch)
-    log = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
     task = train.load_task(args.task, preset, args.data_dir)
     configs = sample_configs(preset, args.task, args.trials, args.seed)
-    if args.batched is not None:
-        results = _batched_trials(args, graph, task, configs, preset)
-    else:
-        results = _solo_trials(args, graph, task, configs, preset)
-    if log is not None:
+    trials = _batched_trials if args.batched is not None else _solo_trials
+    return preset, trials(args, graph, task, configs, preset, on_result or (lambda _: None))
+
+
+def _job(args: argparse.Namespace) -> None:
+    graph = architectures.resolve(args.arch)
+    preset, results = _trained(args, graph, (lambda result: _print_json(args, result)) if args.json else None)
+    if args.tensorboard is not None:
+        log = TensorBoardLog(args.tensorboard)
         cell = Path(args.arch).stem if args.arch.endswith(".json") else args.arch
         for trial, result in enumerate(results):
             log.write(result, cell, "evaluate", {"trial": trial})
@@ -67,11 +77,48 @@ def _job(args: argparse.Namespace) -> None:
                   f"hparams {json.dumps(best.hparams, sort_keys=True)}")
 
 
+def run(arch: str | os.PathLike | nx.DiGraph, task: str, *, preset: str = "quick", trials: int = 1, seed: int = 0,
+        set: Sequence[str] = (), batched: int | None = None, data_dir: str | os.PathLike | None = None,
+        data_seed: int | None = None, progress: bool = False) -> list[EvalResult]:
+    """What `python -m evo_rnn.evaluate` does, from Python: `trials` configurations of the
+    task's bank (`presets.sample_configs`), trial k trained with seed `seed + k`; one
+    `EvalResult` per trial, in order (`.test_score`, `.valid_metrics`, `.hparams`, `.ok`).
+
+        from evo_rnn.evaluate import run
+        results = run("gru", "text:corpus.txt", trials=4, set=["max_epochs=5"])
+
+    Args:
+        arch: a zoo name, a cell `.json` file, or a cell graph (`evo_rnn.cell_graph.validate`).
+        task: a task name (`text:PATH`, `npz:PATH` and registered tasks included).
+        preset: `quick` or `paper`.
+        trials: configurations of the task's bank, from its first.
+        seed: seeds the bank; trial k trains with seed `seed + k`.
+        set: preset overrides, e.g. `["max_epochs=3"]`.
+        batched: train the trials this many at a time as one compiled program (None: one at a
+            time with Keras' fit).
+        data_dir: the folder of the paper's real datasets.
+        data_seed: fixes the generated tasks' data (None: each trial's training seed).
+        progress: the command's progress bars on stderr.
+
+    Raises:
+        EvoRnnError: bad input, with the command's one-line message.
+    """
+    if isinstance(arch, nx.DiGraph):
+        cell_graph.validate(arch)
+        graph, name = arch, "graph"
+    else:
+        graph, name = architectures.resolve(arch), os.fspath(arch)
+    args = parse_options(build_parser(), {"arch": name, "task": task, "preset": preset, "trials": trials,
+                                          "seed": seed, "set": list(set), "batched": batched,
+                                          "data_dir": data_dir, "data_seed": data_seed, "quiet": not progress})
+    return _trained(args, graph)[1]
+
+
 def _print_json(args: argparse.Namespace, result) -> None:
     print(json.dumps({"arch": args.arch, **result.to_dict()}, sort_keys=True), flush=True)
 
 
-def _batched_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
+def _batched_trials(args: argparse.Namespace, graph, task, configs, preset, on_result) -> list:
     """The trials P at a time, each batched job of one shape (layers), in trial order."""
     from tqdm import tqdm
 
@@ -86,13 +133,12 @@ def _batched_trials(args: argparse.Namespace, graph, task, configs, preset) -> l
             for trial, result in zip(chunk, out):
                 results[trial] = result
             bar.update(len(chunk))
-    if args.json:
-        for result in results:
-            _print_json(args, result)
+    for result in results:
+        on_result(result)
     return results
 
 
-def _solo_trials(args: argparse.Namespace, graph, task, configs, preset) -> list:
+def _solo_trials(args: argparse.Namespace, graph, task, configs, preset, on_result) -> list:
     from tqdm import tqdm
 
     from evo_rnn.engines import evaluate
@@ -110,8 +156,7 @@ def _solo_trials(args: argparse.Namespace, graph, task, configs, preset) -> list
                           data_seed=args.data_seed, progress=progress)[0]
         bar.close()
         results.append(result)
-        if args.json:
-            _print_json(args, result)
+        on_result(result)
     return results
 
 
@@ -151,7 +196,7 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad input)."""
-    return run(build_parser(), _job, argv)
+    return run_command(build_parser(), _job, argv)
 
 
 if __name__ == "__main__":

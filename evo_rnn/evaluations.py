@@ -26,7 +26,8 @@ from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import BatchedJob, EvalJob, Executor, Job, WorkerLostError
 from evo_rnn.hparams import HParams, pack_by_shape
 from evo_rnn.presets import Preset
-from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
+from evo_rnn.presets import preset_key
+from evo_rnn.results import CacheKey, EvalResult, Status
 from evo_rnn.runs import RunFiles
 from evo_rnn.store import Store
 from evo_rnn.tensorboard_logs import TensorBoardLog

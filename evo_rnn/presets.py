@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import random
 import types
 import typing
 from typing import Any
 
 from evo_rnn import hparams, preset_rules, tasks
+from evo_rnn.results import BATCH_ORDER, TASK_VERSION
 from evo_rnn.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, NpzConfig, PtbConfig, TextConfig, XmlConfig
 
-__all__ = ["ENGINES", "Preset", "PRESETS", "STRATEGIES", "SearchConfig", "get", "sample_configs", "with_overrides"]
+__all__ = ["ENGINES", "LATER_BUDGETS", "LATER_FIELDS", "Preset", "PRESETS", "STRATEGIES", "SearchConfig", "get", "preset_key",
+           "sample_configs", "with_overrides"]
 
 # How an evaluation trains (`Preset.engine`). A preset field, so part of the cache key: the engines
 # read the same batches, but their results for one (configuration, seed) agree only at first.
@@ -250,3 +254,33 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
             preset = dataclasses.replace(preset, **{parts[0]: new})
     preset_rules.check(preset)
     return preset
+
+
+# Preset fields and task budgets added after keys were stored (issue 22's file tasks): they join
+# a key only where they differ from their built-in preset's value, so the keys stored before they
+# existed stay valid. A change to one of these built-in values must raise TASK_VERSION.
+LATER_FIELDS = ("text", "npz")
+LATER_BUDGETS = ("text", "npz", "custom")
+
+
+def preset_key(preset: Preset) -> str:
+    """A short key for everything in a preset that changes how one evaluation trains (its name
+    alone hides `--set` overrides), `BATCH_ORDER` and `TASK_VERSION`. The search's knobs (`preset.search`) are
+    left out: they choose which evaluations run, not their results."""
+    contents = dataclasses.asdict(preset)
+    contents.pop("search", None)
+    contents["batch_order"] = BATCH_ORDER
+    contents["task_version"] = TASK_VERSION
+    built_in = PRESETS.get(preset.name)
+    for field in LATER_FIELDS:
+        if built_in is not None and contents.get(field) == dataclasses.asdict(getattr(built_in, field)):
+            del contents[field]
+    for family in LATER_BUDGETS:
+        if built_in is not None and contents["budgets"].get(family) == built_in.budgets.get(family):
+            contents["budgets"].pop(family, None)
+    for field, renamed in preset_rules.LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
+        old_names = {new: old for old, new in renamed.items()}
+        if contents.get(field) in old_names:
+            contents[field] = old_names[contents[field]]
+    text = json.dumps(contents, sort_keys=True, default=str)
+    return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

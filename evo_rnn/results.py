@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
-import json
 import math
 from typing import Any
 
-from evo_rnn import presets
-from evo_rnn.preset_rules import LEGACY_VALUES
 
-__all__ = ["BATCH_ORDER", "TASK_VERSION", "CacheKey", "EvalResult", "Status", "preset_key"]
+__all__ = ["BATCH_ORDER", "TASK_VERSION", "CacheKey", "EvalResult", "Status"]
 
 
 class Status(enum.StrEnum):
@@ -96,36 +92,6 @@ BATCH_ORDER = 2
 # keyed before it (data seed 0, arith test problems in training, xml scored on every character)
 # are not reused.
 TASK_VERSION = 2
-# Preset fields and task budgets added after keys were stored (issue 22's file tasks): they join
-# a key only where they differ from their built-in preset's value, so the keys stored before they
-# existed stay valid. A change to one of these built-in values must raise TASK_VERSION.
-LATER_FIELDS = ("text", "npz")
-LATER_BUDGETS = ("text", "npz", "custom")
-
-
-def preset_key(preset: Any) -> str:
-    """A short key for everything in a preset that changes how one evaluation trains (its name
-    alone hides `--set` overrides), `BATCH_ORDER` and `TASK_VERSION`. The search's knobs (`preset.search`) are
-    left out: they choose which evaluations run, not their results."""
-    contents = dataclasses.asdict(preset)
-    contents.pop("search", None)
-    contents["batch_order"] = BATCH_ORDER
-    contents["task_version"] = TASK_VERSION
-    built_in = presets.PRESETS.get(preset.name)
-    for field in LATER_FIELDS:
-        if built_in is not None and contents.get(field) == dataclasses.asdict(getattr(built_in, field)):
-            del contents[field]
-    for family in LATER_BUDGETS:
-        if built_in is not None and contents["budgets"].get(family) == built_in.budgets.get(family):
-            contents["budgets"].pop(family, None)
-    for field, renamed in LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
-        old_names = {new: old for old, new in renamed.items()}
-        if contents.get(field) in old_names:
-            contents[field] = old_names[contents[field]]
-    text = json.dumps(contents, sort_keys=True, default=str)
-    return f"{preset.name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-
-
 @dataclasses.dataclass(frozen=True)
 class CacheKey:
     """What makes two evaluations the same: a key already evaluated is never trained again.
@@ -135,7 +101,7 @@ class CacheKey:
         task: the task name.
         hparams: the configuration as canonical JSON (`HParams.to_json`).
         seed: the training seed.
-        preset: `preset_key(preset)`.
+        preset: `presets.preset_key(preset)`.
     """
 
     arch: str

@@ -26,10 +26,11 @@ from evo_rnn import presets, run_lock, tasks
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.store import Store
 
-__all__ = ["RUN_ID_KEY", "RunFiles", "RunSettings", "SETTINGS_KEY", "check_run_name", "load_settings", "open_run",
+__all__ = ["RUN_ID_KEY", "RunFiles", "RunSettings", "SETTINGS_KEY", "TASK_IDENTITIES_KEY", "check_run_name", "load_settings", "open_run",
            "population", "run_id"]
 
 SETTINGS_KEY = "config"  # the database's meta key holding the run's settings
+TASK_IDENTITIES_KEY = "task_identities"  # each task name the run was given -> `tasks.identity` then
 RUN_ID_KEY = "run_id"  # the database's meta key holding the run's identity (its exports carry it)
 _RUN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -120,14 +121,42 @@ class RunSettings:
         return cls(data["preset"], tuple(data.get("overrides", ())), int(data["seed"]), data.get("command"),
                    data.get("kind", "search"))
 
-    def save(self, store: Store) -> None:
-        """Stores the settings in the run's database."""
-        store.set_meta(SETTINGS_KEY, self.to_dict())
-
     def start(self, store: Store) -> None:
         """Starts a new run in `store`: its settings and a fresh identity (`run_id`)."""
         self.save(store)
         store.set_meta(RUN_ID_KEY, uuid.uuid4().hex)
+
+    def save(self, store: Store) -> None:
+        """Stores the settings in the run's database, with what each of its task names stands
+        for (`tasks.identity`: a user's file by its content), so that a resumption can be
+        checked against them after the file has moved."""
+        store.set_meta(SETTINGS_KEY, self.to_dict())
+        store.set_meta(TASK_IDENTITIES_KEY, {name: tasks.identity(name) for name in self.task_names()})
+
+    def task_names(self) -> list[str]:
+        """The tasks the run trains on: its scored tasks and its filter task."""
+        search = self.resolved_preset().search
+        return list(dict.fromkeys((*search.tasks, search.filter_task)))
+
+    def resumes(self, stored: RunSettings, store: Store) -> bool:
+        """Whether these settings continue the `stored` run: the same kind, preset and seed,
+        where a user's task file may have moved (the same content and options under another
+        path) but not changed."""
+        if stored.kind != self.kind or stored.seed != self.seed:
+            return False
+        known = store.get_meta(TASK_IDENTITIES_KEY) or {}
+
+        def by_identity(settings: RunSettings, identities: dict[str, str]) -> presets.Preset:
+            preset = settings.resolved_preset()
+            name = (lambda task: identities[task] if task in identities else tasks.identity(task))
+            search = dataclasses.replace(preset.search, tasks=tuple(name(t) for t in preset.search.tasks),
+                                         filter_task=name(preset.search.filter_task))
+            return dataclasses.replace(preset, search=search)
+
+        try:
+            return by_identity(stored, known) == by_identity(self, {})
+        except EvoRnnError:  # a stored task file that is gone, from a run older than its identities
+            return False
 
     @classmethod
     def load(cls, store: Store) -> RunSettings | None:

@@ -29,7 +29,8 @@ from evo_rnn import architectures, stats, tasks
 from evo_rnn.cell_hash import structural_hash
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.presets import Preset
-from evo_rnn.results import CacheKey, EvalResult, preset_key
+from evo_rnn.presets import preset_key
+from evo_rnn.results import CacheKey, EvalResult
 from evo_rnn.seeds import CONFIRM_SEED_OFFSET, replicate_seed
 from evo_rnn.store import Store
 

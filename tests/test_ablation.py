@@ -16,6 +16,7 @@ import pytest
 
 from evo_rnn import ablation, architectures, comparison, presets, stats
 from evo_rnn.cli import UsageError
+from evo_rnn.errors import EvoRnnError
 from evo_rnn.comparison import AblationSettings
 from evo_rnn.executors import InlineExecutor
 from evo_rnn.hparams import HParams
@@ -170,6 +171,14 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
     assert again.returncode == 0 and "0 evaluations trained, 8 from the run's database" in again.stderr
     database = tmp_path / "runs" / "abl" / "search.sqlite"
     count = sqlite3.connect(database).execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    # The same run from Python: its rows are the command's table, and it trains nothing more.
+    rows = ablation.run(["gru", "lstm"], ["arith"], run="abl", runs_dir=runs, trials=2, replicates=1,
+                        confirm_seeds=2, workers=0, progress=False,
+                        set=["max_epochs=1", "arith.n_train=64", "arith.n_valid=32", "arith.n_test=32"])
+    assert [row.cell for row in rows] == ["gru", "lstm"] and all(row.confirmed.n == 2 for row in rows)
+    assert comparison.markdown(rows, ("arith",)) in first.stdout
+    with pytest.raises(EvoRnnError, match="resume it with the same --preset"):
+        ablation.run(["gru"], ["arith"], run="abl", runs_dir=runs, seed=5, workers=0, progress=False)
     for module, extra, words in [
         ("evo_rnn.ablation", ["--seed", "5"], "resume it with the same --preset"),
         ("evo_rnn.ablation", ["--tasks", "sums"], "unknown task 'sums'"),

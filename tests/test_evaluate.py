@@ -6,8 +6,12 @@ import json
 
 import pytest
 
+from evo_rnn import architectures, evaluate
+from evo_rnn.errors import EvoRnnError
 
 from conftest import run_module, stderr_lines
+
+MEMORIZE = ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]
 
 
 def test_evaluate_cli_json_output():
@@ -38,7 +42,7 @@ def test_evaluate_cli_trains_the_trials_as_batched_jobs_in_trial_order():
 
 @pytest.mark.parametrize("args, message", [
     (["--arch", "lstn", "--task", "arith"], "'lstn' is neither a zoo cell"),
-    (["--arch", "gru", "--task", "sums"], "invalid choice: 'sums'"),
+    (["--arch", "gru", "--task", "sums"], "unknown task 'sums'; known: arith"),
     (["--arch", "gru", "--task", "arith", "--trials", "0"], "argument --trials: expected a whole number from 1 to 100000, got 0"),
     (["--arch", "gru", "--task", "arith", "--set", "epochs=2"], "unknown preset field 'epochs'"),
 ])
@@ -47,3 +51,17 @@ def test_evaluate_cli_errors(args, message):
     assert result.returncode == 2
     lines = stderr_lines(result)
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_evaluate_from_python_gives_the_commands_results_for_a_name_or_a_graph():
+    command = run_module("evo_rnn.evaluate", "--arch", "gru", "--task", "memorize", "--trials", "2", "--json",
+                         "--quiet", "--seed", "3", *sum((["--set", s] for s in MEMORIZE), []))
+    expected = [json.loads(line) for line in command.stdout.splitlines()]
+    for arch in ("gru", architectures.get("gru")):
+        results = evaluate.run(arch, "memorize", trials=2, seed=3, set=MEMORIZE)
+        assert [(r.hparams, r.seed, r.test_score) for r in results] == \
+            [(r["hparams"], r["seed"], r["test_score"]) for r in expected]
+    with pytest.raises(EvoRnnError, match="argument --trials: expected a whole number from 1 to 100000, got 0"):
+        evaluate.run("gru", "memorize", trials=0)
+    with pytest.raises(EvoRnnError, match="unknown task 'sums'"):
+        evaluate.run("gru", "sums")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 
 import pytest
 
 from evo_rnn import presets, tasks
 from evo_rnn.errors import EvoRnnError, UnknownNameError
+
+from conftest import ROOT
 
 
 
@@ -37,18 +40,13 @@ def test_a_presets_task_settings_come_from_the_task_registry():
 
 
 def test_a_run_stored_before_the_batched_engine_was_renamed_resumes_with_its_cache_keys():
-    import dataclasses
-    import hashlib
-    import json
-
-    from evo_rnn.results import BATCH_ORDER, TASK_VERSION, preset_key
+    from evo_rnn.presets import preset_key
 
     old = presets.with_overrides(presets.get("quick"), ["engine=population"])  # as such runs stored it
     new = presets.with_overrides(presets.get("quick"), ["engine=batched"])
     assert old == new and new.engine == "batched" and preset_key(old) == preset_key(new)
-    # The key hashes the engine under its old name, so keys stored before the rename still match.
-    contents = dataclasses.asdict(new)
-    contents.pop("search")
-    contents.update(batch_order=BATCH_ORDER, task_version=TASK_VERSION, engine="population")
-    digest = hashlib.sha256(json.dumps(contents, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    assert preset_key(new) == f"quick-{digest}"
+    # The key hashes the engine under its old name: the shipped seed-800 ablation (engine=batched,
+    # TASK_VERSION 2, before the file tasks' settings existed) is read with its stored keys.
+    shipped = ROOT / "benchmarks" / "results" / "ablation-quick-arith-v2-seed800" / "search.sqlite"
+    stored = sqlite3.connect(f"file:{shipped}?mode=ro", uri=True).execute("SELECT DISTINCT preset FROM evaluations")
+    assert [row[0] for row in stored] == [preset_key(new)]

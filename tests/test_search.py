@@ -17,7 +17,8 @@ from evo_rnn.cell_hash import same_architecture
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.executors import BatchedJob, WorkerLostError
 from evo_rnn.hparams import HParams
-from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
+from evo_rnn.presets import preset_key
+from evo_rnn.results import CacheKey, EvalResult, Status
 from evo_rnn.scores import BaselineError, Scores
 from evo_rnn.seeds import confirm_seeds, replicate_seed
 from evo_rnn.search.evolution import Evolution, SearchError
@@ -214,6 +215,33 @@ def test_a_gru_that_never_trains_on_a_task_stops_the_search_with_the_fix(store):
     with pytest.raises(BaselineError, match="GRU baseline has no successful evaluation on 'xml'.*configs_per_task"):
         run_search(store, preset, evaluate)
     assert sum(1 for c in evaluate.calls if c[1] == "xml") >= 3 * 3  # it tried more rounds first
+
+
+def test_seed_cells_take_more_filter_configurations_until_one_passes_and_children_inherit_it(store):
+    preset = search_preset()
+    bank = presets.sample_configs(preset, "memorize", 9, 0)  # the run's filter bank (seed 0)
+    passing = bank[4]  # in the second round of 3
+
+    class HardFilter(FakeEvaluator):
+        def __call__(self, job):
+            result = super().__call__(job)
+            if isinstance(job, BatchedJob) or job.task != "memorize" or not result.ok:
+                return result
+            score = 0.5 if HParams.from_dict(json.loads(job.hparams)) == passing else 0.1
+            return dataclasses.replace(result, valid_score=score, test_score=score)
+
+    evaluate = HardFilter()
+    run_search(store, preset, evaluate, max_candidates=3)
+    for cell in ("gru", "lstm"):
+        arch = store.find_architecture(architectures.get(cell))
+        tried = [HParams.from_dict(json.loads(c[2])) for c in evaluate.calls if c[0] == arch and c[1] == "memorize"]
+        assert tried == bank[:6]  # two rounds: the second one passed, so no third
+    children = {c[0] for c in evaluate.calls if c[1] == "memorize"} - {
+        store.find_architecture(architectures.get(cell)) for cell in ("gru", "lstm")}
+    assert children
+    for child in children:  # every child takes the filter first with the configuration its parent passed with
+        first = next(c for c in evaluate.calls if c[0] == child and c[1] == "memorize")
+        assert HParams.from_dict(json.loads(first[2])) == passing
 
 
 def test_the_time_budget_spans_resumptions(store):

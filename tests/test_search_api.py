@@ -3,11 +3,15 @@ leaderboard and the best cells as Keras layers that a model of one's own trains 
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pytest
 
 import evo_rnn.search
 from evo_rnn.errors import EvoRnnError
+from evo_rnn.runs import RunSettings
+from evo_rnn.store import Store
 
 from conftest import TINY
 
@@ -32,6 +36,21 @@ def test_the_api_runs_a_search_on_a_text_file_resumes_it_and_hands_back_a_traina
         result.cell(99)
     again = evo_rnn.search.run(**options)  # resumed: nothing new
     assert [row.arch for row in again.leaderboard] == [row.arch for row in result.leaderboard]
+    # The corpus moves: the run resumes from its new path, trains nothing and reads it from there on.
+    database = tmp_path / "runs" / "mine" / "search.sqlite"
+    count = lambda: sqlite3.connect(database).execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    trained, moved = count(), tmp_path / "moved" / "corpus.txt"
+    moved.parent.mkdir()
+    corpus.rename(moved)
+    resumed = evo_rnn.search.run(**{**options, "tasks": [f"text:{moved}"]})
+    assert [row.arch for row in resumed.leaderboard] == [row.arch for row in result.leaderboard]
+    assert count() == trained
+    with Store(database, readonly=True) as store:
+        assert RunSettings.load(store).resolved_preset().search.tasks == (f"text:{moved}",)
+    moved.write_text(moved.read_text() + " edited", encoding="utf-8")  # changed content: another task
+    with pytest.raises(EvoRnnError, match="a task file may move, not change"):
+        evo_rnn.search.run(**{**options, "tasks": [f"text:{moved}"]})
+    assert count() == trained
     # The best cell in a model of one's own: it trains.
     model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(30, 16),
                               result.layer(rank=1, units=16, return_sequences=True, seed=3), keras.layers.Dense(30)])
@@ -47,6 +66,6 @@ def test_bad_input_raises_the_commands_one_line_error(tmp_path):
     with pytest.raises(EvoRnnError, match="does not exist"):
         evo_rnn.search.run(tasks=[f"text:{tmp_path / 'nope.txt'}"], run="x", runs_dir=tmp_path / "runs",
                            progress=False)
-    with pytest.raises(EvoRnnError, match="invalid options for the search"):
+    with pytest.raises(EvoRnnError, match="invalid options for python -m evo_rnn.search: argument --top: expected a whole number >= 1, got 0"):
         evo_rnn.search.run(run="x", runs_dir=tmp_path / "runs", top=0, progress=False)
     assert not (tmp_path / "runs").exists()

@@ -14,7 +14,8 @@ import networkx as nx
 import pytest
 
 from evo_rnn import architectures, presets
-from evo_rnn.results import CacheKey, EvalResult, Status, preset_key
+from evo_rnn.presets import preset_key
+from evo_rnn.results import CacheKey, EvalResult, Status
 from evo_rnn.store import SCHEMA_VERSION, Store, StoreError
 
 from conftest import ROOT, digest, run_module, stderr_lines

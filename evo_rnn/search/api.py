@@ -33,7 +33,7 @@ from typing import Any
 import networkx as nx
 
 from evo_rnn import architectures, backend, datafiles, diagram, presets, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, number, whole_number
+from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, number, parse_options, whole_number
 from evo_rnn.cli import run as run_command
 from evo_rnn.errors import EvoRnnError
 from evo_rnn.runs import RunFiles, open_run, population
@@ -168,11 +168,16 @@ def _job(args: argparse.Namespace) -> int:
         elif stored.kind != "search":
             raise UsageError(f"run {args.run!r} is an {stored.kind} run (`{stored.command}`), not a search; choose "
                              "another --run")
-        elif stored.resolved_preset() != preset or stored.seed != args.seed:
+        elif not settings.resumes(stored, store):
             raise UsageError(
                 f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
-                f"--tasks, --set and --seed, or start another with --run NEW_NAME"
+                f"--tasks (a task file may move, not change), --set and --seed, or start another with --run NEW_NAME"
             )
+        elif stored.resolved_preset() != preset:  # a task file moved: the run reads it from here on
+            moved = [t for t in settings.task_names() if t not in stored.task_names()]
+            _say(f"run {args.run!r}: its task file{'s' if len(moved) > 1 else ''} moved; reading "
+                 f"{', '.join(moved)} from now on (the same content: nothing is retrained)")
+            dataclasses.replace(stored, overrides=settings.overrides, command=settings.command).save(store)
         tensorboard = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
         executor = _executor(args)
         store.set_meta("workers", executor.workers)  # for the report's evaluations per worker
@@ -306,11 +311,6 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(parser, _job, argv)
 
 
-
-
-
-
-
 @dataclasses.dataclass(frozen=True)
 class SearchResult:
     """A search run as it stands: where it lives, its leaderboard (confirmed cells first) and its export.
@@ -370,25 +370,6 @@ class SearchResult:
                    interrupted, graphs)
 
 
-def _argv(options: dict[str, Any]) -> list[str]:
-    """The command line that `options` (keyword arguments of `run`) stand for."""
-    argv = []
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if value is None or value is False:
-            continue
-        if value is True:
-            argv.append(flag)
-        elif key == "set":
-            for item in value:
-                argv += ["--set", str(item)]
-        elif key == "tasks":
-            argv += [flag, ",".join(value) if not isinstance(value, str) else value]
-        else:
-            argv += [flag, str(value)]
-    return argv
-
-
 def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", preset: str = "quick",
         budget_minutes: float = 10.0, max_candidates: int | None = None, max_evaluations: int | None = None,
         workers: int | None = None, seed: int = 0, runs_dir: str | Path = "runs", out: str | Path = "saved_architectures",
@@ -419,14 +400,7 @@ def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", prese
                "seed": seed, "runs_dir": runs_dir, "out": out, "top": top, "confirm_seeds": confirm_seeds,
                "no_export": not export, "strategy": strategy, "data_dir": data_dir, "batched": batched, "set": list(set),
                "quiet": True, **more}
-    parser = build_parser()
-    argv = _argv(options)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit:
-        raise EvoRnnError(f"invalid options for the search: {' '.join(argv)} (see python -m evo_rnn.search --help)") \
-            from None
-    args.argv = argv
+    args = parse_options(build_parser(), options)
     quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())
     with quiet:
         code = _job(args)

@@ -271,6 +271,11 @@ class Evolution:
                 best = dataclasses.replace(best, param_budget=self.preset.budget(task))
         return self._bank_configs(task, n, [best] if best else [])
 
+    def _passes_filter(self, arch: str) -> bool:
+        """Whether some configuration of `arch` reached the memorization filter's threshold."""
+        best = self.scores.task_score(arch, self.config.filter_task)
+        return best is not None and best >= self.config.filter_threshold
+
     def _random_parents(self) -> list[str]:
         """The random-search baseline's parents: the seed cells (trained, so they pass their
         best configurations on by the same rule as a population member), never a cell chosen
@@ -284,7 +289,9 @@ class Evolution:
     def _seed_step(self, step: int, arch: str) -> Step:
         """Start: a seed cell on every task with N random configs (more rounds for a task
         where none trained well, as the baseline needs a positive score everywhere), and on the
-        filter task, so that its children take the filter with a configuration known to work there."""
+        filter task, so that its children take the filter with a configuration known to work there
+        (more rounds there too while none reaches the filter's threshold: a child inheriting a
+        configuration its parent fails with would be filtered for the configuration, not the cell)."""
         self.store.start_step(step, "seed", arch)
         is_baseline = arch == self.scores.baseline_arch
         todo = [self.config.filter_task, *self.tasks]
@@ -294,12 +301,13 @@ class Evolution:
                          for config in self._bank_configs(task, n, offset=round_ * n)]
             yield from self._rungs(arch, {task: self._bank_configs(task, size, offset=round_ * size)
                                           for task in todo if task in self.tasks}, filtering)
-            todo = [task for task in todo if task in self.tasks and (
-                not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None)]
+            todo = [task for task in todo if (not self._passes_filter(arch) if task == self.config.filter_task else (
+                not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None))]
             if not todo:
                 break
-        if is_baseline and todo:
-            self.scores.baseline(todo[0])  # raises BaselineError naming the task and the fix
+        scored = [task for task in todo if task in self.tasks]
+        if is_baseline and scored:
+            self.scores.baseline(scored[0])  # raises BaselineError naming the task and the fix
         # Scored and admitted once every seed is done (the GRU's scores are the denominators).
         return StepOutcome(Outcome.SEEDED, None,
                            {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}})
