@@ -16,7 +16,8 @@ from evo_rnn.errors import EvoRnnError, InvalidCellError
 
 T = TypeVar("T")
 
-__all__ = ["HParams", "PRIOR", "pack_by_shape", "sample", "solve_units", "stratified_bank", "van_der_corput"]
+__all__ = ["HParams", "PRIOR", "REFERENCE", "pack_by_shape", "reference", "sample", "solve_units", "stratified_bank",
+           "van_der_corput"]
 
 # The prior of Jozefowicz et al. (2015), section 3.
 PRIOR: dict[str, tuple] = {
@@ -121,6 +122,19 @@ def sample(rng: random.Random, param_budget: int, dropout: float = 0.0, max_laye
         param_budget=param_budget,
         dropout=dropout,
     )
+
+
+# The bank's first configuration (`presets.sample_configs`): a point in the middle of the prior
+# (one layer, SGD at 1.0 clipped at 5, as Zaremba et al.'s small PTB model), so that a single
+# trial is not a random corner of it (the bank's old first draw for a text, SGD at 0.15 over
+# two layers, left a GRU at the commonest character after an epoch; this one reached 0.27
+# against 0.14: docs/training.md).
+REFERENCE = {"init_scale": 1.0, "learning_rate": 1.0, "max_grad_norm": 5.0, "num_layers": 1}
+
+
+def reference(param_budget: int, dropout: float = 0.0) -> HParams:
+    """The reference configuration (`REFERENCE`) at `param_budget`."""
+    return HParams(**REFERENCE, param_budget=param_budget, dropout=dropout)
 
 
 def van_der_corput(index: int) -> float:

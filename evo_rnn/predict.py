@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evo_rnn.cli import ArgumentParser, run
+from evo_rnn.cli import ArgumentParser, number, run, whole_number
 from evo_rnn.errors import EvoRnnError
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_LIMIT", "Encoding", "StepModel", "build_parser", "main", "predict",
@@ -161,7 +162,8 @@ def token_limit(encoding: Encoding, max_tokens: int | None = None) -> int:
     return min(limit, encoding.max_tokens) if encoding.max_tokens else limit
 
 
-def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None) -> str:
+def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None, temperature: float = 0.0,
+            seed: int = 0) -> str:
     """What the model says to `text`: its continuation, one model step per token, until the stop
     token or `token_limit(encoding, max_tokens)` tokens ("generate"), or the symbols it recalls
     ("recall").
@@ -172,6 +174,10 @@ def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None)
         text: the person's input.
         max_tokens: the most tokens to generate (default: the task's own limit, else
             `DEFAULT_MAX_TOKENS`).
+        temperature: 0 generates the likeliest token at every step (greedy; a character model
+            soon repeats itself); above 0 samples each from the softmax of the logits divided
+            by it (1: the model's own distribution).
+        seed: seeds the sampling (the same seed, the same text).
 
     Raises:
         EvoRnnError: the text does not fit the task (unknown tokens, wrong length, empty), or
@@ -188,15 +194,27 @@ def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None)
         return encoding.decode([int(i) for i in logits[len(ids):].argmax(axis=-1)])
     if not ids and encoding.start is None:
         raise EvoRnnError(f"give some text to continue, e.g. {encoding.example!r}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise EvoRnnError(f"the temperature must be a finite number of at least 0, got {temperature!r}")
+    rng = np.random.default_rng(seed)
     steps = _fresh(model)
     logits = steps.feed(([encoding.input_tokens.index(encoding.start)] if encoding.start is not None else []) + ids)
     produced: list[int] = []
     while True:
-        token = int(logits[-1].argmax())
+        token = _next_token(np.asarray(logits[-1], dtype="float64"), temperature, rng)
         produced.append(token)
         if encoding.output_tokens[token] == encoding.stop or len(produced) == limit:
             return encoding.decode(produced)
         logits = steps.feed([token])
+
+
+def _next_token(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """The likeliest token (temperature 0), or one drawn from softmax(logits / temperature)."""
+    if temperature == 0:
+        return int(logits.argmax())
+    scaled = logits / temperature
+    weights = np.exp(scaled - scaled.max())
+    return int(rng.choice(len(weights), p=weights / weights.sum()))
 
 
 def _fresh(model) -> StepModel:
@@ -238,7 +256,7 @@ def _job(args: argparse.Namespace) -> None:
         for classes in predict_classes(model, x, lengths, per_step=described["labels"].startswith("one per step")):
             print(" ".join(str(int(c)) for c in np.atleast_1d(classes)))
         return
-    print(predict(model, encoding, args.text, args.max_tokens))
+    print(predict(model, encoding, args.text, args.max_tokens, args.temperature, args.seed))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -295,6 +313,11 @@ def build_parser() -> ArgumentParser:
                         help=f"generate at most this many tokens when no stop token comes, up to {MAX_TOKENS_LIMIT}; "
                              "an arith answer stops at its longest possible length anyway (default: the task's own "
                              f"limit, else {DEFAULT_MAX_TOKENS})")
+    parser.add_argument("--temperature", type=number(0.0, above=False), default=0.0,
+                        help="0: the likeliest token at every step; above 0: sample each token from the model's "
+                             "distribution sharpened (<1) or flattened (>1) by it, e.g. 0.7 for text (default: 0)")
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=0,
+                        help="seeds the sampling of --temperature (default: 0)")
     return parser
 
 

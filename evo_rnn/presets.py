@@ -184,13 +184,18 @@ def get(name: str) -> Preset:
 
 def sample_configs(preset: Preset, task: str, trials: int, seed: int) -> list[hparams.HParams]:
     """The configuration bank of `task`: `trials` configurations at the preset's budget and layer
-    cap, learning rates stratified over the prior's range and the other fields drawn from the
-    prior (`hparams.stratified_bank`; seeded by `seed` and the task's name). The first k of
-    a bank of n are the bank of k: asking for more configurations adds, never changes."""
+    cap. The first is the reference configuration (`hparams.reference`: the same for every task
+    and seed, so that one trial, or a cell given one configuration, trains with a sensible one);
+    the others have learning rates stratified over the prior's range and the other fields drawn
+    from the prior (`hparams.stratified_bank`; seeded by `seed` and the task's name). The first
+    k of a bank of n are the bank of k: asking for more configurations adds, never changes."""
+    if trials < 1:
+        return []
     # A user's files share their family's bank ("text", "npz"): the same configurations whatever
     # the path or the content, as the music sets' banks differ by name only.
     rng = random.Random(f"{seed}:{tasks.family(task) if tasks.is_source(task) else task}")
-    return hparams.stratified_bank(rng, preset.budget(task), trials, max_layers=preset.max_layers)
+    reference = hparams.reference(preset.budget(task))
+    return [reference, *hparams.stratified_bank(rng, preset.budget(task), trials - 1, max_layers=preset.max_layers)]
 
 
 def _convert(text: str, kind: Any, field: str) -> Any:

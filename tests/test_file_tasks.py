@@ -99,8 +99,8 @@ def test_npz_per_sequence_labels_score_the_last_real_step_and_per_step_labels_ev
 def test_evaluate_learns_a_35_kb_text_and_an_npz_above_the_commonest_class(corpus, tmp_path):
     np.savez(tmp_path / "seq.npz", **arrays())
     for spec in (f"text:{corpus}", f"npz:{tmp_path / 'seq.npz'}"):
-        done = run_module("evo_rnn.evaluate", "--arch", "gru", "--task", spec, "--trials", "2", "--set", "max_epochs=1",
-                          "--json", "--quiet", timeout=600)
+        done = run_module("evo_rnn.evaluate", "--arch", "gru", "--task", spec, "--trials", "1", "--set", "max_epochs=1",
+                          "--json", "--quiet", timeout=600)  # issue 22's check, as it is written
         assert done.returncode == 0, done.stderr[-2000:]
         results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         assert all(r["status"] == "ok" for r in results)

@@ -75,6 +75,21 @@ def test_generation_stops_at_max_tokens_or_the_default_cap_without_a_stop_token(
     assert predict.predict(model, arith, "9+9=", max_tokens=50) == "11"
 
 
+def test_sampling_follows_the_temperature_and_the_seed():
+    encoding = encoding_of("xml")
+    favoured = [encoding.output_tokens.index("a")]
+    greedy = predict.predict(ScriptedModel(favoured, len(encoding.output_tokens)), encoding, "<ab>", max_tokens=40)
+    assert greedy == "a" * 40  # temperature 0: the likeliest token every time
+    sample = lambda t, seed: predict.predict(ScriptedModel(favoured, len(encoding.output_tokens)), encoding, "<ab>",
+                                             max_tokens=40, temperature=t, seed=seed)
+    assert sample(0.05, 1) == greedy  # logits apart by 1: at 0.05 the others weigh e^-20
+    hot = sample(5.0, 1)
+    assert hot == sample(5.0, 1) and hot != sample(5.0, 2)  # the seed decides the draw
+    assert len(set(hot)) > 3 and hot.count("a") < 20  # near-uniform over the alphabet at 5
+    with pytest.raises(EvoRnnError, match="temperature must be a finite number of at least 0"):
+        sample(-1.0, 0)
+
+
 def test_memorize_recalls_at_the_markers():
     encoding = encoding_of("memorize")
 

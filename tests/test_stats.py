@@ -59,9 +59,11 @@ def test_the_bank_stratifies_learning_rates_and_grows_by_appending():
     assert presets.sample_configs(quick, "arith", 4, seed=3) == bank[:4]  # more configs add, never change
     assert presets.sample_configs(quick, "arith", 4, seed=4) != bank[:4]
     low, high = min(hparams.PRIOR["learning_rate"]), max(hparams.PRIOR["learning_rate"])
+    assert bank[0] == hparams.reference(quick.budget("arith")) == presets.sample_configs(quick, "xml", 1, seed=9)[0]
+    drawn = presets.sample_configs(quick, "arith", 17, seed=3)[1:]  # after the reference: the stratified draws
     for size in (2, 4, 8, 16):  # every prefix of 2^k puts one rate in each of 2^k log strata
-        strata = sorted(int(size * math.log(c.learning_rate / low) / math.log(high / low)) for c in bank[:size])
-        assert strata == list(range(size)), (size, [c.learning_rate for c in bank[:size]])
+        strata = sorted(int(size * math.log(c.learning_rate / low) / math.log(high / low)) for c in drawn[:size])
+        assert strata == list(range(size)), (size, [c.learning_rate for c in drawn[:size]])
     assert {c.param_budget for c in bank} == {quick.budget("arith")} and max(c.num_layers for c in bank) <= 2
     assert [hparams.van_der_corput(i) for i in range(5)] == [0.0, 0.5, 0.25, 0.75, 0.125]
     with pytest.raises(Exception, match="invalid learning-rate range"):
