@@ -250,7 +250,7 @@ def run(cells: Sequence[str] | None = None, tasks: Sequence[str] | None = None, 
     options = {"run": run, "runs_dir": runs_dir, "preset": preset, "seed": seed, "cells": cells,
                "tasks": [tasks] if isinstance(tasks, str) else tasks, "trials": trials, "replicates": replicates,
                "confirm_seeds": confirm_seeds, "batched": batched, "workers": workers, "data_dir": data_dir,
-               "set": list(set), **more}
+               "set": set, **more}
     if isinstance(cells, str):
         options["cells"] = [cells]
     args = parse_options(build_parser(), options)

@@ -99,7 +99,7 @@ def from_dict(data: Any) -> nx.DiGraph:
         node, op = entry.get("id"), entry.get("op")
         _require(isinstance(node, str), f"nodes[{index}]: 'id' must be a string, got {node!r}")
         _require(node not in graph, f"nodes[{index}]: duplicate node id {node!r}")
-        _require(op in OPS, f"node {node!r}: unknown op {op!r}; known ops: {', '.join(OPS)}")
+        _require(isinstance(op, str) and op in OPS, f"node {node!r}: unknown op {op!r}; known ops: {', '.join(OPS)}")
         expected = {"id", "op", *OPS[op].attributes}
         _require(
             set(entry) == expected,

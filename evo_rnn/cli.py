@@ -125,6 +125,11 @@ def options_argv(options: dict[str, Any]) -> list[str]:
     argv: list[str] = []
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
+        if key == "set" and (isinstance(value, str) or not isinstance(value, (list, tuple))
+                             or not all(isinstance(item, str) for item in value)):
+            raise EvoRnnError(f"set must be a list of FIELD=VALUE strings, e.g. set=['max_epochs=3'], got {value!r}")
+        if isinstance(value, (list, tuple)) and not value and key != "set":
+            raise EvoRnnError(f"{key} is empty; give at least one, or None for the default")
         if value is None or value is False:
             continue
         if value is True:

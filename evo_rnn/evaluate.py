@@ -13,6 +13,7 @@ import networkx as nx
 
 from evo_rnn import architectures, cell_graph, datafiles, presets, tasks
 from evo_rnn.cli import ArgumentParser, parse_options, whole_number
+from evo_rnn.errors import EvoRnnError
 from evo_rnn.cli import run as run_command
 from evo_rnn.presets import sample_configs
 from evo_rnn.results import EvalResult
@@ -106,10 +107,12 @@ def run(arch: str | os.PathLike | nx.DiGraph, task: str, *, preset: str = "quick
     if isinstance(arch, nx.DiGraph):
         cell_graph.validate(arch)
         graph, name = arch, "graph"
-    else:
+    elif isinstance(arch, (str, os.PathLike)):
         graph, name = architectures.resolve(arch), os.fspath(arch)
+    else:
+        raise EvoRnnError(f"arch must be a zoo name, a cell .json path or a networkx.DiGraph, got {arch!r}")
     args = parse_options(build_parser(), {"arch": name, "task": task, "preset": preset, "trials": trials,
-                                          "seed": seed, "set": list(set), "batched": batched,
+                                          "seed": seed, "set": set, "batched": batched,
                                           "data_dir": data_dir, "data_seed": data_seed, "quiet": not progress})
     return _trained(args, graph)[1]
 

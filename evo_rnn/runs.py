@@ -52,6 +52,10 @@ class RunFiles:
 
     def __init__(self, name: str, runs_dir: str | os.PathLike = "runs"):
         self.name = check_run_name(name)
+        found = next((p for p in (Path(runs_dir), *Path(runs_dir).parents) if p.exists()), None)
+        if found is not None and not found.is_dir():
+            raise EvoRnnError(f"the runs folder {runs_dir} cannot be made: {found} is a file; give --runs-dir a "
+                              "folder (made when missing)")
         self.root = Path(runs_dir) / name
         self.database = self.root / "search.sqlite"
         self.lock_file = self.root / "run.lock"

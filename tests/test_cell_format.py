@@ -66,6 +66,7 @@ def _doc(**changes):
         (json.dumps(_doc(nodes=[1])), "nodes[0] must be an object"),
         (json.dumps(_doc(nodes=[{"id": 3, "op": "x"}])), "'id' must be a string"),
         (json.dumps(_doc(nodes=[{"id": "x", "op": "eval"}])), "unknown op 'eval'"),
+        (json.dumps(_doc(nodes=[{"id": "x", "op": ["linear"]}])), "unknown op ['linear']"),
         (json.dumps(_doc(nodes=[{"id": "x", "op": "x", "code": "import os"}])), "must have exactly the keys"),
         (json.dumps(_doc(nodes=[{"id": "x", "op": "x"}, {"id": "x", "op": "x"}])), "duplicate node id"),
         (json.dumps(_doc(nodes=[{"id": f"n{i}", "op": "x"} for i in range(600)])), "over the limit"),

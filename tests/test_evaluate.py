@@ -65,3 +65,8 @@ def test_evaluate_from_python_gives_the_commands_results_for_a_name_or_a_graph()
         evaluate.run("gru", "memorize", trials=0)
     with pytest.raises(EvoRnnError, match="unknown task 'sums'"):
         evaluate.run("gru", "sums")
+    with pytest.raises(EvoRnnError, match="arch must be a zoo name, a cell .json path or a networkx.DiGraph, got 123"):
+        evaluate.run(123, "memorize")
+    for bad in (None, "max_epochs=1", [1]):
+        with pytest.raises(EvoRnnError, match="set must be a list of FIELD=VALUE strings"):
+            evaluate.run("gru", "memorize", set=bad)

@@ -145,6 +145,16 @@ BAD_NPZ = {
                         "is not a readable .npz of plain arrays"),
     "unknown option": (lambda tmp: _npz(tmp, "u", x=np.zeros((20, 5), int), y=np.zeros(20, int)) + "?unit=word",
                        "unknown option 'unit' after '?'; npz: takes none"),
+    "a single label": (lambda tmp: _npz(tmp, "s", x=np.zeros((20, 5), int), y=np.array(3)),
+                       "y is a single number; give one class per sequence"),
+    "no steps": (lambda tmp: _npz(tmp, "t", x=np.zeros((20, 0), int), y=np.zeros(20, int)),
+                 "x has shape (20, 0); it must be [n, T] int tokens or [n, T, d] float features with n, T and d"),
+    "no features": (lambda tmp: _npz(tmp, "d", x=np.zeros((20, 5, 0)), y=np.zeros(20, int)),
+                    "x has shape (20, 5, 0)"),
+    "splits that differ": (lambda tmp: _npz(tmp, "p", x=np.zeros((20, 5), int), y=np.zeros(20, int),
+                                            x_valid=np.zeros((4, 7, 2)), y_valid=np.zeros(4, int),
+                                            x_test=np.zeros((4, 5), int), y_test=np.zeros(4, int)),
+                           "the splits differ (x int64 (20, 5), x_valid float64 (4, 7, 2), x_test int64 (4, 5))"),
 }
 
 

@@ -68,4 +68,12 @@ def test_bad_input_raises_the_commands_one_line_error(tmp_path):
                            progress=False)
     with pytest.raises(EvoRnnError, match="invalid options for python -m evo_rnn.search: argument --top: expected a whole number >= 1, got 0"):
         evo_rnn.search.run(run="x", runs_dir=tmp_path / "runs", top=0, progress=False)
+    with pytest.raises(EvoRnnError, match="tasks is empty; give at least one"):
+        evo_rnn.search.run(tasks=[], run="x", runs_dir=tmp_path / "runs", progress=False)
+    with pytest.raises(EvoRnnError, match="set must be a list of FIELD=VALUE strings"):
+        evo_rnn.search.run(run="x", runs_dir=tmp_path / "runs", set=None, progress=False)
     assert not (tmp_path / "runs").exists()
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(EvoRnnError, match="afile is a file; give --runs-dir a folder"):
+        evo_rnn.search.run(run="x", runs_dir=tmp_path / "afile" / "runs", progress=False)
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -398,7 +398,7 @@ def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", prese
     options = {"tasks": tasks, "run": run, "preset": preset, "budget_minutes": budget_minutes,
                "max_candidates": max_candidates, "max_evaluations": max_evaluations, "workers": workers,
                "seed": seed, "runs_dir": runs_dir, "out": out, "top": top, "confirm_seeds": confirm_seeds,
-               "no_export": not export, "strategy": strategy, "data_dir": data_dir, "batched": batched, "set": list(set),
+               "no_export": not export, "strategy": strategy, "data_dir": data_dir, "batched": batched, "set": set,
                "quiet": True, **more}
     args = parse_options(build_parser(), options)
     quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())

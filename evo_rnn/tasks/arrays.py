@@ -79,13 +79,24 @@ class NpzTask(Task):
         for suffix in ("", "_valid", "_test"):
             if f"x{suffix}" in arrays:
                 self._check(arrays, suffix)
+        if given:  # the splits must be one kind of data: the same dtype kind, T and d
+            shapes = {key: (arrays[key].dtype.kind in "iu", arrays[key].shape[1:]) for key in ("x", "x_valid", "x_test")}
+            if len(set(shapes.values())) > 1:
+                listed = ", ".join(f"{key} {arrays[key].dtype} {arrays[key].shape}" for key in shapes)
+                raise self._fail(f"the splits differ ({listed}); x, x_valid and x_test need one dtype kind, the "
+                                 "same steps T and the same features d")
+            if {arrays[k].ndim for k in ("y", "y_valid", "y_test")} != {arrays["y"].ndim}:
+                raise self._fail("y, y_valid and y_test must all be a class per sequence [n] or all per step [n, T]")
         return arrays
 
     def _check(self, arrays: dict[str, np.ndarray], suffix: str) -> None:
         x, y = arrays[f"x{suffix}"], arrays[f"y{suffix}"]
         name = f"x{suffix}"
-        if x.ndim not in (2, 3) or len(x) == 0:
-            raise self._fail(f"{name} has shape {x.shape}; it must be [n, T] int tokens or [n, T, d] float features")
+        if x.ndim not in (2, 3) or 0 in x.shape:
+            raise self._fail(f"{name} has shape {x.shape}; it must be [n, T] int tokens or [n, T, d] float features "
+                             "with n, T and d at least 1")
+        if y.ndim == 0:
+            raise self._fail(f"y{suffix} is a single number; give one class per sequence [n] or per step [n, T]")
         if np.issubdtype(x.dtype, np.integer):
             if x.ndim != 2 or x.min() < 0:
                 raise self._fail(f"{name}: integer tokens must be [n, T] ids >= 0 (shape {x.shape}, "
