@@ -119,7 +119,7 @@ def test_the_readme_predict_example_on_xml_prints_what_it_says():
     said = re.search(r'`"(<[^`]+>)"` with `(model-xml\.keras)` prints `([^`.]+)\.\.\.`', README.read_text())
     assert said, "the README's XML example of evo_rnn.predict"
     text, model, start = said.groups()
-    result = run_module("evo_rnn.predict", f"saved_architectures/reference-quick-seed0/1-126c3db2/{model}", text,
+    result = run_module("evo_rnn.predict", f"saved_architectures/reference-quick-seed0/1-94c6576d/{model}", text,
                         timeout=180)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(start), result.stdout

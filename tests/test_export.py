@@ -5,6 +5,7 @@ exports a read-only run elsewhere without writing to it."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -64,8 +65,13 @@ def test_an_export_replaces_only_a_previous_export_of_the_same_run(searched, tmp
 
 
 def test_an_export_made_before_export_json_is_recognised_by_its_summaries(tmp_path):
-    reference = ROOT / "saved_architectures" / "reference-quick-seed0"
-    assert _export_of(reference) == ("default", None)  # exported as run default, then renamed
+    shipped = ROOT / "saved_architectures" / "reference-quick-seed0"
+    assert _export_of(shipped) == ("reference-quick-seed0", json.loads((shipped / "export.json").read_text())["run_id"])
+    legacy = tmp_path / "legacy"  # as exports were before export.json: summaries only
+    for folder in ("1-94c6576d", "2-126c3db2"):
+        (legacy / folder).mkdir(parents=True)
+        shutil.copyfile(shipped / folder / "summary.json", legacy / folder / "summary.json")
+    assert _export_of(legacy) == ("reference-quick-seed0", None)
     (tmp_path / "1-abc").mkdir()
     (tmp_path / "1-abc" / "summary.json").write_text(json.dumps({"run": "x"}))
     (tmp_path / "notes.txt").write_text("mine")

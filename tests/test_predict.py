@@ -16,7 +16,7 @@ from evo_rnn.errors import EvoRnnError
 from conftest import ROOT, run_module, stderr_lines
 
 
-EXPORTED = ROOT / "saved_architectures" / "reference-quick-seed0" / "1-126c3db2"
+EXPORTED = ROOT / "saved_architectures" / "reference-quick-seed0" / "1-94c6576d"
 
 
 class ScriptedModel(predict.StepModel):
