@@ -247,12 +247,11 @@ def run(cells: Sequence[str] | None = None, tasks: Sequence[str] | None = None, 
         EvoRnnError: bad input, with the command's one-line message.
         KeyboardInterrupt: after cancelling the workers; every finished evaluation is kept.
     """
-    options = {"run": run, "runs_dir": runs_dir, "preset": preset, "seed": seed, "cells": cells,
+    options = {"run": run, "runs_dir": runs_dir, "preset": preset, "seed": seed,
+               "cells": [cells] if isinstance(cells, str) else cells,
                "tasks": [tasks] if isinstance(tasks, str) else tasks, "trials": trials, "replicates": replicates,
                "confirm_seeds": confirm_seeds, "batched": batched, "workers": workers, "data_dir": data_dir,
                "set": set, **more}
-    if isinstance(cells, str):
-        options["cells"] = [cells]
     args = parse_options(build_parser(), options)
     with contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO()):
         return _ablate(args)[0]

@@ -277,12 +277,13 @@ def preset_key(preset: Preset) -> str:
     contents["batch_order"] = BATCH_ORDER
     contents["task_version"] = TASK_VERSION
     built_in = PRESETS.get(preset.name)
-    for field in LATER_FIELDS:
-        if built_in is not None and contents.get(field) == dataclasses.asdict(getattr(built_in, field)):
-            del contents[field]
-    for family in LATER_BUDGETS:
-        if built_in is not None and contents["budgets"].get(family) == built_in.budgets.get(family):
-            contents["budgets"].pop(family, None)
+    if built_in is not None:
+        for field in LATER_FIELDS:
+            if contents[field] == dataclasses.asdict(getattr(built_in, field)):
+                del contents[field]
+        for family in LATER_BUDGETS:
+            if contents["budgets"].get(family) == built_in.budgets.get(family):
+                contents["budgets"].pop(family, None)
     for field, renamed in preset_rules.LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
         old_names = {new: old for old, new in renamed.items()}
         if contents.get(field) in old_names:

@@ -271,10 +271,14 @@ class Evolution:
                 best = dataclasses.replace(best, param_budget=self.preset.budget(task))
         return self._bank_configs(task, n, [best] if best else [])
 
-    def _passes_filter(self, arch: str) -> bool:
-        """Whether some configuration of `arch` reached the memorization filter's threshold."""
-        best = self.scores.task_score(arch, self.config.filter_task)
-        return best is not None and best >= self.config.filter_threshold
+    def _needs_another_round(self, arch: str, task: str, is_baseline: bool) -> bool:
+        """Whether a seed cell gets the bank's next configurations on `task`: on the filter task
+        while none reached its threshold; on a scored task while none trained well (for the GRU,
+        while it has no positive score to divide by)."""
+        if task == self.config.filter_task:
+            best = self.scores.task_score(arch, task)
+            return best is None or best < self.config.filter_threshold
+        return not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None
 
     def _random_parents(self) -> list[str]:
         """The random-search baseline's parents: the seed cells (trained, so they pass their
@@ -301,8 +305,7 @@ class Evolution:
                          for config in self._bank_configs(task, n, offset=round_ * n)]
             yield from self._rungs(arch, {task: self._bank_configs(task, size, offset=round_ * size)
                                           for task in todo if task in self.tasks}, filtering)
-            todo = [task for task in todo if (not self._passes_filter(arch) if task == self.config.filter_task else (
-                not self.scores.has_baseline(task) if is_baseline else self.scores.task_score(arch, task) is None))]
+            todo = [task for task in todo if self._needs_another_round(arch, task, is_baseline)]
             if not todo:
                 break
         scored = [task for task in todo if task in self.tasks]
