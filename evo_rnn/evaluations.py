@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import heapq
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ from evo_rnn.tensorboard_logs import TensorBoardLog
 __all__ = ["Evaluations", "Request"]
 
 OnResult = Callable[[EvalResult], None]
-KeepRule = Callable[[CacheKey], bool]
+# The configurations of an architecture on a task (`HParams.to_json`) whose models are worth keeping.
+KeepRule = Callable[[str, str], Collection[str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +104,9 @@ class Evaluations:
         max_retries: how often a job whose worker died is tried again before its requests are
             recorded as failed.
         tensorboard: where every evaluation trained here is written as a run; None: nowhere.
-        keep: decides, once a result is recorded, whether a request's model is kept (default:
-            always).
+        keep: once a result is recorded, the configurations of its architecture on its task whose
+            models are worth keeping: its model is kept if its configuration is one of them, and
+            the kept models of the others are deleted (default: every model is kept).
         on_event: called with (kind, data) on "evaluation" (each result recorded), "job" (a
             job's results all recorded) and "retry" events.
     """
@@ -257,12 +259,15 @@ class Evaluations:
         if model_path is None or self.run_files is None:
             return
         path = Path(model_path)
-        if result.ok and path.is_file() and (self.keep is None or self.keep(key)):
+        worth = None if self.keep is None else set(self.keep(key.arch, key.task))
+        if result.ok and path.is_file() and (worth is None or key.hparams in worth):
             target = self.run_files.kept_model(key.arch, key.task, key.hparams)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         else:
             path.unlink(missing_ok=True)
+        if worth is not None:
+            self.run_files.drop_kept_models(key.arch, key.task, keeping=worth)
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self.on_event is not None:

@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,18 @@ class RunFiles:
 
     def kept_model(self, arch: str, task: str, hparams: str) -> Path:
         """Where the run keeps the trained model of `arch` on `task` with configuration `hparams`
-        (`HParams.to_json`) and the run's seed: kept when it was the best so far."""
-        name = tasks.identity(task)  # a user's file by its content; ':', '?', '&' and '=' kept out of the name
-        return self.models / arch / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{hashlib.sha256(hparams.encode()).hexdigest()[:12]}.keras"
+        (`HParams.to_json`) and the run's seed (kept while it could be the architecture's best)."""
+        return self.models / arch / f"{_model_prefix(task)}-{hashlib.sha256(hparams.encode()).hexdigest()[:12]}.keras"
+
+    def drop_kept_models(self, arch: str, task: str, keeping: Collection[str]) -> None:
+        """Deletes the kept models of `arch` on `task` (models the run wrote) except those of the
+        configurations in `keeping`."""
+        folder = self.models / arch
+        wanted = {self.kept_model(arch, task, config) for config in keeping}
+        name = re.compile(re.escape(_model_prefix(task)) + r"-[0-9a-f]{12}\.keras")
+        for path in folder.glob("*.keras") if folder.is_dir() else ():
+            if name.fullmatch(path.name) and path not in wanted:
+                path.unlink(missing_ok=True)
 
     def new_pending_model(self) -> Path:
         """A fresh path for the model of an evaluation about to start."""
@@ -91,6 +100,12 @@ class RunFiles:
         """Deletes the models of evaluations that a stopped process left in flight."""
         for stale in self.pending.glob("*.keras"):
             stale.unlink()
+
+
+def _model_prefix(task: str) -> str:
+    """A kept model's file name before its configuration's hash: the task, a user's file by its
+    content (':', '?', '&' and '=' kept out of the name)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", tasks.identity(task))
 
 
 @dataclasses.dataclass(frozen=True)

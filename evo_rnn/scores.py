@@ -142,13 +142,17 @@ class Scores:
         return self.store.scores_by_config(arch, tasks.identity(task), preset_key or self.preset_key, self.seed,
                                            replicates)
 
-    def best_config(self, arch: str, task: str) -> str | None:
-        """The configuration (`HParams.to_json`) with the best mean score over its seeds
-        (ties to the smaller text, not to the order workers finished in); None if no run went well."""
+    def ranked_configs(self, arch: str, task: str) -> list[str]:
+        """`arch`'s configurations on `task` (`HParams.to_json`), best mean score over their seeds
+        first (ties to the smaller text, not to the order workers finished in); [] if no run went well."""
         scores = self.config_scores(arch, task)
         if all(s is None for seeds in scores.values() for s in seeds.values()):
-            return None
-        return min(scores, key=lambda config: (-_mean(scores[config]), config))
+            return []
+        return sorted(scores, key=lambda config: (-_mean(scores[config]), config))
+
+    def best_config(self, arch: str, task: str) -> str | None:
+        """The first of `ranked_configs`; None if no run went well."""
+        return next(iter(self.ranked_configs(arch, task)), None)
 
     def task_score(self, arch: str, task: str) -> float | None:
         """The architecture's best score on `task`: its best configuration's mean validation score

@@ -127,12 +127,30 @@ class SavesModels(FakeEvaluator):
 def test_models_are_kept_by_the_drivers_rule_and_the_others_deleted(store, tmp_path):
     files = RunFiles("tiny", tmp_path / "runs")
     asked = requests(store, count=3, keep_model=True)
-    kept_first = asked[0].key
-    service = Evaluations(store, InlineExecutor(SavesModels()), run_files=files, keep=lambda key: key == kept_first)
+    first, second, third = (request.key for request in asked)
+    worth = {first.hparams}  # the driver's rule: what is worth keeping, asked after each result
+
+    def rule(arch, task):
+        assert (arch, task) == (first.arch, first.task)
+        return worth
+
+    service = Evaluations(store, InlineExecutor(SavesModels()), run_files=files, keep=rule)
     service.run(asked)
     kept = sorted(files.models.rglob("*.keras"))
-    assert kept == [files.kept_model(kept_first.arch, kept_first.task, kept_first.hparams)]
+    assert kept == [files.kept_model(first.arch, first.task, first.hparams)]
     assert not list(files.pending.glob("*.keras"))  # the two the rule refused are gone
+    # The rule changes its mind: the first is no longer worth keeping and is deleted, the one just
+    # trained is kept; a model of another task, and a file the run did not write, are left alone.
+    other_task = files.kept_model(first.arch, "xml", first.hparams)
+    other_task.write_text("a model of another task")
+    users = files.models / first.arch / "notes.txt"
+    users.write_text("the user's")
+    worth = {third.hparams}
+    Evaluations(store, InlineExecutor(SavesModels()), run_files=files, keep=rule).run(
+        [dataclasses.replace(asked[2], retrain=True)])
+    assert sorted(files.models.rglob("*.keras")) == sorted([files.kept_model(third.arch, third.task, third.hparams),
+                                                            other_task])
+    assert users.read_text() == "the user's" and second.hparams not in worth
 
 
 def test_retrain_trains_a_cached_request_again_and_keeps_the_first_record(store, tmp_path):

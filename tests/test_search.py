@@ -19,6 +19,7 @@ from evo_rnn.executors import BatchedJob, WorkerLostError
 from evo_rnn.hparams import HParams
 from evo_rnn.presets import preset_key
 from evo_rnn.results import CacheKey, EvalResult, Status
+from evo_rnn.runs import RunFiles
 from evo_rnn.scores import BaselineError, Scores
 from evo_rnn.seeds import confirm_seeds, replicate_seed
 from evo_rnn.search.evolution import Evolution, SearchError
@@ -600,6 +601,40 @@ def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_o
         for task in ("arith", "xml"):
             means = [sum(s.values()) / len(s) for (a, t, _), s in runs.items() if a == arch and t == task]
             assert scores.task_score(arch, task) == pytest.approx(max(means))
+
+
+class NoisySaver(NoisyEvaluator):
+    """`NoisyEvaluator` that writes a file where a job asks for its model, as training does."""
+
+    def __call__(self, job):
+        if job.model_path is not None:
+            with open(job.model_path, "w") as model:
+                model.write(f"{job.arch} {job.task} {job.hparams} {job.seed}")
+        return super().__call__(job)
+
+
+def test_the_best_configurations_model_is_kept_whatever_the_replicate_seeds_did(store, tmp_path):
+    # Replicate seeds move configurations' means (+-10% per seed here), so a configuration whose
+    # model was not the best when it trained can become the best later; the export needs its model.
+    preset = search_preset(reevaluate_probability=0.5)
+    files = RunFiles("tiny", tmp_path / "runs")
+    run_search(store, preset, NoisySaver(), seed=3, max_candidates=6, run_files=files)
+    store.add_architecture(architectures.get("gru"), "zoo:gru")  # as the search does: Scores only reads
+    scores = Scores(store, preset, 3)
+    flipped = 0
+    for arch in {row["arch"] for row in store.evaluations()}:
+        for task in ("arith", "xml"):
+            ranked = scores.ranked_configs(arch, task)
+            if not ranked:
+                continue
+            best = files.kept_model(arch, task, ranked[0])
+            assert best.is_file() and best.read_text().endswith(" 3"), (arch, task)  # the run seed's model
+            by_seed = scores.config_scores(arch, task)
+            flipped += ranked[0] != max(by_seed, key=lambda config: by_seed[config].get(3) or 0.0)
+            kept = list((files.models / arch).glob(f"{task}-*.keras"))
+            assert len(kept) <= (len(ranked) if arch == scores.baseline_arch else 2)
+    assert flipped  # replicate seeds made some configuration the best that was not the best on the run's seed
+    assert not list(files.pending.glob("*.keras"))
 
 
 @pytest.mark.parametrize("margin", [0.0, 0.9])

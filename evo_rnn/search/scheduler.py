@@ -15,7 +15,7 @@ from typing import Any
 
 from evo_rnn.evaluations import Evaluations, Request
 from evo_rnn.executors import Executor
-from evo_rnn.results import CacheKey, EvalResult
+from evo_rnn.results import EvalResult
 from evo_rnn.runs import RunFiles
 from evo_rnn.seeds import confirm_seeds
 from evo_rnn.tensorboard_logs import TensorBoardLog
@@ -77,7 +77,7 @@ class Scheduler:
         self.budget_seconds, self.max_evaluations, self.run_files = budget_seconds, max_evaluations, run_files
         self.on_event, self.clock = on_event, clock
         self.evaluations = Evaluations(self.store, executor, data_dir, run_files, members_per_job, max_retries,
-                                       tensorboard, keep=self._is_best, on_event=self._on_evaluation_event)
+                                       tensorboard, keep=self._may_become_best, on_event=self._on_evaluation_event)
         self._running: dict[int, _Running] = {}
         self._started = clock()
         self._elapsed_before = float(self.store.get_meta("elapsed_seconds", 0.0))
@@ -149,10 +149,16 @@ class Scheduler:
                        self._rung if request.brief else self.preset, keep_model=not request.brief and not replicate,
                        phase=phase, group=step)
 
-    def _is_best(self, key: CacheKey) -> bool:
-        """A recorded configuration's model is kept when it is now its architecture's best on the
-        task, as `Scores.best_config` (the export's choice, ties included) says."""
-        return self.evolution.scores.best_config(key.arch, key.task) == key.hparams
+    def _may_become_best(self, arch: str, task: str) -> list[str]:
+        """The configurations of `arch` on `task` whose models are kept: those that may become its
+        best (`Scores.ranked_configs`), so that the export finds the best one's model.
+
+        A cell's replicate seeds train its best configuration alone, so only the best one's mean
+        moves: when it falls, the second becomes the best, and one below the second never can.
+        The GRU also trains the configurations it is paired with on replicate seeds, so any of
+        its configurations may rise: all are kept (they are the bank's, a bounded number)."""
+        ranked = self.evolution.scores.ranked_configs(arch, task)
+        return ranked if arch == self.evolution.scores.baseline_arch else ranked[:2]
 
     def _on_evaluation_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "job":
