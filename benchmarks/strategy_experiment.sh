@@ -6,7 +6,8 @@
 # filter (no halving), so that a child costs about four evaluations; a budget of BUDGET
 # evaluations per run (filter runs and replicates count, the confirmation does not); run seeds
 # 1-5 for both strategies; each run's best cell, the GRU and the LSTM confirmed on CONFIRM
-# fresh seeds (8; the first experiment, benchmarks/results/strategies/, used 3). Both strategies share everything but the parent rule. (A first design with one
+# fresh seeds (8; the first experiment, benchmarks/results/strategies/, used 3). Both
+# strategies share everything but the parent rule. (A first design with one
 # configuration per task and filter was stopped after its first run, before any comparison:
 # 18 of its 19 children died at the filter, for both strategies alike, since the one inherited
 # memorization configuration rarely suits a child; benchmarks/results/strategies-design1/.)

@@ -84,10 +84,9 @@ class RunFiles:
     def drop_kept_models(self, arch: str, task: str, keeping: Collection[str]) -> None:
         """Deletes the kept models of `arch` on `task` (models the run wrote) except those of the
         configurations in `keeping`."""
-        folder = self.models / arch
         wanted = {self.kept_model(arch, task, config) for config in keeping}
         name = re.compile(re.escape(_model_prefix(task)) + r"-[0-9a-f]{12}\.keras")
-        for path in folder.glob("*.keras") if folder.is_dir() else ():
+        for path in (self.models / arch).glob("*.keras"):  # none when the folder does not exist
             if name.fullmatch(path.name) and path not in wanted:
                 path.unlink(missing_ok=True)
 
