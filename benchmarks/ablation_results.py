@@ -9,7 +9,7 @@ Their rules, kept here as they were: per replicate the best validation score ove
 that trained and the test score at that config, mean and spread over replicates; the best
 config is the best mean over replicates (a failed replicate counts 0); the confirmation's test
 scores of that config with a 95% t interval. New ablations are runs (`python -m evo_rnn.ablation
---run NAME`), scored by `evo_rnn.comparison`.
+--run NAME`), scored by `evo_rnn.scoring.tables`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import json
 import statistics
 from pathlib import Path
 
-from evo_rnn import stats
-from evo_rnn.comparison import PAPER_TABLE_1, separation
+from evo_rnn.scoring import statistics as stats
+from evo_rnn.scoring.tables import PAPER_TABLE_1, separation
 
 RowKey = tuple[str, str, int, int, str]  # (cell, task, trial, replicate or confirmation seed, phase)
 

@@ -22,9 +22,11 @@ import json
 import statistics
 from pathlib import Path
 
-from evo_rnn import architectures, cell_format, presets
-from evo_rnn.hparams import HParams
-from evo_rnn.executors import EvalJob, LocalPoolExecutor
+from evo_rnn.cells import zoo
+from evo_rnn.cells import file_format
+from evo_rnn.training import presets
+from evo_rnn.training.hyperparameters import HParams
+from evo_rnn.runs.executors import Job, LocalPoolExecutor
 
 CELLS = ("tanh", "lstm", "lstm_f", "gru")
 
@@ -47,18 +49,18 @@ CONFIGS = (
 )
 
 
-def jobs_for(scale: str, replicates: int) -> list[tuple[dict, EvalJob]]:
+def jobs_for(scale: str, replicates: int) -> list[tuple[dict, Job]]:
     """Every cell x config x replicate; replicate r of config i trains with seed i + r * len(CONFIGS)."""
     preset = presets.with_overrides(presets.get("quick"), SCALES[scale])
     jobs = []
     for replicate in range(replicates):
         for cell in CELLS:
-            graph = cell_format.dumps(architectures.get(cell))
+            graph = file_format.dumps(zoo.get(cell))
             for index, config in enumerate(CONFIGS):
                 hparams = HParams(param_budget=preset.budget("arith"), **config)
                 seed = index + replicate * len(CONFIGS)
                 key = {"scale": scale, "cell": cell, "config": index, "seed": seed}
-                jobs.append((key, EvalJob(cell, graph, "arith", hparams.to_json(), seed, preset)))
+                jobs.append((key, Job(cell, graph, "arith", (hparams.to_json(),), (seed,), preset)))
     return jobs
 
 
@@ -117,7 +119,7 @@ def main() -> None:
         futures = {pool.submit(job): key for key, job in pending}
         with out.open("a") as handle:
             for future in concurrent.futures.as_completed(futures):
-                result = future.result()
+                (result,) = future.result()
                 row = {**futures[future], "valid_score": result.valid_score, "epochs": result.epochs,
                        "seconds": result.seconds, "status": str(result.status)}
                 rows.append(row)

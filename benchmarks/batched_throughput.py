@@ -1,5 +1,5 @@
-"""Quick evaluations per minute: solo evaluations (`evo_rnn.train.evaluate`, one Keras model per
-evaluation) against batched ones (`evo_rnn.batched.evaluate_batched`, P
+"""Quick evaluations per minute: solo evaluations (`evo_rnn.training.fit_engine.evaluate`, one Keras model per
+evaluation) against batched ones (`evo_rnn.training.batched_engine.evaluate_batched`, P
 members per compiled program), the same configurations and seeds in the same run.
 
     python benchmarks/batched_throughput.py --backend jax --batched 8 --evaluations 16
@@ -41,9 +41,10 @@ def main() -> None:
     import keras
 
     import evo_rnn  # noqa: F401
-    from evo_rnn import presets, train
-    from evo_rnn.batched import evaluate_batched
-    from evo_rnn.hparams import pack_by_shape
+    from evo_rnn.training import presets
+    from evo_rnn.training import fit_engine
+    from evo_rnn.training.batched_engine import evaluate_batched
+    from evo_rnn.training.hyperparameters import pack_by_shape
 
     if keras.backend.backend() != args.backend:
         sys.exit(f"KERAS_BACKEND is {keras.backend.backend()!r}; run with --backend {keras.backend.backend()}")
@@ -81,8 +82,8 @@ def main() -> None:
     print(f"backend {args.backend}, device {device}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"task {args.task}, {args.evaluations} evaluations, batched {args.batched}", flush=True)
     if not args.skip_solo:
-        timed("solo (train.evaluate)",
-              lambda: [train.evaluate("gru", args.task, c, seed=s, preset=preset) for c, s in zip(configs, seeds)])
+        timed("solo (fit_engine.evaluate)",
+              lambda: [fit_engine.evaluate("gru", args.task, c, seed=s, preset=preset) for c, s in zip(configs, seeds)])
     if args.solo_engine:
         timed("engine, P = 1", batched(1))
     timed(f"batched, P = {args.batched}", batched(args.batched))
@@ -92,7 +93,7 @@ def main() -> None:
                                      "evaluations": args.evaluations, "task": args.task, "seed": args.seed,
                                      "set": args.set, "rows": rows}, sort_keys=True) + "\n")
     if not args.skip_solo:
-        ratio = rows[f"batched, P = {args.batched}"]["per_minute"] / rows["solo (train.evaluate)"]["per_minute"]
+        ratio = rows[f"batched, P = {args.batched}"]["per_minute"] / rows["solo (fit_engine.evaluate)"]["per_minute"]
         print(f"ratio {ratio:.2f}")
 
 

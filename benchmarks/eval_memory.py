@@ -14,8 +14,9 @@ import argparse
 import resource
 import time
 
-from evo_rnn import presets, train
-from evo_rnn.hparams import HParams
+from evo_rnn.training import presets
+from evo_rnn.training import fit_engine
+from evo_rnn.training.hyperparameters import HParams
 
 
 def rss_mb() -> float:
@@ -39,7 +40,7 @@ def main() -> None:
     readings = []
     start = time.perf_counter()
     for i in range(args.n):
-        result = train.evaluate(args.cell, args.task, config, seed=i, preset=preset)
+        result = fit_engine.evaluate(args.cell, args.task, config, seed=i, preset=preset)
         readings.append(rss_mb())
         print(f"evaluation {i + 1:3d}: {result.status} score {result.valid_score:.3f}  RSS {readings[-1]:8.1f} MB",
               flush=True)

@@ -20,18 +20,21 @@ import random
 import time
 
 
-from evo_rnn import architectures, cell_format, hparams, presets  # noqa: E402
-from evo_rnn.executors import EvalJob, LocalPoolExecutor  # noqa: E402
+from evo_rnn.cells import zoo
+from evo_rnn.cells import file_format
+from evo_rnn.training import hyperparameters
+from evo_rnn.training import presets  # noqa: E402
+from evo_rnn.runs.executors import Job, LocalPoolExecutor  # noqa: E402
 
 
-def make_jobs(task: str, count: int, seed: int, preset: presets.Preset) -> list[EvalJob]:
+def make_jobs(task: str, count: int, seed: int, preset: presets.Preset) -> list[Job]:
     rng = random.Random(seed)
-    graph = cell_format.dumps(architectures.get("gru"))
-    configs = [hparams.sample(rng, preset.budget(task), max_layers=1) for _ in range(count)]
-    return [EvalJob("gru", graph, task, c.to_json(), seed, preset) for c in configs]
+    graph = file_format.dumps(zoo.get("gru"))
+    configs = [hyperparameters.sample(rng, preset.budget(task), max_layers=1) for _ in range(count)]
+    return [Job("gru", graph, task, (c.to_json(),), (seed,), preset) for c in configs]
 
 
-def timed(executor, jobs: list[EvalJob], warmup: list[EvalJob]) -> float:
+def timed(executor, jobs: list[Job], warmup: list[Job]) -> float:
     """Seconds to run `jobs`, after one warm-up job per worker."""
     for future in [executor.submit(job) for job in warmup[: executor.workers]]:
         future.result()
@@ -64,7 +67,7 @@ def main() -> None:
               flush=True)
         if args.no_ray:
             continue
-        from evo_rnn.ray_executor import RayExecutor
+        from evo_rnn.runs.ray_executor import RayExecutor
 
         ray_executor = RayExecutor(workers=workers, cpus_per_eval=cores / workers, num_cpus=cores)
         seconds = timed(ray_executor, jobs, warmup)

@@ -22,8 +22,11 @@ from pathlib import Path
 
 from scipy import stats
 
-from evo_rnn import architectures, cell_format, mutate, presets
-from evo_rnn.executors import EvalJob, LocalPoolExecutor
+from evo_rnn.cells import zoo
+from evo_rnn.cells import file_format
+from evo_rnn.cells import mutation
+from evo_rnn.training import presets
+from evo_rnn.runs.executors import Job, LocalPoolExecutor
 
 PARENTS = ("lstm", "gru")
 BUCKETS = ((1, 1), (2, 2), (3, 5), (6, 1000))
@@ -35,9 +38,9 @@ def children(rate: float, count: int, seed: int) -> list[dict]:
     for index in range(count):
         parent = PARENTS[index % len(PARENTS)]
         rng = random.Random(f"{seed}:{rate}:{index}")
-        child, applied = mutate.mutate(architectures.get(parent), rng, max_rate=rate)
+        child, applied = mutation.mutate(zoo.get(parent), rng, max_rate=rate)
         out.append({"rate": rate, "child": index, "parent": parent, "mutations": len(applied),
-                    "graph": cell_format.dumps(child)})
+                    "graph": file_format.dumps(child)})
     return out
 
 
@@ -86,13 +89,13 @@ def main() -> None:
         futures = {}
         for child in pending:
             for config in configs:
-                job = EvalJob(f"child-{child['rate']}-{child['child']}", child["graph"], search.filter_task,
-                              config.to_json(), args.seed, preset)
+                job = Job(f"child-{child['rate']}-{child['child']}", child["graph"], search.filter_task,
+                          (config.to_json(),), (args.seed,), preset)
                 futures[pool.submit(job)] = child
         scores: dict[tuple, list[float]] = {}
         with out.open("a") as handle:
             for future in concurrent.futures.as_completed(futures):
-                child, result = futures[future], future.result()
+                child, (result,) = futures[future], future.result()
                 key = (child["rate"], child["child"])
                 scores.setdefault(key, []).append(result.valid_score if result.ok else 0.0)
                 if len(scores[key]) == len(configs):

@@ -1,35 +1,8 @@
-"""`python -m evo_rnn.render CELL -o OUT.{png,svg,dot}`: draw a zoo cell or a cell file."""
+"""`python -m evo_rnn.render`: the command in `evo_rnn.commands.render`."""
 
-from __future__ import annotations
-
-import argparse
-
-from evo_rnn import architectures
-from evo_rnn.cli import ArgumentParser, run
-from evo_rnn.diagram import write_diagram
+from evo_rnn.commands.render import main
 
 __all__ = ["main"]
-
-
-def _job(args: argparse.Namespace) -> None:
-    graph = architectures.resolve(args.cell)
-    print(write_diagram(graph, args.output, title=args.title))
-
-
-def build_parser() -> ArgumentParser:
-    """The command line's parser."""
-    parser = ArgumentParser(prog="python -m evo_rnn.render", description="Draw a cell graph.")
-    parser.add_argument("cell", help=f"a zoo name ({', '.join(architectures.names())}) or a cell .json file (required)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="the file to write: .png, .svg (both need Graphviz's dot) or .dot (required)")
-    parser.add_argument("--title", default=None, help="the caption (default: the cell's name)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input)."""
-    return run(build_parser(), _job, argv)
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,51 +1,8 @@
-"""`python -m evo_rnn.write_zoo DIR`: write every zoo cell as `<name>.json` and `<name>.png`."""
+"""`python -m evo_rnn.write_zoo`: the command in `evo_rnn.commands.write_zoo`."""
 
-from __future__ import annotations
+from evo_rnn.commands.write_zoo import main
 
-import argparse
-import os
-from pathlib import Path
-
-from evo_rnn import architectures, cell_format, diagram
-
-__all__ = ["write_zoo", "main"]
-
-
-def write_zoo(directory: str | os.PathLike, diagrams: bool = True) -> list[Path]:
-    """Writes `<name>.json` (and `<name>.png` when `diagrams`) for every zoo cell."""
-    directory = Path(directory)
-    written = []
-    for name in architectures.names():
-        graph = architectures.get(name)
-        written.append(cell_format.save(graph, directory / f"{name}.json"))
-        if diagrams:
-            written.append(diagram.write_diagram(graph, directory / f"{name}.png"))
-    return written
-
-
-def build_parser():
-    """The command line's parser."""
-    from evo_rnn.cli import ArgumentParser
-
-    parser = ArgumentParser(prog="python -m evo_rnn.write_zoo", description="Write the zoo cells as JSON + PNG.")
-    parser.add_argument("directory", help="where to write <name>.json and <name>.png (required)")
-    parser.add_argument("--no-diagrams", action="store_true",
-                        help="write the JSON files only (default: JSON and PNG diagrams)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input)."""
-    from evo_rnn.cli import run
-
-    parser = build_parser()
-
-    def job(args: argparse.Namespace) -> None:
-        for path in write_zoo(args.directory, diagrams=not args.no_diagrams):
-            print(path)
-
-    return run(parser, job, argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

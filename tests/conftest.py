@@ -21,15 +21,17 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # evo_rnn itself sets TensorFlow's C++ log level
 
-from evo_rnn import architectures, cell_format, presets  # noqa: E402 (after the backend is chosen)
-from evo_rnn.cell_hash import same_architecture, structural_hash  # noqa: E402
-from evo_rnn.executors import BatchedJob, EvalJob, InlineExecutor  # noqa: E402
-from evo_rnn.hparams import HParams  # noqa: E402
-from evo_rnn.results import EvalResult, Status  # noqa: E402
-from evo_rnn.runs import RunFiles, RunSettings  # noqa: E402
+from evo_rnn.cells import zoo
+from evo_rnn.cells import file_format
+from evo_rnn.training import presets  # noqa: E402 (after the backend is chosen)
+from evo_rnn.cells.hashing import same_architecture, structural_hash  # noqa: E402
+from evo_rnn.runs.executors import InlineExecutor, Job  # noqa: E402
+from evo_rnn.training.hyperparameters import HParams  # noqa: E402
+from evo_rnn.training.results import EvalResult, Status  # noqa: E402
+from evo_rnn.runs.run import RunFiles, RunSettings  # noqa: E402
 from evo_rnn.search.evolution import Evolution  # noqa: E402
 from evo_rnn.search.scheduler import Scheduler  # noqa: E402
-from evo_rnn.store import Store  # noqa: E402
+from evo_rnn.runs.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared datasets (Penn Treebank, music); CI sets EVO_RNN_REQUIRE_DATA=1 so that their
@@ -97,36 +99,74 @@ def search_preset(**search_fields) -> presets.Preset:
     return presets.with_overrides(presets.get("quick"), [f"search.{k}={v}" for k, v in fields.items()])
 
 
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One member of a `Job` as a fake evaluator sees it: one configuration and seed."""
+
+    arch: str
+    graph: str
+    task: str
+    hparams: str
+    seed: int
+    preset: presets.Preset
+    data_dir: str | None
+    model_path: str | None
+
+
+def members(job: Job) -> list[Member]:
+    return [Member(job.arch, job.graph, job.task, h, s, job.preset, job.data_dir, m)
+            for h, s, m in zip(job.hparams, job.seeds, job.model_paths)]
+
+
 class FakeEvaluator:
     """Scores a cell from its structure: the zoo's GRU and LSTM get fixed scores, any other
-    cell a pseudo-random quality per task; a learning rate below 1 costs 10%. Logs every call."""
+    cell a pseudo-random quality per task; a learning rate below 1 costs 10%. Logs every call
+    (`calls`: one per member; `jobs`: the jobs of several members). A job gets one result per
+    member, as `training.evaluate` gives; subclasses change `one`, the result of one member."""
 
     def __init__(self, fail=None):
         self.calls: list[tuple] = []
-        self.jobs: list[BatchedJob] = []
-        self.fail = fail or (lambda job: None)
+        self.jobs: list[Job] = []
+        self.fail = fail or (lambda member: None)
 
     def quality(self, graph, task: str) -> float:
         for name, scores in BASE_SCORES.items():
-            if same_architecture(graph, architectures.get(name)):
+            if same_architecture(graph, zoo.get(name)):
                 return scores[task]
         return random.Random(structural_hash(graph) + task).uniform(0.0, 0.8)
 
-    def __call__(self, job):
-        if isinstance(job, BatchedJob):  # one result per member, as evaluate_batched
+    def __call__(self, job: Job) -> list[EvalResult]:
+        if len(job.seeds) > 1:
             self.jobs.append(job)
-            return [self(EvalJob(job.arch, job.graph, job.task, config, seed, job.preset, job.data_dir))
-                    for config, seed in zip(job.hparams, job.seeds)]
+        return [self.one(member) for member in members(job)]
+
+    def one(self, job: Member) -> EvalResult:
         self.calls.append((job.arch, job.task, job.hparams, job.seed))
         status = self.fail(job)
         config = HParams.from_dict(json.loads(job.hparams))
         if status is not None:
             return EvalResult(status=status, task=job.task, preset=job.preset.name, seed=job.seed,
                               hparams=config.to_dict())
-        score = self.quality(cell_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
+        score = self.quality(file_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
         return EvalResult(status=Status.OK, task=job.task, preset=job.preset.name, seed=job.seed,
                           hparams=config.to_dict(), valid_score=score, test_score=score * 0.95, seconds=0.01,
                           valid_metrics={"score": score, "nll": 1.0 - score})  # a loss that falls as the score rises
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh run database."""
+    with Store(tmp_path / "search.sqlite") as opened:
+        yield opened
+
+
+def best_by_task(store, arch, preset) -> dict[str, float]:
+    """Best ok validation score per task, read straight from the evaluations table."""
+    best: dict[str, float] = {}
+    for row in store.evaluations(arch=arch):
+        if row["status"] == "ok":
+            best[row["task"]] = max(best.get(row["task"], 0.0), row["valid_score"])
+    return best
 
 
 def make_search(store, preset, evaluate=None, seed=0, mutate=None, max_candidates=None, **kwargs) -> Scheduler:
@@ -153,10 +193,8 @@ TINY_TRAINING = ["max_epochs=1", "arith.n_train=128", "arith.n_valid=32", "arith
 class SeededFake(FakeEvaluator):
     """The fake evaluator with seed noise: the same cell and config score differently per seed."""
 
-    def __call__(self, job):
-        result = super().__call__(job)
-        if isinstance(result, list):
-            return result
+    def one(self, job: Member) -> EvalResult:
+        result = super().one(job)
         noise = random.Random(f"{job.seed}:{job.arch}").uniform(-0.05, 0.05)
         return dataclasses.replace(result, valid_score=result.valid_score + noise, test_score=result.test_score + noise)
 
@@ -254,3 +292,57 @@ def tree(folder: Path) -> list[str]:
 
 def quiet(_: str) -> None:
     """A log function that says nothing."""
+
+
+class ConfigSeedFake(FakeEvaluator):
+    """The fake evaluator whose scores move with the configuration and the seed, so that the best
+    configuration by one seed and by the mean over seeds can differ."""
+
+    def one(self, job):
+        result = super().one(job)
+        noise = random.Random(f"{job.seed}:{job.hparams}:{job.arch}").uniform(-0.2, 0.2)
+        return dataclasses.replace(result, valid_score=result.valid_score + noise,
+                                   test_score=result.test_score + noise / 2)
+
+
+class CurvedFake(FakeEvaluator):
+    """`FakeEvaluator` whose results have a learning curve rising to their score."""
+
+    def one(self, job):
+        result = super().one(job)
+        if not result.ok:
+            return result
+        curve = [{"epoch": e, "loss": 3.0 / e, "val_score": result.valid_score * e / 4, "learning_rate": 1.0}
+                 for e in range(1, 5)]
+        return dataclasses.replace(result, curve=curve, epochs=4)
+
+
+class SavesModels(FakeEvaluator):
+    """The fake evaluator that writes a file where a job asks for its model."""
+
+    def one(self, job):
+        if job.model_path is not None:
+            with open(job.model_path, "w") as model:
+                model.write("a model")
+        return super().one(job)
+
+
+class NoisyEvaluator(FakeEvaluator):
+    """`FakeEvaluator` with a seed-dependent draw of +-10% per configuration."""
+
+    def one(self, job):
+        result = super().one(job)
+        if not result.ok:
+            return result
+        noise = random.Random(f"{job.hparams}:{job.seed}").uniform(0.9, 1.1)
+        return dataclasses.replace(result, valid_score=result.valid_score * noise, test_score=result.test_score * noise)
+
+
+class NoisySaver(NoisyEvaluator):
+    """`NoisyEvaluator` that writes a file where a job asks for its model, as training does."""
+
+    def one(self, job):
+        if job.model_path is not None:
+            with open(job.model_path, "w") as model:
+                model.write(f"{job.arch} {job.task} {job.hparams} {job.seed}")
+        return super().one(job)

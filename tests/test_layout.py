@@ -15,32 +15,14 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "evo_rnn"
 
-# Each module's floor: a module may import its own floor and those below, never above. A new
-# module must be given a floor here (the test fails until it is).
-FLOORS: dict[str, int] = {
-    # plain facts and process set-up, no evo_rnn imports of substance
-    "evo_rnn.errors": 0, "evo_rnn.ops": 0, "evo_rnn.atomic_files": 0, "evo_rnn.backend": 0, "evo_rnn.cli": 0,
-    "evo_rnn.stats": 0, "evo_rnn.run_lock": 0, "evo_rnn.preset_rules": 0, "evo_rnn.seeds": 0,
-    "evo_rnn.tensorboard_logs": 2,  # evaluations as TensorBoard runs
-    # cells, files, results
-    "evo_rnn.cell_graph": 1, "evo_rnn.safe_pickle": 1, "evo_rnn.datafiles": 1, "evo_rnn.results": 1,
-    "evo_rnn.cell_hash": 2, "evo_rnn.cell_format": 2, "evo_rnn.architectures": 2, "evo_rnn.hparams": 2,
-    "evo_rnn.diagram": 2, "evo_rnn.tasks": 2, "evo_rnn.interop": 2,
-    # layers, presets, mutation, the run database
-    "evo_rnn.layers": 3, "evo_rnn.presets": 3, "evo_rnn.mutate": 3, "evo_rnn.store": 3, "evo_rnn": 3,
-    # one evaluation; a run's files and settings; the paper's scores
-    "evo_rnn.train": 4, "evo_rnn.runs": 4, "evo_rnn.scores": 4,
-    # many evaluations in one program; where evaluations run; the export; the paper's algorithm
-    "evo_rnn.batched": 5, "evo_rnn.engines": 5, "evo_rnn.comparison": 5, "evo_rnn.executors": 5, "evo_rnn.evaluations": 5, "evo_rnn.ray_executor": 5, "evo_rnn.export": 5, "evo_rnn.report": 5, "evo_rnn.search.evolution": 5,
-    "evo_rnn.strategies": 5,  # search strategies compared over runs (read by the report)
-    # the scheduler; using an exported model
-    "evo_rnn.search.scheduler": 6, "evo_rnn.predict": 6, "evo_rnn.confirm": 6,
-    "evo_rnn.search.progress": 7, "evo_rnn.search": 7,
-    # command lines
-    "evo_rnn.evaluate": 8, "evo_rnn.ablation": 8, "evo_rnn.render": 8, "evo_rnn.demo": 8, "evo_rnn.write_zoo": 8,
-    "evo_rnn.tasks.__main__": 8, "evo_rnn.search.__main__": 8,
-    "evo_rnn.interop.__main__": 8,
-}
+# The packages from the ground up: a package imports its own modules and the packages below it,
+# never one above. A new package must be given its place here (the test fails until it is).
+LAYERS = ["core", "cells", "layers", "tasks", "interop", "training", "runs", "scoring", "views", "search",
+          "commands"]
+# Entry points sit above every package and are imported by nothing of the package: `evo_rnn`
+# itself (the facade a user imports), the command shims `evo_rnn/<command>.py` and every
+# `__main__.py` (what `python -m` runs).
+ENTRY = len(LAYERS)
 
 
 def module_name(path: Path) -> str:
@@ -48,14 +30,23 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def floor(module: str) -> int:
-    """The floor of a module: its own entry, else its package's (evo_rnn.tasks.arith is evo_rnn.tasks')."""
-    name = module
-    while name not in FLOORS:
-        if "." not in name:
-            raise KeyError(f"{module} has no floor in FLOORS")
-        name = name.rsplit(".", 1)[0]
-    return FLOORS[name]
+def is_entry(module: str) -> bool:
+    parts = module.split(".")
+    return len(parts) <= 2 and module not in {f"evo_rnn.{name}" for name in LAYERS} or parts[-1] == "__main__"
+
+
+def package(module: str) -> str | None:
+    """The package a module belongs to (None for an entry point)."""
+    return None if is_entry(module) else module.split(".")[1]
+
+
+def level(module: str) -> int:
+    found = package(module)
+    if found is None:
+        return ENTRY
+    if found not in LAYERS:
+        raise KeyError(f"{module}: package evo_rnn.{found} has no place in LAYERS")
+    return LAYERS.index(found)
 
 
 def imports(path: Path, modules: set[str]) -> set[str]:
@@ -65,7 +56,7 @@ def imports(path: Path, modules: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "evo_rnn"}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "evo_rnn":
-            for alias in node.names:  # `from evo_rnn import tasks` imports the module evo_rnn.tasks
+            for alias in node.names:  # `from evo_rnn.cells import zoo` imports the module evo_rnn.cells.zoo
                 child = f"{node.module}.{alias.name}"
                 found.add(child if child in modules else node.module)
     return found
@@ -82,27 +73,105 @@ def import_graph() -> nx.DiGraph:
     return graph
 
 
-def test_every_module_has_a_floor_and_no_import_runs_up_one():
+def package_graph(graph: nx.DiGraph) -> nx.DiGraph:
+    packages = nx.DiGraph()
+    for a, b in graph.edges:
+        if package(a) and package(b) and package(a) != package(b):
+            packages.add_edge(package(a), package(b))
+    return packages
+
+
+def test_every_package_has_a_place_and_no_import_runs_up():
     graph = import_graph()
-    upward = [(a, floor(a), b, floor(b)) for a, b in graph.edges if floor(b) > floor(a)]
+    upward = [(a, b) for a, b in graph.edges if level(b) > level(a)]
     assert not upward, upward
 
 
-def test_the_modules_import_each_other_without_a_cycle():
+def test_an_entry_point_only_runs_its_command():
+    """`evo_rnn/<command>.py` and the `__main__.py` files are what `python -m` runs: each imports
+    its command from `evo_rnn.commands` and nothing else, so it adds no import between packages."""
     graph = import_graph()
+    for module in graph:
+        if is_entry(module) and module != "evo_rnn":
+            assert set(graph.successors(module)) <= {f"evo_rnn.commands.{module.split('.')[1]}"}, module
+
+
+def test_nothing_in_a_package_imports_an_entry_point():
+    graph = import_graph()
+    into_entries = [(a, b) for a, b in graph.edges if is_entry(b) and not is_entry(a)]
+    assert not into_entries, into_entries
+
+
+def test_no_two_packages_import_each_other_and_modules_have_no_cycle():
+    graph = import_graph()
+    assert nx.is_directed_acyclic_graph(package_graph(graph)), nx.find_cycle(package_graph(graph))
     assert nx.is_directed_acyclic_graph(graph), nx.find_cycle(graph)
 
 
-def test_the_layering_check_would_see_an_upward_import():
+def test_every_package_says_what_it_is_responsible_for():
+    for name in LAYERS:
+        doc = ast.get_docstring(ast.parse((PACKAGE / name / "__init__.py").read_text()))
+        assert doc and len(doc) > 30, f"evo_rnn.{name} has no docstring saying what it is responsible for"
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} == set(LAYERS)
+
+
+def test_the_layering_check_would_see_an_upward_import(tmp_path):
     graph = import_graph()
-    assert ("evo_rnn.export", "evo_rnn.runs") in graph.edges  # the check reads real imports
-    assert floor("evo_rnn.search.evolution") > floor("evo_rnn.scores") > floor("evo_rnn.store")
-    assert not any(b.startswith("evo_rnn.search") for a, b in graph.edges if a == "evo_rnn.export")
+    assert ("evo_rnn.views.export", "evo_rnn.runs.run") in graph.edges  # the check reads real imports
+    assert level("evo_rnn.search.evolution") > level("evo_rnn.scoring.paper_scores") > level("evo_rnn.runs.store")
+    assert is_entry("evo_rnn.search.__main__") and is_entry("evo_rnn.evaluate") and is_entry("evo_rnn")
+    assert not is_entry("evo_rnn.search") and package("evo_rnn.search.api") == "search"
+    upward = tmp_path / "upward.py"
+    upward.write_text("def f():\n    from evo_rnn.search import api\n")
+    assert imports(upward, {"evo_rnn.search.api"}) == {"evo_rnn.search.api"}
 
 
-COMMANDS = ["evo_rnn.evaluate", "evo_rnn.ablation", "evo_rnn.export", "evo_rnn.search.__main__",
-            "evo_rnn.render", "evo_rnn.demo", "evo_rnn.write_zoo", "evo_rnn.tasks.__main__", "evo_rnn.predict",
-            "evo_rnn.confirm", "evo_rnn.report", "evo_rnn.interop.__main__"]
+def test_the_views_and_the_commands_read_runs_through_run_not_their_database():
+    """A run's store, followed from the report, the export and the commands, stays in the runs and
+    scoring packages: above them a run is an `evo_rnn.runs.run.Run`."""
+    graph = import_graph()
+    held = []
+    for path in [*(PACKAGE / "views").glob("*.py"), *(PACKAGE / "commands").glob("*.py")]:
+        module = module_name(path)
+        if "evo_rnn.runs.store" in graph.successors(module):
+            held.append(f"{module} imports evo_rnn.runs.store")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "store" or isinstance(node, ast.Name) and node.id == "store":
+                held.append(f"{module}:{node.lineno} holds a store")
+    assert not held, held
+
+
+def test_the_tests_mirror_the_packages():
+    """tests/<package>/test_<module>[_more].py: a folder per package, a file per module it tests
+    (test_<package>.py for the package's own `__init__`)."""
+    tests = ROOT / "tests"
+    for folder in (p for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
+        assert folder.name in LAYERS, f"tests/{folder.name}/ is not a package of evo_rnn"
+        modules = {p.stem for p in (PACKAGE / folder.name).glob("*.py") if p.stem != "__init__"} | {folder.name}
+        for test in folder.glob("test_*.py"):
+            stem = test.stem.removeprefix("test_")
+            assert any(stem == m or stem.startswith(m + "_") for m in modules), f"{test} tests no module of it"
+    top = {p.name for p in tests.glob("test_*.py")}
+    assert top == {"test_docs.py", "test_layout.py", "test_repository.py"}, top  # the repository's own checks
+
+
+def test_no_test_imports_a_private_name():
+    found = []
+    for test in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(test.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("evo_rnn"):
+                found += [f"{test.name}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert not found, found
+
+
+COMMANDS = sorted(f"evo_rnn.commands.{p.stem}" for p in (PACKAGE / "commands").glob("*.py") if p.stem != "__init__")
+
+
+def test_every_command_runs_as_python_m_evo_rnn_its_name():
+    for module in COMMANDS:
+        name = module.rsplit(".", 1)[1]
+        entry = PACKAGE / f"{name}.py" if (PACKAGE / f"{name}.py").is_file() else PACKAGE / name / "__main__.py"
+        assert f"from {module} import" in entry.read_text(), f"python -m evo_rnn.{name} does not run {module}"
 
 
 def parsers(parser: argparse.ArgumentParser):

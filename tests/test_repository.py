@@ -27,3 +27,9 @@ def test_a_users_exports_are_ignored_and_the_shipped_cells_are_not():
     shipped = subprocess.run(["git", "ls-files", "saved_architectures"], cwd=ROOT, capture_output=True, text=True)
     assert "saved_architectures/reference-quick-seed0/1-94c6576d/model-arith.keras" in shipped.stdout.splitlines()
     assert not any(line.startswith("saved_architectures/default/") for line in shipped.stdout.splitlines())
+
+
+def test_a_users_runs_are_ignored_and_the_runs_package_is_not():
+    assert ignored("runs/default/search.sqlite")  # `python -m evo_rnn.search` writes runs/ in the working folder
+    assert not ignored("evo_rnn/runs/a_new_module.py")
+    assert not ignored("tests/runs/test_a_new_module.py")

@@ -26,7 +26,7 @@ pattern a blend), so every recipe comes back as it was, less its dead nodes.
 
 A recipe is refused with a `RecipeError` naming the node when it is malformed, has a cycle,
 numbers a state beyond its own size (a recipe of n nodes has at most n states), or makes a
-cell larger than a cell file holds (`evo_rnn.cell_format.MAX_NODES`, `MAX_EDGES`).
+cell larger than a cell file holds (`evo_rnn.cells.file_format.MAX_NODES`, `MAX_EDGES`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from typing import Any
 
 import networkx as nx
 
-from evo_rnn.cell_format import MAX_EDGES, MAX_NODES
-from evo_rnn.cell_graph import NODE_NAME, OUTPUT_STATE, output_nodes, prune, state_nodes, topological_order, validate
-from evo_rnn.errors import EvoRnnError
+from evo_rnn.cells.file_format import MAX_EDGES, MAX_NODES
+from evo_rnn.cells.graph import NODE_NAME, OUTPUT_STATE, output_nodes, prune, state_nodes, topological_order, validate
+from evo_rnn.core.errors import EvoRnnError
 
 __all__ = ["RecipeError", "from_recipe", "to_recipe"]
 
@@ -90,7 +90,7 @@ def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
         raise RecipeError(f"a NAS-Bench-NLP recipe is a non-empty dict of nodes, got {type(recipe).__name__}")
     if len(recipe) > MAX_NODES:
         raise RecipeError(f"the recipe has {len(recipe)} nodes, over the limit of {MAX_NODES} that a cell file holds "
-                          "(evo_rnn.cell_format.MAX_NODES); import a smaller cell")
+                          "(evo_rnn.cells.file_format.MAX_NODES); import a smaller cell")
     nodes: dict[str, tuple[str, list[str]]] = {}
     n_inputs = 0
     for name, spec in recipe.items():
@@ -106,7 +106,7 @@ def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
         n_inputs += len(inputs)
         if n_inputs > MAX_EDGES:
             raise RecipeError(f"recipe node {name!r}: the recipe's nodes have over {MAX_EDGES} inputs in all, more "
-                              "edges than a cell file holds (evo_rnn.cell_format.MAX_EDGES); import a smaller cell")
+                              "edges than a cell file holds (evo_rnn.cells.file_format.MAX_EDGES); import a smaller cell")
         if not inputs or not all(isinstance(i, str) for i in inputs):
             raise RecipeError(f"recipe node {name!r} ({op}): its input must be a non-empty list of node names")
         needed = {"blend": (3, 3), **{a: (1, 1) for a in ACTIVATIONS}, **{e: (2, None) for e in ELEMENTWISE}}.get(op)

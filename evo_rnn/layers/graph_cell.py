@@ -13,8 +13,8 @@ import networkx as nx
 import numpy as np
 from keras import ops
 
-from evo_rnn import cell_format
-from evo_rnn.cell_graph import (
+from evo_rnn.cells import file_format
+from evo_rnn.cells.graph import (
     input_node,
     output_nodes,
     reads_x_directly,
@@ -23,7 +23,7 @@ from evo_rnn.cell_graph import (
     topological_order,
     validate,
 )
-from evo_rnn.ops import LEAKY_RELU_SLOPE, OPS, OpKind
+from evo_rnn.cells.ops import LEAKY_RELU_SLOPE, OPS, OpKind
 
 __all__ = ["GraphCell"]
 
@@ -50,20 +50,20 @@ def _as_graph(graph: Any) -> nx.DiGraph:
         validate(graph)
         return graph.copy()
     if isinstance(graph, Mapping):
-        return cell_format.from_dict(dict(graph))
+        return file_format.from_dict(dict(graph))
     if isinstance(graph, str):
-        from evo_rnn import architectures
+        from evo_rnn.cells import zoo
 
-        return architectures.get(graph)
+        return zoo.get(graph)
     raise TypeError(
         "Received an invalid value for argument `graph`, expected a networkx.DiGraph cell, "
-        f"its canonical dict (evo_rnn.cell_format.to_dict) or a zoo name, got {type(graph).__name__}."
+        f"its canonical dict (evo_rnn.cells.file_format.to_dict) or a zoo name, got {type(graph).__name__}."
     )
 
 
 @keras.saving.register_keras_serializable(package="evo_rnn")
 class GraphCell(keras.layers.Layer):
-    """An RNN cell whose step is a cell graph (see `evo_rnn.cell_graph`).
+    """An RNN cell whose step is a cell graph (see `evo_rnn.cells.graph`).
 
     Use it like any Keras cell, `keras.layers.RNN(GraphCell(graph, units))`, or, faster,
     in `evo_rnn.layers.GraphRNN`, which projects the inputs of all time steps at once.
@@ -76,7 +76,7 @@ class GraphCell(keras.layers.Layer):
 
     Args:
         graph: the cell, as a `networkx.DiGraph`, its canonical dict
-            (`evo_rnn.cell_format.to_dict`) or a zoo name (`evo_rnn.architectures.names()`).
+            (`evo_rnn.cells.file_format.to_dict`) or a zoo name (`evo_rnn.cells.zoo.names()`).
         units: the width of every vector in the cell.
         init_scale: s in the weight initialisation range above.
         seed: an int for reproducible initial weights, or None for Keras' global seed.
@@ -250,7 +250,7 @@ class GraphCell(keras.layers.Layer):
     @contextlib.contextmanager
     def member_weights(self, kernels: dict[str, Any], biases: dict[str, Any]) -> Iterator[None]:
         """Within this context the cell computes with these tensors instead of its own weights:
-        the weights of many members of a batched job at once (`evo_rnn.batched`).
+        the weights of many members of a batched job at once (`evo_rnn.training.batched_engine`).
 
         Args:
             kernels: per source (as the fused kernels `kernel_<source>`), [members, rows, width].
@@ -431,7 +431,7 @@ class GraphCell(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = {
-            "graph": cell_format.to_dict(self._graph),
+            "graph": file_format.to_dict(self._graph),
             "units": self.units,
             "init_scale": self.init_scale,
             "seed": self.seed,

@@ -32,16 +32,22 @@ from typing import Any
 
 import networkx as nx
 
-from evo_rnn import architectures, backend, datafiles, diagram, presets, tasks
-from evo_rnn.cli import ArgumentParser, UsageError, add_workers_argument, number, parse_options, whole_number
-from evo_rnn.cli import run as run_command
-from evo_rnn.errors import EvoRnnError
-from evo_rnn.runs import RunFiles, open_run, population
-from evo_rnn.scores import LeaderRow, Scores
-from evo_rnn.seeds import MAX_CONFIRM_SEEDS, MAX_RUN_SEED
-from evo_rnn.tensorboard_logs import TensorBoardLog, add_tensorboard_argument
+from evo_rnn import tasks
+from evo_rnn.cells import zoo
+from evo_rnn.tasks import data_files
+from evo_rnn.cells import diagram
+from evo_rnn.training import engine_choice, presets
+from evo_rnn.core.cli import ArgumentParser, UsageError, add_workers_argument, number, parse_options, whole_number
+from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.runs.metadata import MetaKey
+from evo_rnn.runs.run import Run, RunFiles, RunSettings
+from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.views.export import export_run
+from evo_rnn.scoring.paper_scores import LeaderRow, Scores
+from evo_rnn.runs.seeds import MAX_CONFIRM_SEEDS, MAX_RUN_SEED
+from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
 
-__all__ = ["DESCRIPTION", "SearchResult", "build_parser", "main", "run"]
+__all__ = ["DESCRIPTION", "SearchResult", "build_parser", "run", "search_job"]
 
 DESCRIPTION = ("The evolutionary architecture search of Jozefowicz et al. (2015): resumable, confirmed on fresh seeds "
                "and exported at the end. With no flags: preset quick, tasks arith and xml, 10 minutes of search on "
@@ -54,36 +60,14 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _batched_members(text: str) -> int | str:
-    """--batched: `auto` or a whole number (checked to be >= 1 with the other flags)."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected `auto` or a whole number, got {text!r}") from None
-
-
-def _members_per_job(args: argparse.Namespace, stored) -> int:
-    """The members per batched job: the flag's number; for `auto`, `backend.BATCHED_MEMBERS` for this
-    hardware, except that a run started with one evaluation per job (Keras' fit) resumes so."""
-    if args.batched != "auto":
-        return args.batched
-    if stored is not None and stored.resolved_preset().engine != "batched":
-        return 1
-    return backend.default_batched_members()
-
-
-def _overrides(args: argparse.Namespace, members_per_job: int) -> list[str]:
-    """The run's preset overrides: `--set` items, then what --batched, --tasks and
-    --seed-zoo say."""
-    overrides = list(args.set)
-    if members_per_job > 1 and not any(item.startswith("engine=") for item in overrides):
-        overrides.append("engine=batched")  # a member's result must not depend on its company
+def _overrides(args: argparse.Namespace, engine: engine_choice.EngineChoice) -> list[str]:
+    """The run's preset overrides: `--set` items, then what --batched, --tasks, --seed-zoo and
+    --strategy say."""
+    overrides = engine.overrides(args.set)
     if args.tasks:
         overrides.append(f"search.tasks={args.tasks}")
     if args.seed_zoo:
-        overrides.append("search.seed_cells=" + ",".join(architectures.names()))
+        overrides.append("search.seed_cells=" + ",".join(zoo.names()))
     if args.strategy != "evolution":
         overrides.append(f"search.strategy={args.strategy}")
     return overrides
@@ -98,7 +82,7 @@ def _check_tasks(preset: presets.Preset, data_dir: str | None) -> None:
     if search.filter_task in search.tasks:
         raise UsageError(f"the filter task {search.filter_task!r} cannot also be a scored task; remove it from --tasks")
     for cell in search.seed_cells:
-        architectures.get(cell)
+        zoo.get(cell)
     from evo_rnn.search.evolution import check_halving
 
     check_halving(preset)
@@ -116,12 +100,15 @@ def _versions() -> dict[str, str]:
 
 def _executor(args: argparse.Namespace):
     """The executor the flags ask for (Ray is imported only here, only when asked for)."""
-    from evo_rnn.executors import local_executor
+    from evo_rnn.runs.executors import local_executor
 
     if args.executor == "ray":
-        from evo_rnn.ray_executor import RayExecutor
+        from evo_rnn.runs.ray_executor import RayExecutor
 
-        return RayExecutor(args.ray_address, workers=args.workers or None, cpus_per_eval=args.cpus_per_eval,
+        if args.workers == 0:
+            raise UsageError("--workers 0 trains in this process, which Ray does not; give --workers N for N "
+                             "evaluations at once on the cluster, or leave it out for as many as it holds")
+        return RayExecutor(args.ray_address, workers=args.workers, cpus_per_eval=args.cpus_per_eval,
                            gpus_per_eval=args.gpus_per_eval)
     if args.ray_address or args.gpus_per_eval or args.cpus_per_eval != 1.0:
         raise UsageError("--ray-address, --cpus-per-eval and --gpus-per-eval go with --executor ray")
@@ -132,95 +119,41 @@ def _check_args(args: argparse.Namespace) -> None:
     """What the flags' types cannot say alone (their ranges are checked as they are parsed)."""
     if args.confirm_seeds == 1:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
-    if args.batched != "auto" and args.batched < 1:
-        raise UsageError("--batched must be auto or at least 1")
 
 
-def _job(args: argparse.Namespace) -> int:
-    from evo_rnn.export import export_run
-    from evo_rnn.runs import RunSettings
-    from evo_rnn.search.evolution import Evolution
-    from evo_rnn.search.progress import Progress
-    from evo_rnn.search.scheduler import Scheduler
-    from evo_rnn.store import Store
-
+def search_job(args: argparse.Namespace) -> int:
+    """Runs (or resumes) the search the parsed options describe, then confirms and exports it;
+    returns the exit code (130 after Ctrl-C)."""
     _check_args(args)
     files = RunFiles(args.run, args.runs_dir)
-    stored = None
-    if files.database.exists():
-        with Store(files.database, readonly=True) as store:
-            stored = RunSettings.load(store)
-    members_per_job = _members_per_job(args, stored)
-    overrides = _overrides(args, members_per_job)
+    stored = Run.stored_settings(files)
+    engine = engine_choice.choose(args.batched, args.set, None if stored is None else stored.resolved_preset())
+    members_per_job = engine.members
+    overrides = _overrides(args, engine)
     preset = presets.with_overrides(presets.get(args.preset), overrides)
-    data_dir = str(datafiles.resolve_data_dir(args.data_dir)[0].resolve())
+    data_dir = str(data_files.resolve_data_dir(args.data_dir)[0].resolve())
     _check_tasks(preset, data_dir)
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
     settings = RunSettings(args.preset, tuple(overrides), args.seed, command)
     if not args.no_export and not diagram.graphviz_available():
         _say(f"note: {diagram.GRAPHVIZ_MISSING}: the search runs and exports everything, with each diagram as "
              f"cell.dot; for the PNGs, install it and run `python -m evo_rnn.export --run {args.run}` afterwards")
-    with files.writing(), Store(files.database) as store:
-        stored = RunSettings.load(store)
-        if stored is None:
-            settings.start(store)
-            store.set_meta("versions", _versions())
-        elif stored.kind != "search":
-            raise UsageError(f"run {args.run!r} is an {stored.kind} run (`{stored.command}`), not a search; choose "
-                             "another --run")
-        elif not settings.resumes(stored, store):
-            raise UsageError(
-                f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
-                f"--tasks (a task file may move, not change), --set and --seed, or start another with --run NEW_NAME"
-            )
-        elif stored.resolved_preset() != preset:  # a task file moved: the run reads it from here on
-            moved = [t for t in settings.task_names() if t not in stored.task_names()]
+    with Run.start_or_resume(files, settings, refuse=_refuse_resumption(args, settings, preset)) as (run, new):
+        if new:
+            run.set_meta(MetaKey.VERSIONS, _versions())
+        elif run.preset != preset:  # a task file moved: the run reads it from here on
+            moved = [t for t in settings.task_names() if t not in run.settings.task_names()]
             _say(f"run {args.run!r}: its task file{'s' if len(moved) > 1 else ''} moved; reading "
                  f"{', '.join(moved)} from now on (the same content: nothing is retrained)")
-            dataclasses.replace(stored, overrides=settings.overrides, command=settings.command).save(store)
+            dataclasses.replace(run.settings, overrides=settings.overrides, command=settings.command).save(run.store)
+            run = Run(files, run.store, RunSettings.load(run.store))
         tensorboard = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
         executor = _executor(args)
-        store.set_meta("workers", executor.workers)  # for the report's evaluations per worker
-        progress = Progress(live=None if not args.quiet else False)
-        evolution = Evolution(store, preset, seed=args.seed, max_candidates=args.max_candidates)
-        search = Scheduler(
-            evolution, executor, data_dir=data_dir,
-            budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
-            run_files=files, on_event=progress, members_per_job=members_per_job,
-            tensorboard=tensorboard, max_evaluations=args.max_evaluations,
-        )
-        progress.attach(search)
-        _say(f"search run {args.run!r}: {files.database} (preset {preset.name}, tasks "
-             f"{', '.join(preset.search.tasks)}, filter {preset.search.filter_task}, "
-             f"{executor.workers} worker{'s' if executor.workers != 1 else ''})")
-        if search.out_of_time():
-            _say(f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minute"
-                 f"{'' if args.budget_minutes == 1 else 's'} "
-                 f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
-                 f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME")
-        elif search.out_of_evaluations():
-            _say(f"run {args.run!r} has spent its budget of {args.max_evaluations} evaluations "
-                 f"({search.search_evaluations()} stored): nothing new is trained; to go on, rerun with a larger "
-                 f"--max-evaluations, or start another run with --run NEW_NAME")
-        interrupted = False
-        try:
-            with progress:
-                search.run()
-        except KeyboardInterrupt:
-            interrupted = True
-            _say("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
-                 "rerun the same command to resume")
-        _say(progress.summary_line())
-        unfinished = len(store.steps(unfinished=True))
-        if unfinished and not interrupted:
-            _say(f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
-                 f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
-                 f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}")
-        if store.population() and args.confirm_seeds and not interrupted:
-            from evo_rnn.confirm import confirm_run
-
+        run.set_meta(MetaKey.WORKERS, executor.workers)  # for the report's evaluations per worker
+        interrupted = _evolve(run, args, executor, data_dir, members_per_job, tensorboard)
+        if run.members() and args.confirm_seeds and not interrupted:
             try:
-                confirm_run(files, args.top, args.confirm_seeds, executor, data_dir, log=_say, tensorboard=tensorboard)
+                confirm_run(run, args.top, args.confirm_seeds, executor, data_dir, log=_say, tensorboard=tensorboard)
             except KeyboardInterrupt:
                 interrupted = True
                 executor.shutdown(cancel=True)
@@ -228,13 +161,74 @@ def _job(args: argparse.Namespace) -> int:
                      "to resume")
         if not interrupted:
             executor.shutdown()
-        has_population = bool(store.population())
+        has_population = bool(run.members())
         if has_population and not args.no_export:
             path = export_run(files, args.out, args.top, data_dir, command)
             _say(f"exported the best cells to {path}")
         elif not has_population:
             _say("nothing to export yet: the seed cells are not all evaluated")
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _refuse_resumption(args: argparse.Namespace, settings: RunSettings, preset: presets.Preset):
+    """Raises UsageError when the stored run may not be resumed with `settings`."""
+
+    def refuse(stored: RunSettings, store) -> None:
+        if stored.kind != "search":
+            raise UsageError(f"run {args.run!r} is an {stored.kind} run (`{stored.command}`), not a search; choose "
+                             "another --run")
+        if not settings.resumes(stored, store):
+            raise UsageError(
+                f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
+                f"--tasks (a task file may move, not change), --set and --seed, or start another with --run NEW_NAME"
+            )
+
+    return refuse
+
+
+def _evolve(run: Run, args: argparse.Namespace, executor, data_dir: str, members_per_job: int,
+            tensorboard: TensorBoardLog | None) -> bool:
+    """The evolution's steps until the budget is spent; returns whether Ctrl-C stopped them."""
+    from evo_rnn.search.evolution import Evolution
+    from evo_rnn.search.progress import Progress
+    from evo_rnn.search.scheduler import Scheduler
+
+    progress = Progress(live=None if not args.quiet else False)
+    evolution = Evolution(run.store, run.preset, seed=run.seed, max_candidates=args.max_candidates)
+    search = Scheduler(
+        evolution, executor, data_dir=data_dir,
+        budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
+        run_files=run.files, on_event=progress, members_per_job=members_per_job,
+        tensorboard=tensorboard, max_evaluations=args.max_evaluations,
+    )
+    progress.attach(search)
+    _say(f"search run {args.run!r}: {run.files.database} (preset {run.preset.name}, tasks "
+         f"{', '.join(run.preset.search.tasks)}, filter {run.preset.search.filter_task}, "
+         f"{executor.workers} worker{'s' if executor.workers != 1 else ''})")
+    if search.out_of_time():
+        _say(f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minute"
+             f"{'' if args.budget_minutes == 1 else 's'} "
+             f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
+             f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME")
+    elif search.out_of_evaluations():
+        _say(f"run {args.run!r} has spent its budget of {args.max_evaluations} evaluations "
+             f"({search.search_evaluations()} stored): nothing new is trained; to go on, rerun with a larger "
+             f"--max-evaluations, or start another run with --run NEW_NAME")
+    interrupted = False
+    try:
+        with progress:
+            search.run()
+    except KeyboardInterrupt:
+        interrupted = True
+        _say("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
+             "rerun the same command to resume")
+    _say(progress.summary_line())
+    unfinished = len(run.steps(unfinished=True))
+    if unfinished and not interrupted:
+        _say(f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
+             f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
+             f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}")
+    return interrupted
 
 
 def build_parser() -> ArgumentParser:
@@ -267,12 +261,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--gpus-per-eval", type=number(0.0, above=False), default=0.0,
                         help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
                              "one GPU, e.g. 0.25 (default: 0)")
-    parser.add_argument("--batched", type=_batched_members, default="auto", metavar="P",
-                        help="send the requests of one step for one architecture, task and shape as batched "
-                             "jobs of at most P members, trained as one compiled program (evo_rnn.batched; "
-                             "sets --set engine=batched); 1: one evaluation per job with Keras' fit (the same "
-                             "batches; results agree over the first epochs only, so a run keeps to one engine) (default: auto, 16 on a CPU and 256 "
-                             "on a GPU, as measured; a run started with 1 resumes with 1)")
+    engine_choice.add_batched_argument(parser, default="auto")
     parser.add_argument("--run", default="default",
                         help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
                              "(default: default)")
@@ -304,13 +293,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
-    parser = build_parser()
-    parser.set_defaults(argv=sys.argv[1:] if argv is None else argv)
-    return run_command(parser, _job, argv)
-
-
 @dataclasses.dataclass(frozen=True)
 class SearchResult:
     """A search run as it stands: where it lives, its leaderboard (confirmed cells first) and its export.
@@ -331,7 +313,7 @@ class SearchResult:
     _graphs: dict[str, nx.DiGraph] = dataclasses.field(repr=False, default_factory=dict)
 
     def cell(self, rank: int = 1) -> nx.DiGraph:
-        """The cell ranked `rank` (from 1) as a graph (`evo_rnn.cell_format.save` writes it).
+        """The cell ranked `rank` (from 1) as a graph (`evo_rnn.cells.file_format.save` writes it).
 
         Raises:
             EvoRnnError: no cell has that rank.
@@ -359,12 +341,10 @@ class SearchResult:
         Raises:
             EvoRnnError: the run does not exist.
         """
-        files = RunFiles(name, runs_dir)
-        with open_run(files, readonly=True) as (store, settings):
-            members = population(store, name)
-            scores = Scores(store, settings.resolved_preset(), settings.seed)
-            board = scores.leaderboard(members) if members else []
-            graphs = {row.arch: store.architecture(row.arch) for row in board}
+        with Run.open(RunFiles(name, runs_dir), readonly=True) as run:
+            members = run.population()
+            board = Scores.of(run).leaderboard(members) if members else []
+            graphs = {row.arch: run.architecture(row.arch) for row in board}
         folder = None if export is None else Path(export)
         return cls(name, Path(runs_dir), board, folder if folder is not None and folder.is_dir() else None,
                    interrupted, graphs)
@@ -403,6 +383,6 @@ def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", prese
     args = parse_options(build_parser(), options)
     quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())
     with quiet:
-        code = _job(args)
+        code = search_job(args)
     return SearchResult.load(run, runs_dir, Path(out) / run if export else None,
                              interrupted=code == EXIT_INTERRUPTED)

@@ -9,7 +9,7 @@ cells, grown by mutation, filtered cheaply, and scored against the best GRU.
   configurations.
 - An architecture's score on a task is its best validation score over the configurations
   tried; its ratio is that over the GRU's best on the same configurations, and its overall
-  score the minimum over tasks of its ratios (`evo_rnn.scores`).
+  score the minimum over tasks of its ratios (`evo_rnn.scoring.paper_scores`).
 - With `strategy="random"` (the random-search baseline) a child's parent is a seed cell (LSTM
   or GRU, uniformly) instead of a population member: children are drawn by the same mutation
   operator and never selected by score; everything else (filter, gate, pairing, halving,
@@ -31,7 +31,6 @@ retries are the scheduler's business (`evo_rnn.search.scheduler`); this module o
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import random
 from collections.abc import Callable, Generator
@@ -39,18 +38,19 @@ from typing import Any
 
 import networkx as nx
 
-from evo_rnn import architectures, presets
-from evo_rnn import mutate as _mutate
-from evo_rnn.errors import EvoRnnError
-from evo_rnn.hparams import HParams
-from evo_rnn.presets import Preset
-from evo_rnn.results import EvalResult
-from evo_rnn.scores import BASELINE, Scores
-from evo_rnn.seeds import check_seed, replicate_seed
-from evo_rnn.store import Store
+from evo_rnn.cells import mutation as _mutate
+from evo_rnn.cells import zoo
+from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.runs.outcomes import CHILD_OUTCOMES, Outcome
+from evo_rnn.runs.seeds import check_seed, replicate_seed
+from evo_rnn.runs.store import Store
+from evo_rnn.scoring.paper_scores import BASELINE, Scores
+from evo_rnn.training import presets
+from evo_rnn.training.hyperparameters import HParams
+from evo_rnn.training.presets import Preset
+from evo_rnn.training.results import EvalResult
 
-__all__ = ["CHILD_OUTCOMES", "MUTATE_OUTCOMES", "Evolution", "EvalRequest", "Mutator", "Outcome", "SearchError", "Step",
-           "StepOutcome", "StepRun"]
+__all__ = ["EvalRequest", "Evolution", "Mutator", "SearchError", "Step", "StepOutcome", "StepRun"]
 
 _SEED_ROUNDS = 3  # rounds of N configs a seed cell gets per task before a task with no good run is an error
 
@@ -59,25 +59,6 @@ Mutator = Callable[[nx.DiGraph, random.Random], tuple[nx.DiGraph, list[_mutate.M
 
 class SearchError(EvoRnnError):
     """The search cannot go on (e.g. the GRU baseline never trained successfully on a task)."""
-
-
-class Outcome(enum.StrEnum):
-    """How a step ended (stored as its text)."""
-
-    SEEDED = "seeded"  # a seed cell was evaluated on every task
-    ACCEPTED = "accepted"  # a child was scored on every task and entered the population
-    EVALUATED = "evaluated"  # a child was scored on every task but is not among the best
-    FILTERED = "filtered"  # a child failed the memorization filter
-    REJECTED = "rejected"  # a child stayed below `first_task_ratio` of the GRU on the first task
-    DUPLICATE = "duplicate"  # the child was an architecture seen before; nothing was trained
-    REEVALUATED = "reevaluated"  # a member's best configurations got a fresh seed
-    UNMUTABLE = "unmutable"  # no valid child could be drawn from the parent
-
-
-CHILD_OUTCOMES = (Outcome.FILTERED, Outcome.REJECTED, Outcome.ACCEPTED, Outcome.EVALUATED)  # a new child ends so
-# Every way a mutate step ends, in the order of the report's funnel.
-MUTATE_OUTCOMES = (Outcome.DUPLICATE, Outcome.UNMUTABLE, Outcome.FILTERED, Outcome.REJECTED, Outcome.EVALUATED,
-                   Outcome.ACCEPTED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +117,7 @@ class Evolution:
         store: the run database (its steps and population are resumed).
         preset: task sizes and training settings; `preset.search` holds the search's knobs.
         seed: seeds every random choice of the search and every training run.
-        mutate: draws a child from a parent (`evo_rnn.mutate.mutate`; tests pass another).
+        mutate: draws a child from a parent (`evo_rnn.cells.mutation.mutate`; tests pass another).
         max_candidates: start no new child after this many (over all resumptions); None: no limit.
     """
 
@@ -151,7 +132,7 @@ class Evolution:
         if mutate is _mutate.mutate:  # the paper's operator, at the preset's mutation rate
             mutate = functools.partial(_mutate.mutate, max_rate=self.config.max_mutation_rate)
         self.mutate, self.max_candidates = mutate, max_candidates
-        self._seeds = {name: store.add_architecture(architectures.get(name), f"zoo:{name}")
+        self._seeds = {name: store.add_architecture(zoo.get(name), f"zoo:{name}")
                        for name in dict.fromkeys([*self.config.seed_cells, BASELINE])}
         self.scores = Scores(store, preset, seed)
         self._population: set[str] = set(store.population())
@@ -318,7 +299,7 @@ class Evolution:
     def _reevaluate_step(self, step: int, arch: str) -> Step:
         """(a) A population member's best configuration on every task is trained again on a fresh
         seed (the next replicate seed its configuration lacks), and so is the GRU's paired
-        configuration, on the same seed: scores are means over seeds (`evo_rnn.scores`), so a
+        configuration, on the same seed: scores are means over seeds (`evo_rnn.scoring.paper_scores`), so a
         member that was best by a lucky draw regresses and makes room (racing), on both sides
         of its ratio."""
         self.store.start_step(step, "reevaluate", arch)

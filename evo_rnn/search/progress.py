@@ -6,7 +6,8 @@ import sys
 import time
 from typing import Any
 
-from evo_rnn.scores import LeaderRow
+from evo_rnn.runs.outcomes import Outcome
+from evo_rnn.scoring.paper_scores import LeaderRow
 
 __all__ = ["Progress"]
 
@@ -69,9 +70,9 @@ class Progress:
     def summary_line(self) -> str:
         """The run in one line; the children's parts add up to their number."""
         counts = self.search.counts()
-        return (f"children {counts['candidates']} (filtered {counts['filtered']}, rejected {counts['rejected']}, "
-                f"accepted {counts['accepted']}, scored but not kept {counts['evaluated']}, unfinished "
-                f"{counts['unfinished']}), duplicates {counts['duplicate']}, re-evaluations {counts['reevaluated']}; "
+        return (f"children {counts['candidates']} (filtered {counts[Outcome.FILTERED]}, rejected {counts[Outcome.REJECTED]}, "
+                f"accepted {counts[Outcome.ACCEPTED]}, scored but not kept {counts[Outcome.EVALUATED]}, unfinished "
+                f"{counts['unfinished']}), duplicates {counts[Outcome.DUPLICATE]}, re-evaluations {counts[Outcome.REEVALUATED]}; "
                 f"evaluations this session: {counts['trained']} trained, {counts['cache_hits']} from the cache, "
                 f"{self._per_minute(counts['trained']):.1f}/min; search time {self.search.elapsed() / 60:.1f} min")
 
@@ -86,16 +87,16 @@ class Progress:
         from rich.table import Table
         from rich.text import Text
 
-        from evo_rnn.scores import BaselineError
+        from evo_rnn.scoring.paper_scores import BaselineError
 
         if self.search is None:
             return Text("starting...")
         counts = self.search.counts()
         head = Table.grid(padding=(0, 2))
-        head.add_row("children", str(counts["candidates"]), "filtered", str(counts["filtered"]),
-                     "rejected", str(counts["rejected"]), "accepted", str(counts["accepted"]),
-                     "not kept", str(counts["evaluated"]))
-        head.add_row("re-evaluations", str(counts["reevaluated"]), "duplicates", str(counts["duplicate"]),
+        head.add_row("children", str(counts["candidates"]), "filtered", str(counts[Outcome.FILTERED]),
+                     "rejected", str(counts[Outcome.REJECTED]), "accepted", str(counts[Outcome.ACCEPTED]),
+                     "not kept", str(counts[Outcome.EVALUATED]))
+        head.add_row("re-evaluations", str(counts[Outcome.REEVALUATED]), "duplicates", str(counts[Outcome.DUPLICATE]),
                      "evaluations", f"{counts['trained']} (+{counts['cache_hits']} cached)",
                      "per minute", f"{self._per_minute(counts['trained']):.1f}", "", "")
         head.add_row("in flight", str(counts["in_flight"]), "search time", f"{self.search.elapsed() / 60:.1f} min",

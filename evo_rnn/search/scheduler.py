@@ -1,5 +1,5 @@
 """Drives the search's steps: keeps every worker busy with the evaluations the steps ask for
-(run, cached, packed, retried and recorded by `evo_rnn.evaluations`), keeps the model of every
+(run, cached, packed, retried and recorded by `evo_rnn.runs.service`), keeps the model of every
 configuration that becomes an architecture's best, and stops when the time budget is spent.
 What the steps ask for is the algorithm's business (`evo_rnn.search.evolution`).
 """
@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from evo_rnn.evaluations import Evaluations, Request
-from evo_rnn.executors import Executor
-from evo_rnn.results import EvalResult
-from evo_rnn.runs import RunFiles
-from evo_rnn.seeds import confirm_seeds
-from evo_rnn.tensorboard_logs import TensorBoardLog
+from evo_rnn.runs.service import Evaluations, Request
+from evo_rnn.runs.executors import Executor
+from evo_rnn.training.results import EvalResult
+from evo_rnn.runs.metadata import MetaKey
+from evo_rnn.runs.run import RunFiles
+from evo_rnn.runs.seeds import confirm_seeds
+from evo_rnn.runs.tensorboard import TensorBoardLog
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
 
 __all__ = ["Scheduler"]
@@ -58,7 +59,7 @@ class Scheduler:
             budget get the same number of trainings whatever each costs.
         tensorboard: writes every evaluation this session trains as a TensorBoard run; None: none.
         members_per_job: the most requests of one step for one (architecture, task, shape) sent
-            as one batched job (`evo_rnn.batched`); above 1 the preset's engine must be
+            as one batched job (`evo_rnn.training.batched_engine`); above 1 the preset's engine must be
             "batched", so that a member's result does not depend on its company.
     """
 
@@ -70,7 +71,7 @@ class Scheduler:
         if members_per_job < 1:
             raise SearchError(f"--batched must be at least 1, got {members_per_job}")
         if members_per_job > 1 and evolution.preset.engine != "batched":
-            raise SearchError("batched jobs need the batched engine: --set engine=batched")
+            raise SearchError("batched jobs need the batched engine (its preset field engine=batched): choose it with --batched P")
         self.evolution, self.executor = evolution, executor
         self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
         self._rung = self.preset.halving_rung()
@@ -80,7 +81,7 @@ class Scheduler:
                                        tensorboard, keep=self._may_become_best, on_event=self._on_evaluation_event)
         self._running: dict[int, _Running] = {}
         self._started = clock()
-        self._elapsed_before = float(self.store.get_meta("elapsed_seconds", 0.0))
+        self._elapsed_before = float(self.store.get_meta(MetaKey.ELAPSED_SECONDS, 0.0))
 
     @property
     def trained(self) -> int:
@@ -162,7 +163,7 @@ class Scheduler:
 
     def _on_evaluation_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "job":
-            self.store.set_meta("elapsed_seconds", self.elapsed())
+            self.store.set_meta(MetaKey.ELAPSED_SECONDS, self.elapsed())
         else:
             self._emit(kind, data)
 
@@ -184,7 +185,7 @@ class Scheduler:
             self._start(run)
 
     def _save_progress(self) -> None:
-        self.store.set_meta("elapsed_seconds", self.elapsed())
+        self.store.set_meta(MetaKey.ELAPSED_SECONDS, self.elapsed())
         self.evolution.rescore()
 
     def run(self, tick: float = 1.0) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from evo_rnn import datafiles
-from evo_rnn.errors import UnknownNameError
+from evo_rnn.tasks import data_files
+from evo_rnn.core.errors import UnknownNameError
 from evo_rnn.tasks.arith import ArithConfig, ArithTask
 from evo_rnn.tasks.base import Split, Task, TaskData
 from evo_rnn.tasks.memorize import MemorizeConfig, MemorizeTask
@@ -134,7 +134,7 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
     Args:
         name: one of `names()`, or `text:PATH[?unit=word&vocab=N]`, `npz:PATH`.
         config: e.g. `ArithConfig(max_digits=3)` for "arith".
-        data_dir: where real datasets are read (see `evo_rnn.datafiles.resolve_data_dir`).
+        data_dir: where real datasets are read (see `evo_rnn.tasks.data_files.resolve_data_dir`).
 
     Raises:
         UnknownNameError: `name` is not a task (the message lists them).
@@ -164,6 +164,6 @@ def check_data(name: str, data_dir: str | os.PathLike | None = None, config: Any
     if is_source(name):
         get(name, config, data_dir).data(0)  # read, checked and cut as training will
         return
-    files = datafiles.DATASETS["ptb"] if name == "ptb" else ((MUSIC_FILES[name],) if name in MUSIC else ())
+    files = data_files.DATASETS["ptb"] if name == "ptb" else ((MUSIC_FILES[name],) if name in MUSIC else ())
     for path in files:
-        datafiles.locate(path, data_dir)
+        data_files.locate(path, data_dir)

@@ -9,8 +9,8 @@ import os
 
 import numpy as np
 
-from evo_rnn.datafiles import read_verified
-from evo_rnn.errors import DataIntegrityError
+from evo_rnn.tasks.data_files import read_verified
+from evo_rnn.core.errors import DataIntegrityError
 from evo_rnn.tasks.base import Split, Task, TaskData, weighted_accuracy
 
 __all__ = ["PtbConfig", "PtbTask", "read_words", "build_vocabulary", "bptt_layout"]

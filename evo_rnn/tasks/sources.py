@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evo_rnn.errors import EvoRnnError
+from evo_rnn.core.errors import EvoRnnError
 
 __all__ = ["KINDS", "FOLDER_FILES", "Source", "SourceError", "is_source", "parse"]
 

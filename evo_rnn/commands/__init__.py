@@ -1,0 +1,1 @@
+"""The command lines, one module per command (`python -m evo_rnn.<command>` runs it)."""

@@ -1,0 +1,80 @@
+"""Search strategies compared over runs (`evo_rnn.scoring.strategy_comparison`, `python -m evo_rnn.report --compare`)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats as scipy_stats
+
+from evo_rnn.training import presets
+from evo_rnn.scoring import statistics
+from evo_rnn.scoring import strategy_comparison
+from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.runs.executors import InlineExecutor
+from evo_rnn.runs.run import RunFiles, RunSettings
+from evo_rnn.runs.store import Store
+
+from conftest import SeededFake, run_module, run_search, search_preset
+
+FIELDS = {"population_size": 100, "reevaluate_probability": 0.0, "configs_per_task": 3, "filter_configs": 2,
+          "first_task_ratio": 0.0, "filter_threshold": 0.0, "halving_configs": 0}
+
+
+def _run(tmp_path, name, strategy, seed):
+    files = RunFiles(name, tmp_path / "runs")
+    files.database.parent.mkdir(parents=True)
+    overrides = [f"search.{k}={v}" for k, v in {**FIELDS, "strategy": strategy}.items()]
+    preset = search_preset(**FIELDS, strategy=strategy)
+    assert presets.with_overrides(presets.get("quick"), overrides) == preset
+    with Store(files.database) as store:
+        RunSettings("quick", tuple(overrides), seed, f"python -m evo_rnn.search --run {name}").save(store)
+        run_search(store, preset, SeededFake(), seed=seed, max_evaluations=60)
+    confirm_run(files, top=2, seeds=3, executor=InlineExecutor(SeededFake()), log=lambda _: None)
+    return files
+
+
+@pytest.fixture
+def compared(tmp_path):
+    names = []
+    for strategy in ("evolution", "random"):
+        for seed in (1, 2, 3):
+            name = f"{strategy}-{seed}"
+            _run(tmp_path, name, strategy, seed)
+            names.append(name)
+    return tmp_path / "runs", names
+
+
+def test_each_run_gives_its_budget_curve_and_best_confirmed_cell(compared):
+    runs_dir, names = compared
+    outcomes = [strategy_comparison.load_outcome(RunFiles(name, runs_dir)) for name in names]
+    for outcome in outcomes:
+        assert outcome.strategy == outcome.name.split("-")[0] and outcome.seed == int(outcome.name.split("-")[1])
+        assert 60 <= outcome.search_evaluations <= 61 and outcome.evaluations > outcome.search_evaluations
+        counts = [n for n, _ in outcome.curve]
+        assert outcome.curve and counts == sorted(counts) and counts[-1] <= outcome.search_evaluations
+        assert outcome.best_confirmed is not None and outcome.best_confirmed_arch is not None
+        curve = strategy_comparison.best_so_far(outcome, [0, counts[0], outcome.search_evaluations])
+        assert math.isnan(curve[0]) and curve[1] == outcome.curve[0][1]
+        assert curve[2] == max(score for _, score in outcome.curve)  # the best so far never falls
+
+
+def test_the_comparison_gives_means_with_intervals_and_the_rank_test(compared, tmp_path):
+    runs_dir, names = compared
+    outcomes = [strategy_comparison.load_outcome(RunFiles(name, runs_dir)) for name in names]
+    result = strategy_comparison.compare(outcomes)
+    evolution, random_ = (result["strategies"][s] for s in ("evolution", "random"))
+    assert evolution["runs"] == random_["runs"] == 3
+    values = {s: [o.best_confirmed for o in outcomes if o.strategy == s] for s in ("evolution", "random")}
+    assert evolution["estimate"] == statistics.mean_interval(values["evolution"])
+    expected = scipy_stats.mannwhitneyu(values["evolution"], values["random"], alternative="two-sided")
+    assert result["mann_whitney"]["p_value"] == pytest.approx(expected.pvalue)
+    # The command line writes the page and its plot.
+    out = tmp_path / "compare.html"
+    done = run_module("evo_rnn.report", "--compare", *names, "--runs-dir", str(runs_dir), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert "Mann-Whitney U test" in page and page.count("<tr>") >= 6 + 2 and "data:image/png" in page
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    missing = run_module("evo_rnn.report", "--compare", "nosuch", "--runs-dir", str(runs_dir))
+    assert missing.returncode == 2 and "no search run at" in missing.stderr
