@@ -49,9 +49,12 @@ def summarize(rows: list[dict], cell: str, task: str) -> dict[str, float] | None
     if not best:
         return None
     valid = [r["valid_score"] for r in best.values()]
-    return {"replicates": len(valid), "valid": statistics.fmean(valid),
-            "valid_std": statistics.stdev(valid) if len(valid) > 1 else 0.0,
-            "test": statistics.fmean(r["test_score"] for r in best.values())}
+    return {
+        "replicates": len(valid),
+        "valid": statistics.fmean(valid),
+        "valid_std": statistics.stdev(valid) if len(valid) > 1 else 0.0,
+        "test": statistics.fmean(r["test_score"] for r in best.values()),
+    }
 
 
 def best_trial(rows: list[dict], cell: str, task: str) -> int | None:
@@ -70,9 +73,11 @@ def confirmed(rows: list[dict], cell: str, task: str) -> stats.Estimate | None:
     """The confirmation's test scores of the best config (a run that did not train counts 0)
     with its 95% t interval; None without confirmation rows."""
     trial = best_trial(rows, cell, task)
-    scores = [row["test_score"] if row["status"] == "ok" else 0.0
-              for row in rows if row["cell"] == cell and row["task"] == task and row_key(row)[4] == "confirm"
-              and row["trial"] == trial]
+    scores = [
+        row["test_score"] if row["status"] == "ok" else 0.0
+        for row in rows
+        if row["cell"] == cell and row["task"] == task and row_key(row)[4] == "confirm" and row["trial"] == trial
+    ]
     return stats.mean_interval(scores) if scores else None
 
 

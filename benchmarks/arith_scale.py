@@ -77,9 +77,12 @@ def best_per_replicate(rows: list[dict], cell: str) -> list[float]:
 def report(rows: list[dict], scales: list[str]) -> str:
     """Per scale: each cell's best-of-configs score, mean ± standard deviation over replicates;
     the ratios of the means; in how many replicates the LSTM and the GRU beat LSTM-f."""
-    lines = ["| scale | replicates | " + " | ".join(CELLS)
-             + " | LSTM / LSTM-f | GRU / LSTM-f | LSTM > LSTM-f | GRU > LSTM-f | s per eval |",
-             "|---" * (len(CELLS) + 7) + "|"]
+    lines = [
+        "| scale | replicates | "
+        + " | ".join(CELLS)
+        + " | LSTM / LSTM-f | GRU / LSTM-f | LSTM > LSTM-f | GRU > LSTM-f | s per eval |",
+        "|---" * (len(CELLS) + 7) + "|",
+    ]
     for scale in scales:
         mine = [r for r in rows if r["scale"] == scale]
         if not mine:
@@ -91,10 +94,12 @@ def report(rows: list[dict], scales: list[str]) -> str:
         spread = {c: statistics.stdev(v) if n > 1 else 0.0 for c, v in best.items()}
         wins = {c: sum(a > b for a, b in zip(best[c], best["lstm_f"])) for c in ("lstm", "gru")}
         seconds = statistics.fmean(r["seconds"] for r in mine)
-        lines.append(f"| {scale} | {n} | " + " | ".join(f"{mean[c]:.3f}" + (f" ± {spread[c]:.3f}" if n > 1 else "")
-                                                      for c in CELLS)
-                     + f" | {mean['lstm'] / mean['lstm_f']:.2f} | {mean['gru'] / mean['lstm_f']:.2f}"
-                     + f" | {wins['lstm']} of {n} | {wins['gru']} of {n} | {seconds:.0f} |")
+        lines.append(
+            f"| {scale} | {n} | "
+            + " | ".join(f"{mean[c]:.3f}" + (f" ± {spread[c]:.3f}" if n > 1 else "") for c in CELLS)
+            + f" | {mean['lstm'] / mean['lstm_f']:.2f} | {mean['gru'] / mean['lstm_f']:.2f}"
+            + f" | {wins['lstm']} of {n} | {wins['gru']} of {n} | {seconds:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -112,16 +117,25 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     done = {(r["scale"], r["cell"], r["config"], r["seed"]) for r in rows}
-    pending = [(k, j) for s in scales for k, j in jobs_for(s, args.replicates)
-               if (k["scale"], k["cell"], k["config"], k["seed"]) not in done]
+    pending = [
+        (k, j)
+        for s in scales
+        for k, j in jobs_for(s, args.replicates)
+        if (k["scale"], k["cell"], k["config"], k["seed"]) not in done
+    ]
     pool = LocalPoolExecutor(workers=2, threads_per_worker=1)
     try:
         futures = {pool.submit(job): key for key, job in pending}
         with out.open("a") as handle:
             for future in concurrent.futures.as_completed(futures):
                 (result,) = future.result()
-                row = {**futures[future], "valid_score": result.valid_score, "epochs": result.epochs,
-                       "seconds": result.seconds, "status": str(result.status)}
+                row = {
+                    **futures[future],
+                    "valid_score": result.valid_score,
+                    "epochs": result.epochs,
+                    "seconds": result.seconds,
+                    "status": str(result.status),
+                }
                 rows.append(row)
                 handle.write(json.dumps(row) + "\n")
                 handle.flush()

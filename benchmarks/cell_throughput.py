@@ -31,12 +31,14 @@ PAIRS = {
 
 
 def build(rnn_layer, jit: bool) -> keras.Model:
-    model = keras.Sequential([
-        keras.Input((STEPS,), batch_size=BATCH, dtype="int32"),
-        keras.layers.Embedding(VOCAB, rnn_layer.cell.units),
-        rnn_layer,
-        keras.layers.Dense(VOCAB, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((STEPS,), batch_size=BATCH, dtype="int32"),
+            keras.layers.Embedding(VOCAB, rnn_layer.cell.units),
+            rnn_layer,
+            keras.layers.Dense(VOCAB, activation="softmax"),
+        ]
+    )
     model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", jit_compile=jit)
     return model
 
@@ -62,9 +64,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     x = rng.integers(0, VOCAB, size=(BATCH, STEPS)).astype("int32")
     y = rng.integers(0, VOCAB, size=(BATCH, STEPS)).astype("int32")
-    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, jit_compile={args.jit}, "
-          f"batch {BATCH} x {STEPS} steps, vocab {VOCAB}, {args.reps} reps x {args.steps} steps, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"backend {keras.backend.backend()}, keras {keras.__version__}, jit_compile={args.jit}, "
+        f"batch {BATCH} x {STEPS} steps, vocab {VOCAB}, {args.reps} reps x {args.steps} steps, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"{'cell':6} {'units':>5} {'evo_rnn tok/s':>14} {'keras tok/s':>12} {'ratio':>6}")
     for units in args.units:
         for cell, keras_layer in PAIRS.items():

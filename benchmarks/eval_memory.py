@@ -31,23 +31,36 @@ def main() -> None:
     parser.add_argument("--task", default="memorize")
     parser.add_argument("--cell", default="gru")
     args = parser.parse_args()
-    preset = presets.with_overrides(presets.get("quick"), [
-        "max_epochs=1", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
-        "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64",
-    ])
-    config = HParams(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=2,
-                     param_budget=preset.budget(args.task))
+    preset = presets.with_overrides(
+        presets.get("quick"),
+        [
+            "max_epochs=1",
+            "memorize.n_train=256",
+            "memorize.n_valid=64",
+            "memorize.n_test=64",
+            "arith.n_train=256",
+            "arith.n_valid=64",
+            "arith.n_test=64",
+        ],
+    )
+    config = HParams(
+        init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, param_budget=preset.budget(args.task)
+    )
     readings = []
     start = time.perf_counter()
     for i in range(args.n):
         result = fit_engine.evaluate(args.cell, args.task, config, seed=i, preset=preset)
         readings.append(rss_mb())
-        print(f"evaluation {i + 1:3d}: {result.status} score {result.valid_score:.3f}  RSS {readings[-1]:8.1f} MB",
-              flush=True)
+        print(
+            f"evaluation {i + 1:3d}: {result.status} score {result.valid_score:.3f}  RSS {readings[-1]:8.1f} MB",
+            flush=True,
+        )
     base = readings[min(4, len(readings) - 1)]
-    print(f"{args.n} evaluations in {time.perf_counter() - start:.0f} s; RSS after #5 {base:.1f} MB, "
-          f"after #{args.n} {readings[-1]:.1f} MB: growth {readings[-1] - base:+.1f} MB "
-          f"(ratio {readings[-1] / base:.3f})")
+    print(
+        f"{args.n} evaluations in {time.perf_counter() - start:.0f} s; RSS after #5 {base:.1f} MB, "
+        f"after #{args.n} {readings[-1]:.1f} MB: growth {readings[-1] - base:+.1f} MB "
+        f"(ratio {readings[-1] / base:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,10 @@ def main() -> None:
         seconds = timed(pool, jobs, warmup)
         pool.shutdown()
         rates["local", workers] = len(jobs) / seconds * 60
-        print(f"local pool, {workers} worker(s): {seconds:7.1f} s, {rates['local', workers]:6.2f} evaluations/min",
-              flush=True)
+        print(
+            f"local pool, {workers} worker(s): {seconds:7.1f} s, {rates['local', workers]:6.2f} evaluations/min",
+            flush=True,
+        )
         if args.no_ray:
             continue
         from evo_rnn.runs.ray_executor import RayExecutor
@@ -73,16 +75,20 @@ def main() -> None:
         seconds = timed(ray_executor, jobs, warmup)
         ray_executor.shutdown()
         rates["ray", workers] = len(jobs) / seconds * 60
-        print(f"ray,        {workers} worker(s): {seconds:7.1f} s, {rates['ray', workers]:6.2f} evaluations/min",
-              flush=True)
+        print(
+            f"ray,        {workers} worker(s): {seconds:7.1f} s, {rates['ray', workers]:6.2f} evaluations/min",
+            flush=True,
+        )
     for kind in ("local", "ray"):
         if (kind, 2) in rates:
             print(f"scaling {kind}: 2 workers / 1 worker = {rates[kind, 2] / rates[kind, 1]:.2f}x")
     for workers in (1, 2):
         if ("ray", workers) in rates:
             overhead = 60 / rates["ray", workers] - 60 / rates["local", workers]
-            print(f"ray overhead at {workers} worker(s): {overhead:+.2f} s per evaluation "
-                  f"(ray / local throughput = {rates['ray', workers] / rates['local', workers]:.2f})")
+            print(
+                f"ray overhead at {workers} worker(s): {overhead:+.2f} s per evaluation "
+                f"(ray / local throughput = {rates['ray', workers] / rates['local', workers]:.2f})"
+            )
 
 
 if __name__ == "__main__":

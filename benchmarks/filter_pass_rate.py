@@ -39,8 +39,15 @@ def children(rate: float, count: int, seed: int) -> list[dict]:
         parent = PARENTS[index % len(PARENTS)]
         rng = random.Random(f"{seed}:{rate}:{index}")
         child, applied = mutation.mutate(zoo.get(parent), rng, max_rate=rate)
-        out.append({"rate": rate, "child": index, "parent": parent, "mutations": len(applied),
-                    "graph": file_format.dumps(child)})
+        out.append(
+            {
+                "rate": rate,
+                "child": index,
+                "parent": parent,
+                "mutations": len(applied),
+                "graph": file_format.dumps(child),
+            }
+        )
     return out
 
 
@@ -52,24 +59,37 @@ def interval(passed: int, total: int) -> str:
 
 
 def report(rows: list[dict], rates: list[float]) -> str:
-    lines = ["| max rate | children | mean mutations | passed (95% CI) | "
-             + " | ".join(f"{lo}{'' if hi == lo else '+' if hi > 100 else f'-{hi}'} mutations" for lo, hi in BUCKETS)
-             + " |", "|---" * (4 + len(BUCKETS)) + "|"]
+    lines = [
+        "| max rate | children | mean mutations | passed (95% CI) | "
+        + " | ".join(f"{lo}{'' if hi == lo else '+' if hi > 100 else f'-{hi}'} mutations" for lo, hi in BUCKETS)
+        + " |",
+        "|---" * (4 + len(BUCKETS)) + "|",
+    ]
     for rate in rates:
         mine = [r for r in rows if r["rate"] == rate]
         if not mine:
             continue
-        cells = [interval(sum(r["passed"] for r in mine if lo <= r["mutations"] <= hi),
-                          sum(lo <= r["mutations"] <= hi for r in mine)) for lo, hi in BUCKETS]
+        cells = [
+            interval(
+                sum(r["passed"] for r in mine if lo <= r["mutations"] <= hi),
+                sum(lo <= r["mutations"] <= hi for r in mine),
+            )
+            for lo, hi in BUCKETS
+        ]
         mean = sum(r["mutations"] for r in mine) / len(mine)
-        lines.append(f"| {rate:g} | {len(mine)} | {mean:.1f} | {interval(sum(r['passed'] for r in mine), len(mine))} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {rate:g} | {len(mine)} | {mean:.1f} | {interval(sum(r['passed'] for r in mine), len(mine))} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="1,0.2,0.1", help="comma-separated maximum mutation rates (default 1,0.2,0.1)")
+    parser.add_argument(
+        "--rates", default="1,0.2,0.1", help="comma-separated maximum mutation rates (default 1,0.2,0.1)"
+    )
     parser.add_argument("--children", type=int, default=40, help="children per rate (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the children, the configurations and training")
     parser.add_argument("--workers", type=int, default=2)
@@ -83,14 +103,22 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     done = {(r["rate"], r["child"]) for r in rows}
-    pending = [c for rate in rates for c in children(rate, args.children, args.seed) if (c["rate"], c["child"]) not in done]
+    pending = [
+        c for rate in rates for c in children(rate, args.children, args.seed) if (c["rate"], c["child"]) not in done
+    ]
     pool = LocalPoolExecutor(workers=args.workers, threads_per_worker=1)
     try:
         futures = {}
         for child in pending:
             for config in configs:
-                job = Job(f"child-{child['rate']}-{child['child']}", child["graph"], search.filter_task,
-                          (config.to_json(),), (args.seed,), preset)
+                job = Job(
+                    f"child-{child['rate']}-{child['child']}",
+                    child["graph"],
+                    search.filter_task,
+                    (config.to_json(),),
+                    (args.seed,),
+                    preset,
+                )
                 futures[pool.submit(job)] = child
         scores: dict[tuple, list[float]] = {}
         with out.open("a") as handle:
@@ -101,8 +129,12 @@ def main() -> None:
                 if len(scores[key]) == len(configs):
                     best = max(scores[key])
                     row = {k: v for k, v in child.items() if k != "graph"}
-                    row.update(best_filter_score=best, passed=best >= search.filter_threshold,
-                               threshold=search.filter_threshold, seed=args.seed)
+                    row.update(
+                        best_filter_score=best,
+                        passed=best >= search.filter_threshold,
+                        threshold=search.filter_threshold,
+                        seed=args.seed,
+                    )
                     rows.append(row)
                     handle.write(json.dumps(row) + "\n")
                     handle.flush()

@@ -76,7 +76,8 @@ RAW_TENSORFLOW_LOG = ("E0000", "W0000", "I0000", "cuInit", "NodeDef", "oneDNN", 
 def stderr_lines(result: subprocess.CompletedProcess) -> list[str]:
     """The lines of stderr that evo_rnn wrote (TensorFlow's own C++ log lines dropped)."""
     return [
-        line for line in result.stderr.splitlines()
+        line
+        for line in result.stderr.splitlines()
         if line.strip() and not line.startswith(("E0000", "W0000", "I0000", "WARNING: All log messages"))
     ]
 
@@ -94,8 +95,16 @@ BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"ari
 
 
 def search_preset(**search_fields) -> presets.Preset:
-    fields = {"population_size": 100, "reevaluate_probability": 0.2, "configs_per_task": 3, "filter_configs": 2,
-              "filter_threshold": 0.3, "first_task_ratio": 0.9, "halving_configs": 0, **search_fields}
+    fields = {
+        "population_size": 100,
+        "reevaluate_probability": 0.2,
+        "configs_per_task": 3,
+        "filter_configs": 2,
+        "filter_threshold": 0.3,
+        "first_task_ratio": 0.9,
+        "halving_configs": 0,
+        **search_fields,
+    }
     return presets.with_overrides(presets.get("quick"), [f"search.{k}={v}" for k, v in fields.items()])
 
 
@@ -114,8 +123,10 @@ class Member:
 
 
 def members(job: Job) -> list[Member]:
-    return [Member(job.arch, job.graph, job.task, h, s, job.preset, job.data_dir, m)
-            for h, s, m in zip(job.hparams, job.seeds, job.model_paths)]
+    return [
+        Member(job.arch, job.graph, job.task, h, s, job.preset, job.data_dir, m)
+        for h, s, m in zip(job.hparams, job.seeds, job.model_paths)
+    ]
 
 
 class FakeEvaluator:
@@ -145,12 +156,21 @@ class FakeEvaluator:
         status = self.fail(job)
         config = HParams.from_dict(json.loads(job.hparams))
         if status is not None:
-            return EvalResult(status=status, task=job.task, preset=job.preset.name, seed=job.seed,
-                              hparams=config.to_dict())
+            return EvalResult(
+                status=status, task=job.task, preset=job.preset.name, seed=job.seed, hparams=config.to_dict()
+            )
         score = self.quality(file_format.loads(job.graph), job.task) * (1.0 if config.learning_rate >= 1 else 0.9)
-        return EvalResult(status=Status.OK, task=job.task, preset=job.preset.name, seed=job.seed,
-                          hparams=config.to_dict(), valid_score=score, test_score=score * 0.95, seconds=0.01,
-                          valid_metrics={"score": score, "nll": 1.0 - score})  # a loss that falls as the score rises
+        return EvalResult(
+            status=Status.OK,
+            task=job.task,
+            preset=job.preset.name,
+            seed=job.seed,
+            hparams=config.to_dict(),
+            valid_score=score,
+            test_score=score * 0.95,
+            seconds=0.01,
+            valid_metrics={"score": score, "nll": 1.0 - score},
+        )  # a loss that falls as the score rises
 
 
 @pytest.fixture
@@ -186,8 +206,17 @@ class Interrupt(BaseException):
     """Stands for Ctrl-C / a killed process in the middle of a search."""
 
 
-TINY_TRAINING = ["max_epochs=1", "arith.n_train=128", "arith.n_valid=32", "arith.n_test=32", "xml.n_train=128",
-                 "xml.n_valid=32", "xml.n_test=32", "budgets.arith=2000", "budgets.xml=2000"]
+TINY_TRAINING = [
+    "max_epochs=1",
+    "arith.n_train=128",
+    "arith.n_valid=32",
+    "arith.n_test=32",
+    "xml.n_train=128",
+    "xml.n_valid=32",
+    "xml.n_test=32",
+    "budgets.arith=2000",
+    "budgets.xml=2000",
+]
 
 
 class SeededFake(FakeEvaluator):
@@ -205,9 +234,20 @@ def searched(tmp_path):
     files = RunFiles("tiny", tmp_path / "runs")
     files.database.parent.mkdir(parents=True)
     search_fields = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0).search
-    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(search_fields).items()
-                 if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
-                          "filter_threshold", "first_task_ratio", "halving_configs")]
+    overrides = [
+        f"search.{k}={v}"
+        for k, v in dataclasses.asdict(search_fields).items()
+        if k
+        in (
+            "population_size",
+            "reevaluate_probability",
+            "configs_per_task",
+            "filter_configs",
+            "filter_threshold",
+            "first_task_ratio",
+            "halving_configs",
+        )
+    ]
     overrides += TINY_TRAINING  # the export retrains the fake run's models for real: at a tiny size
     preset = presets.with_overrides(presets.get("quick"), overrides)
     with Store(files.database) as store:
@@ -219,17 +259,40 @@ def searched(tmp_path):
 # --- Real tiny searches in a subprocess ---
 
 TINY = [
-    "max_epochs=1", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
-    "arith.n_train=256", "arith.n_valid=64", "arith.n_test=64", "xml.n_train=256", "xml.n_valid=64",
-    "xml.n_test=64", "budgets.arith=3000", "budgets.xml=3000", "budgets.memorize=3000",
-    "search.filter_threshold=0.05", "search.first_task_ratio=0.5", "search.halving_configs=0",
+    "max_epochs=1",
+    "memorize.n_train=256",
+    "memorize.n_valid=64",
+    "memorize.n_test=64",
+    "arith.n_train=256",
+    "arith.n_valid=64",
+    "arith.n_test=64",
+    "xml.n_train=256",
+    "xml.n_valid=64",
+    "xml.n_test=64",
+    "budgets.arith=3000",
+    "budgets.xml=3000",
+    "budgets.memorize=3000",
+    "search.filter_threshold=0.05",
+    "search.first_task_ratio=0.5",
+    "search.halving_configs=0",
 ]
 
 
 def search_args(tmp_path, *extra: str) -> list[str]:
     sets = [item for s in TINY for item in ("--set", s)]
-    return ["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--quiet",
-            "--confirm-seeds", "0", *sets, *extra]
+    return [
+        "--run",
+        "tiny",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--confirm-seeds",
+        "0",
+        *sets,
+        *extra,
+    ]
 
 
 def _default_sigint() -> None:
@@ -239,8 +302,14 @@ def _default_sigint() -> None:
 
 
 def start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "evo_rnn.search", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        [sys.executable, "-m", "evo_rnn.search", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def interrupt(process: subprocess.Popen, timeout: float) -> str:
@@ -280,14 +349,18 @@ def wait_for(condition, process: subprocess.Popen, limit: float = 240) -> None:
 
 # --- Files ---
 
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def tree(folder: Path) -> list[str]:
     """The files in `folder`, less the run's lock and SQLite's own companions of a database."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.name != "run.lock" and not p.name.endswith(("-wal", "-shm")))
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.name != "run.lock" and not p.name.endswith(("-wal", "-shm"))
+    )
 
 
 def quiet(_: str) -> None:
@@ -301,8 +374,9 @@ class ConfigSeedFake(FakeEvaluator):
     def one(self, job):
         result = super().one(job)
         noise = random.Random(f"{job.seed}:{job.hparams}:{job.arch}").uniform(-0.2, 0.2)
-        return dataclasses.replace(result, valid_score=result.valid_score + noise,
-                                   test_score=result.test_score + noise / 2)
+        return dataclasses.replace(
+            result, valid_score=result.valid_score + noise, test_score=result.test_score + noise / 2
+        )
 
 
 class CurvedFake(FakeEvaluator):
@@ -312,8 +386,10 @@ class CurvedFake(FakeEvaluator):
         result = super().one(job)
         if not result.ok:
             return result
-        curve = [{"epoch": e, "loss": 3.0 / e, "val_score": result.valid_score * e / 4, "learning_rate": 1.0}
-                 for e in range(1, 5)]
+        curve = [
+            {"epoch": e, "loss": 3.0 / e, "val_score": result.valid_score * e / 4, "learning_rate": 1.0}
+            for e in range(1, 5)
+        ]
         return dataclasses.replace(result, curve=curve, epochs=4)
 
 

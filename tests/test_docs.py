@@ -26,10 +26,8 @@ EXERCISED_ELSEWHERE = {
     "bash scripts/search.sh": "tests/test_search_cli.py::test_a_tiny_search_exports_cells_whose_models_reload",
     # the test suite itself: .ci/run runs exactly this command
     "bash scripts/test.sh": ".ci/run",
-    "python -m evo_rnn.search --run NAME --budget-minutes 60":
-        "tests/test_search_cli.py::test_a_killed_search_resumes_without_losing_or_repeating_evaluations",
-    "python -m evo_rnn.evaluate --arch gru --task arith --trials 3 --seed 0":
-        "tests/test_evaluate.py::test_evaluate_cli_json_output",
+    "python -m evo_rnn.search --run NAME --budget-minutes 60": "tests/test_search_cli.py::test_a_killed_search_resumes_without_losing_or_repeating_evaluations",
+    "python -m evo_rnn.evaluate --arch gru --task arith --trials 3 --seed 0": "tests/test_evaluate.py::test_evaluate_cli_json_output",
 }
 
 
@@ -67,7 +65,11 @@ def test_the_site_builds_with_strict(tmp_path):
     site = tmp_path / "site"
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
     assert (site / "index.html").is_file() and (site / "reference" / "cells" / "index.html").is_file()
@@ -119,8 +121,9 @@ def test_the_readme_predict_example_on_xml_prints_what_it_says():
     said = re.search(r'`"(<[^`]+>)"` with `(model-xml\.keras)` prints `([^`.]+)\.\.\.`', README.read_text())
     assert said, "the README's XML example of evo_rnn.predict"
     text, model, start = said.groups()
-    result = run_module("evo_rnn.predict", f"saved_architectures/reference-quick-seed0/1-94c6576d/{model}", text,
-                        timeout=180)
+    result = run_module(
+        "evo_rnn.predict", f"saved_architectures/reference-quick-seed0/1-94c6576d/{model}", text, timeout=180
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(start), result.stdout
 
@@ -135,8 +138,9 @@ def test_the_cell_pages_examples_run(tmp_path):
     """docs/cells.md's examples, in order, in an empty folder (they save a model there)."""
     blocks = code_blocks(ROOT / "docs" / "cells.md", ("python",))
     assert len(blocks) == 2
-    result = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", "\n".join(blocks)], cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert (tmp_path / "model.keras").is_file() and (tmp_path / "savedmodel" / "saved_model.pb").is_file()
 

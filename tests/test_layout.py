@@ -17,8 +17,7 @@ PACKAGE = ROOT / "evo_rnn"
 
 # The packages from the ground up: a package imports its own modules and the packages below it,
 # never one above. A new package must be given its place here (the test fails until it is).
-LAYERS = ["core", "cells", "layers", "tasks", "interop", "training", "runs", "scoring", "views", "search",
-          "commands"]
+LAYERS = ["core", "cells", "layers", "tasks", "interop", "training", "runs", "scoring", "views", "search", "commands"]
 # Entry points sit above every package and are imported by nothing of the package: `evo_rnn`
 # itself (the facade a user imports), the command shims `evo_rnn/<command>.py` and every
 # `__main__.py` (what `python -m` runs).
@@ -136,7 +135,12 @@ def test_the_views_and_the_commands_read_runs_through_run_not_their_database():
         if "evo_rnn.runs.store" in graph.successors(module):
             held.append(f"{module} imports evo_rnn.runs.store")
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr == "store" or isinstance(node, ast.Name) and node.id == "store":
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "store"
+                or isinstance(node, ast.Name)
+                and node.id == "store"
+            ):
                 held.append(f"{module}:{node.lineno} holds a store")
     assert not held, held
 
@@ -187,7 +191,10 @@ def test_every_flag_says_what_it_does_and_its_default(module):
     parser = importlib.import_module(module).build_parser()
     for each in parsers(parser):
         for action in each._actions:
-            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) or action.help == argparse.SUPPRESS:
+            if (
+                isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+                or action.help == argparse.SUPPRESS
+            ):
                 continue
             name = "/".join(action.option_strings) or action.dest
             assert action.help and len(action.help) > 10, f"{module} {name} has no description"

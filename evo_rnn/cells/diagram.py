@@ -16,8 +16,16 @@ from evo_rnn.cells.graph import topological_order, validate
 from evo_rnn.core.errors import GraphvizNotFoundError, UnknownNameError
 from evo_rnn.cells.ops import OPS, ORDERED_OPS, OpKind
 
-__all__ = ["to_dot", "render_png", "write_diagram", "graphviz_available", "FORMATS", "GRAPHVIZ_HINT", "GRAPHVIZ_MISSING",
-           "HIGHLIGHT"]
+__all__ = [
+    "to_dot",
+    "render_png",
+    "write_diagram",
+    "graphviz_available",
+    "FORMATS",
+    "GRAPHVIZ_HINT",
+    "GRAPHVIZ_MISSING",
+    "HIGHLIGHT",
+]
 
 FORMATS = ("png", "svg", "dot")
 GRAPHVIZ_MISSING = (
@@ -30,6 +38,7 @@ GRAPHVIZ_HINT = f"rendering PNG/SVG needs {GRAPHVIZ_MISSING}; or write a .dot fi
 def graphviz_available() -> bool:
     """Whether Graphviz's `dot` program is on the PATH (PNG and SVG diagrams need it)."""
     return shutil.which("dot") is not None
+
 
 HIGHLIGHT = {"color": "#d62728", "penwidth": "2.5", "fontcolor": "#d62728"}  # what changed, drawn in red
 
@@ -59,8 +68,10 @@ def _label(node: str, data: dict) -> str:
             return node
         # An HTML-like label: the bias line in a smaller font under a spacer, so that an
         # underscore in the name (W_xz) does not run into it.
-        return (f"<{html.escape(node)}<BR/><FONT POINT-SIZE=\"4\"> </FONT><BR/>"
-                f"<FONT POINT-SIZE=\"9\">+b (init {bias:g})</FONT>>")
+        return (
+            f'<{html.escape(node)}<BR/><FONT POINT-SIZE="4"> </FONT><BR/>'
+            f'<FONT POINT-SIZE="9">+b (init {bias:g})</FONT>>'
+        )
     return spec.symbol
 
 
@@ -71,8 +82,12 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '\\"') + '"'
 
 
-def to_dot(graph: nx.DiGraph, title: str | None = None, highlight: Iterable[str] = (),
-           highlight_edges: Iterable[tuple[str, str]] = ()) -> pydot.Dot:
+def to_dot(
+    graph: nx.DiGraph,
+    title: str | None = None,
+    highlight: Iterable[str] = (),
+    highlight_edges: Iterable[tuple[str, str]] = (),
+) -> pydot.Dot:
     """Returns the diagram of a cell as a `pydot.Dot` (nothing is written).
 
     Linear nodes show their names (and bias init), activations and element-wise ops
@@ -111,8 +126,12 @@ def to_dot(graph: nx.DiGraph, title: str | None = None, highlight: Iterable[str]
     return dot
 
 
-def render_png(graph: nx.DiGraph, title: str | None = None, highlight: Iterable[str] = (),
-               highlight_edges: Iterable[tuple[str, str]] = ()) -> bytes:
+def render_png(
+    graph: nx.DiGraph,
+    title: str | None = None,
+    highlight: Iterable[str] = (),
+    highlight_edges: Iterable[tuple[str, str]] = (),
+) -> bytes:
     """A cell's diagram as PNG bytes (`to_dot`'s arguments), for pages that embed it.
 
     Raises:
@@ -136,9 +155,7 @@ def write_diagram(graph: nx.DiGraph, path: str | os.PathLike, title: str | None 
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise UnknownNameError(
-            f"cannot write a diagram as {path.name!r}: use a .png, .svg or .dot file name"
-        )
+        raise UnknownNameError(f"cannot write a diagram as {path.name!r}: use a .png, .svg or .dot file name")
     if fmt != "dot" and not graphviz_available():
         raise GraphvizNotFoundError(GRAPHVIZ_HINT)
     dot = to_dot(graph, title)

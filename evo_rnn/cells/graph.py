@@ -155,9 +155,7 @@ def _check_edges(graph: nx.DiGraph) -> None:
         parents = sorted(graph.predecessors(node))
         if len(parents) != spec.arity:
             what = "no inputs (it is a source)" if spec.arity == 0 else f"exactly {spec.arity} input(s)"
-            raise InvalidCellError(
-                f"node {node!r} (op {op!r}) takes {what}, has {len(parents)}: {parents}", node
-            )
+            raise InvalidCellError(f"node {node!r} (op {op!r}) takes {what}, has {len(parents)}: {parents}", node)
         if spec.kind is OpKind.OUTPUT and graph.out_degree(node):
             raise InvalidCellError(
                 f"output node {node!r} feeds {sorted(graph.successors(node))}; "
@@ -296,8 +294,7 @@ def validate(graph: nx.DiGraph) -> None:
             )
     if not any(graph.out_degree(n) for n in state_nodes(graph).values()):
         raise InvalidCellError(
-            "the cell never reads its previous state, so it is not recurrent: "
-            "connect a state node to the computation"
+            "the cell never reads its previous state, so it is not recurrent: connect a state node to the computation"
         )
 
 

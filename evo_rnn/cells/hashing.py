@@ -61,8 +61,10 @@ def structural_hash(graph: nx.DiGraph) -> str:
         labels = {
             n: _digest(
                 labels[n]
-                + "|" + ",".join(sorted(f"{labelled.edges[p, n]['label']}<{labels[p]}" for p in labelled.predecessors(n)))
-                + "|" + ",".join(sorted(f"{labelled.edges[n, s]['label']}>{labels[s]}" for s in labelled.successors(n)))
+                + "|"
+                + ",".join(sorted(f"{labelled.edges[p, n]['label']}<{labels[p]}" for p in labelled.predecessors(n)))
+                + "|"
+                + ",".join(sorted(f"{labelled.edges[n, s]['label']}>{labels[s]}" for s in labelled.successors(n)))
             )
             for n in labelled
         }

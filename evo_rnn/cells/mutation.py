@@ -41,8 +41,13 @@ MUTATIONS = (
 )
 # (op, bias_init): the activations a mutation may choose; ("linear", a) is Linear(a, x).
 ACTIVATION_CHOICES: tuple[tuple[str, float | None], ...] = (
-    ("tanh", None), ("sigmoid", None), ("relu", None),
-    ("linear", 0.0), ("linear", 1.0), ("linear", 0.9), ("linear", 1.1),
+    ("tanh", None),
+    ("sigmoid", None),
+    ("relu", None),
+    ("linear", 0.0),
+    ("linear", 1.0),
+    ("linear", 0.9),
+    ("linear", 1.1),
 )
 _INNER = (OpKind.ACTIVATION, OpKind.ELEMENTWISE, OpKind.LINEAR)
 
@@ -173,8 +178,9 @@ def _apply(graph: nx.DiGraph, node: str, kind: str, rng: random.Random) -> str:
     raise ValueError(f"unknown mutation kind {kind!r}")  # a bug in this module, not bad input
 
 
-def mutate(graph: nx.DiGraph, rng: random.Random, max_attempts: int = 100,
-           max_rate: float = 1.0) -> tuple[nx.DiGraph, list[Mutation]]:
+def mutate(
+    graph: nx.DiGraph, rng: random.Random, max_attempts: int = 100, max_rate: float = 1.0
+) -> tuple[nx.DiGraph, list[Mutation]]:
     """A valid child of `graph`, different from it, and the transformations that made it.
 
     Args:

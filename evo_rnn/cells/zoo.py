@@ -29,8 +29,9 @@ def _gate(b: CellBuilder, gate: str, activation: str, bias_init: float = 0.0) ->
     return b.activation(activation, gate, pre)
 
 
-def _lstm(name: str, forget: bool = True, input_gate: bool = True, output_gate: bool = True,
-          forget_bias: float = 0.0) -> nx.DiGraph:
+def _lstm(
+    name: str, forget: bool = True, input_gate: bool = True, output_gate: bool = True, forget_bias: float = 0.0
+) -> nx.DiGraph:
     """i, f, o = σ(W_x· x + W_h· h + b); g = tanh(W_xg x + W_hg h + b_g);
     c' = f*c + i*g; h' = o * tanh(c'); a removed gate is fixed to 1."""
     b = CellBuilder(name, states=("h", "c"))
@@ -152,6 +153,4 @@ def resolve(spec: str | os.PathLike) -> nx.DiGraph:
         return get(text)
     if Path(text).is_file():
         return file_format.load(text)
-    raise UnknownNameError(
-        f"{text!r} is neither a zoo cell ({', '.join(_ZOO)}) nor an existing cell .json file"
-    )
+    raise UnknownNameError(f"{text!r} is neither a zoo cell ({', '.join(_ZOO)}) nor an existing cell .json file")

@@ -75,20 +75,23 @@ def tuning_requests(run: Run, settings: AblationSettings, preset: presets.Preset
     for group, (task, cell) in enumerate(itertools.product(settings.tasks, settings.cells)):
         configs = presets.sample_configs(preset, task, settings.trials, seed)
         arch = run.add_architecture(zoo.get(cell), f"zoo:{cell}")
-        requests += [Request(arch, task, config, s, preset, phase="tune", group=group)
-                     for s in seeds for config in configs]
+        requests += [
+            Request(arch, task, config, s, preset, phase="tune", group=group) for s in seeds for config in configs
+        ]
     return requests
 
 
-def confirm_requests(run: Run, scores: Scores, settings: AblationSettings,
-                     preset: presets.Preset, seed: int) -> list[Request]:
+def confirm_requests(
+    run: Run, scores: Scores, settings: AblationSettings, preset: presets.Preset, seed: int
+) -> list[Request]:
     """Each cell's best configuration per task (`Scores.best_config`) on the confirmation seeds."""
     requests = []
     for group, (task, cell) in enumerate(itertools.product(settings.tasks, settings.cells)):
         arch = run.find_architecture(zoo.get(cell))
-        requests += [Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm",
-                             group=group)
-                     for key in scores.confirm_keys(arch, task, confirm_seeds(seed, settings.confirm_seeds))]
+        requests += [
+            Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm", group=group)
+            for key in scores.confirm_keys(arch, task, confirm_seeds(seed, settings.confirm_seeds))
+        ]
     return requests
 
 
@@ -97,19 +100,29 @@ def _refuse_resumption(name: str, run_settings: RunSettings):
 
     def refuse(stored: RunSettings, store) -> None:
         if stored.kind != "ablation":
-            raise UsageError(f"run {name!r} is a {stored.kind} run (`{stored.command}`), not an ablation; choose "
-                             "another --run")
+            raise UsageError(
+                f"run {name!r} is a {stored.kind} run (`{stored.command}`), not an ablation; choose another --run"
+            )
         if stored.resolved_preset() != run_settings.resolved_preset() or stored.seed != run_settings.seed:
-            raise UsageError(f"run {name!r} was started as `{stored.command}`; resume it with the same --preset, "
-                             "--set, --batched and --seed (cells, tasks, trials and seeds may change), or start "
-                             "another with --run NEW_NAME")
+            raise UsageError(
+                f"run {name!r} was started as `{stored.command}`; resume it with the same --preset, "
+                "--set, --batched and --seed (cells, tasks, trials and seeds may change), or start "
+                "another with --run NEW_NAME"
+            )
 
     return refuse
 
 
-def ablate(files: RunFiles, run_settings: RunSettings, settings: AblationSettings, executor: Executor,
-           data_dir: str | None = None, members_per_job: int = 1, tensorboard: TensorBoardLog | None = None,
-           log: Log = _stderr) -> list[tables.Row]:
+def ablate(
+    files: RunFiles,
+    run_settings: RunSettings,
+    settings: AblationSettings,
+    executor: Executor,
+    data_dir: str | None = None,
+    members_per_job: int = 1,
+    tensorboard: TensorBoardLog | None = None,
+    log: Log = _stderr,
+) -> list[tables.Row]:
     """Tunes and confirms `settings`' cells on its tasks into run `files` (under its lock),
     writes its table beside the database, and returns the table.
 
@@ -123,51 +136,99 @@ def ablate(files: RunFiles, run_settings: RunSettings, settings: AblationSetting
 
         def said(kind: str, data: dict) -> None:
             if kind == "evaluation":
-                log(f"{run.label(data['arch']):7} {data['task']:6} {data['status']:8} valid "
-                    f"{data['valid_score']:.4f} ({data['seconds']:.0f} s)")
+                log(
+                    f"{run.label(data['arch']):7} {data['task']:6} {data['status']:8} valid "
+                    f"{data['valid_score']:.4f} ({data['seconds']:.0f} s)"
+                )
 
-        service = Evaluations.of(run, executor, data_dir, run_files=None, members_per_job=members_per_job, tensorboard=tensorboard,
-                              on_event=said)
+        service = Evaluations.of(
+            run,
+            executor,
+            data_dir,
+            run_files=None,
+            members_per_job=members_per_job,
+            tensorboard=tensorboard,
+            on_event=said,
+        )
         tuning = tuning_requests(run, settings, preset, run_settings.seed)
         service.run(tuning)
         scores = Scores.of(run)
-        run.set_meta(MetaKey.CONFIRMATION, {"seeds": confirm_seeds(run_settings.seed, settings.confirm_seeds),
-                                            "cells": [run.find_architecture(zoo.get(c)) for c in settings.cells],
-                                            "top": len(settings.cells)})
+        run.set_meta(
+            MetaKey.CONFIRMATION,
+            {
+                "seeds": confirm_seeds(run_settings.seed, settings.confirm_seeds),
+                "cells": [run.find_architecture(zoo.get(c)) for c in settings.cells],
+                "top": len(settings.cells),
+            },
+        )
         service.run(confirm_requests(run, scores, settings, preset, run_settings.seed))
-        log(f"ablation run {files.name!r}: {service.trained} evaluations trained, {service.cache_hits} from the "
-            f"run's database ({files.database})")
+        log(
+            f"ablation run {files.name!r}: {service.trained} evaluations trained, {service.cache_hits} from the "
+            f"run's database ({files.database})"
+        )
         table = tables.rows(scores, settings.cells, settings.tasks)
         _write_tables(files, run_settings, settings, table)
     return table
 
 
-def _write_tables(files: RunFiles, run_settings: RunSettings, settings: AblationSettings,
-                  table: list[tables.Row]) -> None:
+def _write_tables(
+    files: RunFiles, run_settings: RunSettings, settings: AblationSettings, table: list[tables.Row]
+) -> None:
     seeds = "" if settings.replicates == 1 else f" (the best mean over {settings.replicates} training seeds)"
     lines = tables.verdicts(table, settings.tasks)
-    text = (f"Per cell and task: {settings.trials} hyperparameter configurations tuned, the same for every cell; the "
-            f"best by validation score{seeds} trained again on {settings.confirm_seeds} fresh seeds, the same for "
-            f"every cell: its mean test score with a 95% t interval, its ratio to the GRU paired by seed with the "
-            f"paired t-test (Holm-adjusted over the table's tests in brackets). Preset `{run_settings.preset}`, seed {run_settings.seed}; the paper's Table 1 in "
-            f"brackets.\n\n`{run_settings.command}`\n\n{tables.markdown(table, settings.tasks)}\n"
-            + "".join(f"\n- {line}" for line in lines) + ("\n" if lines else ""))
+    text = (
+        f"Per cell and task: {settings.trials} hyperparameter configurations tuned, the same for every cell; the "
+        f"best by validation score{seeds} trained again on {settings.confirm_seeds} fresh seeds, the same for "
+        f"every cell: its mean test score with a 95% t interval, its ratio to the GRU paired by seed with the "
+        f"paired t-test (Holm-adjusted over the table's tests in brackets). Preset `{run_settings.preset}`, seed {run_settings.seed}; the paper's Table 1 in "
+        f"brackets.\n\n`{run_settings.command}`\n\n{tables.markdown(table, settings.tasks)}\n"
+        + "".join(f"\n- {line}" for line in lines)
+        + ("\n" if lines else "")
+    )
     write_atomically(files.root / "ablation.md", text.encode())
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["cell", "task", "tuning_valid", "tuning_seeds", "confirm_seeds", "confirm_test_mean",
-                     "confirm_ci95_low", "confirm_ci95_high", "ratio_to_gru", "ratio_ci95_low", "ratio_ci95_high",
-                     "p_value_vs_gru", "p_value_vs_gru_holm", "paper"])
+    writer.writerow(
+        [
+            "cell",
+            "task",
+            "tuning_valid",
+            "tuning_seeds",
+            "confirm_seeds",
+            "confirm_test_mean",
+            "confirm_ci95_low",
+            "confirm_ci95_high",
+            "ratio_to_gru",
+            "ratio_ci95_low",
+            "ratio_ci95_high",
+            "p_value_vs_gru",
+            "p_value_vs_gru_holm",
+            "paper",
+        ]
+    )
     for row in table:
-        confirmed = ("", "", "") if row.confirmed is None else (row.confirmed.mean, row.confirmed.low,
-                                                                 row.confirmed.high)
-        ratio = ("", "", "") if row.ratio_to_gru is None else (row.ratio_to_gru.mean, row.ratio_to_gru.low,
-                                                                row.ratio_to_gru.high)
-        writer.writerow([row.cell, row.task, "" if row.tuning_valid is None else row.tuning_valid, row.tuning_seeds,
-                         0 if row.confirmed is None else row.confirmed.n, *confirmed, *ratio,
-                         "" if row.p_value_vs_gru is None else row.p_value_vs_gru,
-                         "" if row.p_value_holm is None else row.p_value_holm,
-                         "" if row.paper is None else row.paper])
+        confirmed = (
+            ("", "", "") if row.confirmed is None else (row.confirmed.mean, row.confirmed.low, row.confirmed.high)
+        )
+        ratio = (
+            ("", "", "")
+            if row.ratio_to_gru is None
+            else (row.ratio_to_gru.mean, row.ratio_to_gru.low, row.ratio_to_gru.high)
+        )
+        writer.writerow(
+            [
+                row.cell,
+                row.task,
+                "" if row.tuning_valid is None else row.tuning_valid,
+                row.tuning_seeds,
+                0 if row.confirmed is None else row.confirmed.n,
+                *confirmed,
+                *ratio,
+                "" if row.p_value_vs_gru is None else row.p_value_vs_gru,
+                "" if row.p_value_holm is None else row.p_value_holm,
+                "" if row.paper is None else row.paper,
+            ]
+        )
     write_atomically(files.root / "ablation.csv", buffer.getvalue().encode())
 
 
@@ -191,13 +252,21 @@ def _ablate(args: argparse.Namespace) -> tuple[list[tables.Row], AblationSetting
     preset = run_settings.resolved_preset()  # bad --set values fail before the run's folder is made
     for task_name in task_names:  # a missing dataset or an unusable file fails before any training
         tasks.check_data(task_name, data_dir, preset.task_config(task_name))
-    settings = AblationSettings(tuple(dict.fromkeys(cells)), tuple(dict.fromkeys(task_names)), args.trials,
-                                args.replicates, args.confirm_seeds)
+    settings = AblationSettings(
+        tuple(dict.fromkeys(cells)), tuple(dict.fromkeys(task_names)), args.trials, args.replicates, args.confirm_seeds
+    )
     files = RunFiles(args.run, args.runs_dir)
     executor = local_executor(args.workers)
     try:
-        table = ablate(files, run_settings, settings, executor, data_dir, engine.members,
-                       None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
+        table = ablate(
+            files,
+            run_settings,
+            settings,
+            executor,
+            data_dir,
+            engine.members,
+            None if args.tensorboard is None else TensorBoardLog(args.tensorboard),
+        )
     except BaseException:
         executor.shutdown(cancel=True)
         raise
@@ -209,8 +278,10 @@ def _job(args: argparse.Namespace) -> int:
     try:
         table, settings, files = _ablate(args)
     except KeyboardInterrupt:
-        _stderr(f"interrupted: every finished evaluation is in {RunFiles(args.run, args.runs_dir).database}; rerun "
-                "the same command to resume")
+        _stderr(
+            f"interrupted: every finished evaluation is in {RunFiles(args.run, args.runs_dir).database}; rerun "
+            "the same command to resume"
+        )
         return 130
     print(tables.markdown(table, settings.tasks))
     for line in tables.verdicts(table, settings.tasks):
@@ -219,11 +290,24 @@ def _job(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(cells: Sequence[str] | None = None, tasks: Sequence[str] | None = None, *, run: str = "ablation",
-        runs_dir: str | os.PathLike = "runs", preset: str = "quick", seed: int = 0, trials: int = 8,
-        replicates: int = 2, confirm_seeds: int = CONFIRM_SEEDS, batched: int = 8, workers: int | None = None,
-        data_dir: str | os.PathLike | None = None, set: Sequence[str] = (), progress: bool = True,
-        **more: Any) -> list[tables.Row]:
+def run(
+    cells: Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+    *,
+    run: str = "ablation",
+    runs_dir: str | os.PathLike = "runs",
+    preset: str = "quick",
+    seed: int = 0,
+    trials: int = 8,
+    replicates: int = 2,
+    confirm_seeds: int = CONFIRM_SEEDS,
+    batched: int = 8,
+    workers: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    set: Sequence[str] = (),
+    progress: bool = True,
+    **more: Any,
+) -> list[tables.Row]:
     """What `python -m evo_rnn.ablation` does, from Python: the comparison table of `cells` on
     `tasks`, stored as run `run` (calling it again resumes it; its `ablation.md` and `.csv` are
     written beside the database). Returns the table's rows (`tables.Row`: the confirmed test
@@ -254,53 +338,99 @@ def run(cells: Sequence[str] | None = None, tasks: Sequence[str] | None = None, 
         EvoRnnError: bad input, with the command's one-line message.
         KeyboardInterrupt: after cancelling the workers; every finished evaluation is kept.
     """
-    options = {"run": run, "runs_dir": runs_dir, "preset": preset, "seed": seed,
-               "cells": [cells] if isinstance(cells, str) else cells,
-               "tasks": [tasks] if isinstance(tasks, str) else tasks, "trials": trials, "replicates": replicates,
-               "confirm_seeds": confirm_seeds, "batched": batched, "workers": workers, "data_dir": data_dir,
-               "set": set, **more}
+    options = {
+        "run": run,
+        "runs_dir": runs_dir,
+        "preset": preset,
+        "seed": seed,
+        "cells": [cells] if isinstance(cells, str) else cells,
+        "tasks": [tasks] if isinstance(tasks, str) else tasks,
+        "trials": trials,
+        "replicates": replicates,
+        "confirm_seeds": confirm_seeds,
+        "batched": batched,
+        "workers": workers,
+        "data_dir": data_dir,
+        "set": set,
+        **more,
+    }
     args = parse_options(build_parser(), options)
     with contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO()):
         return _ablate(args)[0]
 
 
-DESCRIPTION = ("The paper's comparison table: zoo cells trained with the same configurations on the chosen tasks, each "
-               "cell's best configuration confirmed on fresh seeds, stored as a run (rerun to resume).")
+DESCRIPTION = (
+    "The paper's comparison table: zoo cells trained with the same configurations on the chosen tasks, each "
+    "cell's best configuration confirmed on fresh seeds, stored as a run (rerun to resume)."
+)
 
 
 def build_parser() -> ArgumentParser:
     """The command line's parser."""
     parser = ArgumentParser(prog="python -m evo_rnn.ablation", description=DESCRIPTION)
-    parser.add_argument("--run", default="ablation",
-                        help="run name: its state is RUNS_DIR/NAME/search.sqlite, its table RUNS_DIR/NAME/ablation.md "
-                             "(default: ablation)")
+    parser.add_argument(
+        "--run",
+        default="ablation",
+        help="run name: its state is RUNS_DIR/NAME/search.sqlite, its table RUNS_DIR/NAME/ablation.md "
+        "(default: ablation)",
+    )
     parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
-    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
-                        help="task sizes and training settings (default: quick)")
-    parser.add_argument("--tasks", default=None,
-                        help="comma-separated tasks (default: arith,xml, and ptb when its data is present)")
-    parser.add_argument("--cells", default=None,
-                        help=f"comma-separated zoo cells (default: all: {', '.join(zoo.names())})")
-    parser.add_argument("--trials", type=whole_number(1), default=8,
-                        help="hyperparameter configs per cell and task, the bank's first ones, the same for every "
-                             "cell (default: 8)")
-    parser.add_argument("--replicates", type=whole_number(1, MAX_REPLICATES), default=2,
-                        help="training seeds per tuning config; the best config is the best mean over them (one "
-                             "seed's luck does not choose it) (default: 2)")
-    parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=CONFIRM_SEEDS, metavar="S",
-                        help="train each cell's best config per task again on S fresh seeds (the same for every "
-                             "cell) and report its test score with a 95%% interval; 0: no confirmation (default: "
-                             f"{CONFIRM_SEEDS}: at 8, quick arith's intervals were +-0.06 to +-0.16, wider than some "
-                             "tier gaps)")
+    parser.add_argument(
+        "--preset",
+        default="quick",
+        choices=list(presets.PRESETS),
+        help="task sizes and training settings (default: quick)",
+    )
+    parser.add_argument(
+        "--tasks", default=None, help="comma-separated tasks (default: arith,xml, and ptb when its data is present)"
+    )
+    parser.add_argument(
+        "--cells", default=None, help=f"comma-separated zoo cells (default: all: {', '.join(zoo.names())})"
+    )
+    parser.add_argument(
+        "--trials",
+        type=whole_number(1),
+        default=8,
+        help="hyperparameter configs per cell and task, the bank's first ones, the same for every cell (default: 8)",
+    )
+    parser.add_argument(
+        "--replicates",
+        type=whole_number(1, MAX_REPLICATES),
+        default=2,
+        help="training seeds per tuning config; the best config is the best mean over them (one "
+        "seed's luck does not choose it) (default: 2)",
+    )
+    parser.add_argument(
+        "--confirm-seeds",
+        type=whole_number(0, MAX_CONFIRM_SEEDS),
+        default=CONFIRM_SEEDS,
+        metavar="S",
+        help="train each cell's best config per task again on S fresh seeds (the same for every "
+        "cell) and report its test score with a 95%% interval; 0: no confirmation (default: "
+        f"{CONFIRM_SEEDS}: at 8, quick arith's intervals were +-0.06 to +-0.16, wider than some "
+        "tier gaps)",
+    )
     add_workers_argument(parser)
     engine_choice.add_batched_argument(parser, default=8)
-    parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0,
-                        help="seeds the configs and the training runs (default: 0)")
-    parser.add_argument("--data-dir", default=None,
-                        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
+    parser.add_argument(
+        "--seed",
+        type=whole_number(0, MAX_RUN_SEED),
+        default=0,
+        help="seeds the configs and the training runs (default: 0)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)",
+    )
     add_tensorboard_argument(parser)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a preset field, repeatable, e.g. max_epochs=5 (default: none)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a preset field, repeatable, e.g. max_epochs=5 (default: none)",
+    )
     return parser
 
 

@@ -29,8 +29,14 @@ def _job(args: argparse.Namespace) -> int:
     files = RunFiles(args.run, args.runs_dir)
     executor = local_executor(args.workers)
     try:
-        confirm_run(files, args.top, args.seeds, executor, data_dir,
-                    tensorboard=None if args.tensorboard is None else TensorBoardLog(args.tensorboard))
+        confirm_run(
+            files,
+            args.top,
+            args.seeds,
+            executor,
+            data_dir,
+            tensorboard=None if args.tensorboard is None else TensorBoardLog(args.tensorboard),
+        )
     except BaseException:  # Ctrl-C or an error: stop the workers; every finished run is stored
         executor.shutdown(cancel=True)
         raise
@@ -41,9 +47,11 @@ def _job(args: argparse.Namespace) -> int:
     return 0
 
 
-DESCRIPTION = ("Train the top cells of a search run, the GRU and the LSTM again on fresh seeds (the same for every "
-               "cell) with each one's best configuration, and export each cell's mean test score with a 95% interval, "
-               "its ratios to the GRU and the LSTM, and the paired t-test against the GRU.")
+DESCRIPTION = (
+    "Train the top cells of a search run, the GRU and the LSTM again on fresh seeds (the same for every "
+    "cell) with each one's best configuration, and export each cell's mean test score with a 95% interval, "
+    "its ratios to the GRU and the LSTM, and the paired t-test against the GRU."
+)
 
 
 def build_parser() -> ArgumentParser:
@@ -51,15 +59,29 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m evo_rnn.confirm", description=DESCRIPTION)
     parser.add_argument("--run", default="default", help="the run's name (default: default)")
     parser.add_argument("--runs-dir", default="runs", help="where runs live (default: runs/)")
-    parser.add_argument("--top", type=whole_number(1), default=3, help="how many of the best cells, besides the GRU and the "
-                                                             "LSTM (default: 3)")
-    parser.add_argument("--seeds", type=whole_number(MIN_SEEDS, MAX_CONFIRM_SEEDS), default=8, help=f"fresh training seeds per cell and task, at least "
-                                                               f"{MIN_SEEDS} (default: 8)")
+    parser.add_argument(
+        "--top",
+        type=whole_number(1),
+        default=3,
+        help="how many of the best cells, besides the GRU and the LSTM (default: 3)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=whole_number(MIN_SEEDS, MAX_CONFIRM_SEEDS),
+        default=8,
+        help=f"fresh training seeds per cell and task, at least {MIN_SEEDS} (default: 8)",
+    )
     add_workers_argument(parser)
-    parser.add_argument("--data-dir", default=None,
-                        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
-    parser.add_argument("--out", default="saved_architectures",
-                        help="export folder; the run is exported again to OUT/NAME/ (default: saved_architectures/)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)",
+    )
+    parser.add_argument(
+        "--out",
+        default="saved_architectures",
+        help="export folder; the run is exported again to OUT/NAME/ (default: saved_architectures/)",
+    )
     parser.add_argument("--no-export", action="store_true", help="do not export afterwards (default: export)")
     add_tensorboard_argument(parser)
     return parser
@@ -68,7 +90,6 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad input)."""
     return run(build_parser(), _job, argv)
-
 
 
 if __name__ == "__main__":

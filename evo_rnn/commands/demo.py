@@ -65,12 +65,19 @@ def _job(args: argparse.Namespace) -> None:
     train = (data.train.inputs, data.train.targets, data.train.weights)
     valid = (data.valid.inputs, data.valid.targets, data.valid.weights)
     model = build_model(args.cell, args.units, args.alphabet, args.seed)
-    print(f"training {model.count_params():,} parameters for {args.epochs} epochs "
-          f"(chance accuracy {1 / args.alphabet:.3f})")
+    print(
+        f"training {model.count_params():,} parameters for {args.epochs} epochs "
+        f"(chance accuracy {1 / args.alphabet:.3f})"
+    )
     start = time.perf_counter()
     history = model.fit(
-        train[0], train[1], sample_weight=train[2], batch_size=64, epochs=args.epochs,
-        validation_data=valid, verbose=2,
+        train[0],
+        train[1],
+        sample_weight=train[2],
+        batch_size=64,
+        epochs=args.epochs,
+        validation_data=valid,
+        verbose=2,
     )
     seconds = time.perf_counter() - start
     accuracy = history.history["val_accuracy"][-1]
@@ -88,8 +95,10 @@ def build_parser():
     from evo_rnn.cells import zoo
     from evo_rnn.core.cli import ArgumentParser
 
-    parser = ArgumentParser(prog="python -m evo_rnn.demo",
-                            description="Train a zoo cell on a generated memorisation task, save, reload and draw it.")
+    parser = ArgumentParser(
+        prog="python -m evo_rnn.demo",
+        description="Train a zoo cell on a generated memorisation task, save, reload and draw it.",
+    )
     parser.add_argument("--cell", default="gru", help=f"zoo cell: {', '.join(zoo.names())} (default: gru)")
     parser.add_argument("--epochs", type=int, default=15, help="training epochs (default: 15)")
     parser.add_argument("--units", type=int, default=64, help="the cell's width (default: 64)")

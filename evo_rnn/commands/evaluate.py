@@ -46,8 +46,12 @@ def format_table(results: list) -> str:
     return "\n".join(lines)
 
 
-def _trained(args: argparse.Namespace, graph: nx.DiGraph, on_result: Callable[[EvalResult], None] | None = None,
-             tensorboard: TensorBoardLog | None = None) -> tuple[presets.Preset, list[EvalResult]]:
+def _trained(
+    args: argparse.Namespace,
+    graph: nx.DiGraph,
+    on_result: Callable[[EvalResult], None] | None = None,
+    tensorboard: TensorBoardLog | None = None,
+) -> tuple[presets.Preset, list[EvalResult]]:
     """The preset and the results of `args`' trials of `graph` (checked input first, one line
     each), trained through the evaluation service as a run's are (`service.evaluate_apart`):
     trial k with seed SEED + k, up to `--batched` trials of one shape per job."""
@@ -70,31 +74,56 @@ def _trained(args: argparse.Namespace, graph: nx.DiGraph, on_result: Callable[[E
             if on_result is not None:
                 on_result(result)
 
-        results = evaluate_apart(graph, name, args.task, configs, [args.seed + k for k in range(len(configs))], preset,
-                                 data_dir=args.data_dir, data_seed=args.data_seed, members_per_job=engine.members,
-                                 tensorboard=tensorboard, on_result=heard)
+        results = evaluate_apart(
+            graph,
+            name,
+            args.task,
+            configs,
+            [args.seed + k for k in range(len(configs))],
+            preset,
+            data_dir=args.data_dir,
+            data_seed=args.data_seed,
+            members_per_job=engine.members,
+            tensorboard=tensorboard,
+            on_result=heard,
+        )
     return preset, results
 
 
 def _job(args: argparse.Namespace) -> None:
     graph = zoo.resolve(args.arch)
     tensorboard = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
-    preset, results = _trained(args, graph, (lambda result: _print_json(args, result)) if args.json else None,
-                               tensorboard)
+    preset, results = _trained(
+        args, graph, (lambda result: _print_json(args, result)) if args.json else None, tensorboard
+    )
     if not args.json:
-        print(f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}"
-              + (f", batched jobs of up to {args.batched}" if args.batched not in (None, 1) else ""))
+        print(
+            f"{args.arch} on {args.task}, preset {preset.name}, seed {args.seed}"
+            + (f", batched jobs of up to {args.batched}" if args.batched not in (None, 1) else "")
+        )
         print(format_table(results))
         ok = [r for r in results if r.ok]
         if ok:
             best = max(ok, key=lambda r: r.valid_score)
-            print(f"best: trial {results.index(best)}: valid {best.valid_score:.4f}, test {best.test_score:.4f}, "
-                  f"hparams {json.dumps(best.hparams, sort_keys=True)}")
+            print(
+                f"best: trial {results.index(best)}: valid {best.valid_score:.4f}, test {best.test_score:.4f}, "
+                f"hparams {json.dumps(best.hparams, sort_keys=True)}"
+            )
 
 
-def run(arch: str | os.PathLike | nx.DiGraph, task: str, *, preset: str = "quick", trials: int = 1, seed: int = 0,
-        set: Sequence[str] = (), batched: int | None = None, data_dir: str | os.PathLike | None = None,
-        data_seed: int | None = None, progress: bool = False) -> list[EvalResult]:
+def run(
+    arch: str | os.PathLike | nx.DiGraph,
+    task: str,
+    *,
+    preset: str = "quick",
+    trials: int = 1,
+    seed: int = 0,
+    set: Sequence[str] = (),
+    batched: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    data_seed: int | None = None,
+    progress: bool = False,
+) -> list[EvalResult]:
     """What `python -m evo_rnn.evaluate` does, from Python: `trials` configurations of the
     task's bank (`presets.sample_configs`), trial k trained with seed `seed + k`; one
     `EvalResult` per trial, in order (`.test_score`, `.valid_metrics`, `.hparams`, `.ok`).
@@ -125,9 +154,21 @@ def run(arch: str | os.PathLike | nx.DiGraph, task: str, *, preset: str = "quick
         graph, name = zoo.resolve(arch), os.fspath(arch)
     else:
         raise EvoRnnError(f"arch must be a zoo name, a cell .json path or a networkx.DiGraph, got {arch!r}")
-    args = parse_options(build_parser(), {"arch": name, "task": task, "preset": preset, "trials": trials,
-                                          "seed": seed, "set": set, "batched": batched,
-                                          "data_dir": data_dir, "data_seed": data_seed, "quiet": not progress})
+    args = parse_options(
+        build_parser(),
+        {
+            "arch": name,
+            "task": task,
+            "preset": preset,
+            "trials": trials,
+            "seed": seed,
+            "set": set,
+            "batched": batched,
+            "data_dir": data_dir,
+            "data_seed": data_seed,
+            "quiet": not progress,
+        },
+    )
     return _trained(args, graph)[1]
 
 
@@ -138,28 +179,54 @@ def _print_json(args: argparse.Namespace, result) -> None:
 def build_parser() -> ArgumentParser:
     """The command line's parser."""
     parser = ArgumentParser(prog="python -m evo_rnn.evaluate", description=DESCRIPTION)
-    parser.add_argument("--arch", required=True,
-                        help=f"the cell: a zoo name ({', '.join(zoo.names())}) or a cell .json file (required)")
-    parser.add_argument("--task", required=True, metavar="TASK",
-                        help=f"the task to train on, configured by the preset: {', '.join(tasks.names())}, or your "
-                             "files: text:PATH[?unit=word&vocab=N] (a UTF-8 text, or a folder with kit.txt, "
-                             "valid.txt, test.txt), npz:PATH (arrays x and y) (required)")
-    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
-                        help="task sizes and training settings (default: quick)")
-    parser.add_argument("--trials", type=whole_number(1, MAX_TRIALS), default=1, help="random hyperparameter configs (default: 1)")
-    parser.add_argument("--seed", type=whole_number(0, SEED_LIMIT - 1 - MAX_TRIALS), default=0,
-                        help="seeds the configs; trial k trains with seed SEED + k (default: 0)")
-    parser.add_argument("--data-seed", type=whole_number(0, SEED_LIMIT - 1), default=None,
-                        help="seed of the generated task data (arith, xml, memorize) (default: each trial's "
-                             "training seed, as in the search)")
-    parser.add_argument("--data-dir", default=None,
-                        help=f"dataset folder for ptb and the music sets (default: ${data_files.DATA_ENV} or datasets/)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
-                             "budgets.ptb=100000 (default: none)")
+    parser.add_argument(
+        "--arch", required=True, help=f"the cell: a zoo name ({', '.join(zoo.names())}) or a cell .json file (required)"
+    )
+    parser.add_argument(
+        "--task",
+        required=True,
+        metavar="TASK",
+        help=f"the task to train on, configured by the preset: {', '.join(tasks.names())}, or your "
+        "files: text:PATH[?unit=word&vocab=N] (a UTF-8 text, or a folder with kit.txt, "
+        "valid.txt, test.txt), npz:PATH (arrays x and y) (required)",
+    )
+    parser.add_argument(
+        "--preset",
+        default="quick",
+        choices=list(presets.PRESETS),
+        help="task sizes and training settings (default: quick)",
+    )
+    parser.add_argument(
+        "--trials", type=whole_number(1, MAX_TRIALS), default=1, help="random hyperparameter configs (default: 1)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=whole_number(0, SEED_LIMIT - 1 - MAX_TRIALS),
+        default=0,
+        help="seeds the configs; trial k trains with seed SEED + k (default: 0)",
+    )
+    parser.add_argument(
+        "--data-seed",
+        type=whole_number(0, SEED_LIMIT - 1),
+        default=None,
+        help="seed of the generated task data (arith, xml, memorize) (default: each trial's "
+        "training seed, as in the search)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"dataset folder for ptb and the music sets (default: ${data_files.DATA_ENV} or datasets/)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a preset field, repeatable, e.g. max_epochs=3, arith.max_digits=5, "
+        "budgets.ptb=100000 (default: none)",
+    )
     engine_choice.add_batched_argument(parser, default=1)
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object per result (default: a table)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per result (default: a table)")
     add_tensorboard_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on stderr)")
     return parser

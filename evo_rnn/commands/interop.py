@@ -56,7 +56,9 @@ def _nasbench_nlp(args: argparse.Namespace) -> None:
         diagram.write_diagram(graph, folder / picture, title=name)
         print(folder)
     if failed:
-        raise UsageError(f"{len(failed)} of {len(recipes)} recipes could not be imported (above); the others are in {out}")
+        raise UsageError(
+            f"{len(failed)} of {len(recipes)} recipes could not be imported (above); the others are in {out}"
+        )
 
 
 def build_parser() -> ArgumentParser:
@@ -65,7 +67,9 @@ def build_parser() -> ArgumentParser:
     formats = parser.add_subparsers(dest="format", required=True, metavar="FORMAT")
     nlp = formats.add_parser("nasbench-nlp", help="NAS-Bench-NLP recipes (a .json list of recipes, or one recipe)")
     nlp.add_argument("file", help="the recipes .json file (required)")
-    nlp.add_argument("-o", "--output", required=True, help="the folder to write recipe-<i>/cell.json and diagrams to (required)")
+    nlp.add_argument(
+        "-o", "--output", required=True, help="the folder to write recipe-<i>/cell.json and diagrams to (required)"
+    )
     return parser
 
 

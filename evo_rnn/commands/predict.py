@@ -18,8 +18,17 @@ import numpy as np
 from evo_rnn.core.cli import ArgumentParser, number, run, whole_number
 from evo_rnn.core.errors import EvoRnnError
 
-__all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_LIMIT", "Encoding", "StepModel", "build_parser", "main", "predict",
-           "predict_classes", "token_limit"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "MAX_TOKENS_LIMIT",
+    "Encoding",
+    "StepModel",
+    "build_parser",
+    "main",
+    "predict",
+    "predict_classes",
+    "token_limit",
+]
 
 MODES = ("generate", "recall")
 DEFAULT_MAX_TOKENS = 200  # generated when a task has no limit of its own and none is asked for
@@ -39,11 +48,15 @@ class Encoding:
             self.input_tokens: list[str] = list(data["input_tokens"])
             self.output_tokens: list[str] = list(data["output_tokens"])
         except (KeyError, TypeError) as error:
-            raise EvoRnnError(f"{source} is not an evo_rnn task file (missing {error}); export the run again "
-                              "with `python -m evo_rnn.export`") from None
+            raise EvoRnnError(
+                f"{source} is not an evo_rnn task file (missing {error}); export the run again "
+                "with `python -m evo_rnn.export`"
+            ) from None
         if data.get("format_version") != 1 or self.mode not in MODES or self.unit not in ("characters", "words"):
-            raise EvoRnnError(f"{source} has format_version {data.get('format_version')!r}, mode {self.mode!r}, "
-                              f"unit {self.unit!r}; this evo_rnn reads format_version 1, modes {', '.join(MODES)}")
+            raise EvoRnnError(
+                f"{source} has format_version {data.get('format_version')!r}, mode {self.mode!r}, "
+                f"unit {self.unit!r}; this evo_rnn reads format_version 1, modes {', '.join(MODES)}"
+            )
         self.start, self.stop = data.get("start"), data.get("stop")
         self.marker, self.length, self.unknown = data.get("marker"), data.get("length"), data.get("unknown")
         self.max_tokens: int | None = data.get("max_tokens")
@@ -69,9 +82,11 @@ class Encoding:
                 token = self.unknown
             if token not in self._index or token in (self.start, self.marker, "<pad>"):
                 known = "".join(t for t in self.input_tokens if len(t) == 1 and t != self.marker)
-                raise EvoRnnError(f"{token!r} is not in the {self.task} model's vocabulary"
-                                  + (f" ({known!r})" if self.unit == "characters" else "")
-                                  + f"; e.g. {self.example!r}")
+                raise EvoRnnError(
+                    f"{token!r} is not in the {self.task} model's vocabulary"
+                    + (f" ({known!r})" if self.unit == "characters" else "")
+                    + f"; e.g. {self.example!r}"
+                )
             ids.append(self._index[token])
         return ids
 
@@ -109,13 +124,19 @@ class StepModel:
         previous = None
         for layer in model.layers:
             if previous is not None and layer.input is not previous.output:
-                raise EvoRnnError(f"layer {layer.name!r} does not read the output of the layer before it; predict "
-                                  "runs the models evo_rnn exports, a chain of layers")
+                raise EvoRnnError(
+                    f"layer {layer.name!r} does not read the output of the layer before it; predict "
+                    "runs the models evo_rnn exports, a chain of layers"
+                )
             previous = layer
             if isinstance(layer, keras.layers.InputLayer):
                 continue
-            if isinstance(layer, keras.layers.RNN) and not layer.go_backwards and layer.return_sequences \
-                    and all(isinstance(size, int) for size in layer.state_size):
+            if (
+                isinstance(layer, keras.layers.RNN)
+                and not layer.go_backwards
+                and layer.return_sequences
+                and all(isinstance(size, int) for size in layer.state_size)
+            ):
                 states = [keras.Input(shape=(size,)) for size in layer.state_size]
                 run = GraphRNN if isinstance(layer.cell, GraphCell) else keras.layers.RNN
                 x, *new_states = run(layer.cell, return_sequences=True, return_state=True)(x, initial_state=states)
@@ -125,9 +146,11 @@ class StepModel:
             elif isinstance(layer, (keras.layers.Embedding, keras.layers.Dense, keras.layers.Dropout)):
                 x = layer(x)
             else:
-                raise EvoRnnError(f"layer {layer.name!r} ({type(layer).__name__}) is not one predict can run a step at "
-                                  "a time; it runs the models evo_rnn exports (Embedding, recurrent layers running "
-                                  "forwards, Dense)")
+                raise EvoRnnError(
+                    f"layer {layer.name!r} ({type(layer).__name__}) is not one predict can run a step at "
+                    "a time; it runs the models evo_rnn exports (Embedding, recurrent layers running "
+                    "forwards, Dense)"
+                )
         self._model = keras.Model([tokens, *state_inputs], [x, *state_outputs])
         self.reset()
 
@@ -156,14 +179,17 @@ def token_limit(encoding: Encoding, max_tokens: int | None = None) -> int:
         EvoRnnError: `max_tokens` is below 1 or above `MAX_TOKENS_LIMIT`.
     """
     if max_tokens is not None and not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
-        raise EvoRnnError(f"--max-tokens must be from 1 to {MAX_TOKENS_LIMIT}, got {max_tokens}; each generated "
-                          "token takes one model step")
+        raise EvoRnnError(
+            f"--max-tokens must be from 1 to {MAX_TOKENS_LIMIT}, got {max_tokens}; each generated "
+            "token takes one model step"
+        )
     limit = max_tokens or DEFAULT_MAX_TOKENS
     return min(limit, encoding.max_tokens) if encoding.max_tokens else limit
 
 
-def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None, temperature: float = 0.0,
-            seed: int = 0) -> str:
+def predict(
+    model, encoding: Encoding, text: str, max_tokens: int | None = None, temperature: float = 0.0, seed: int = 0
+) -> str:
     """What the model says to `text`: its continuation, one model step per token, until the stop
     token or `token_limit(encoding, max_tokens)` tokens ("generate"), or the symbols it recalls
     ("recall").
@@ -187,11 +213,13 @@ def predict(model, encoding: Encoding, text: str, max_tokens: int | None = None,
     ids = encoding.encode(text)
     if encoding.mode == "recall":
         if len(ids) != encoding.length:
-            raise EvoRnnError(f"this {encoding.task} model recalls {encoding.length} symbols; give {encoding.length} "
-                              f"(got {len(ids)}), e.g. {encoding.example!r}")
+            raise EvoRnnError(
+                f"this {encoding.task} model recalls {encoding.length} symbols; give {encoding.length} "
+                f"(got {len(ids)}), e.g. {encoding.example!r}"
+            )
         marker = encoding.input_tokens.index(encoding.marker)
         logits = _fresh(model).feed(ids + [marker] * len(ids))
-        return encoding.decode([int(i) for i in logits[len(ids):].argmax(axis=-1)])
+        return encoding.decode([int(i) for i in logits[len(ids) :].argmax(axis=-1)])
     if not ids and encoding.start is None:
         raise EvoRnnError(f"give some text to continue, e.g. {encoding.example!r}")
     if not (math.isfinite(temperature) and temperature >= 0):
@@ -229,11 +257,15 @@ def _job(args: argparse.Namespace) -> None:
 
     model_path = Path(args.model)
     if not model_path.is_file():
-        raise EvoRnnError(f"no model file {model_path}; exported models are saved_architectures/RUN/RANK-HASH/model-TASK.keras")
+        raise EvoRnnError(
+            f"no model file {model_path}; exported models are saved_architectures/RUN/RANK-HASH/model-TASK.keras"
+        )
     task_path = Path(args.task_file) if args.task_file else task_file_for(model_path)
     if not task_path.is_file():
-        raise EvoRnnError(f"no task file {task_path} beside the model: it says how text becomes the model's input; "
-                          "export the run again with `python -m evo_rnn.export --run NAME`, or pass --task-file")
+        raise EvoRnnError(
+            f"no task file {task_path} beside the model: it says how text becomes the model's input; "
+            "export the run again with `python -m evo_rnn.export --run NAME`, or pass --task-file"
+        )
     described = _read_json(task_path)
     arrays = described.get("kind") == "npz"  # a user's arrays: the input is an .npz of x (and lengths)
     if arrays:
@@ -250,8 +282,10 @@ def _job(args: argparse.Namespace) -> None:
     except (ValueError, OSError, TypeError, KeyError, AttributeError, zipfile.BadZipFile) as error:
         # A damaged or tampered file (its config names arguments no layer takes, ...): bad input, not a bug.
         first = (str(error).splitlines() or [type(error).__name__])[0]
-        raise EvoRnnError(f"{model_path} is not a loadable .keras model ({type(error).__name__}: {first}); export "
-                          "it again with `python -m evo_rnn.export --run NAME`") from None
+        raise EvoRnnError(
+            f"{model_path} is not a loadable .keras model ({type(error).__name__}: {first}); export "
+            "it again with `python -m evo_rnn.export --run NAME`"
+        ) from None
     if arrays:
         for classes in predict_classes(model, x, lengths, per_step=described["labels"].startswith("one per step")):
             print(" ".join(str(int(c)) for c in np.atleast_1d(classes)))
@@ -279,13 +313,20 @@ def _inputs(path: Path, described: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
             x = archive["x"]
             lengths = archive["lengths"] if "lengths" in archive.files else np.full(len(x), x.shape[1])
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
-        raise EvoRnnError(f"{path} is not an .npz with an array x ({error}); save it with numpy.savez(path, x=...)") \
-            from None
+        raise EvoRnnError(
+            f"{path} is not an .npz with an array x ({error}); save it with numpy.savez(path, x=...)"
+        ) from None
     tokens = described["inputs"].startswith("int")
-    if tokens != np.issubdtype(x.dtype, np.integer) or x.ndim != (2 if tokens else 3) or (
-            not tokens and x.shape[-1] != described["input_size"]) or (tokens and (x.min() < 0 or x.max() >= described["input_size"])):
-        raise EvoRnnError(f"{path}: x has dtype {x.dtype} and shape {x.shape}; the model expects {described['inputs']}"
-                          + (f" with ids below {described['input_size']}" if tokens else ""))
+    if (
+        tokens != np.issubdtype(x.dtype, np.integer)
+        or x.ndim != (2 if tokens else 3)
+        or (not tokens and x.shape[-1] != described["input_size"])
+        or (tokens and (x.min() < 0 or x.max() >= described["input_size"]))
+    ):
+        raise EvoRnnError(
+            f"{path}: x has dtype {x.dtype} and shape {x.shape}; the model expects {described['inputs']}"
+            + (f" with ids below {described['input_size']}" if tokens else "")
+        )
     if lengths.shape != (len(x),) or lengths.min() < 1 or lengths.max() > x.shape[1]:
         raise EvoRnnError(f"{path}: lengths must be [n] whole numbers from 1 to T = {x.shape[1]}")
     return x, lengths
@@ -300,24 +341,39 @@ def predict_classes(model, x: np.ndarray, lengths: np.ndarray, per_step: bool) -
 
 def build_parser() -> ArgumentParser:
     """The command line's parser."""
-    parser = ArgumentParser(prog="python -m evo_rnn.predict",
-                            description="Run an exported model on text: continue it (arith, xml, ptb) or recall it "
-                                        "(memorize), e.g. python -m evo_rnn.predict .../model-arith.keras '12+34='.")
+    parser = ArgumentParser(
+        prog="python -m evo_rnn.predict",
+        description="Run an exported model on text: continue it (arith, xml, ptb) or recall it "
+        "(memorize), e.g. python -m evo_rnn.predict .../model-arith.keras '12+34='.",
+    )
     parser.add_argument("model", help="an exported model-<task>.keras (required)")
-    parser.add_argument("text", help="the input, e.g. '12+34=' for arith or 'hello' for memorize; for a model of "
-                                     "an npz: task, an .npz file with x (and lengths): one line of classes per row "
-                                     "(required)")
-    parser.add_argument("--task-file", default=None,
-                        help="the task's encoding (default: the task-<task>.json beside the model)")
-    parser.add_argument("--max-tokens", type=int, default=None,
-                        help=f"generate at most this many tokens when no stop token comes, up to {MAX_TOKENS_LIMIT}; "
-                             "an arith answer stops at its longest possible length anyway (default: the task's own "
-                             f"limit, else {DEFAULT_MAX_TOKENS})")
-    parser.add_argument("--temperature", type=number(0.0, above=False), default=0.0,
-                        help="0: the likeliest token at every step; above 0: sample each token from the model's "
-                             "distribution sharpened (<1) or flattened (>1) by it, e.g. 0.7 for text (default: 0)")
-    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=0,
-                        help="seeds the sampling of --temperature (default: 0)")
+    parser.add_argument(
+        "text",
+        help="the input, e.g. '12+34=' for arith or 'hello' for memorize; for a model of "
+        "an npz: task, an .npz file with x (and lengths): one line of classes per row "
+        "(required)",
+    )
+    parser.add_argument(
+        "--task-file", default=None, help="the task's encoding (default: the task-<task>.json beside the model)"
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help=f"generate at most this many tokens when no stop token comes, up to {MAX_TOKENS_LIMIT}; "
+        "an arith answer stops at its longest possible length anyway (default: the task's own "
+        f"limit, else {DEFAULT_MAX_TOKENS})",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=number(0.0, above=False),
+        default=0.0,
+        help="0: the likeliest token at every step; above 0: sample each token from the model's "
+        "distribution sharpened (<1) or flattened (>1) by it, e.g. 0.7 for text (default: 0)",
+    )
+    parser.add_argument(
+        "--seed", type=whole_number(0, 2**32 - 1), default=0, help="seeds the sampling of --temperature (default: 0)"
+    )
     return parser
 
 

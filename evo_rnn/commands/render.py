@@ -20,8 +20,12 @@ def build_parser() -> ArgumentParser:
     """The command line's parser."""
     parser = ArgumentParser(prog="python -m evo_rnn.render", description="Draw a cell graph.")
     parser.add_argument("cell", help=f"a zoo name ({', '.join(zoo.names())}) or a cell .json file (required)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="the file to write: .png, .svg (both need Graphviz's dot) or .dot (required)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the file to write: .png, .svg (both need Graphviz's dot) or .dot (required)",
+    )
     parser.add_argument("--title", default=None, help="the caption (default: the cell's name)")
     return parser
 

@@ -20,9 +20,11 @@ def _show(args: argparse.Namespace) -> None:
     scale = f"preset {args.preset}" if args.preset else "the paper's scale; --preset quick for the quick one"
     print(f"config ({scale}): {task.config}")
     shape = "x".join(map(str, split.inputs.shape))
-    print(f"{args.split}: {len(split)} rows, inputs {shape} ({task.input_kind}, size {task.input_size}), "
-          f"{task.output_size} outputs, loss {task.loss}, {split.scored:,} scored positions"
-          + (f", stateful batches of {task.batch_size}" if task.stateful else ""))
+    print(
+        f"{args.split}: {len(split)} rows, inputs {shape} ({task.input_kind}, size {task.input_size}), "
+        f"{task.output_size} outputs, loss {task.loss}, {split.scored:,} scored positions"
+        + (f", stateful batches of {task.batch_size}" if task.stateful else "")
+    )
     for index in range(min(args.n, len(split))):
         print(f"\n[{index}]\n{task.decode(split, index)}")
 
@@ -54,22 +56,34 @@ def build_parser() -> ArgumentParser:
     commands.add_parser("list", help="list the tasks").set_defaults(job=_list)
     show = commands.add_parser("show", help="describe a task and print decoded samples")
     show.add_argument("task", help=f"the task to show: {', '.join(tasks.names())} (required)")
-    show.add_argument("--preset", default=None, choices=list(presets.PRESETS),
-                      help="show the task at this preset's size, e.g. quick, as a search with it trains on "
-                           "(default: the paper's scale)")
+    show.add_argument(
+        "--preset",
+        default=None,
+        choices=list(presets.PRESETS),
+        help="show the task at this preset's size, e.g. quick, as a search with it trains on "
+        "(default: the paper's scale)",
+    )
     show.add_argument("--n", type=int, default=3, help="samples to print (default: 3)")
     show.add_argument("--seed", type=int, default=0, help="seed of the generated data (default: 0)")
-    show.add_argument("--split", choices=("train", "valid", "test"), default="train",
-                      help="which split to sample (default: train)")
-    show.add_argument("--data-dir", default=None,
-                      help=f"dataset folder for ptb and the music sets (default: ${data_files.DATA_ENV} or datasets/)")
+    show.add_argument(
+        "--split", choices=("train", "valid", "test"), default="train", help="which split to sample (default: train)"
+    )
+    show.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"dataset folder for ptb and the music sets (default: ${data_files.DATA_ENV} or datasets/)",
+    )
     show.set_defaults(job=_show)
     download = commands.add_parser("download", help="download and verify ptb / music data")
     download.add_argument("dataset", help="ptb, music or all (required)")
-    download.add_argument("--data-dir", default=None,
-                          help=f"where to write (default: ${data_files.DATA_ENV} or datasets/)")
-    download.add_argument("--mirror", default=None,
-                          help="base URL of a mirror serving the same file names (default: the published sources)")
+    download.add_argument(
+        "--data-dir", default=None, help=f"where to write (default: ${data_files.DATA_ENV} or datasets/)"
+    )
+    download.add_argument(
+        "--mirror",
+        default=None,
+        help="base URL of a mirror serving the same file names (default: the published sources)",
+    )
     download.set_defaults(job=_download)
     return parser
 

@@ -31,8 +31,9 @@ def build_parser():
 
     parser = ArgumentParser(prog="python -m evo_rnn.write_zoo", description="Write the zoo cells as JSON + PNG.")
     parser.add_argument("directory", help="where to write <name>.json and <name>.png (required)")
-    parser.add_argument("--no-diagrams", action="store_true",
-                        help="write the JSON files only (default: JSON and PNG diagrams)")
+    parser.add_argument(
+        "--no-diagrams", action="store_true", help="write the JSON files only (default: JSON and PNG diagrams)"
+    )
     return parser
 
 

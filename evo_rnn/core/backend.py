@@ -11,9 +11,20 @@ import contextlib
 import os
 import sys
 
-__all__ = ["BATCHED_MEMBERS", "SHOW_STARTUP_ENV", "TF_LOG_LEVEL_ENV", "accelerator", "configure_worker",
-           "custom_gradient_names", "default_batched_members", "forget_custom_gradients", "quiet_native_stderr",
-           "quiet_tensorflow_log", "warm_up", "worker_environment"]
+__all__ = [
+    "BATCHED_MEMBERS",
+    "SHOW_STARTUP_ENV",
+    "TF_LOG_LEVEL_ENV",
+    "accelerator",
+    "configure_worker",
+    "custom_gradient_names",
+    "default_batched_members",
+    "forget_custom_gradients",
+    "quiet_native_stderr",
+    "quiet_tensorflow_log",
+    "warm_up",
+    "worker_environment",
+]
 
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 SHOW_STARTUP_ENV = "EVO_RNN_SHOW_TF_STARTUP"  # "1": leave TensorFlow's C++ log and start-up notes alone
@@ -77,7 +88,7 @@ BATCHED_MEMBERS = {"cpu": 16, "gpu": 256}
 
 
 def accelerator() -> str:
-    """"gpu" when the Keras backend computes on a GPU, else "cpu"."""
+    """ "gpu" when the Keras backend computes on a GPU, else "cpu"."""
     import keras
 
     with quiet_native_stderr():  # a machine without a GPU driver logs a failed cuInit
@@ -147,6 +158,7 @@ def configure_worker(threads: int | None) -> None:
 
 
 # ----------------------------------------------------------------- TensorFlow's gradient registry
+
 
 def custom_gradient_names() -> set[str] | None:
     """The names in TensorFlow's global gradient registry (None off TensorFlow)."""

@@ -17,8 +17,16 @@ from typing import Any
 
 from evo_rnn.core.errors import EvoRnnError
 
-__all__ = ["ArgumentParser", "UsageError", "add_workers_argument", "number", "options_argv", "parse_options", "run",
-           "whole_number"]
+__all__ = [
+    "ArgumentParser",
+    "UsageError",
+    "add_workers_argument",
+    "number",
+    "options_argv",
+    "parse_options",
+    "run",
+    "whole_number",
+]
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 1
@@ -73,10 +81,14 @@ def add_workers_argument(parser: argparse.ArgumentParser) -> None:
     """The `--workers N` option, the same for every command that trains: N evaluations at once,
     each in a worker process (a Ray task with `--executor ray`); 0 trains in this process, one at a
     time (not with Ray); by default as many as the machine's CPU cores (or the Ray cluster) hold."""
-    parser.add_argument("--workers", type=whole_number(0), default=None,
-                        help="evaluations training at once, each in a worker process (a Ray task with --executor "
-                             "ray); 0 trains in this process, one at a time (default: one per CPU core; with "
-                             "--executor ray, as many as the cluster holds)")
+    parser.add_argument(
+        "--workers",
+        type=whole_number(0),
+        default=None,
+        help="evaluations training at once, each in a worker process (a Ray task with --executor "
+        "ray); 0 trains in this process, one at a time (default: one per CPU core; with "
+        "--executor ray, as many as the cluster holds)",
+    )
 
 
 def _one_line(error: BaseException) -> str:
@@ -114,8 +126,11 @@ def run(parser: ArgumentParser, job: Callable[[argparse.Namespace], object], arg
         raise
     except Exception:
         traceback.print_exc()
-        print(f"{parser.prog}: internal error: this is a bug in evo_rnn, not in your input; please report it with "
-              "the traceback above", file=sys.stderr)
+        print(
+            f"{parser.prog}: internal error: this is a bug in evo_rnn, not in your input; please report it with "
+            "the traceback above",
+            file=sys.stderr,
+        )
         return EXIT_BUG
     return code if isinstance(code, int) else 0
 
@@ -127,8 +142,11 @@ def options_argv(options: dict[str, Any]) -> list[str]:
     argv: list[str] = []
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
-        if key == "set" and (isinstance(value, str) or not isinstance(value, (list, tuple))
-                             or not all(isinstance(item, str) for item in value)):
+        if key == "set" and (
+            isinstance(value, str)
+            or not isinstance(value, (list, tuple))
+            or not all(isinstance(item, str) for item in value)
+        ):
             raise EvoRnnError(f"set must be a list of FIELD=VALUE strings, e.g. set=['max_epochs=3'], got {value!r}")
         if isinstance(value, (list, tuple)) and not value and key != "set":
             raise EvoRnnError(f"{key} is empty; give at least one, or None for the default")

@@ -75,9 +75,11 @@ def _state_index(match: re.Match, where: str, limit: int) -> int | None:
     """
     digits = match.group(1)
     if len(digits) > 1 and digits[0] == "0":
-        canonical = match.group(0)[:match.start(1)] + (digits.lstrip("0") or "0")
-        raise RecipeError(f"{where}: state indices are written without leading zeros "
-                          f"({_short(canonical)}, not {_short(match.group(0))})")
+        canonical = match.group(0)[: match.start(1)] + (digits.lstrip("0") or "0")
+        raise RecipeError(
+            f"{where}: state indices are written without leading zeros "
+            f"({_short(canonical)}, not {_short(match.group(0))})"
+        )
     if len(digits) > len(str(limit)) or int(digits) >= limit:
         return None
     return int(digits)
@@ -89,42 +91,59 @@ def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
     if not isinstance(recipe, Mapping) or not recipe:
         raise RecipeError(f"a NAS-Bench-NLP recipe is a non-empty dict of nodes, got {type(recipe).__name__}")
     if len(recipe) > MAX_NODES:
-        raise RecipeError(f"the recipe has {len(recipe)} nodes, over the limit of {MAX_NODES} that a cell file holds "
-                          "(evo_rnn.cells.file_format.MAX_NODES); import a smaller cell")
+        raise RecipeError(
+            f"the recipe has {len(recipe)} nodes, over the limit of {MAX_NODES} that a cell file holds "
+            "(evo_rnn.cells.file_format.MAX_NODES); import a smaller cell"
+        )
     nodes: dict[str, tuple[str, list[str]]] = {}
     n_inputs = 0
     for name, spec in recipe.items():
         if not isinstance(name, str) or not NODE_NAME.fullmatch(name) or _PREV.fullmatch(name) or name == "x":
-            raise RecipeError(f"recipe node {_short(name)}: not a usable node name "
-                              "(letters, digits, _ . -, at most 64; not x or h_prev_i)")
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("op"), str) or not isinstance(spec.get("input"), list):
-            raise RecipeError(f"recipe node {name!r}: expected {{\"op\": str, \"input\": [names]}}, got {_short(spec)}")
+            raise RecipeError(
+                f"recipe node {_short(name)}: not a usable node name "
+                "(letters, digits, _ . -, at most 64; not x or h_prev_i)"
+            )
+        if (
+            not isinstance(spec, Mapping)
+            or not isinstance(spec.get("op"), str)
+            or not isinstance(spec.get("input"), list)
+        ):
+            raise RecipeError(f'recipe node {name!r}: expected {{"op": str, "input": [names]}}, got {_short(spec)}')
         op, inputs = spec["op"], spec["input"]
         if op not in OPS:
-            raise RecipeError(f"recipe node {name!r}: unknown op {_short(op)}; "
-                              f"NAS-Bench-NLP's ops are {', '.join(OPS)}")
+            raise RecipeError(
+                f"recipe node {name!r}: unknown op {_short(op)}; NAS-Bench-NLP's ops are {', '.join(OPS)}"
+            )
         n_inputs += len(inputs)
         if n_inputs > MAX_EDGES:
-            raise RecipeError(f"recipe node {name!r}: the recipe's nodes have over {MAX_EDGES} inputs in all, more "
-                              "edges than a cell file holds (evo_rnn.cells.file_format.MAX_EDGES); import a smaller cell")
+            raise RecipeError(
+                f"recipe node {name!r}: the recipe's nodes have over {MAX_EDGES} inputs in all, more "
+                "edges than a cell file holds (evo_rnn.cells.file_format.MAX_EDGES); import a smaller cell"
+            )
         if not inputs or not all(isinstance(i, str) for i in inputs):
             raise RecipeError(f"recipe node {name!r} ({op}): its input must be a non-empty list of node names")
         needed = {"blend": (3, 3), **{a: (1, 1) for a in ACTIVATIONS}, **{e: (2, None) for e in ELEMENTWISE}}.get(op)
         if needed and not (needed[0] <= len(inputs) <= (needed[1] or len(inputs))):
-            raise RecipeError(f"recipe node {name!r} ({op}) takes {needed[0]}{'' if needed[1] else ' or more'} "
-                              f"input(s), has {len(inputs)}")
+            raise RecipeError(
+                f"recipe node {name!r} ({op}) takes {needed[0]}{'' if needed[1] else ' or more'} "
+                f"input(s), has {len(inputs)}"
+            )
         if op != "linear" and len(set(inputs)) < len(inputs):
-            raise RecipeError(f"recipe node {name!r} ({op}) uses the same input twice ({_short(inputs)}): a cell graph "
-                              "has one edge per pair of nodes, so this cannot be represented")
+            raise RecipeError(
+                f"recipe node {name!r} ({op}) uses the same input twice ({_short(inputs)}): a cell graph "
+                "has one edge per pair of nodes, so this cannot be represented"
+            )
         nodes[name] = (op, inputs)
     outputs = set()
     for name in nodes:
         if match := _NEW.fullmatch(name):
             index = _state_index(match, f"recipe node {name!r}", len(nodes))
             if index is None:  # a recipe has at most one state per node
-                raise RecipeError(f"recipe node {name!r}: the state index is out of range, as a recipe of {len(nodes)} "
-                                  f"node(s) has at most {len(nodes)} state(s); number the states from 0 "
-                                  "(h_new_0, h_new_1, ...)")
+                raise RecipeError(
+                    f"recipe node {name!r}: the state index is out of range, as a recipe of {len(nodes)} "
+                    f"node(s) has at most {len(nodes)} state(s); number the states from 0 "
+                    "(h_new_0, h_new_1, ...)"
+                )
             outputs.add(index)
     if 0 not in outputs:
         raise RecipeError("the recipe has no node h_new_0 (the cell's output)")
@@ -136,8 +155,10 @@ def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
         for source in inputs:
             prev = _PREV.fullmatch(source)
             if prev and _state_index(prev, f"recipe node {name!r} reads {_short(source)}", n_states) is None:
-                raise RecipeError(f"recipe node {name!r} reads {_short(source)} but the recipe has no "
-                                  f"{_short(source.replace('h_prev_', 'h_new_', 1))} giving its next value")
+                raise RecipeError(
+                    f"recipe node {name!r} reads {_short(source)} but the recipe has no "
+                    f"{_short(source.replace('h_prev_', 'h_new_', 1))} giving its next value"
+                )
             if not prev and source != "x" and source not in nodes:
                 raise RecipeError(f"recipe node {name!r} reads {_short(source)}, which is not a node of the recipe")
     return nodes, n_states
@@ -157,8 +178,10 @@ def _computation_order(nodes: Mapping[str, tuple[str, list[str]]]) -> list[str]:
         return list(nx.lexicographical_topological_sort(reads))
     except nx.NetworkXUnfeasible:
         cycle = [source for source, _ in nx.find_cycle(reads)]
-        raise RecipeError(f"recipe nodes {' -> '.join(cycle + cycle[:1])} form a cycle; within a step a node can read "
-                          "only nodes computed before it, and a state's previous value as h_prev_i") from None
+        raise RecipeError(
+            f"recipe nodes {' -> '.join(cycle + cycle[:1])} form a cycle; within a step a node can read "
+            "only nodes computed before it, and a state's previous value as h_prev_i"
+        ) from None
 
 
 def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGraph:
@@ -182,9 +205,11 @@ def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGrap
 
     def node(node_name: str, op: str, parents: list[str], **attributes) -> str:
         if node_name in graph:
-            raise RecipeError(f"recipe node names clash at {node_name!r}: the translation of a recipe node makes a "
-                              "node of that name (NAME.w<i>, NAME.sum<i>, NAME.diff, NAME.gate, h_new_<i>.out); "
-                              "rename it")
+            raise RecipeError(
+                f"recipe node names clash at {node_name!r}: the translation of a recipe node makes a "
+                "node of that name (NAME.w<i>, NAME.sum<i>, NAME.diff, NAME.gate, h_new_<i>.out); "
+                "rename it"
+            )
         graph.add_node(node_name, op=op, **attributes)
         for index, parent in enumerate(parents):  # every parent is in the graph: nodes come in computation order
             graph.add_edge(parent, node_name, **({"operand": index} if op == "sub" else {}))
@@ -201,8 +226,14 @@ def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGrap
             if len(inputs) == 1:
                 node(recipe_name, "linear", inputs, bias_init=0.0)
             else:
-                chain(recipe_name, "add", [node(f"{recipe_name}.w{i}", "linear", [source], bias_init=0.0 if i == 0 else None)
-                                           for i, source in enumerate(inputs)])
+                chain(
+                    recipe_name,
+                    "add",
+                    [
+                        node(f"{recipe_name}.w{i}", "linear", [source], bias_init=0.0 if i == 0 else None)
+                        for i, source in enumerate(inputs)
+                    ],
+                )
         elif op in ACTIVATIONS:
             node(recipe_name, ACTIVATIONS[op], inputs)
         elif op in ELEMENTWISE:
@@ -210,17 +241,20 @@ def from_recipe(recipe: Mapping[str, Any], name: str | None = None) -> nx.DiGrap
         else:  # blend: z*a + (1-z)*b = b + z*(a - b)
             z, a, b = inputs
             if a == b:  # z*a + (1-z)*a is a
-                raise RecipeError(f"recipe node {recipe_name!r} (blend) blends {a!r} with itself: that is just {a!r}; "
-                                  "use it directly")
+                raise RecipeError(
+                    f"recipe node {recipe_name!r} (blend) blends {a!r} with itself: that is just {a!r}; use it directly"
+                )
             gate = node(f"{recipe_name}.gate", "mul", [z, node(f"{recipe_name}.diff", "sub", [a, b])])
             node(recipe_name, "add", [b, gate])
     for index in range(n_states):
         node(f"h_new_{index}.out", "output", [f"h_new_{index}"], state=_state(index))
     graph = prune(graph)
     if graph.number_of_nodes() > MAX_NODES or graph.number_of_edges() > MAX_EDGES:
-        raise RecipeError(f"the recipe makes a cell of {graph.number_of_nodes()} nodes and {graph.number_of_edges()} "
-                          f"edges, over the limits of {MAX_NODES} and {MAX_EDGES} that a cell file holds; "
-                          "import a smaller cell")
+        raise RecipeError(
+            f"the recipe makes a cell of {graph.number_of_nodes()} nodes and {graph.number_of_edges()} "
+            f"edges, over the limits of {MAX_NODES} and {MAX_EDGES} that a cell file holds; "
+            "import a smaller cell"
+        )
     try:
         validate(graph)
     except EvoRnnError as error:
@@ -302,8 +336,10 @@ def to_recipe(graph: nx.DiGraph) -> dict[str, dict[str, Any]]:
         out = output_nodes(graph)[state]
         value = source(next(iter(graph.predecessors(out))))
         if value in names:
-            raise RecipeError(f"output node {out!r} (state {state!r}) passes {value!r} on unchanged, and a NAS-Bench-NLP "
-                              f"h_new_{index} must be an op of its own")
+            raise RecipeError(
+                f"output node {out!r} (state {state!r}) passes {value!r} on unchanged, and a NAS-Bench-NLP "
+                f"h_new_{index} must be an op of its own"
+            )
         names[value] = f"h_new_{index}"
 
     def recipe_name(node: str) -> str:

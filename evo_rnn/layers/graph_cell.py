@@ -89,8 +89,10 @@ class GraphCell(keras.layers.Layer):
             raise ValueError(
                 f"Received an invalid value for argument `units`, expected a positive integer, got {units!r}."
             )
-        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not (
-            math.isfinite(init_scale) and init_scale > 0
+        if (
+            isinstance(init_scale, bool)
+            or not isinstance(init_scale, (int, float))
+            or not (math.isfinite(init_scale) and init_scale > 0)
         ):
             raise ValueError(
                 "Received an invalid value for argument `init_scale`, expected a positive finite number, "
@@ -216,7 +218,8 @@ class GraphCell(keras.layers.Layer):
             )
             if group.n_biases:
                 starts = [
-                    self._graph.nodes[m]["bias_init"] for m, slot in zip(group.members, group.bias_slots)
+                    self._graph.nodes[m]["bias_init"]
+                    for m, slot in zip(group.members, group.bias_slots)
                     if slot is not None
                 ]
                 values = np.repeat(np.asarray(starts, dtype="float64"), self.units)
@@ -236,7 +239,7 @@ class GraphCell(keras.layers.Layer):
             return bias
         zeros = ops.zeros_like(bias[..., : self.units])
         parts = [
-            zeros if slot is None else bias[..., slot * self.units:(slot + 1) * self.units]
+            zeros if slot is None else bias[..., slot * self.units : (slot + 1) * self.units]
             for slot in group.bias_slots
         ]
         return ops.concatenate(parts, axis=-1)
@@ -284,9 +287,9 @@ class GraphCell(keras.layers.Layer):
             kernel = ops.convert_to_numpy(self._kernels[group.source])
             bias = ops.convert_to_numpy(self._biases[group.source]) if group.n_biases else None
             for k, (member, slot) in enumerate(zip(group.members, group.bias_slots)):
-                entry = {"kernel": kernel[:, k * u:(k + 1) * u].copy()}
+                entry = {"kernel": kernel[:, k * u : (k + 1) * u].copy()}
                 if slot is not None:
-                    entry["bias"] = bias[slot * u:(slot + 1) * u].copy()
+                    entry["bias"] = bias[slot * u : (slot + 1) * u].copy()
                 result[member] = entry
         return result
 
@@ -317,7 +320,7 @@ class GraphCell(keras.layers.Layer):
                 expected = (kernels[group.source].shape[0], u)
                 if kernel.shape != expected:
                     raise ValueError(f"node {node!r}: kernel must have shape {expected}, got {kernel.shape}")
-                kernels[group.source][:, k * u:(k + 1) * u] = kernel
+                kernels[group.source][:, k * u : (k + 1) * u] = kernel
             if "bias" in entry:
                 slot = group.bias_slots[k]
                 if slot is None:
@@ -325,7 +328,7 @@ class GraphCell(keras.layers.Layer):
                 bias = np.asarray(entry["bias"])
                 if bias.shape != (u,):
                     raise ValueError(f"node {node!r}: bias must have shape {(u,)}, got {bias.shape}")
-                biases[group.source][slot * u:(slot + 1) * u] = bias
+                biases[group.source][slot * u : (slot + 1) * u] = bias
         for source, value in kernels.items():
             self._kernels[source].assign(value)
         for source, value in biases.items():
@@ -390,7 +393,7 @@ class GraphCell(keras.layers.Layer):
         x_side = projected
         if self._x_direct:
             values[self._x] = projected[..., : self.units]
-            x_side = projected[..., self.units:]
+            x_side = projected[..., self.units :]
         paired_read, paired_adds = self._paired or (None, ())
         if self._x in self._groups and paired_read is None:
             self._store(values, self._groups[self._x].members, x_side)

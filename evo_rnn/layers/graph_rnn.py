@@ -32,8 +32,12 @@ def run_projected(cell: GraphCell, projected, initial_state: list):
         raise RuntimeError("this Keras has no keras.src.backend.rnn; batched training needs it")
     steps = projected.shape[0]
     _, outputs, states = _backend_rnn(
-        cell.step_projected, projected, list(initial_state), time_major=True,
-        input_length=steps if steps is not None else _NO_LIMIT, return_all_outputs=True,
+        cell.step_projected,
+        projected,
+        list(initial_state),
+        time_major=True,
+        input_length=steps if steps is not None else _NO_LIMIT,
+        return_all_outputs=True,
     )
     return outputs, states
 

@@ -26,8 +26,7 @@ from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.presets import Preset
 from evo_rnn.training.results import EvalResult
 
-__all__ = ["Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "local_executor", "run_job",
-           "WorkerLostError"]
+__all__ = ["Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "local_executor", "run_job", "WorkerLostError"]
 
 
 class WorkerLostError(EvoRnnError, RuntimeError):
@@ -77,8 +76,10 @@ class Job:
 
     def members(self) -> list[Job]:
         """The job's members, each a job of its own."""
-        return [dataclasses.replace(self, hparams=(h,), seeds=(s,), model_paths=(m,))
-                for h, s, m in zip(self.hparams, self.seeds, self.model_paths)]
+        return [
+            dataclasses.replace(self, hparams=(h,), seeds=(s,), model_paths=(m,))
+            for h, s, m in zip(self.hparams, self.seeds, self.model_paths)
+        ]
 
 
 Evaluate = Callable[[Job], "list[EvalResult]"]  # what runs one job: one result per member, in order
@@ -90,9 +91,16 @@ def run_job(job: Job) -> list[EvalResult]:
     A candidate's own failures come back as status "failed" or "diverged"; errors of
     evo_rnn's own code propagate to the caller, which stops.
     """
-    return evaluation.evaluate(file_format.loads(job.graph), job.task, [HParams.from_json(h) for h in job.hparams],
-                               job.seeds, job.preset, data_dir=job.data_dir, data_seed=job.data_seed,
-                               save_models=job.model_paths)
+    return evaluation.evaluate(
+        file_format.loads(job.graph),
+        job.task,
+        [HParams.from_json(h) for h in job.hparams],
+        job.seeds,
+        job.preset,
+        data_dir=job.data_dir,
+        data_seed=job.data_seed,
+        save_models=job.model_paths,
+    )
 
 
 class Executor(abc.ABC):
@@ -172,8 +180,7 @@ class LocalPoolExecutor(Executor):
             since it travels to the workers by name.
     """
 
-    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None,
-                 evaluate: Evaluate = run_job):
+    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None, evaluate: Evaluate = run_job):
         cores = os.cpu_count() or 1
         self.workers = workers or cores
         self.threads = threads_per_worker or max(1, cores // self.workers)
@@ -185,8 +192,10 @@ class LocalPoolExecutor(Executor):
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.threads, os.getpid()),
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.threads, os.getpid()),
             )
         return self._pool
 

@@ -65,8 +65,10 @@ def hold(lock_file: str | os.PathLike, what: str) -> Iterator[None]:
             if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
             who = holder(path) or "another process"
-            raise RunLockedError(f"{what} is being written by {who}; wait for it to end (or stop it), or use "
-                                 f"another run name (lock: {path})") from None
+            raise RunLockedError(
+                f"{what} is being written by {who}; wait for it to end (or stop it), or use "
+                f"another run name (lock: {path})"
+            ) from None
         os.ftruncate(descriptor, 0)
         command = " ".join(sys.argv) or "python"
         os.write(descriptor, f"pid {os.getpid()} ({command})\n".encode())

@@ -23,7 +23,13 @@ class Outcome(enum.StrEnum):
 
 CHILD_OUTCOMES = (Outcome.FILTERED, Outcome.REJECTED, Outcome.ACCEPTED, Outcome.EVALUATED)  # a new child ends so
 # Every way a mutate step ends, in the order of the report's funnel.
-MUTATE_OUTCOMES = (Outcome.DUPLICATE, Outcome.UNMUTABLE, Outcome.FILTERED, Outcome.REJECTED, Outcome.EVALUATED,
-                   Outcome.ACCEPTED)
+MUTATE_OUTCOMES = (
+    Outcome.DUPLICATE,
+    Outcome.UNMUTABLE,
+    Outcome.FILTERED,
+    Outcome.REJECTED,
+    Outcome.EVALUATED,
+    Outcome.ACCEPTED,
+)
 SCORED_OUTCOMES = (Outcome.SEEDED, Outcome.ACCEPTED, Outcome.REEVALUATED)  # the score is a population member's
 SCORED_CHILD_OUTCOMES = (Outcome.ACCEPTED, Outcome.EVALUATED)  # child steps that end with a score on every task

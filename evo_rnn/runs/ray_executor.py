@@ -74,23 +74,35 @@ class RayExecutor(Executor):
         evaluate: what runs a job on a worker (default `run_job`).
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None, cpus_per_eval: float = 1.0,
-                 gpus_per_eval: float = 0.0, num_cpus: int | None = None, evaluate: Evaluate = run_job):
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        cpus_per_eval: float = 1.0,
+        gpus_per_eval: float = 0.0,
+        num_cpus: int | None = None,
+        evaluate: Evaluate = run_job,
+    ):
         if cpus_per_eval <= 0 or gpus_per_eval < 0:
             raise EvoRnnError("--cpus-per-eval must be positive and --gpus-per-eval 0 or more")
         ray = self._ray = _import_ray()
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                       "runtime_env": {"env_vars": backend.worker_environment()}}
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "runtime_env": {"env_vars": backend.worker_environment()},
+            }
             if address is None:
                 options["num_cpus"] = num_cpus or os.cpu_count() or 1
             interrupt_handler = signal.getsignal(signal.SIGINT)
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as error:
-                raise EvoRnnError(f"cannot reach a Ray cluster at {address!r} ({error}); start one with "
-                                  "`ray start --head` or leave --ray-address out for a local instance") from None
+                raise EvoRnnError(
+                    f"cannot reach a Ray cluster at {address!r} ({error}); start one with "
+                    "`ray start --head` or leave --ray-address out for a local instance"
+                ) from None
             if threading.current_thread() is threading.main_thread() and callable(interrupt_handler):
                 # Ray's core takes SIGINT over at the C level; without this, Ctrl-C never
                 # reaches the search, which must cancel its tasks and export.
@@ -100,13 +112,16 @@ class RayExecutor(Executor):
         if gpus_per_eval > 0:
             if resources.get("GPU", 0) < gpus_per_eval:
                 self.shutdown()
-                raise EvoRnnError(f"--gpus-per-eval {gpus_per_eval} but the Ray cluster has "
-                                  f"{resources.get('GPU', 0):g} GPUs; start nodes with GPUs or use --gpus-per-eval 0")
+                raise EvoRnnError(
+                    f"--gpus-per-eval {gpus_per_eval} but the Ray cluster has "
+                    f"{resources.get('GPU', 0):g} GPUs; start nodes with GPUs or use --gpus-per-eval 0"
+                )
             slots = min(slots, int(resources["GPU"] / gpus_per_eval + 1e-9))
         if slots < 1:
             self.shutdown()
-            raise EvoRnnError(f"the Ray cluster has {resources.get('CPU', 0):g} CPUs, fewer than --cpus-per-eval "
-                              f"{cpus_per_eval:g}")
+            raise EvoRnnError(
+                f"the Ray cluster has {resources.get('CPU', 0):g} CPUs, fewer than --cpus-per-eval {cpus_per_eval:g}"
+            )
         self.workers = min(slots, workers) if workers else slots
         self.threads = max(1, int(cpus_per_eval))
         self._evaluate = evaluate
@@ -114,7 +129,9 @@ class RayExecutor(Executor):
         # processes are reused (Ray's default for GPU tasks is a new process per task), so
         # task data is loaded once per process and GPU memory growth is set once.
         self._remote = ray.remote(max_calls=0, max_retries=0)(_evaluate_remotely).options(
-            name=REMOTE_NAME, num_cpus=cpus_per_eval, num_gpus=gpus_per_eval,
+            name=REMOTE_NAME,
+            num_cpus=cpus_per_eval,
+            num_gpus=gpus_per_eval,
         )
         self._refs: dict[Any, concurrent.futures.Future] = {}
 
@@ -130,10 +147,18 @@ class RayExecutor(Executor):
                 return
             try:
                 result, model = inner.result()
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                    ray.exceptions.LocalRayletDiedError, ray.exceptions.OutOfMemoryError) as error:
-                outer.set_exception(WorkerLostError(f"the Ray worker died: {type(error).__name__}: "
-                                                    f"{str(error).splitlines()[0] if str(error) else ''}"))
+            except (
+                ray.exceptions.WorkerCrashedError,
+                ray.exceptions.NodeDiedError,
+                ray.exceptions.LocalRayletDiedError,
+                ray.exceptions.OutOfMemoryError,
+            ) as error:
+                outer.set_exception(
+                    WorkerLostError(
+                        f"the Ray worker died: {type(error).__name__}: "
+                        f"{str(error).splitlines()[0] if str(error) else ''}"
+                    )
+                )
                 return
             except ray.exceptions.TaskCancelledError:
                 outer.cancel()

@@ -38,8 +38,7 @@ _RUN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 def check_run_name(name: str) -> str:
     """Returns `name` when it is usable as a run's folder name, else raises EvoRnnError saying the rule."""
     if not isinstance(name, str) or not _RUN_NAME.fullmatch(name) or name in (".", ".."):
-        raise EvoRnnError(f"invalid run name {name!r}: use 1 to 100 letters, digits, '-', '_' or '.' "
-                          "(not '.' or '..')")
+        raise EvoRnnError(f"invalid run name {name!r}: use 1 to 100 letters, digits, '-', '_' or '.' (not '.' or '..')")
     return name
 
 
@@ -54,8 +53,10 @@ class RunFiles:
         self.name = check_run_name(name)
         found = next((p for p in (Path(runs_dir), *Path(runs_dir).parents) if p.exists()), None)
         if found is not None and not found.is_dir():
-            raise EvoRnnError(f"the runs folder {runs_dir} cannot be made: {found} is a file; give --runs-dir a "
-                              "folder (made when missing)")
+            raise EvoRnnError(
+                f"the runs folder {runs_dir} cannot be made: {found} is a file; give --runs-dir a "
+                "folder (made when missing)"
+            )
         self.root = Path(runs_dir) / name
         self.database = self.root / "search.sqlite"
         self.lock_file = self.root / "run.lock"
@@ -131,13 +132,23 @@ class RunSettings:
         return presets.with_overrides(presets.get(self.preset), list(self.overrides))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"preset": self.preset, "overrides": list(self.overrides), "seed": self.seed, "command": self.command,
-                "kind": self.kind}
+        return {
+            "preset": self.preset,
+            "overrides": list(self.overrides),
+            "seed": self.seed,
+            "command": self.command,
+            "kind": self.kind,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSettings:
-        return cls(data["preset"], tuple(data.get("overrides", ())), int(data["seed"]), data.get("command"),
-                   data.get("kind", "search"))
+        return cls(
+            data["preset"],
+            tuple(data.get("overrides", ())),
+            int(data["seed"]),
+            data.get("command"),
+            data.get("kind", "search"),
+        )
 
     def start(self, store: Store) -> None:
         """Starts a new run in `store`: its settings and a fresh identity (`run_id`)."""
@@ -166,9 +177,12 @@ class RunSettings:
 
         def by_identity(settings: RunSettings, identities: dict[str, str]) -> presets.Preset:
             preset = settings.resolved_preset()
-            name = (lambda task: identities[task] if task in identities else tasks.identity(task))
-            search = dataclasses.replace(preset.search, tasks=tuple(name(t) for t in preset.search.tasks),
-                                         filter_task=name(preset.search.filter_task))
+            name = lambda task: identities[task] if task in identities else tasks.identity(task)
+            search = dataclasses.replace(
+                preset.search,
+                tasks=tuple(name(t) for t in preset.search.tasks),
+                filter_task=name(preset.search.filter_task),
+            )
             return dataclasses.replace(preset, search=search)
 
         try:
@@ -215,14 +229,18 @@ class Run:
             StoreError: the database cannot be used.
         """
         if not files.database.is_file():
-            raise EvoRnnError(f"no search run at {files.database}; start one with `python -m evo_rnn.search --run "
-                              f"{files.name}`, or give --runs-dir")
+            raise EvoRnnError(
+                f"no search run at {files.database}; start one with `python -m evo_rnn.search --run "
+                f"{files.name}`, or give --runs-dir"
+            )
         held = files.writing() if (not readonly if lock is None else lock) else contextlib.nullcontext()
         with held, Store(files.database, readonly=readonly) as store:
             settings = RunSettings.load(store)
             if settings is None:
-                raise EvoRnnError(f"run {files.name!r} ({store.path}) holds no search configuration; it was not "
-                                  "written by evo_rnn.search or evo_rnn.ablation")
+                raise EvoRnnError(
+                    f"run {files.name!r} ({store.path}) holds no search configuration; it was not "
+                    "written by evo_rnn.search or evo_rnn.ablation"
+                )
             yield cls(files, store, settings)
 
     @classmethod
@@ -235,8 +253,9 @@ class Run:
 
     @classmethod
     @contextlib.contextmanager
-    def start_or_resume(cls, files: RunFiles, settings: RunSettings,
-                        refuse: Callable[[RunSettings, Store], None]) -> Iterator[tuple[Run, bool]]:
+    def start_or_resume(
+        cls, files: RunFiles, settings: RunSettings, refuse: Callable[[RunSettings, Store], None]
+    ) -> Iterator[tuple[Run, bool]]:
         """Opens run `files` to write it, holding its lock: a new run starts with `settings`
         (and a fresh identity); a stored one is first checked by `refuse(stored, store)`, which
         raises when `settings` may not resume it.
@@ -287,12 +306,16 @@ class Run:
             EvoRnnError: it has none yet, or the run is not a search.
         """
         if self.settings.kind != "search":
-            raise EvoRnnError(f"run {self.name!r} is an {self.settings.kind} run, not a search: it has no population "
-                              f"to confirm or export; read it with `python -m evo_rnn.report --run {self.name}`")
+            raise EvoRnnError(
+                f"run {self.name!r} is an {self.settings.kind} run, not a search: it has no population "
+                f"to confirm or export; read it with `python -m evo_rnn.report --run {self.name}`"
+            )
         members = self.store.population()
         if not members:
-            raise EvoRnnError(f"run {self.name!r} has no population yet (its seed cells are still being evaluated); "
-                              "let the search run longer")
+            raise EvoRnnError(
+                f"run {self.name!r} has no population yet (its seed cells are still being evaluated); "
+                "let the search run longer"
+            )
         return members
 
     # The run database's reads, for the packages above (their meaning: `evo_rnn.runs.store.Store`).

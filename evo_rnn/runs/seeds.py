@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from evo_rnn.core.errors import EvoRnnError
 
-__all__ = ["CONFIRM_SEED_OFFSET", "MAX_CONFIRM_SEEDS", "MAX_REPLICATES", "MAX_RUN_SEED", "REPLICATE_SEED_OFFSET", "RUN_SEED_SPAN",
-           "SEED_LIMIT", "check_seed", "confirm_seeds", "replicate_seed", "tuning_seeds"]
+__all__ = [
+    "CONFIRM_SEED_OFFSET",
+    "MAX_CONFIRM_SEEDS",
+    "MAX_REPLICATES",
+    "MAX_RUN_SEED",
+    "REPLICATE_SEED_OFFSET",
+    "RUN_SEED_SPAN",
+    "SEED_LIMIT",
+    "check_seed",
+    "confirm_seeds",
+    "replicate_seed",
+    "tuning_seeds",
+]
 
 # Confirmation seed s of a run with seed r trains with seed r + CONFIRM_SEED_OFFSET + s: fresh
 # seeds (the search trains with r only), the same for every cell, so runs pair up by seed.
@@ -30,8 +41,10 @@ def check_seed(seed: int, flag: str = "--seed", span: int = RUN_SEED_SPAN) -> in
     """
     highest = SEED_LIMIT - 1 - span
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= highest:
-        raise EvoRnnError(f"{flag} {seed} is out of range: use 0 to {highest} (training seeds are below 2**32, and "
-                          f"the run also trains with seeds up to {span} above its own)")
+        raise EvoRnnError(
+            f"{flag} {seed} is out of range: use 0 to {highest} (training seeds are below 2**32, and "
+            f"the run also trains with seeds up to {span} above its own)"
+        )
     return seed
 
 

@@ -75,8 +75,9 @@ class Request:
     def key(self) -> CacheKey:
         """What makes two requests the same evaluation (`evo_rnn.training.results.CacheKey`)."""
         # A user's file is known by its content, not its path (`tasks.identity`).
-        return CacheKey(self.arch, tasks.identity(self.task), self.hparams.to_json(), self.seed,
-                        preset_key(self.preset))
+        return CacheKey(
+            self.arch, tasks.identity(self.task), self.hparams.to_json(), self.seed, preset_key(self.preset)
+        )
 
     def shape(self) -> tuple:
         """What requests packed into one batched job share."""
@@ -123,10 +124,19 @@ class Evaluations:
         """The service recording into `run` (its files unless `options` name others: `run_files`)."""
         return cls(run.store, executor, data_dir, **{"run_files": run.files, **options})
 
-    def __init__(self, store: Store, executor: Executor, data_dir: str | os.PathLike | None = None,
-                 run_files: RunFiles | None = None, members_per_job: int = 1, max_retries: int = 2,
-                 tensorboard: TensorBoardLog | None = None, keep: KeepRule | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None, data_seed: int | None = None):
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        data_dir: str | os.PathLike | None = None,
+        run_files: RunFiles | None = None,
+        members_per_job: int = 1,
+        max_retries: int = 2,
+        tensorboard: TensorBoardLog | None = None,
+        keep: KeepRule | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        data_seed: int | None = None,
+    ):
         if members_per_job < 1:
             raise EvoRnnError(f"--batched must be at least 1, got {members_per_job}")
         self.store, self.executor = store, executor
@@ -167,7 +177,9 @@ class Evaluations:
             self._waiters[key].append(on_result)
         else:
             if self.members_per_job > 1 and request.preset.engine != "batched":
-                raise EvoRnnError("batched jobs need the batched engine (its preset field engine=batched): choose it with --batched P")
+                raise EvoRnnError(
+                    "batched jobs need the batched engine (its preset field engine=batched): choose it with --batched P"
+                )
             self._waiters[key] = [on_result]
             self._arrivals += 1
             heapq.heappush(self._queue, (request.group, self._arrivals, request))
@@ -205,8 +217,17 @@ class Evaluations:
         keep = first.keep_model and self.run_files is not None
         paths = tuple(str(self.run_files.new_pending_model()) if keep else None for _ in chunk)
         graph = self._graph_text(first.arch)
-        job = Job(first.arch, graph, first.task, tuple(r.key.hparams for r in chunk), tuple(r.seed for r in chunk),
-                  first.preset, self.data_dir, paths, self.data_seed)
+        job = Job(
+            first.arch,
+            graph,
+            first.task,
+            tuple(r.key.hparams for r in chunk),
+            tuple(r.seed for r in chunk),
+            first.preset,
+            self.data_dir,
+            paths,
+            self.data_seed,
+        )
         self._submit(_InFlight(tuple(chunk), job, 0, paths))
 
     def poll(self, timeout: float | None) -> None:
@@ -238,8 +259,9 @@ class Evaluations:
             results: list[EvalResult] = future.result()
         except WorkerLostError as error:
             if flight.attempts < self.max_retries:
-                self._emit("retry", {"arch": job.arch, "task": job.task, "attempt": flight.attempts + 1,
-                                     "message": str(error)})
+                self._emit(
+                    "retry", {"arch": job.arch, "task": job.task, "attempt": flight.attempts + 1, "message": str(error)}
+                )
                 self._submit(dataclasses.replace(flight, attempts=flight.attempts + 1))
                 return
             message = f"the worker running this evaluation died {flight.attempts + 1} times: {error}"
@@ -257,8 +279,16 @@ class Evaluations:
             self._keep_model(request.key, path, result)
             if self.tensorboard is not None:
                 self.tensorboard.write(result, self.store.label(request.arch), request.phase, {"arch": request.arch})
-            self._emit("evaluation", {"arch": request.arch, "task": request.task, "status": str(result.status),
-                                      "valid_score": result.valid_score, "seconds": result.seconds})
+            self._emit(
+                "evaluation",
+                {
+                    "arch": request.arch,
+                    "task": request.task,
+                    "status": str(result.status),
+                    "valid_score": result.valid_score,
+                    "seconds": result.seconds,
+                },
+            )
             for on_result in self._waiters.pop(request.key):
                 on_result(result)
         self._emit("job", {})
@@ -283,14 +313,30 @@ class Evaluations:
 
 
 def _failed(request: Request, message: str) -> EvalResult:
-    return EvalResult(status=Status.FAILED, task=request.task, preset=request.preset.name, seed=request.seed,
-                      hparams=request.hparams.to_dict(), message=message)
+    return EvalResult(
+        status=Status.FAILED,
+        task=request.task,
+        preset=request.preset.name,
+        seed=request.seed,
+        hparams=request.hparams.to_dict(),
+        message=message,
+    )
 
 
-def evaluate_apart(graph: nx.DiGraph, name: str, task: str, configs: Sequence[HParams], seeds: Sequence[int],
-                   preset: Preset, *, data_dir: str | os.PathLike | None = None, data_seed: int | None = None,
-                   members_per_job: int = 1, tensorboard: TensorBoardLog | None = None,
-                   on_result: OnResult | None = None) -> list[EvalResult]:
+def evaluate_apart(
+    graph: nx.DiGraph,
+    name: str,
+    task: str,
+    configs: Sequence[HParams],
+    seeds: Sequence[int],
+    preset: Preset,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    data_seed: int | None = None,
+    members_per_job: int = 1,
+    tensorboard: TensorBoardLog | None = None,
+    on_result: OnResult | None = None,
+) -> list[EvalResult]:
     """Configuration i of cell `graph` (called `name`) trained on `task` with seed i, through the
     service into a database of its own that is thrown away afterwards: `python -m
     evo_rnn.evaluate`, which keeps no run, packs, trains and logs exactly as a run does.
@@ -300,10 +346,19 @@ def evaluate_apart(graph: nx.DiGraph, name: str, task: str, configs: Sequence[HP
     """
     if len(configs) != len(seeds):
         raise ValueError(f"{len(configs)} configurations need as many seeds, got {len(seeds)}")
-    with tempfile.TemporaryDirectory(prefix="evo_rnn-evaluate-") as scratch, Store(Path(scratch) / "run.sqlite") as store:
+    with (
+        tempfile.TemporaryDirectory(prefix="evo_rnn-evaluate-") as scratch,
+        Store(Path(scratch) / "run.sqlite") as store,
+    ):
         arch = store.add_architecture(graph, f"file:{name}")
-        service = Evaluations(store, InlineExecutor(), data_dir, members_per_job=members_per_job,
-                              tensorboard=tensorboard, data_seed=data_seed)
+        service = Evaluations(
+            store,
+            InlineExecutor(),
+            data_dir,
+            members_per_job=members_per_job,
+            tensorboard=tensorboard,
+            data_seed=data_seed,
+        )
         results: list[EvalResult | None] = [None] * len(configs)
 
         def heard(index: int, result: EvalResult) -> None:

@@ -92,8 +92,10 @@ class Store:
         self.path = Path(path)
         self.readonly = readonly
         if self.path.is_file() and self.path.stat().st_size == 0:
-            raise StoreError(f"{self.path} is an empty file (0 bytes), not a run database; move it away to start a "
-                             "new run, or restore the run from a backup")
+            raise StoreError(
+                f"{self.path} is an empty file (0 bytes), not a run database; move it away to start a "
+                "new run, or restore the run from a backup"
+            )
         if readonly and not self.path.is_file():
             raise StoreError(f"no run database at {self.path}")
         if not readonly:
@@ -125,8 +127,10 @@ class Store:
         version = None
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" not in tables:
-            raise StoreError(f"{self.path} is an SQLite database but not an evo_rnn run (no meta table); use another "
-                             "run name or --runs-dir")
+            raise StoreError(
+                f"{self.path} is an SQLite database but not an evo_rnn run (no meta table); use another "
+                "run name or --runs-dir"
+            )
         if "meta" in tables:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else None
@@ -137,8 +141,10 @@ class Store:
             )
         problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
-            raise StoreError(f"{self.path} is corrupted ({problems[0]}); restore it from a backup, or move it away "
-                             "to start a new run")
+            raise StoreError(
+                f"{self.path} is corrupted ({problems[0]}); restore it from a backup, or move it away "
+                "to start a new run"
+            )
         if self.readonly:
             if version is None:
                 raise StoreError(f"{self.path} holds no evo_rnn run")
@@ -157,15 +163,18 @@ class Store:
     def __exit__(self, kind, error, traceback) -> None:
         self.close()
         if isinstance(error, sqlite3.DatabaseError):
-            raise StoreError(f"{self.path}: {error} (a full or read-only disk, or a corrupted database; free space "
-                             "or restore the run from a backup, and rerun)") from error
+            raise StoreError(
+                f"{self.path}: {error} (a full or read-only disk, or a corrupted database; free space "
+                "or restore the run from a backup, and rerun)"
+            ) from error
 
     # ----------------------------------------------------------------- metadata
 
     def set_meta(self, key: MetaKey, value: Any) -> None:
         """Stores a JSON-serialisable value under one of the declared keys (`MetaKey`)."""
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                         (str(MetaKey(key)), json.dumps(value, sort_keys=True)))
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (str(MetaKey(key)), json.dumps(value, sort_keys=True))
+        )
 
     def get_meta(self, key: MetaKey, default: Any = None) -> Any:
         """The value stored under `key` (`MetaKey`), or `default`."""
@@ -174,8 +183,9 @@ class Store:
 
     # ----------------------------------------------------------------- architectures
 
-    def add_architecture(self, graph: nx.DiGraph, origin: str, parent: str | None = None,
-                         mutations: list[dict] | None = None) -> str:
+    def add_architecture(
+        self, graph: nx.DiGraph, origin: str, parent: str | None = None, mutations: list[dict] | None = None
+    ) -> str:
         """Returns the architecture's key, adding it when no isomorphic cell is stored yet.
 
         Lineage (`parent`, `mutations`, `origin`) is kept from the first time it was seen.
@@ -253,8 +263,19 @@ class Store:
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO evaluations (arch, task, hparams, seed, preset, status, valid_score, test_score, "
             "seconds, result, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key.arch, key.task, key.hparams, key.seed, key.preset, data["status"], result.valid_score,
-             result.test_score, result.seconds, json.dumps(data, sort_keys=True), time.time()),
+            (
+                key.arch,
+                key.task,
+                key.hparams,
+                key.seed,
+                key.preset,
+                data["status"],
+                result.valid_score,
+                result.test_score,
+                result.seconds,
+                json.dumps(data, sort_keys=True),
+                time.time(),
+            ),
         )
         return cursor.rowcount == 1
 
@@ -268,8 +289,9 @@ class Store:
             query, args = query + " AND task=?", [*args, task]
         return [{"arch": a, **json.loads(r)} for a, r in self._db.execute(query + " ORDER BY id", args)]
 
-    def scores_by_config(self, arch: str, task: str, preset: str, seed: int,
-                         replicates: tuple[int, int] | None = None) -> dict[str, dict[int, float | None]]:
+    def scores_by_config(
+        self, arch: str, task: str, preset: str, seed: int, replicates: tuple[int, int] | None = None
+    ) -> dict[str, dict[int, float | None]]:
         """The architecture's validation scores on `task` per configuration (`HParams.to_json`)
         and training seed, among evaluations with this preset key and `seed` or a seed in the
         closed range `replicates`; None for a run that did not go well. Seeds in ascending order."""
@@ -311,18 +333,26 @@ class Store:
     def start_step(self, step: int, kind: str, arch: str, parent: str | None = None) -> None:
         """Records that search step `step` began working on `arch`. A step started again (a
         resumed run) keeps its first record, start time included."""
-        self._db.execute("INSERT INTO steps (id, kind, arch, parent, detail, started) VALUES (?, ?, ?, ?, ?, ?) "
-                         "ON CONFLICT (id) DO NOTHING", (step, kind, arch, parent, "{}", time.time()))
+        self._db.execute(
+            "INSERT INTO steps (id, kind, arch, parent, detail, started) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            (step, kind, arch, parent, "{}", time.time()),
+        )
 
     def finish_step(self, step: int, outcome: str, score: float | None, detail: dict[str, Any]) -> None:
         """Records how step `step` ended."""
-        self._db.execute("UPDATE steps SET outcome=?, score=?, detail=?, finished=? WHERE id=?",
-                         (str(outcome), score, json.dumps(detail, sort_keys=True), time.time(), step))
+        self._db.execute(
+            "UPDATE steps SET outcome=?, score=?, detail=?, finished=? WHERE id=?",
+            (str(outcome), score, json.dumps(detail, sort_keys=True), time.time(), step),
+        )
 
     def steps(self, unfinished: bool = False, step: int | None = None) -> list[dict[str, Any]]:
         """The recorded steps in order: all, those still running when a process stopped
         (`unfinished`), or the one numbered `step`."""
-        query, args = "SELECT id, kind, arch, parent, outcome, score, detail, started, finished FROM steps WHERE 1=1", []
+        query, args = (
+            "SELECT id, kind, arch, parent, outcome, score, detail, started, finished FROM steps WHERE 1=1",
+            [],
+        )
         if unfinished:
             query += " AND outcome IS NULL"
         if step is not None:
@@ -343,7 +373,10 @@ class Store:
 
     def step_counts(self) -> dict[tuple[str, str | None], int]:
         """How many steps of each (kind, outcome) there are."""
-        return {(k, o): n for k, o, n in self._db.execute("SELECT kind, outcome, COUNT(*) FROM steps GROUP BY kind, outcome")}
+        return {
+            (k, o): n
+            for k, o, n in self._db.execute("SELECT kind, outcome, COUNT(*) FROM steps GROUP BY kind, outcome")
+        }
 
 
 def _below(query: str, below_seed: int | None) -> tuple[str, tuple]:

@@ -37,17 +37,23 @@ def _summary_modules():
             import tensorflow as tf
             from tensorboard.plugins.hparams import api as hp
     except ImportError as error:
-        raise EvoRnnError(f"--tensorboard needs TensorFlow and TensorBoard ({error}); "
-                          "install them with `pip install tensorflow tensorboard`") from None
+        raise EvoRnnError(
+            f"--tensorboard needs TensorFlow and TensorBoard ({error}); "
+            "install them with `pip install tensorflow tensorboard`"
+        ) from None
     return tf, hp
 
 
 def add_tensorboard_argument(parser: argparse.ArgumentParser) -> None:
     """The `--tensorboard DIR` option, the same for every command that trains."""
-    parser.add_argument("--tensorboard", metavar="DIR", default=None,
-                        help="also write every evaluation as a TensorBoard run under DIR: loss, validation score and "
-                             "learning rate per epoch, and HParams summaries; no effect on results or the cache "
-                             "(default: none)")
+    parser.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="also write every evaluation as a TensorBoard run under DIR: loss, validation score and "
+        "learning rate per epoch, and HParams summaries; no effect on results or the cache "
+        "(default: none)",
+    )
 
 
 class TensorBoardLog:
@@ -65,19 +71,33 @@ class TensorBoardLog:
         config = json.dumps(result.hparams, sort_keys=True)
         digest = hashlib.sha256(f"{cell}:{result.task}:{result.preset}:{config}".encode()).hexdigest()[:8]
         lr = result.hparams.get("learning_rate")
-        parts = [cell, result.task, phase, f"lr{lr:g}" if isinstance(lr, (int, float)) else None, digest,
-                 f"seed{result.seed}"]
+        parts = [
+            cell,
+            result.task,
+            phase,
+            f"lr{lr:g}" if isinstance(lr, (int, float)) else None,
+            digest,
+            f"seed{result.seed}",
+        ]
         return re.sub(r"[^A-Za-z0-9_.\-]", "_", "-".join(p for p in parts if p))
 
-    def write(self, result: EvalResult, cell: str, phase: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+    def write(
+        self, result: EvalResult, cell: str, phase: str | None = None, extra: dict[str, Any] | None = None
+    ) -> Path:
         """Writes one finished evaluation of `cell` (a zoo name, file stem or hash) as a run;
         `phase` (e.g. tune, confirm, rung, replicate) and `extra` become hyperparameters too.
         Returns the run's folder."""
         tf, hp = _summary_modules()
         self.root.mkdir(parents=True, exist_ok=True)
         folder = self.root / self.run_name(result, cell, phase)
-        hparams: dict[str, Any] = {"cell": cell, "task": result.task, "preset": result.preset, "seed": result.seed,
-                                   "status": str(result.status), "phase": phase or ""}
+        hparams: dict[str, Any] = {
+            "cell": cell,
+            "task": result.task,
+            "preset": result.preset,
+            "seed": result.seed,
+            "status": str(result.status),
+            "phase": phase or "",
+        }
         hparams.update({k: v for k, v in result.hparams.items() if isinstance(v, (bool, int, float, str))})
         hparams.update(extra or {})
         writer = tf.summary.create_file_writer(str(folder))

@@ -39,8 +39,7 @@ from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run
 from evo_rnn.runs.store import Store
 
-__all__ = ["BASELINE", "BaselineError", "LeaderRow", "Scores", "TaskScores", "confirmed_score",
-           "verdict"]
+__all__ = ["BASELINE", "BaselineError", "LeaderRow", "Scores", "TaskScores", "confirmed_score", "verdict"]
 
 BASELINE = "gru"  # scores are ratios to the best GRU
 SIGNIFICANCE = 0.05  # the paired t-test's level for the leaderboard's words
@@ -148,8 +147,9 @@ class Scores:
         """`arch`'s validation scores on `task` per configuration and seed (the run's seed and its
         replicate seeds; `Store.scores_by_config`), under the run's preset key or `preset_key`."""
         replicates = (replicate_seed(self.seed, 0), self.seed + CONFIRM_SEED_OFFSET - 1)
-        return self.store.scores_by_config(arch, tasks.identity(task), preset_key or self.preset_key, self.seed,
-                                           replicates)
+        return self.store.scores_by_config(
+            arch, tasks.identity(task), preset_key or self.preset_key, self.seed, replicates
+        )
 
     def ranked_configs(self, arch: str, task: str) -> list[str]:
         """`arch`'s configurations on `task` (`HParams.to_json`), best mean score over their seeds
@@ -178,8 +178,11 @@ class Scores:
         """The best configuration's evaluation with the run's seed (its hparams, model size,
         metrics and curve; the score the search uses is `task_score`)."""
         config = self.best_config(arch, task)
-        return None if config is None else self.store.cached(
-            CacheKey(arch, tasks.identity(task), config, self.seed, self.preset_key))
+        return (
+            None
+            if config is None
+            else self.store.cached(CacheKey(arch, tasks.identity(task), config, self.seed, self.preset_key))
+        )
 
     def has_baseline(self, task: str) -> bool:
         """Whether the GRU has a positive best score on `task` (ratios to it exist)."""
@@ -247,8 +250,10 @@ class Scores:
     def ratios(self, arch: str, tasks: list[str] | None = None) -> dict[str, float]:
         """Per task: the architecture's best score divided by the GRU's best on the same
         configurations (`paired_baseline`; 0 where the architecture has no score)."""
-        return {task: (self.task_score(arch, task) or 0.0) / self.paired_baseline(arch, task)
-                for task in tasks or self.tasks}
+        return {
+            task: (self.task_score(arch, task) or 0.0) / self.paired_baseline(arch, task)
+            for task in tasks or self.tasks
+        }
 
     def overall(self, arch: str) -> float:
         """The minimum over tasks of the ratio to the best GRU (the paper's criterion)."""
@@ -291,19 +296,41 @@ class Scores:
                 valid, lstm_score = self.task_score(arch, task), lstm_scores[task]
                 means = [_mean(seeds) for seeds in self.config_scores(arch, task).values()]
                 per_task[task] = TaskScores(
-                    valid=valid, seeds=self.seeds_on_best(arch, task), configs=len(self.config_scores(arch, task)),
-                    ratio_to_gru=self.ratios(arch, [task])[task], ratio_to_gru_over_seeds=self.search_interval(arch, task),
+                    valid=valid,
+                    seeds=self.seeds_on_best(arch, task),
+                    configs=len(self.config_scores(arch, task)),
+                    ratio_to_gru=self.ratios(arch, [task])[task],
+                    ratio_to_gru_over_seeds=self.search_interval(arch, task),
                     ratio_to_lstm=(valid or 0.0) / lstm_score if lstm_score else None,
                     confirm=self.confirmation(arch, task),
-                    config_spread=(min(means), max(means)) if len(means) > 1 else None)
+                    config_spread=(min(means), max(means)) if len(means) > 1 else None,
+                )
             confirmed = confirmed_score({task: scores.confirm for task, scores in per_task.items()})
-            rows.append(LeaderRow(0, arch, min(t.ratio_to_gru for t in per_task.values()), confirmed, per_task,
-                                  self.confirmed_interval(arch) if confirmed is not None else None))
+            rows.append(
+                LeaderRow(
+                    0,
+                    arch,
+                    min(t.ratio_to_gru for t in per_task.values()),
+                    confirmed,
+                    per_task,
+                    self.confirmed_interval(arch) if confirmed is not None else None,
+                )
+            )
         adjusted = self.holm_adjusted()
-        rows = [dataclasses.replace(row, tasks={
-            task: dataclasses.replace(scores, confirm={**scores.confirm,
-                                                       "p_value_vs_gru_holm": adjusted.get((row.arch, task))})
-            if scores.confirm is not None else scores for task, scores in row.tasks.items()}) for row in rows]
+        rows = [
+            dataclasses.replace(
+                row,
+                tasks={
+                    task: dataclasses.replace(
+                        scores, confirm={**scores.confirm, "p_value_vs_gru_holm": adjusted.get((row.arch, task))}
+                    )
+                    if scores.confirm is not None
+                    else scores
+                    for task, scores in row.tasks.items()
+                },
+            )
+            for row in rows
+        ]
         if ranked:
             rows.sort(key=lambda r: (r.confirmed is None, -(r.confirmed or 0.0), -r.score, r.arch))
         return [dataclasses.replace(row, rank=rank) for rank, row in enumerate(rows, start=1)]
@@ -316,8 +343,12 @@ class Scores:
         meta = self.store.get_meta(MetaKey.CONFIRMATION)
         if not meta:
             return {}
-        family = [(arch, task) for arch in meta["cells"] if arch != self.baseline_arch
-                  for task in (self.tasks if tasks is None else tasks)]
+        family = [
+            (arch, task)
+            for arch in meta["cells"]
+            if arch != self.baseline_arch
+            for task in (self.tasks if tasks is None else tasks)
+        ]
         raw = [self.versus_gru(arch, task)[1] for arch, task in family]
         return {key: p for key, p in zip(family, statistics.holm(raw)) if p is not None}
 
@@ -382,6 +413,13 @@ class Scores:
         def ratio(paired: statistics.Estimate | None) -> dict[str, Any] | None:
             return None if paired is None else {"mean": paired.mean, "ci95": paired.to_dict()["ci95"]}
 
-        return {"mean": estimate.mean, "ci95": estimate.to_dict()["ci95"], "seeds": len(seeds), "seed_list": seeds,
-                "score": "test", "ratio_to_gru": ratio(to_gru), "ratio_to_lstm": ratio(to_lstm),
-                "p_value_vs_gru": p_value}
+        return {
+            "mean": estimate.mean,
+            "ci95": estimate.to_dict()["ci95"],
+            "seeds": len(seeds),
+            "seed_list": seeds,
+            "score": "test",
+            "ratio_to_gru": ratio(to_gru),
+            "ratio_to_lstm": ratio(to_lstm),
+            "p_value_vs_gru": p_value,
+        }

@@ -18,8 +18,15 @@ import numpy as np
 
 from scipy import stats as scipy_stats
 
-__all__ = ["Estimate", "cross_tier_tau", "holm", "mean_interval", "min_of_means_interval", "paired_ratio",
-           "paired_t_test"]
+__all__ = [
+    "Estimate",
+    "cross_tier_tau",
+    "holm",
+    "mean_interval",
+    "min_of_means_interval",
+    "paired_ratio",
+    "paired_t_test",
+]
 
 CONFIDENCE = 0.95
 
@@ -108,8 +115,9 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     return adjusted
 
 
-def min_of_means_interval(per_task: Mapping[str, Sequence[float]], confidence: float = CONFIDENCE,
-                          resamples: int = 2000, seed: int = 0) -> Estimate:
+def min_of_means_interval(
+    per_task: Mapping[str, Sequence[float]], confidence: float = CONFIDENCE, resamples: int = 2000, seed: int = 0
+) -> Estimate:
     """The minimum over tasks of the mean over seeds (e.g. of a cell's ratios to the GRU, the
     paper's score on a confirmation), with a percentile bootstrap interval over seeds: seed s
     is one draw of every task (the same seeds on every task, resampled together), so the
@@ -130,9 +138,16 @@ def min_of_means_interval(per_task: Mapping[str, Sequence[float]], confidence: f
     def statistic(*tasks: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.min(np.stack([t.mean(axis=axis) for t in tasks]), axis=0)
 
-    result = scipy_stats.bootstrap(tuple(samples), statistic, paired=True, vectorized=True, n_resamples=resamples,
-                                   confidence_level=confidence, method="percentile",
-                                   random_state=np.random.default_rng(seed))
+    result = scipy_stats.bootstrap(
+        tuple(samples),
+        statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     return Estimate(point, float(low), float(high), n)
 
@@ -148,7 +163,7 @@ def cross_tier_tau(measured: Mapping[str, float], tiers: Mapping[str, int]) -> t
     cells = [c for c in measured if c in tiers]
     concordant = discordant = pairs = 0
     for i, a in enumerate(cells):
-        for b in cells[i + 1:]:
+        for b in cells[i + 1 :]:
             if tiers[a] == tiers[b]:
                 continue
             pairs += 1

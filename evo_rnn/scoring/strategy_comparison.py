@@ -30,7 +30,6 @@ from evo_rnn.scoring.paper_scores import Scores
 __all__ = ["RunOutcome", "best_so_far", "compare", "load_outcome"]
 
 
-
 @dataclasses.dataclass(frozen=True)
 class RunOutcome:
     """What one search run reached.
@@ -68,9 +67,11 @@ def load_outcome(files: RunFiles) -> RunOutcome:
         store, settings, preset = run.store, run.settings, run.preset
         times = store.evaluation_times(below_seed=confirm_seeds(settings.seed, 1)[0])  # the search's, in order
         steps = [s for s in store.steps() if s["finished"] is not None]
-        curve = [(bisect.bisect_right(times, s["finished"]), float(s["score"]))
-                 for s in sorted(steps, key=lambda s: s["finished"])
-                 if s["kind"] == "mutate" and s["outcome"] in SCORED_CHILD_OUTCOMES and s["score"] is not None]
+        curve = [
+            (bisect.bisect_right(times, s["finished"]), float(s["score"]))
+            for s in sorted(steps, key=lambda s: s["finished"])
+            if s["kind"] == "mutate" and s["outcome"] in SCORED_CHILD_OUTCOMES and s["score"] is not None
+        ]
         scores = Scores.of(run)
         meta = run.meta(MetaKey.CONFIRMATION)
         best, best_arch = None, None
@@ -79,9 +80,20 @@ def load_outcome(files: RunFiles) -> RunOutcome:
             for row in scores.leaderboard(cells):
                 if row.confirmed is not None and (best is None or row.confirmed > best):
                     best, best_arch = row.confirmed, row.arch
-        children = sum(s["kind"] == "mutate" and s["outcome"] not in (Outcome.DUPLICATE, Outcome.UNMUTABLE) for s in steps)
-        return RunOutcome(files.name, preset.search.strategy, settings.seed, store.evaluation_count(), len(times),
-                          curve, children, best, best_arch)
+        children = sum(
+            s["kind"] == "mutate" and s["outcome"] not in (Outcome.DUPLICATE, Outcome.UNMUTABLE) for s in steps
+        )
+        return RunOutcome(
+            files.name,
+            preset.search.strategy,
+            settings.seed,
+            store.evaluation_count(),
+            len(times),
+            curve,
+            children,
+            best,
+            best_arch,
+        )
 
 
 def best_so_far(outcome: RunOutcome, grid: Sequence[int]) -> np.ndarray:
@@ -108,9 +120,14 @@ def compare(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
     for strategy, runs in sorted(by_strategy.items()):
         values = [r.best_confirmed for r in runs if r.best_confirmed is not None]
         estimate = statistics.mean_interval(values) if values else None
-        table[strategy] = {"runs": len(runs), "confirmed_runs": len(values), "values": values,
-                           "estimate": estimate, "children": [r.children for r in runs],
-                           "search_evaluations": [r.search_evaluations for r in runs]}
+        table[strategy] = {
+            "runs": len(runs),
+            "confirmed_runs": len(values),
+            "values": values,
+            "estimate": estimate,
+            "children": [r.children for r in runs],
+            "search_evaluations": [r.search_evaluations for r in runs],
+        }
     test = None
     if len(table) == 2 and all(t["values"] for t in table.values()):
         (a, first), (b, second) = table.items()

@@ -21,8 +21,7 @@ from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run
 
-__all__ = ["AblationSettings", "PAPER_TABLE_1", "PAPER_TIERS", "Row", "markdown", "rows",
-           "separation", "verdicts"]
+__all__ = ["AblationSettings", "PAPER_TABLE_1", "PAPER_TIERS", "Row", "markdown", "rows", "separation", "verdicts"]
 
 
 # Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
@@ -43,10 +42,17 @@ PAPER_TABLE_1: dict[str, dict[str, float]] = {
 # paper's own noise): arith: tanh and LSTM-f fail (~0.29), LSTM-i is between (0.75), the rest
 # 0.87-0.92; XML: tanh and LSTM-f below every gated cell.
 PAPER_TIERS: dict[str, dict[str, int]] = {
-    "arith": {"tanh": 0, "lstm_f": 0, "lstm_i": 1, **{c: 2 for c in ("lstm", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
-                                                                     "mut3")}},
-    "xml": {"tanh": 0, "lstm_f": 0, **{c: 1 for c in ("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2",
-                                                      "mut3")}},
+    "arith": {
+        "tanh": 0,
+        "lstm_f": 0,
+        "lstm_i": 1,
+        **{c: 2 for c in ("lstm", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3")},
+    },
+    "xml": {
+        "tanh": 0,
+        "lstm_f": 0,
+        **{c: 1 for c in ("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3")},
+    },
 }
 
 
@@ -75,8 +81,13 @@ class AblationSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AblationSettings:
-        return cls(tuple(data["cells"]), tuple(data["tasks"]), int(data["trials"]), int(data["replicates"]),
-                   int(data["confirm_seeds"]))
+        return cls(
+            tuple(data["cells"]),
+            tuple(data["tasks"]),
+            int(data["trials"]),
+            int(data["replicates"]),
+            int(data["confirm_seeds"]),
+        )
 
     @classmethod
     def load(cls, run: Run) -> AblationSettings | None:
@@ -125,14 +136,26 @@ def rows(scores: Scores, cells: list[str] | tuple[str, ...], tasks: list[str] | 
             continue
         for task in tasks:
             confirmed = scores.confirmed_test(arch, task)
-            ratio, p_value = (None, None) if found["gru"] is None or confirmed is None else scores.versus_gru(arch, task)
-            table.append(Row(
-                cell, task, scores.task_score(arch, task), scores.seeds_on_best(arch, task), confirmed, ratio,
-                p_value, PAPER_TABLE_1.get(cell, {}).get(task),
-            ))
+            ratio, p_value = (
+                (None, None) if found["gru"] is None or confirmed is None else scores.versus_gru(arch, task)
+            )
+            table.append(
+                Row(
+                    cell,
+                    task,
+                    scores.task_score(arch, task),
+                    scores.seeds_on_best(arch, task),
+                    confirmed,
+                    ratio,
+                    p_value,
+                    PAPER_TABLE_1.get(cell, {}).get(task),
+                )
+            )
     adjusted = scores.holm_adjusted(tasks)  # the run's one family: its confirmed cells other than the GRU
-    return [row if row.cell == "gru" else dataclasses.replace(row, p_value_holm=adjusted.get((found[row.cell], row.task)))
-            for row in table]
+    return [
+        row if row.cell == "gru" else dataclasses.replace(row, p_value_holm=adjusted.get((found[row.cell], row.task)))
+        for row in table
+    ]
 
 
 def separation(confirmed: dict[str, statistics.Estimate], task: str) -> list[str]:
@@ -153,15 +176,20 @@ def separation(confirmed: dict[str, statistics.Estimate], task: str) -> list[str
         for high in ("lstm", "gru"):
             if high in confirmed:
                 below = not confirmed[low].overlaps(confirmed[high]) and confirmed[low].high < confirmed[high].low
-                lines.append(f"{task}: {low} {confirmed[low].text()} vs {high} {confirmed[high].text()}: "
-                             + ("below, the intervals do not overlap" if below else "not separated"))
+                lines.append(
+                    f"{task}: {low} {confirmed[low].text()} vs {high} {confirmed[high].text()}: "
+                    + ("below, the intervals do not overlap" if below else "not separated")
+                )
     return lines
 
 
 def verdicts(table: list[Row], tasks: list[str] | tuple[str, ...]) -> list[str]:
     """`separation` for every task of a comparison."""
-    return [line for task in tasks
-            for line in separation({r.cell: r.confirmed for r in table if r.task == task and r.confirmed}, task)]
+    return [
+        line
+        for task in tasks
+        for line in separation({r.cell: r.confirmed for r in table if r.task == task and r.confirmed}, task)
+    ]
 
 
 def _text(value: float | None, digits: int = 4) -> str:
@@ -173,8 +201,13 @@ def markdown(table: list[Row], tasks: list[str] | tuple[str, ...]) -> str:
     [95% CI], the ratio to the GRU [95% CI] with the paired t-test's p (and its Holm-adjusted
     value over the table's tests), and the tuning validation score with the paper's figure in
     brackets."""
-    head = "| cell | " + " | ".join(f"{t}: confirmed test [95% CI] | {t}: ratio to GRU [95% CI], p | "
-                                     f"{t}: tuning valid (paper)" for t in tasks) + " |"
+    head = (
+        "| cell | "
+        + " | ".join(
+            f"{t}: confirmed test [95% CI] | {t}: ratio to GRU [95% CI], p | {t}: tuning valid (paper)" for t in tasks
+        )
+        + " |"
+    )
     lines = [head, "|---" * (3 * len(tasks) + 1) + "|"]
     by_cell: dict[str, dict[str, Row]] = {}
     for row in table:

@@ -49,10 +49,12 @@ from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
 
 __all__ = ["DESCRIPTION", "SearchResult", "build_parser", "run", "search_job"]
 
-DESCRIPTION = ("The evolutionary architecture search of Jozefowicz et al. (2015): resumable, confirmed on fresh seeds "
-               "and exported at the end. With no flags: preset quick, tasks arith and xml, 10 minutes of search on "
-               "every core, the best 3 cells, the GRU and the LSTM retrained on 4 fresh seeds, the best 3 exported to "
-               "saved_architectures/default/; rerun the same command to resume.")
+DESCRIPTION = (
+    "The evolutionary architecture search of Jozefowicz et al. (2015): resumable, confirmed on fresh seeds "
+    "and exported at the end. With no flags: preset quick, tasks arith and xml, 10 minutes of search on "
+    "every core, the best 3 cells, the GRU and the LSTM retrained on 4 fresh seeds, the best 3 exported to "
+    "saved_architectures/default/; rerun the same command to resume."
+)
 EXIT_INTERRUPTED = 130
 
 
@@ -106,10 +108,13 @@ def _executor(args: argparse.Namespace):
         from evo_rnn.runs.ray_executor import RayExecutor
 
         if args.workers == 0:
-            raise UsageError("--workers 0 trains in this process, which Ray does not; give --workers N for N "
-                             "evaluations at once on the cluster, or leave it out for as many as it holds")
-        return RayExecutor(args.ray_address, workers=args.workers, cpus_per_eval=args.cpus_per_eval,
-                           gpus_per_eval=args.gpus_per_eval)
+            raise UsageError(
+                "--workers 0 trains in this process, which Ray does not; give --workers N for N "
+                "evaluations at once on the cluster, or leave it out for as many as it holds"
+            )
+        return RayExecutor(
+            args.ray_address, workers=args.workers, cpus_per_eval=args.cpus_per_eval, gpus_per_eval=args.gpus_per_eval
+        )
     if args.ray_address or args.gpus_per_eval or args.cpus_per_eval != 1.0:
         raise UsageError("--ray-address, --cpus-per-eval and --gpus-per-eval go with --executor ray")
     return local_executor(args.workers)
@@ -136,15 +141,19 @@ def search_job(args: argparse.Namespace) -> int:
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
     settings = RunSettings(args.preset, tuple(overrides), args.seed, command)
     if not args.no_export and not diagram.graphviz_available():
-        _say(f"note: {diagram.GRAPHVIZ_MISSING}: the search runs and exports everything, with each diagram as "
-             f"cell.dot; for the PNGs, install it and run `python -m evo_rnn.export --run {args.run}` afterwards")
+        _say(
+            f"note: {diagram.GRAPHVIZ_MISSING}: the search runs and exports everything, with each diagram as "
+            f"cell.dot; for the PNGs, install it and run `python -m evo_rnn.export --run {args.run}` afterwards"
+        )
     with Run.start_or_resume(files, settings, refuse=_refuse_resumption(args, settings, preset)) as (run, new):
         if new:
             run.set_meta(MetaKey.VERSIONS, _versions())
         elif run.preset != preset:  # a task file moved: the run reads it from here on
             moved = [t for t in settings.task_names() if t not in run.settings.task_names()]
-            _say(f"run {args.run!r}: its task file{'s' if len(moved) > 1 else ''} moved; reading "
-                 f"{', '.join(moved)} from now on (the same content: nothing is retrained)")
+            _say(
+                f"run {args.run!r}: its task file{'s' if len(moved) > 1 else ''} moved; reading "
+                f"{', '.join(moved)} from now on (the same content: nothing is retrained)"
+            )
             dataclasses.replace(run.settings, overrides=settings.overrides, command=settings.command).save(run.store)
             run = Run(files, run.store, RunSettings.load(run.store))
         tensorboard = None if args.tensorboard is None else TensorBoardLog(args.tensorboard)
@@ -157,8 +166,10 @@ def search_job(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 interrupted = True
                 executor.shutdown(cancel=True)
-                _say("interrupted during the confirmation: every finished run is stored; rerun the same command "
-                     "to resume")
+                _say(
+                    "interrupted during the confirmation: every finished run is stored; rerun the same command "
+                    "to resume"
+                )
         if not interrupted:
             executor.shutdown()
         has_population = bool(run.members())
@@ -175,8 +186,9 @@ def _refuse_resumption(args: argparse.Namespace, settings: RunSettings, preset: 
 
     def refuse(stored: RunSettings, store) -> None:
         if stored.kind != "search":
-            raise UsageError(f"run {args.run!r} is an {stored.kind} run (`{stored.command}`), not a search; choose "
-                             "another --run")
+            raise UsageError(
+                f"run {args.run!r} is an {stored.kind} run (`{stored.command}`), not a search; choose another --run"
+            )
         if not settings.resumes(stored, store):
             raise UsageError(
                 f"run {args.run!r} was started as `{stored.command}`; resume it with the same --preset, "
@@ -186,8 +198,14 @@ def _refuse_resumption(args: argparse.Namespace, settings: RunSettings, preset: 
     return refuse
 
 
-def _evolve(run: Run, args: argparse.Namespace, executor, data_dir: str, members_per_job: int,
-            tensorboard: TensorBoardLog | None) -> bool:
+def _evolve(
+    run: Run,
+    args: argparse.Namespace,
+    executor,
+    data_dir: str,
+    members_per_job: int,
+    tensorboard: TensorBoardLog | None,
+) -> bool:
     """The evolution's steps until the budget is spent; returns whether Ctrl-C stopped them."""
     from evo_rnn.search.evolution import Evolution
     from evo_rnn.search.progress import Progress
@@ -196,100 +214,181 @@ def _evolve(run: Run, args: argparse.Namespace, executor, data_dir: str, members
     progress = Progress(live=None if not args.quiet else False)
     evolution = Evolution(run.store, run.preset, seed=run.seed, max_candidates=args.max_candidates)
     search = Scheduler(
-        evolution, executor, data_dir=data_dir,
+        evolution,
+        executor,
+        data_dir=data_dir,
         budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
-        run_files=run.files, on_event=progress, members_per_job=members_per_job,
-        tensorboard=tensorboard, max_evaluations=args.max_evaluations,
+        run_files=run.files,
+        on_event=progress,
+        members_per_job=members_per_job,
+        tensorboard=tensorboard,
+        max_evaluations=args.max_evaluations,
     )
     progress.attach(search)
-    _say(f"search run {args.run!r}: {run.files.database} (preset {run.preset.name}, tasks "
-         f"{', '.join(run.preset.search.tasks)}, filter {run.preset.search.filter_task}, "
-         f"{executor.workers} worker{'s' if executor.workers != 1 else ''})")
+    _say(
+        f"search run {args.run!r}: {run.files.database} (preset {run.preset.name}, tasks "
+        f"{', '.join(run.preset.search.tasks)}, filter {run.preset.search.filter_task}, "
+        f"{executor.workers} worker{'s' if executor.workers != 1 else ''})"
+    )
     if search.out_of_time():
-        _say(f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minute"
-             f"{'' if args.budget_minutes == 1 else 's'} "
-             f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
-             f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME")
+        _say(
+            f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minute"
+            f"{'' if args.budget_minutes == 1 else 's'} "
+            f"({search.elapsed() / 60:.1f} min searched): nothing new is trained; to go on, rerun with a larger "
+            f"--budget-minutes (e.g. {2 * args.budget_minutes:g}), or start another run with --run NEW_NAME"
+        )
     elif search.out_of_evaluations():
-        _say(f"run {args.run!r} has spent its budget of {args.max_evaluations} evaluations "
-             f"({search.search_evaluations()} stored): nothing new is trained; to go on, rerun with a larger "
-             f"--max-evaluations, or start another run with --run NEW_NAME")
+        _say(
+            f"run {args.run!r} has spent its budget of {args.max_evaluations} evaluations "
+            f"({search.search_evaluations()} stored): nothing new is trained; to go on, rerun with a larger "
+            f"--max-evaluations, or start another run with --run NEW_NAME"
+        )
     interrupted = False
     try:
         with progress:
             search.run()
     except KeyboardInterrupt:
         interrupted = True
-        _say("interrupted: the evaluations in flight were cancelled, everything finished is stored; "
-             "rerun the same command to resume")
+        _say(
+            "interrupted: the evaluations in flight were cancelled, everything finished is stored; "
+            "rerun the same command to resume"
+        )
     _say(progress.summary_line())
     unfinished = len(run.steps(unfinished=True))
     if unfinished and not interrupted:
-        _say(f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
-             f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
-             f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}")
+        _say(
+            f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
+            f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
+            f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}"
+        )
     return interrupted
 
 
 def build_parser() -> ArgumentParser:
     """The command line's parser."""
     parser = ArgumentParser(prog="python -m evo_rnn.search", description=DESCRIPTION)
-    parser.add_argument("--preset", default="quick", choices=list(presets.PRESETS),
-                        help="task sizes and training settings: quick (CPU minutes) or paper (GPU scale) "
-                             "(default: quick)")
-    parser.add_argument("--tasks", default=None,
-                        help="comma-separated scored tasks, the first one gates the rest (default: the preset's; "
-                             "quick: arith,xml)")
-    parser.add_argument("--budget-minutes", type=number(), default=10.0,
-                        help="the run's total search time over all resumptions; evaluations running when it is "
-                             "spent finish; the confirmation and the export come after it (default: 10)")
-    parser.add_argument("--max-candidates", type=whole_number(0), default=None,
-                        help="stop after this many new child architectures (default: no limit)")
-    parser.add_argument("--max-evaluations", type=whole_number(1), default=None, metavar="N",
-                        help="the run's budget in evaluations (trainings stored in the run, over all resumptions; "
-                             "those in flight when it is reached finish): two strategies get the same number of "
-                             "trainings whatever each costs; the time budget still applies, pass a large "
-                             "--budget-minutes to make this the only one (default: no limit)")
+    parser.add_argument(
+        "--preset",
+        default="quick",
+        choices=list(presets.PRESETS),
+        help="task sizes and training settings: quick (CPU minutes) or paper (GPU scale) (default: quick)",
+    )
+    parser.add_argument(
+        "--tasks",
+        default=None,
+        help="comma-separated scored tasks, the first one gates the rest (default: the preset's; quick: arith,xml)",
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=number(),
+        default=10.0,
+        help="the run's total search time over all resumptions; evaluations running when it is "
+        "spent finish; the confirmation and the export come after it (default: 10)",
+    )
+    parser.add_argument(
+        "--max-candidates",
+        type=whole_number(0),
+        default=None,
+        help="stop after this many new child architectures (default: no limit)",
+    )
+    parser.add_argument(
+        "--max-evaluations",
+        type=whole_number(1),
+        default=None,
+        metavar="N",
+        help="the run's budget in evaluations (trainings stored in the run, over all resumptions; "
+        "those in flight when it is reached finish): two strategies get the same number of "
+        "trainings whatever each costs; the time budget still applies, pass a large "
+        "--budget-minutes to make this the only one (default: no limit)",
+    )
     add_workers_argument(parser)
-    parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help="local: a process pool on this machine; ray: Ray tasks on a cluster (default: local)")
-    parser.add_argument("--ray-address", default=None,
-                        help="with --executor ray: the cluster to join (`ray start --head` prints it) "
-                             "(default: a local Ray instance)")
-    parser.add_argument("--cpus-per-eval", type=number(), default=1.0,
-                        help="with --executor ray: CPUs each evaluation reserves (default: 1)")
-    parser.add_argument("--gpus-per-eval", type=number(0.0, above=False), default=0.0,
-                        help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
-                             "one GPU, e.g. 0.25 (default: 0)")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a process pool on this machine; ray: Ray tasks on a cluster (default: local)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --executor ray: the cluster to join (`ray start --head` prints it) (default: a local Ray instance)",
+    )
+    parser.add_argument(
+        "--cpus-per-eval",
+        type=number(),
+        default=1.0,
+        help="with --executor ray: CPUs each evaluation reserves (default: 1)",
+    )
+    parser.add_argument(
+        "--gpus-per-eval",
+        type=number(0.0, above=False),
+        default=0.0,
+        help="with --executor ray: GPUs each evaluation reserves, fractions pack several on "
+        "one GPU, e.g. 0.25 (default: 0)",
+    )
     engine_choice.add_batched_argument(parser, default="auto")
-    parser.add_argument("--run", default="default",
-                        help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ "
-                             "(default: default)")
+    parser.add_argument(
+        "--run",
+        default="default",
+        help="run name: its state is RUNS_DIR/NAME/search.sqlite, its export OUT/NAME/ (default: default)",
+    )
     parser.add_argument("--runs-dir", default="runs", help="where runs keep their state (default: runs/)")
-    parser.add_argument("--seed", type=whole_number(0, MAX_RUN_SEED), default=0,
-                        help="seeds the search and every training run (default: 0)")
-    parser.add_argument("--data-dir", default=None,
-                        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)")
-    parser.add_argument("--top", type=whole_number(1), default=3, help="architectures exported, best first (default: 3)")
-    parser.add_argument("--out", default="saved_architectures",
-                        help="export folder; the run is exported to OUT/NAME/ (default: saved_architectures/)")
-    parser.add_argument("--confirm-seeds", type=whole_number(0, MAX_CONFIRM_SEEDS), default=8, metavar="S",
-                        help="at the end, train the top cells, the GRU and the LSTM again on S fresh seeds with their "
-                             "best configurations (python -m evo_rnn.confirm; 0: skip) (default: 8)")
+    parser.add_argument(
+        "--seed",
+        type=whole_number(0, MAX_RUN_SEED),
+        default=0,
+        help="seeds the search and every training run (default: 0)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="dataset folder for ptb and the music sets (default: $EVO_RNN_DATA or datasets/)",
+    )
+    parser.add_argument(
+        "--top", type=whole_number(1), default=3, help="architectures exported, best first (default: 3)"
+    )
+    parser.add_argument(
+        "--out",
+        default="saved_architectures",
+        help="export folder; the run is exported to OUT/NAME/ (default: saved_architectures/)",
+    )
+    parser.add_argument(
+        "--confirm-seeds",
+        type=whole_number(0, MAX_CONFIRM_SEEDS),
+        default=8,
+        metavar="S",
+        help="at the end, train the top cells, the GRU and the LSTM again on S fresh seeds with their "
+        "best configurations (python -m evo_rnn.confirm; 0: skip) (default: 8)",
+    )
     parser.add_argument("--no-export", action="store_true", help="do not export at the end (default: export)")
-    parser.add_argument("--strategy", choices=presets.STRATEGIES, default="evolution",
-                        help="evolution: children of population members (the paper); random: children of the "
-                             "seed cells (LSTM, GRU) by the same mutations, never selected by score, with the same "
-                             "filter, gate, configurations and confirmation, the baseline a search must beat "
-                             "(default: evolution)")
-    parser.add_argument("--seed-zoo", action="store_true",
-                        help="start from the whole zoo, not just LSTM and GRU (default: LSTM and GRU)")
+    parser.add_argument(
+        "--strategy",
+        choices=presets.STRATEGIES,
+        default="evolution",
+        help="evolution: children of population members (the paper); random: children of the "
+        "seed cells (LSTM, GRU) by the same mutations, never selected by score, with the same "
+        "filter, gate, configurations and confirmation, the baseline a search must beat "
+        "(default: evolution)",
+    )
+    parser.add_argument(
+        "--seed-zoo",
+        action="store_true",
+        help="start from the whole zoo, not just LSTM and GRU (default: LSTM and GRU)",
+    )
     add_tensorboard_argument(parser)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a preset field, repeatable, e.g. max_epochs=5, search.configs_per_task=4, "
-                             "budgets.arith=30000 (default: none)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="log lines instead of the live panel (default: the panel on a terminal, lines elsewhere)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a preset field, repeatable, e.g. max_epochs=5, search.configs_per_task=4, "
+        "budgets.arith=30000 (default: none)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="log lines instead of the live panel (default: the panel on a terminal, lines elsewhere)",
+    )
     return parser
 
 
@@ -319,8 +418,9 @@ class SearchResult:
             EvoRnnError: no cell has that rank.
         """
         if not 1 <= rank <= len(self.leaderboard):
-            raise EvoRnnError(f"rank {rank} is not on the leaderboard of run {self.name!r} "
-                              f"({len(self.leaderboard)} cells)")
+            raise EvoRnnError(
+                f"rank {rank} is not on the leaderboard of run {self.name!r} ({len(self.leaderboard)} cells)"
+            )
         return self._graphs[self.leaderboard[rank - 1].arch]
 
     def layer(self, rank: int = 1, units: int = 64, **kwargs: Any):
@@ -333,8 +433,9 @@ class SearchResult:
         return GraphRNN(GraphCell(self.cell(rank), units, **cell_args), **kwargs)
 
     @classmethod
-    def load(cls, name: str, runs_dir: str | Path = "runs", export: str | Path | None = None,
-             interrupted: bool = False) -> SearchResult:
+    def load(
+        cls, name: str, runs_dir: str | Path = "runs", export: str | Path | None = None, interrupted: bool = False
+    ) -> SearchResult:
         """The result of run `name` read from its database (read-only: it works while the run is
         written).
 
@@ -346,16 +447,33 @@ class SearchResult:
             board = Scores.of(run).leaderboard(members) if members else []
             graphs = {row.arch: run.architecture(row.arch) for row in board}
         folder = None if export is None else Path(export)
-        return cls(name, Path(runs_dir), board, folder if folder is not None and folder.is_dir() else None,
-                   interrupted, graphs)
+        return cls(
+            name, Path(runs_dir), board, folder if folder is not None and folder.is_dir() else None, interrupted, graphs
+        )
 
 
-def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", preset: str = "quick",
-        budget_minutes: float = 10.0, max_candidates: int | None = None, max_evaluations: int | None = None,
-        workers: int | None = None, seed: int = 0, runs_dir: str | Path = "runs", out: str | Path = "saved_architectures",
-        top: int = 3, confirm_seeds: int = 8, export: bool = True, strategy: str = "evolution",
-        data_dir: str | Path | None = None, batched: int | str | None = None, set: Sequence[str] = (),
-        progress: bool = True, **more: Any) -> SearchResult:
+def run(
+    tasks: Sequence[str] | str | None = None,
+    *,
+    run: str = "default",
+    preset: str = "quick",
+    budget_minutes: float = 10.0,
+    max_candidates: int | None = None,
+    max_evaluations: int | None = None,
+    workers: int | None = None,
+    seed: int = 0,
+    runs_dir: str | Path = "runs",
+    out: str | Path = "saved_architectures",
+    top: int = 3,
+    confirm_seeds: int = 8,
+    export: bool = True,
+    strategy: str = "evolution",
+    data_dir: str | Path | None = None,
+    batched: int | str | None = None,
+    set: Sequence[str] = (),
+    progress: bool = True,
+    **more: Any,
+) -> SearchResult:
     """Runs (or resumes) the search `python -m evo_rnn.search` runs with the same options, and
     returns its `SearchResult`.
 
@@ -375,14 +493,29 @@ def run(tasks: Sequence[str] | str | None = None, *, run: str = "default", prese
         EvoRnnError: bad input (an unknown task, a bad file, a bad setting, a run started with
             other settings), with the command's one-line message.
     """
-    options = {"tasks": tasks, "run": run, "preset": preset, "budget_minutes": budget_minutes,
-               "max_candidates": max_candidates, "max_evaluations": max_evaluations, "workers": workers,
-               "seed": seed, "runs_dir": runs_dir, "out": out, "top": top, "confirm_seeds": confirm_seeds,
-               "no_export": not export, "strategy": strategy, "data_dir": data_dir, "batched": batched, "set": set,
-               "quiet": True, **more}
+    options = {
+        "tasks": tasks,
+        "run": run,
+        "preset": preset,
+        "budget_minutes": budget_minutes,
+        "max_candidates": max_candidates,
+        "max_evaluations": max_evaluations,
+        "workers": workers,
+        "seed": seed,
+        "runs_dir": runs_dir,
+        "out": out,
+        "top": top,
+        "confirm_seeds": confirm_seeds,
+        "no_export": not export,
+        "strategy": strategy,
+        "data_dir": data_dir,
+        "batched": batched,
+        "set": set,
+        "quiet": True,
+        **more,
+    }
     args = parse_options(build_parser(), options)
     quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())
     with quiet:
         code = search_job(args)
-    return SearchResult.load(run, runs_dir, Path(out) / run if export else None,
-                             interrupted=code == EXIT_INTERRUPTED)
+    return SearchResult.load(run, runs_dir, Path(out) / run if export else None, interrupted=code == EXIT_INTERRUPTED)

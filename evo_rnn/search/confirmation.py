@@ -47,14 +47,23 @@ def _cells(run: Run, scores: Scores, top: int, log: Log) -> list[str]:
     members = run.population()
     ranked = sorted(members, key=lambda arch: (-scores.overall(arch), arch))
     if top > len(ranked):
-        log(f"confirm: the population of run {name!r} holds {len(ranked)} cells; confirming all {len(ranked)} "
-            f"(--top {top} asked for more)")
+        log(
+            f"confirm: the population of run {name!r} holds {len(ranked)} cells; confirming all {len(ranked)} "
+            f"(--top {top} asked for more)"
+        )
     baselines = [run.find_architecture(zoo.get(cell)) for cell in ("gru", "lstm")]
     return list(dict.fromkeys([*ranked[:top], *(arch for arch in baselines if arch is not None)]))
 
 
-def confirm_run(run: Run | RunFiles, top: int, seeds: int, executor: Executor, data_dir: str | os.PathLike | None = None,
-                log: Log = _stderr, tensorboard: TensorBoardLog | None = None) -> list[str]:
+def confirm_run(
+    run: Run | RunFiles,
+    top: int,
+    seeds: int,
+    executor: Executor,
+    data_dir: str | os.PathLike | None = None,
+    log: Log = _stderr,
+    tensorboard: TensorBoardLog | None = None,
+) -> list[str]:
     """Trains the best `top` cells of `run` (a `Run` open to write, or the `RunFiles` of one to
     open), the GRU and the LSTM on `seeds` fresh seeds with each one's best configuration per
     scored task, records every run in the run's database as it finishes, and records the
@@ -81,11 +90,15 @@ def confirm_run(run: Run | RunFiles, top: int, seeds: int, executor: Executor, d
     data = None if data_dir is None else str(Path(data_dir).resolve())
     requests = []
     for group, (arch, task) in enumerate((arch, task) for arch in cells for task in scores.tasks):
-        requests += [Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm",
-                             group=group)
-                     for key in scores.confirm_keys(arch, task, seed_list) if run.cached(key) is None]
-    log(f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
-        f"({len(requests)} runs to train, the rest cached)")
+        requests += [
+            Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm", group=group)
+            for key in scores.confirm_keys(arch, task, seed_list)
+            if run.cached(key) is None
+        ]
+    log(
+        f"confirm: {len(cells)} cells x {len(scores.tasks)} tasks x {seeds} seeds "
+        f"({len(requests)} runs to train, the rest cached)"
+    )
     members = engine_choice.confirmation_members(preset, seeds)
     Evaluations.of(run, executor, data, run_files=None, members_per_job=members, tensorboard=tensorboard).run(requests)
     run.set_meta(MetaKey.CONFIRMATION, {"seeds": seed_list, "cells": cells, "top": top})
@@ -93,6 +106,8 @@ def confirm_run(run: Run | RunFiles, top: int, seeds: int, executor: Executor, d
         for task in scores.tasks:
             block = scores.confirmation(arch, task)
             if block is not None:
-                log(f"confirm: {arch[:8]} {task}: test {block['mean']:.4f} over {block['seeds']} seeds: "
-                    f"{verdict(block)}")
+                log(
+                    f"confirm: {arch[:8]} {task}: test {block['mean']:.4f} over {block['seeds']} seeds: "
+                    f"{verdict(block)}"
+                )
     return cells

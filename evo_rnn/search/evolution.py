@@ -101,12 +101,14 @@ def check_halving(preset: Preset) -> None:
             is not shorter than full training.
     """
     config = preset.search
-    if config.halving_configs and not (config.configs_per_task <= config.halving_configs
-                                       and 1 <= config.halving_epochs < preset.max_epochs):
+    if config.halving_configs and not (
+        config.configs_per_task <= config.halving_configs and 1 <= config.halving_epochs < preset.max_epochs
+    ):
         raise SearchError(
             f"successive halving needs search.configs_per_task ({config.configs_per_task}) <= search.halving_configs "
             f"({config.halving_configs}) and 1 <= search.halving_epochs ({config.halving_epochs}) < max_epochs "
-            f"({preset.max_epochs}); fix them with --set, or turn it off with --set search.halving_configs=0")
+            f"({preset.max_epochs}); fix them with --set, or turn it off with --set search.halving_configs=0"
+        )
 
 
 class Evolution:
@@ -121,8 +123,14 @@ class Evolution:
         max_candidates: start no new child after this many (over all resumptions); None: no limit.
     """
 
-    def __init__(self, store: Store, preset: Preset, seed: int = 0, mutate: Mutator = _mutate.mutate,
-                 max_candidates: int | None = None):
+    def __init__(
+        self,
+        store: Store,
+        preset: Preset,
+        seed: int = 0,
+        mutate: Mutator = _mutate.mutate,
+        max_candidates: int | None = None,
+    ):
         self.store, self.preset, self.seed = store, preset, check_seed(seed)
         self.config = preset.search
         self.tasks = tuple(self.config.tasks)
@@ -132,13 +140,16 @@ class Evolution:
         if mutate is _mutate.mutate:  # the paper's operator, at the preset's mutation rate
             mutate = functools.partial(_mutate.mutate, max_rate=self.config.max_mutation_rate)
         self.mutate, self.max_candidates = mutate, max_candidates
-        self._seeds = {name: store.add_architecture(zoo.get(name), f"zoo:{name}")
-                       for name in dict.fromkeys([*self.config.seed_cells, BASELINE])}
+        self._seeds = {
+            name: store.add_architecture(zoo.get(name), f"zoo:{name}")
+            for name in dict.fromkeys([*self.config.seed_cells, BASELINE])
+        }
         self.scores = Scores(store, preset, seed)
         self._population: set[str] = set(store.population())
         steps = store.steps()
-        self.candidates = sum(s["kind"] == "mutate" and s["outcome"] not in (Outcome.DUPLICATE, Outcome.UNMUTABLE)
-                              for s in steps)
+        self.candidates = sum(
+            s["kind"] == "mutate" and s["outcome"] not in (Outcome.DUPLICATE, Outcome.UNMUTABLE) for s in steps
+        )
         self._seeded = {s["arch"] for s in steps if s["kind"] == "seed"}
         self._seeding: set[int] = set()  # seed steps still running
         self._admitted = set(self._population)  # seeds join the population once all are scored
@@ -160,7 +171,9 @@ class Evolution:
         keeps the best `population_size` of those that scored on every task (a cell that fails
         a task is not among the best, however empty the population), and says whether `arch` is in."""
         scores = {a: self.overall_score(a) for a in self._population | {arch}}
-        ranked = sorted((a for a in scores if scores[a] > 0), key=lambda a: (-scores[a], a))[: self.config.population_size]
+        ranked = sorted((a for a in scores if scores[a] > 0), key=lambda a: (-scores[a], a))[
+            : self.config.population_size
+        ]
         self._population = set(ranked)
         self.store.set_population({a: scores[a] for a in ranked})
         return scores[arch], arch in self._population
@@ -187,16 +200,20 @@ class Evolution:
         (from the cache when it has it): the GRU trains once on every configuration a cell
         trains on, so that ratios compare like with like (`Scores.paired_baseline`)."""
         baseline = self.scores.baseline_arch
-        paired = [EvalRequest(baseline, r.task, r.hparams, r.brief) for r in requests
-                  if r.task in self.tasks and r.arch != baseline]
+        paired = [
+            EvalRequest(baseline, r.task, r.hparams, r.brief)
+            for r in requests
+            if r.task in self.tasks and r.arch != baseline
+        ]
         return list(dict.fromkeys([*requests, *paired]))
 
     def _candidate_count(self) -> int:
         """Configurations a scored task starts with: N, or with successive halving the first rung's size."""
         return self.config.halving_configs or self.config.configs_per_task
 
-    def _rungs(self, arch: str, candidates: dict[str, list[HParams]],
-               extra: list[EvalRequest] | None = None) -> Generator[list[EvalRequest], list[EvalResult], None]:
+    def _rungs(
+        self, arch: str, candidates: dict[str, list[HParams]], extra: list[EvalRequest] | None = None
+    ) -> Generator[list[EvalRequest], list[EvalResult], None]:
         """Trains `arch` on each scored task's candidate configurations (the GRU on the same,
         `_with_baseline`), with `extra` requests in the first batch. Without successive halving
         every candidate trains fully. With it (`search.halving_configs` > 0) every candidate
@@ -204,11 +221,16 @@ class Evolution:
         key, never scored), then the best N of each task by that brief validation loss (NLL) train
         fully: more configurations seen for little more than the cost of N."""
         if not self.config.halving_configs:
-            yield self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c)
-                                                         for task, configs in candidates.items() for c in configs)])
+            yield self._with_baseline(
+                [*(extra or []), *(EvalRequest(arch, task, c) for task, configs in candidates.items() for c in configs)]
+            )
             return
-        brief = self._with_baseline([*(extra or []), *(EvalRequest(arch, task, c, brief=True)
-                                                       for task, configs in candidates.items() for c in configs)])
+        brief = self._with_baseline(
+            [
+                *(extra or []),
+                *(EvalRequest(arch, task, c, brief=True) for task, configs in candidates.items() for c in configs),
+            ]
+        )
         results = yield brief
         # Ranked by validation loss, a continuous signal: after a few epochs many configurations
         # tie on accuracy (e.g. always predicting the commonest digit), and a stable sort of ties
@@ -282,10 +304,17 @@ class Evolution:
         todo = [self.config.filter_task, *self.tasks]
         n, size = self.config.configs_per_task, self._candidate_count()
         for round_ in range(_SEED_ROUNDS):
-            filtering = [EvalRequest(arch, task, config) for task in todo if task not in self.tasks
-                         for config in self._bank_configs(task, n, offset=round_ * n)]
-            yield from self._rungs(arch, {task: self._bank_configs(task, size, offset=round_ * size)
-                                          for task in todo if task in self.tasks}, filtering)
+            filtering = [
+                EvalRequest(arch, task, config)
+                for task in todo
+                if task not in self.tasks
+                for config in self._bank_configs(task, n, offset=round_ * n)
+            ]
+            yield from self._rungs(
+                arch,
+                {task: self._bank_configs(task, size, offset=round_ * size) for task in todo if task in self.tasks},
+                filtering,
+            )
             todo = [task for task in todo if self._needs_another_round(arch, task, is_baseline)]
             if not todo:
                 break
@@ -293,8 +322,9 @@ class Evolution:
         if is_baseline and scored:
             self.scores.baseline(scored[0])  # raises BaselineError naming the task and the fix
         # Scored and admitted once every seed is done (the GRU's scores are the denominators).
-        return StepOutcome(Outcome.SEEDED, None,
-                           {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}})
+        return StepOutcome(
+            Outcome.SEEDED, None, {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}}
+        )
 
     def _reevaluate_step(self, step: int, arch: str) -> Step:
         """(a) A population member's best configuration on every task is trained again on a fresh
@@ -331,11 +361,15 @@ class Evolution:
         config = self.config
 
         # 1. The cheap filter: memorization.
-        results = yield [EvalRequest(arch, config.filter_task, c)
-                         for c in self._inherited(parent, config.filter_task, config.filter_configs)]
+        results = yield [
+            EvalRequest(arch, config.filter_task, c)
+            for c in self._inherited(parent, config.filter_task, config.filter_configs)
+        ]
         filter_score = max((r.valid_score for r in results if r.ok), default=0.0)
         if filter_score < config.filter_threshold:
-            return StepOutcome(Outcome.FILTERED, None, {"filter_score": filter_score, "threshold": config.filter_threshold})
+            return StepOutcome(
+                Outcome.FILTERED, None, {"filter_score": filter_score, "threshold": config.filter_threshold}
+            )
 
         # 2. The first task, with the parent's best configuration and random ones.
         first = self.tasks[0]
@@ -346,13 +380,15 @@ class Evolution:
             yield self._replicates(arch, (first,))
             ratio = self.scores.ratios(arch, [first])[first]
         if ratio < config.first_task_ratio:
-            return StepOutcome(Outcome.REJECTED, None, {"first_task": first, "ratio": ratio,
-                                                        "needed": config.first_task_ratio})
+            return StepOutcome(
+                Outcome.REJECTED, None, {"first_task": first, "ratio": ratio, "needed": config.first_task_ratio}
+            )
 
         # 3. Every other task; the population takes the child if it is among the best.
         if self.tasks[1:]:
-            yield from self._rungs(arch, {task: self._inherited(parent, task, self._candidate_count())
-                                          for task in self.tasks[1:]})
+            yield from self._rungs(
+                arch, {task: self._inherited(parent, task, self._candidate_count()) for task in self.tasks[1:]}
+            )
         score, entered = self._offer(arch)
         return StepOutcome(Outcome.ACCEPTED if entered else Outcome.EVALUATED, score, {"ratios": self.ratios(arch)})
 
@@ -408,8 +444,14 @@ class Evolution:
         """Records how a step ended; returns what a progress display shows of it."""
         self.store.finish_step(run.id, outcome.outcome, outcome.score, outcome.detail)
         self._seeding.discard(run.id)
-        return {"id": run.id, "kind": run.kind, "outcome": str(outcome.outcome), "score": outcome.score,
-                "arch": self.store.step(run.id)["arch"], "detail": outcome.detail}
+        return {
+            "id": run.id,
+            "kind": run.kind,
+            "outcome": str(outcome.outcome),
+            "score": outcome.score,
+            "arch": self.store.step(run.id)["arch"],
+            "detail": outcome.detail,
+        }
 
     # ----------------------------------------------------------------- reporting
 

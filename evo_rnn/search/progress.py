@@ -55,11 +55,18 @@ class Progress:
         """The search's event hook."""
         if kind == "step" and not self.live:
             score = "" if data["score"] is None else f" score {data['score']:.4f}"
-            print(f"step {data['id']:>4} {data['kind']:10} {data['arch'][:8]} {data['outcome']}{score} "
-                  f"{_short(data['detail'])}", file=sys.stderr, flush=True)
+            print(
+                f"step {data['id']:>4} {data['kind']:10} {data['arch'][:8]} {data['outcome']}{score} "
+                f"{_short(data['detail'])}",
+                file=sys.stderr,
+                flush=True,
+            )
         elif kind == "retry":
-            print(f"retrying {data['arch'][:8]} on {data['task']} (attempt {data['attempt']}): {data['message']}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"retrying {data['arch'][:8]} on {data['task']} (attempt {data['attempt']}): {data['message']}",
+                file=sys.stderr,
+                flush=True,
+            )
         if self._live is not None and time.monotonic() - self._last_draw > 0.5:
             self._last_draw = time.monotonic()
             self._live.update(self._render())
@@ -70,11 +77,13 @@ class Progress:
     def summary_line(self) -> str:
         """The run in one line; the children's parts add up to their number."""
         counts = self.search.counts()
-        return (f"children {counts['candidates']} (filtered {counts[Outcome.FILTERED]}, rejected {counts[Outcome.REJECTED]}, "
-                f"accepted {counts[Outcome.ACCEPTED]}, scored but not kept {counts[Outcome.EVALUATED]}, unfinished "
-                f"{counts['unfinished']}), duplicates {counts[Outcome.DUPLICATE]}, re-evaluations {counts[Outcome.REEVALUATED]}; "
-                f"evaluations this session: {counts['trained']} trained, {counts['cache_hits']} from the cache, "
-                f"{self._per_minute(counts['trained']):.1f}/min; search time {self.search.elapsed() / 60:.1f} min")
+        return (
+            f"children {counts['candidates']} (filtered {counts[Outcome.FILTERED]}, rejected {counts[Outcome.REJECTED]}, "
+            f"accepted {counts[Outcome.ACCEPTED]}, scored but not kept {counts[Outcome.EVALUATED]}, unfinished "
+            f"{counts['unfinished']}), duplicates {counts[Outcome.DUPLICATE]}, re-evaluations {counts[Outcome.REEVALUATED]}; "
+            f"evaluations this session: {counts['trained']} trained, {counts['cache_hits']} from the cache, "
+            f"{self._per_minute(counts['trained']):.1f}/min; search time {self.search.elapsed() / 60:.1f} min"
+        )
 
     def leaderboard(self) -> list[LeaderRow]:
         """The population's first `leaders` members (by their score when it was last updated),
@@ -93,14 +102,42 @@ class Progress:
             return Text("starting...")
         counts = self.search.counts()
         head = Table.grid(padding=(0, 2))
-        head.add_row("children", str(counts["candidates"]), "filtered", str(counts[Outcome.FILTERED]),
-                     "rejected", str(counts[Outcome.REJECTED]), "accepted", str(counts[Outcome.ACCEPTED]),
-                     "not kept", str(counts[Outcome.EVALUATED]))
-        head.add_row("re-evaluations", str(counts[Outcome.REEVALUATED]), "duplicates", str(counts[Outcome.DUPLICATE]),
-                     "evaluations", f"{counts['trained']} (+{counts['cache_hits']} cached)",
-                     "per minute", f"{self._per_minute(counts['trained']):.1f}", "", "")
-        head.add_row("in flight", str(counts["in_flight"]), "search time", f"{self.search.elapsed() / 60:.1f} min",
-                     "", "", "", "", "", "")
+        head.add_row(
+            "children",
+            str(counts["candidates"]),
+            "filtered",
+            str(counts[Outcome.FILTERED]),
+            "rejected",
+            str(counts[Outcome.REJECTED]),
+            "accepted",
+            str(counts[Outcome.ACCEPTED]),
+            "not kept",
+            str(counts[Outcome.EVALUATED]),
+        )
+        head.add_row(
+            "re-evaluations",
+            str(counts[Outcome.REEVALUATED]),
+            "duplicates",
+            str(counts[Outcome.DUPLICATE]),
+            "evaluations",
+            f"{counts['trained']} (+{counts['cache_hits']} cached)",
+            "per minute",
+            f"{self._per_minute(counts['trained']):.1f}",
+            "",
+            "",
+        )
+        head.add_row(
+            "in flight",
+            str(counts["in_flight"]),
+            "search time",
+            f"{self.search.elapsed() / 60:.1f} min",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        )
         board = Table(title="population: score = min over tasks of (best score / best GRU score)", min_width=72)
         board.add_column("#")
         board.add_column("cell")
@@ -112,8 +149,13 @@ class Progress:
         try:
             for row in self.leaderboard():
                 origin = self.search.store.lineage(row.arch)["origin"]
-                board.add_row(str(row.rank), row.arch[:8], origin, f"{row.score:.4f}",
-                              *[f"{row.tasks[t].ratio_to_gru:.3f}" for t in tasks])
+                board.add_row(
+                    str(row.rank),
+                    row.arch[:8],
+                    origin,
+                    f"{row.score:.4f}",
+                    *[f"{row.tasks[t].ratio_to_gru:.3f}" for t in tasks],
+                )
         except BaselineError:  # no baseline yet: the seeds are still running
             pass
         return Group(head, board)
@@ -125,8 +167,9 @@ def _short(detail: dict[str, Any]) -> str:
         if isinstance(value, float):
             parts.append(f"{key}={value:.3f}")
         elif isinstance(value, dict):
-            parts.append(f"{key}=" + ",".join(f"{k}:{v:.3f}" if isinstance(v, float) else f"{k}:{v}"
-                                              for k, v in value.items()))
+            parts.append(
+                f"{key}=" + ",".join(f"{k}:{v:.3f}" if isinstance(v, float) else f"{k}:{v}" for k, v in value.items())
+            )
         else:
             parts.append(f"{key}={value}")
     return " ".join(parts)

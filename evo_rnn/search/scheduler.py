@@ -63,22 +63,42 @@ class Scheduler:
             "batched", so that a member's result does not depend on its company.
     """
 
-    def __init__(self, evolution: Evolution, executor: Executor, data_dir: str | os.PathLike | None = None,
-                 budget_seconds: float | None = None, run_files: RunFiles | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None, max_retries: int = 2,
-                 clock: Callable[[], float] = time.monotonic, members_per_job: int = 1,
-                 tensorboard: TensorBoardLog | None = None, max_evaluations: int | None = None):
+    def __init__(
+        self,
+        evolution: Evolution,
+        executor: Executor,
+        data_dir: str | os.PathLike | None = None,
+        budget_seconds: float | None = None,
+        run_files: RunFiles | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        max_retries: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+        members_per_job: int = 1,
+        tensorboard: TensorBoardLog | None = None,
+        max_evaluations: int | None = None,
+    ):
         if members_per_job < 1:
             raise SearchError(f"--batched must be at least 1, got {members_per_job}")
         if members_per_job > 1 and evolution.preset.engine != "batched":
-            raise SearchError("batched jobs need the batched engine (its preset field engine=batched): choose it with --batched P")
+            raise SearchError(
+                "batched jobs need the batched engine (its preset field engine=batched): choose it with --batched P"
+            )
         self.evolution, self.executor = evolution, executor
         self.store, self.preset, self.seed = evolution.store, evolution.preset, evolution.seed
         self._rung = self.preset.halving_rung()
         self.budget_seconds, self.max_evaluations, self.run_files = budget_seconds, max_evaluations, run_files
         self.on_event, self.clock = on_event, clock
-        self.evaluations = Evaluations(self.store, executor, data_dir, run_files, members_per_job, max_retries,
-                                       tensorboard, keep=self._may_become_best, on_event=self._on_evaluation_event)
+        self.evaluations = Evaluations(
+            self.store,
+            executor,
+            data_dir,
+            run_files,
+            members_per_job,
+            max_retries,
+            tensorboard,
+            keep=self._may_become_best,
+            on_event=self._on_evaluation_event,
+        )
         self._running: dict[int, _Running] = {}
         self._started = clock()
         self._elapsed_before = float(self.store.get_meta(MetaKey.ELAPSED_SECONDS, 0.0))
@@ -132,8 +152,10 @@ class Scheduler:
             return
         running.results, running.missing = [None] * len(requests), len(requests)
         for index, request in enumerate(requests):
-            self.evaluations.submit(self._request(running.run.id, request),
-                                    lambda result, step=running, at=index: self._deliver(step, at, result))
+            self.evaluations.submit(
+                self._request(running.run.id, request),
+                lambda result, step=running, at=index: self._deliver(step, at, result),
+            )
 
     def _deliver(self, running: _Running, index: int, result: EvalResult) -> None:
         running.results[index] = result
@@ -146,9 +168,16 @@ class Scheduler:
         of full training with the run's seed are kept (a rung's or a replicate's never are)."""
         replicate = request.seed is not None
         phase = "rung" if request.brief else "replicate" if replicate and request.seed != self.seed else "full"
-        return Request(request.arch, request.task, request.hparams, self.seed if request.seed is None else request.seed,
-                       self._rung if request.brief else self.preset, keep_model=not request.brief and not replicate,
-                       phase=phase, group=step)
+        return Request(
+            request.arch,
+            request.task,
+            request.hparams,
+            self.seed if request.seed is None else request.seed,
+            self._rung if request.brief else self.preset,
+            keep_model=not request.brief and not replicate,
+            phase=phase,
+            group=step,
+        )
 
     def _may_become_best(self, arch: str, task: str) -> list[str]:
         """The configurations of `arch` on `task` whose models are kept: those that may become its
@@ -220,5 +249,9 @@ class Scheduler:
     def counts(self) -> dict[str, int]:
         """The algorithm's counts over the whole run, with this session's evaluations (trained
         on a worker, or served by the cache) and those in flight."""
-        return {**self.evolution.counts(), "trained": self.trained, "cache_hits": self.cache_hits,
-                "in_flight": self.evaluations.in_flight}
+        return {
+            **self.evolution.counts(),
+            "trained": self.trained,
+            "cache_hits": self.cache_hits,
+            "in_flight": self.evaluations.in_flight,
+        }

@@ -24,9 +24,30 @@ from evo_rnn.tasks.sources import SourceError, is_source, parse
 from evo_rnn.tasks.text import TextConfig, TextTask
 
 __all__ = [
-    "names", "get", "family", "check_data", "check_name", "file_stem", "identity", "is_source", "register", "FAMILIES", "GENERATED", "MUSIC",
-    "ENTRY_POINT_GROUP", "Task", "TaskData", "Split", "ArithConfig", "XmlConfig", "MemorizeConfig", "PtbConfig",
-    "MusicConfig", "TextConfig", "NpzConfig", "SourceError",
+    "names",
+    "get",
+    "family",
+    "check_data",
+    "check_name",
+    "file_stem",
+    "identity",
+    "is_source",
+    "register",
+    "FAMILIES",
+    "GENERATED",
+    "MUSIC",
+    "ENTRY_POINT_GROUP",
+    "Task",
+    "TaskData",
+    "Split",
+    "ArithConfig",
+    "XmlConfig",
+    "MemorizeConfig",
+    "PtbConfig",
+    "MusicConfig",
+    "TextConfig",
+    "NpzConfig",
+    "SourceError",
 ]
 
 GENERATED = ("arith", "xml", "memorize")
@@ -106,8 +127,9 @@ def family(name: str) -> str:
     if name in _plugins():
         return "custom"
     hint = f" (music is a family: {', '.join(MUSIC)})" if name == "music" else ""
-    raise UnknownNameError(f"unknown task {name!r}{hint}; known: {', '.join(names())}, or your files as "
-                           "text:PATH or npz:PATH")
+    raise UnknownNameError(
+        f"unknown task {name!r}{hint}; known: {', '.join(names())}, or your files as text:PATH or npz:PATH"
+    )
 
 
 def identity(name: str) -> str:

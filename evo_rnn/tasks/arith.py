@@ -53,8 +53,9 @@ def problem_split(seed: int, problem: str) -> str:
     return "test" if u < SPLIT_SHARES["valid"] + SPLIT_SHARES["test"] else "train"
 
 
-def make_example(rng: random.Random, config: ArithConfig, seed: int | None = None,
-                 split: str | None = None) -> tuple[str, str]:
+def make_example(
+    rng: random.Random, config: ArithConfig, seed: int | None = None, split: str | None = None
+) -> tuple[str, str]:
     """Returns (question with distractors and '=', answer + '.'), e.g. ('3e36d9-h1h3...c=', '-13991064.').
     With `seed` and `split`, problems are drawn until one belongs to `split` (`problem_split`)."""
     while True:
@@ -74,8 +75,10 @@ class ArithTask(GeneratedTask):
     """Next-character prediction over `question=answer.`; only the answer's characters are scored."""
 
     name = "arith"
-    description = ("a+b or a-b of up-to-8-digit integers read through distractor letters; predict the answer "
-                   "(test problems never in training)")
+    description = (
+        "a+b or a-b of up-to-8-digit integers read through distractor letters; predict the answer "
+        "(test problems never in training)"
+    )
 
     def __init__(self, config: ArithConfig | None = None):
         self.config = config or ArithConfig()
@@ -91,19 +94,30 @@ class ArithTask(GeneratedTask):
             scored.append(np.array([0] * len(question) + [1] * (len(answer) - 1) + [0]))
         return encode_next_char(VOCAB, texts, scored)
 
-
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights
         accuracy = weighted_accuracy(correct, w)
         fully_correct = float(np.mean([(correct[i] | (w[i] == 0)).all() for i in range(len(w))]))
-        return {"score": accuracy, "accuracy": accuracy, "answers_correct": fully_correct,
-                "nll": float((nll * w).sum() / w.sum())}
+        return {
+            "score": accuracy,
+            "accuracy": accuracy,
+            "answers_correct": fully_correct,
+            "nll": float((nll * w).sum() / w.sum()),
+        }
 
     def encoding(self) -> dict:
         # Training scores the answer's characters, not its closing '.', so a model need not
         # learn to stop: an answer has at most max_digits + 1 characters (a sign or a carry).
-        return {"mode": "generate", "unit": "characters", "input_tokens": VOCAB.tokens, "output_tokens": VOCAB.tokens,
-                "start": BOS, "stop": ".", "max_tokens": self.config.max_digits + 1, "example": "12+34="}
+        return {
+            "mode": "generate",
+            "unit": "characters",
+            "input_tokens": VOCAB.tokens,
+            "output_tokens": VOCAB.tokens,
+            "start": BOS,
+            "stop": ".",
+            "max_tokens": self.config.max_digits + 1,
+            "example": "12+34=",
+        }
 
     def decode(self, split: Split, index: int) -> str:
         text = VOCAB.decode(split.targets[index])

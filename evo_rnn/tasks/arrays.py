@@ -63,12 +63,16 @@ class NpzTask(Task):
             with np.load(io.BytesIO(self.source.read()[0]), allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-            raise self._fail(f"{self.source.path.name} is not a readable .npz of plain arrays ({error}); save it "
-                             "with numpy.savez(path, x=..., y=...)") from None
+            raise self._fail(
+                f"{self.source.path.name} is not a readable .npz of plain arrays ({error}); save it "
+                "with numpy.savez(path, x=..., y=...)"
+            ) from None
         for key in ("x", "y"):
             if key not in arrays:
-                raise self._fail(f"the file has no array {key!r} (it has {', '.join(sorted(arrays)) or 'none'}); "
-                                 "save it with numpy.savez(path, x=..., y=...)")
+                raise self._fail(
+                    f"the file has no array {key!r} (it has {', '.join(sorted(arrays)) or 'none'}); "
+                    "save it with numpy.savez(path, x=..., y=...)"
+                )
         known = {"x", "y", "lengths", *_SPLIT_KEYS, "lengths_valid", "lengths_test"}
         unknown = sorted(set(arrays) - known)
         if unknown:
@@ -80,11 +84,15 @@ class NpzTask(Task):
             if f"x{suffix}" in arrays:
                 self._check(arrays, suffix)
         if given:  # the splits must be one kind of data: the same dtype kind, T and d
-            shapes = {key: (arrays[key].dtype.kind in "iu", arrays[key].shape[1:]) for key in ("x", "x_valid", "x_test")}
+            shapes = {
+                key: (arrays[key].dtype.kind in "iu", arrays[key].shape[1:]) for key in ("x", "x_valid", "x_test")
+            }
             if len(set(shapes.values())) > 1:
                 listed = ", ".join(f"{key} {arrays[key].dtype} {arrays[key].shape}" for key in shapes)
-                raise self._fail(f"the splits differ ({listed}); x, x_valid and x_test need one dtype kind, the "
-                                 "same steps T and the same features d")
+                raise self._fail(
+                    f"the splits differ ({listed}); x, x_valid and x_test need one dtype kind, the "
+                    "same steps T and the same features d"
+                )
             if {arrays[k].ndim for k in ("y", "y_valid", "y_test")} != {arrays["y"].ndim}:
                 raise self._fail("y, y_valid and y_test must all be a class per sequence [n] or all per step [n, T]")
         return arrays
@@ -93,21 +101,24 @@ class NpzTask(Task):
         x, y = arrays[f"x{suffix}"], arrays[f"y{suffix}"]
         name = f"x{suffix}"
         if x.ndim not in (2, 3) or 0 in x.shape:
-            raise self._fail(f"{name} has shape {x.shape}; it must be [n, T] int tokens or [n, T, d] float features "
-                             "with n, T and d at least 1")
+            raise self._fail(
+                f"{name} has shape {x.shape}; it must be [n, T] int tokens or [n, T, d] float features "
+                "with n, T and d at least 1"
+            )
         if y.ndim == 0:
             raise self._fail(f"y{suffix} is a single number; give one class per sequence [n] or per step [n, T]")
         if np.issubdtype(x.dtype, np.integer):
             if x.ndim != 2 or x.min() < 0:
-                raise self._fail(f"{name}: integer tokens must be [n, T] ids >= 0 (shape {x.shape}, "
-                                 f"min {x.min()})")
+                raise self._fail(f"{name}: integer tokens must be [n, T] ids >= 0 (shape {x.shape}, min {x.min()})")
         elif np.issubdtype(x.dtype, np.floating):
             if x.ndim != 3:
                 raise self._fail(f"{name}: float features must be [n, T, d], got shape {x.shape}")
             if not np.isfinite(x).all():
                 bad = np.argwhere(~np.isfinite(x))[0]
-                raise self._fail(f"{name} has NaN or infinite features (first at index {tuple(int(i) for i in bad)})"
-                                 "; clean or impute them")
+                raise self._fail(
+                    f"{name} has NaN or infinite features (first at index {tuple(int(i) for i in bad)})"
+                    "; clean or impute them"
+                )
         else:
             raise self._fail(f"{name} has dtype {x.dtype}; use integers (tokens) or floats (features)")
         if not np.issubdtype(y.dtype, np.integer):
@@ -116,16 +127,23 @@ class NpzTask(Task):
             else:
                 raise self._fail(f"y{suffix} holds non-integer classes (dtype {y.dtype}); give int class ids from 0")
         if len(y) != len(x):
-            raise self._fail(f"x{suffix} has {len(x)} rows but y{suffix} has {len(y)}; give one label (row) per "
-                             "sequence")
+            raise self._fail(
+                f"x{suffix} has {len(x)} rows but y{suffix} has {len(y)}; give one label (row) per sequence"
+            )
         if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != x.shape[1]):
-            raise self._fail(f"y{suffix} has shape {y.shape}; give [n] (a class per sequence) or [n, T] with T = "
-                             f"{x.shape[1]} (a class per step)")
+            raise self._fail(
+                f"y{suffix} has shape {y.shape}; give [n] (a class per sequence) or [n, T] with T = "
+                f"{x.shape[1]} (a class per step)"
+            )
         if y.min() < 0:
             raise self._fail(f"y{suffix} has negative classes; give class ids from 0")
         lengths = arrays.get(f"lengths{suffix}")
-        if lengths is not None and (lengths.shape != (len(x),) or not np.issubdtype(lengths.dtype, np.integer)
-                                    or lengths.min() < 1 or lengths.max() > x.shape[1]):
+        if lengths is not None and (
+            lengths.shape != (len(x),)
+            or not np.issubdtype(lengths.dtype, np.integer)
+            or lengths.min() < 1
+            or lengths.max() > x.shape[1]
+        ):
             raise self._fail(f"lengths{suffix} must be [n] whole numbers from 1 to T = {x.shape[1]}")
 
     def _rows(self, suffix: str, index: np.ndarray | None = None) -> Split:
@@ -151,12 +169,17 @@ class NpzTask(Task):
         else:
             n = len(arrays["x"])
             if n < 10:
-                raise self._fail(f"it has {n} sequences; a split 80/10/10 needs at least 10 (give more, or "
-                                 "pre-split arrays x_valid, y_valid, x_test, y_test)")
+                raise self._fail(
+                    f"it has {n} sequences; a split 80/10/10 needs at least 10 (give more, or "
+                    "pre-split arrays x_valid, y_valid, x_test, y_test)"
+                )
             order = np.random.default_rng(0).permutation(n)
             cuts = [int(n * SHARES[0]), int(n * (SHARES[0] + SHARES[1]))]
-            splits = [self._rows("", order[: cuts[0]]), self._rows("", order[cuts[0]: cuts[1]]),
-                      self._rows("", order[cuts[1]:])]
+            splits = [
+                self._rows("", order[: cuts[0]]),
+                self._rows("", order[cuts[0] : cuts[1]]),
+                self._rows("", order[cuts[1] :]),
+            ]
         if self.config.max_sequences is not None:
             first = splits[0]
             cap = self.config.max_sequences
@@ -175,15 +198,23 @@ class NpzTask(Task):
 
     def describe(self) -> dict:
         """What a model trained on this task expects and returns (written beside an export)."""
-        return {"kind": "npz", "inputs": ("int token ids [n, T]" if self.input_kind == "tokens"
-                                          else f"float features [n, T, {self.input_size}]"),
-                "input_size": self.input_size, "classes": self.output_size,
-                "labels": "one per step [n, T]" if self.per_step else "one per sequence, read at the last real step",
-                "lengths": "optional [n]: the real steps of each row"}
+        return {
+            "kind": "npz",
+            "inputs": (
+                "int token ids [n, T]" if self.input_kind == "tokens" else f"float features [n, T, {self.input_size}]"
+            ),
+            "input_size": self.input_size,
+            "classes": self.output_size,
+            "labels": "one per step [n, T]" if self.per_step else "one per sequence, read at the last real step",
+            "lengths": "optional [n]: the real steps of each row",
+        }
 
     def decode(self, split: Split, index: int) -> str:
         scored = np.flatnonzero(split.weights[index])
         labels = split.targets[index][scored]
-        shown = (" ".join(str(int(t)) for t in split.inputs[index][:20]) if self.input_kind == "tokens"
-                 else f"{split.inputs.shape[1]} steps of {split.inputs.shape[2]} features")
+        shown = (
+            " ".join(str(int(t)) for t in split.inputs[index][:20])
+            if self.input_kind == "tokens"
+            else f"{split.inputs.shape[1]} steps of {split.inputs.shape[2]} features"
+        )
         return f"input {shown}{' ...' if split.inputs.shape[1] > 20 else ''}\nlabel(s) {labels.tolist()[:20]}"

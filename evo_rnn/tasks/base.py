@@ -9,7 +9,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Split", "TaskData", "Task", "GeneratedTask", "split_rng", "split_random", "pad_sequences", "weighted_accuracy"]
+__all__ = [
+    "Split",
+    "TaskData",
+    "Task",
+    "GeneratedTask",
+    "split_rng",
+    "split_random",
+    "pad_sequences",
+    "weighted_accuracy",
+]
 
 SPLITS = ("train", "valid", "test")
 

@@ -64,20 +64,44 @@ class DataFile:
 FILES: dict[str, DataFile] = {
     f.path: f
     for f in (
-        DataFile("ptb/ptb.train.txt", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
-                 _PTB_ARCHIVE, "simple-examples/data/ptb.train.txt"),
-        DataFile("ptb/ptb.valid.txt", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
-                 _PTB_ARCHIVE, "simple-examples/data/ptb.valid.txt"),
-        DataFile("ptb/ptb.test.txt", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
-                 _PTB_ARCHIVE, "simple-examples/data/ptb.test.txt"),
-        DataFile("music/Nottingham.pickle", "a67890a3e1e5176ba7026585bc5cf681110d32740b7405157d65ba929a54f867",
-                 _MUSIC_PAGE + "Nottingham.pickle"),
-        DataFile("music/JSB Chorales.pickle", "6044d47e3eff9f82c59eda06f87e604b9cf7eca6a9900d33d4af20e7074de067",
-                 _MUSIC_PAGE + "JSB%20Chorales.pickle"),
-        DataFile("music/MuseData.pickle", "cf0d99bcc381f12ca5fb09e25bc11db9d6361dad6808cbe1ebfdf8298cf016e1",
-                 _MUSIC_PAGE + "MuseData.pickle"),
-        DataFile("music/Piano-midi.de.pickle", "cd7f8fda6191132fe89c5d87b4e30be0615767b5b3939b6b5592cc88dc483cc8",
-                 _MUSIC_PAGE + "Piano-midi.de.pickle"),
+        DataFile(
+            "ptb/ptb.train.txt",
+            "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+            _PTB_ARCHIVE,
+            "simple-examples/data/ptb.train.txt",
+        ),
+        DataFile(
+            "ptb/ptb.valid.txt",
+            "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+            _PTB_ARCHIVE,
+            "simple-examples/data/ptb.valid.txt",
+        ),
+        DataFile(
+            "ptb/ptb.test.txt",
+            "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
+            _PTB_ARCHIVE,
+            "simple-examples/data/ptb.test.txt",
+        ),
+        DataFile(
+            "music/Nottingham.pickle",
+            "a67890a3e1e5176ba7026585bc5cf681110d32740b7405157d65ba929a54f867",
+            _MUSIC_PAGE + "Nottingham.pickle",
+        ),
+        DataFile(
+            "music/JSB Chorales.pickle",
+            "6044d47e3eff9f82c59eda06f87e604b9cf7eca6a9900d33d4af20e7074de067",
+            _MUSIC_PAGE + "JSB%20Chorales.pickle",
+        ),
+        DataFile(
+            "music/MuseData.pickle",
+            "cf0d99bcc381f12ca5fb09e25bc11db9d6361dad6808cbe1ebfdf8298cf016e1",
+            _MUSIC_PAGE + "MuseData.pickle",
+        ),
+        DataFile(
+            "music/Piano-midi.de.pickle",
+            "cd7f8fda6191132fe89c5d87b4e30be0615767b5b3939b6b5592cc88dc483cc8",
+            _MUSIC_PAGE + "Piano-midi.de.pickle",
+        ),
     )
 }
 
@@ -157,8 +181,9 @@ def read_verified(
     try:
         content, canonical = canonicalize(raw)
     except DataIntegrityError as error:
-        raise DataIntegrityError(f"{full}: {error}; delete it and download it again "
-                                 f"(`python -m evo_rnn.tasks download {_dataset_of(path)}`)") from None
+        raise DataIntegrityError(
+            f"{full}: {error}; delete it and download it again (`python -m evo_rnn.tasks download {_dataset_of(path)}`)"
+        ) from None
     if sha256(canonical) != expected:
         raise DataIntegrityError(_mismatch(full, path, sha256(canonical)))
     return raw, content
@@ -276,4 +301,3 @@ def download(
     for target, data in staged:
         write_atomically(target, data)
     return [target for target, _ in staged]
-

@@ -46,7 +46,6 @@ class MemorizeTask(GeneratedTask):
         weights = np.concatenate([np.zeros((n, k)), np.ones((n, k))], axis=1)
         return Split(inputs.astype("int32"), targets.astype("int32"), weights.astype("float32"))
 
-
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights
         accuracy = weighted_accuracy(correct, w)
@@ -54,8 +53,15 @@ class MemorizeTask(GeneratedTask):
 
     def encoding(self) -> dict:
         letters = list(string.ascii_lowercase[: self.config.alphabet])
-        return {"mode": "recall", "unit": "characters", "input_tokens": [*letters, "?"], "output_tokens": letters,
-                "marker": "?", "length": self.config.length, "example": "".join(letters[: self.config.length])}
+        return {
+            "mode": "recall",
+            "unit": "characters",
+            "input_tokens": [*letters, "?"],
+            "output_tokens": letters,
+            "marker": "?",
+            "length": self.config.length,
+            "example": "".join(letters[: self.config.length]),
+        }
 
     def decode(self, split: Split, index: int) -> str:
         letters = string.ascii_lowercase

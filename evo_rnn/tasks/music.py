@@ -116,12 +116,13 @@ class MusicTask(Task):
                 continue
             step = length or len(roll) - 1
             for start in range(0, len(roll) - 1, step):
-                inputs.append(roll[start:start + step])
-                targets.append(roll[start + 1:start + 1 + step])
+                inputs.append(roll[start : start + step])
+                targets.append(roll[start + 1 : start + 1 + step])
                 inputs[-1] = inputs[-1][: len(targets[-1])]
         weights = [np.ones(len(t), dtype="float32") for t in targets]
-        return Split(pad_sequences(inputs, "float32"), pad_sequences(targets, "float32"),
-                     pad_sequences(weights, "float32"))
+        return Split(
+            pad_sequences(inputs, "float32"), pad_sequences(targets, "float32"), pad_sequences(weights, "float32")
+        )
 
     def data(self, seed: int) -> TaskData:
         pieces = self.pieces()

@@ -67,7 +67,7 @@ def bptt_layout(stream: np.ndarray, batch_size: int, seq_len: int) -> tuple[np.n
     def lay(block: np.ndarray) -> np.ndarray:
         return block.reshape(batch_size, n_batches, seq_len).transpose(1, 0, 2).reshape(-1, seq_len)
 
-    return lay(rows[:, :width]).astype("int32"), lay(rows[:, 1:width + 1]).astype("int32")
+    return lay(rows[:, :width]).astype("int32"), lay(rows[:, 1 : width + 1]).astype("int32")
 
 
 class PtbTask(Task):
@@ -113,18 +113,33 @@ class PtbTask(Task):
         c = self.config
         if len(self.vocabulary) != VOCAB_SIZE:
             raise DataIntegrityError(f"ptb.train.txt gives {len(self.vocabulary)} words, not {VOCAB_SIZE}")
-        return TaskData(self._split("train", c.max_train_tokens), self._split("valid", c.max_eval_tokens),
-                        self._split("test", c.max_eval_tokens))
+        return TaskData(
+            self._split("train", c.max_train_tokens),
+            self._split("valid", c.max_eval_tokens),
+            self._split("test", c.max_eval_tokens),
+        )
 
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights
         mean_nll = float((nll * w).sum() / w.sum())
-        return {"score": float(np.exp(-mean_nll)), "perplexity": float(np.exp(mean_nll)), "nll": mean_nll,
-                "accuracy": weighted_accuracy(correct, w)}
+        return {
+            "score": float(np.exp(-mean_nll)),
+            "perplexity": float(np.exp(mean_nll)),
+            "nll": mean_nll,
+            "accuracy": weighted_accuracy(correct, w),
+        }
 
     def encoding(self) -> dict:
-        return {"mode": "generate", "unit": "words", "input_tokens": self.vocabulary, "output_tokens": self.vocabulary,
-                "start": None, "stop": EOS, "unknown": "<unk>", "example": "the company said"}
+        return {
+            "mode": "generate",
+            "unit": "words",
+            "input_tokens": self.vocabulary,
+            "output_tokens": self.vocabulary,
+            "start": None,
+            "stop": EOS,
+            "unknown": "<unk>",
+            "example": "the company said",
+        }
 
     def decode(self, split: Split, index: int) -> str:
         words = [self.vocabulary[i] for i in split.inputs[index]]

@@ -20,15 +20,17 @@ __all__ = ["MAX_ELEMENTS", "safe_loads"]
 MAX_ELEMENTS = 5_000_000
 
 # What the original music pickles may need beyond plain containers: numpy scalars and arrays.
-_ALLOWED_GLOBALS = frozenset({
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("_codecs", "encode"),  # how protocol 2 carries numpy's raw bytes from Python 3; encodes a string only
-})
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("_codecs", "encode"),  # how protocol 2 carries numpy's raw bytes from Python 3; encodes a string only
+    }
+)
 _CONTAINERS = (list, tuple, set, frozenset)
 _SCALARS = frozenset({int, float, complex, bool, str, bytes, bytearray, type(None)})
 
@@ -58,8 +60,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         def bounded(subtype, shape, dtype):
             size = math.prod(shape) if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape) else None
             if size is None or size > self.max_elements:
-                raise DataIntegrityError(f"the pickle asks for a numpy array of shape {shape!r}; at most "
-                                         f"{self.max_elements:,} elements are allowed")
+                raise DataIntegrityError(
+                    f"the pickle asks for a numpy array of shape {shape!r}; at most "
+                    f"{self.max_elements:,} elements are allowed"
+                )
             return reconstruct(np.ndarray if subtype is _ndarray_called else subtype, shape, dtype)
 
         return bounded
@@ -108,8 +112,9 @@ def _expanded_size(obj: Any, limit: int | None = None) -> int:
                 size += len(item)
             elif _holds_items(item):
                 if id(item) in waiting:
-                    raise DataIntegrityError("the pickle holds a container inside itself (a cycle); "
-                                             "a data file never does")
+                    raise DataIntegrityError(
+                        "the pickle holds a container inside itself (a cycle); a data file never does"
+                    )
                 pending.append(item)
             else:
                 size += _leaf_size(item) - 1
@@ -118,9 +123,11 @@ def _expanded_size(obj: Any, limit: int | None = None) -> int:
             stack.extend(pending)
             continue
         if limit is not None and size > limit:
-            raise DataIntegrityError(f"the pickle expands to more than {limit:,} elements (lists, tuples, dicts, "
-                                     "numbers and array entries, a shared reference counted wherever it is "
-                                     "used); refusing to load it")
+            raise DataIntegrityError(
+                f"the pickle expands to more than {limit:,} elements (lists, tuples, dicts, "
+                "numbers and array entries, a shared reference counted wherever it is "
+                "used); refusing to load it"
+            )
         waiting.discard(id(node))
         sizes[id(node)] = size
         stack.pop()
@@ -159,8 +166,19 @@ def safe_loads(data: bytes, max_elements: int = MAX_ELEMENTS) -> Any:
         loaded = _RestrictedUnpickler(io.BytesIO(data), max_elements, encoding="latin1").load()
     except DataIntegrityError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, MemoryError, OverflowError, UnicodeDecodeError, RecursionError) as error:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        OverflowError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as error:
         raise DataIntegrityError(f"not a readable pickle (truncated or corrupted?): {type(error).__name__}: {error}")
     _expanded_size(loaded, max_elements)
     return loaded

@@ -122,14 +122,21 @@ def parse(spec: str) -> Source:
         values[name] = value
     path = Path(os.path.expanduser(location)).resolve()
     if not path.exists():
-        raise SourceError(f"task {spec!r}: {location} does not exist; give the path of a "
-                          + ("UTF-8 text file or a folder with train.txt, valid.txt and test.txt" if kind == "text"
-                             else ".npz file with arrays x and y"))
+        raise SourceError(
+            f"task {spec!r}: {location} does not exist; give the path of a "
+            + (
+                "UTF-8 text file or a folder with train.txt, valid.txt and test.txt"
+                if kind == "text"
+                else ".npz file with arrays x and y"
+            )
+        )
     if path.is_dir():
         missing = [name for name in FOLDER_FILES[kind] if not (path / name).is_file()]
         if kind == "npz":
             raise SourceError(f"task {spec!r}: {location} is a folder; give the .npz file itself")
         if missing:
-            raise SourceError(f"task {spec!r}: the folder {location} lacks {', '.join(missing)}; a text folder "
-                              f"holds {', '.join(FOLDER_FILES[kind])}, or give one file (split 80/10/10)")
+            raise SourceError(
+                f"task {spec!r}: the folder {location} lacks {', '.join(missing)}; a text folder "
+                f"holds {', '.join(FOLDER_FILES[kind])}, or give one file (split 80/10/10)"
+            )
     return Source(kind, path, tuple(sorted(values.items())))

@@ -45,13 +45,16 @@ def _decode(raw: bytes, name: str, spec: str) -> str:
         raise SourceError(f"task {spec!r}: {name} is empty; give a text with at least a few thousand characters")
     nul = raw.find(bytes(1))
     if nul >= 0:
-        raise SourceError(f"task {spec!r}: {name} is binary (a NUL byte at offset {nul}), not text; "
-                          "give a UTF-8 text file")
+        raise SourceError(
+            f"task {spec!r}: {name} is binary (a NUL byte at offset {nul}), not text; give a UTF-8 text file"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise SourceError(f"task {spec!r}: {name} is not UTF-8 (byte offset {error.start}: "
-                          f"{raw[error.start:error.start + 1]!r}); convert it, e.g. iconv -t UTF-8") from None
+        raise SourceError(
+            f"task {spec!r}: {name} is not UTF-8 (byte offset {error.start}: "
+            f"{raw[error.start : error.start + 1]!r}); convert it, e.g. iconv -t UTF-8"
+        ) from None
 
 
 class TextTask(Task):
@@ -79,8 +82,8 @@ class TextTask(Task):
         tokens = self._tokens(text)
         cuts = [int(len(tokens) * SHARES[0]), int(len(tokens) * (SHARES[0] + SHARES[1]))]
         if self.unit == "char":
-            return text[: cuts[0]], text[cuts[0]: cuts[1]], text[cuts[1]:]
-        return tokens[: cuts[0]], tokens[cuts[0]: cuts[1]], tokens[cuts[1]:]
+            return text[: cuts[0]], text[cuts[0] : cuts[1]], text[cuts[1] :]
+        return tokens[: cuts[0]], tokens[cuts[0] : cuts[1]], tokens[cuts[1] :]
 
     def _tokens(self, text) -> list[str]:
         if not isinstance(text, str):  # already words (a split file cut by words)
@@ -99,9 +102,11 @@ class TextTask(Task):
             ranked = ranked[: self.vocab_cap - 1]
         vocabulary = [*ranked, UNKNOWN]
         if len(ranked) < 2:
-            raise SourceError(f"task {self.name!r}: its training part has a vocabulary of {len(ranked)} "
-                              f"{'character' if self.unit == 'char' else 'word'}"
-                              f"{'' if len(ranked) == 1 else 's'}; nothing to predict: give a real text")
+            raise SourceError(
+                f"task {self.name!r}: its training part has a vocabulary of {len(ranked)} "
+                f"{'character' if self.unit == 'char' else 'word'}"
+                f"{'' if len(ranked) == 1 else 's'}; nothing to predict: give a real text"
+            )
         return vocabulary
 
     @functools.cached_property
@@ -119,14 +124,16 @@ class TextTask(Task):
                 f"task {self.name!r}: its {names[index]} part has {len(ids)} {self.unit}s, too few for one batch "
                 f"of {self.config.batch_size} x {self.config.seq_len} (needs {needed}); give a longer text (the "
                 f"{names[index]} part is {'its file' if len(self.source.files) == 3 else f'{SHARES[index]:.0%} of it'})"
-                f", or lower --set text.batch_size / text.seq_len")
+                f", or lower --set text.batch_size / text.seq_len"
+            )
         inputs, targets = bptt_layout(ids, self.config.batch_size, self.config.seq_len)
         return Split(inputs, targets, np.ones(inputs.shape, dtype="float32"))
 
     def data(self, seed: int) -> TaskData:
         c = self.config
-        return TaskData(self._split(0, c.max_train_tokens), self._split(1, c.max_eval_tokens),
-                        self._split(2, c.max_eval_tokens))
+        return TaskData(
+            self._split(0, c.max_train_tokens), self._split(1, c.max_eval_tokens), self._split(2, c.max_eval_tokens)
+        )
 
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w = split.weights
@@ -135,16 +142,30 @@ class TextTask(Task):
         counts = np.bincount(split.targets.ravel(), minlength=self.output_size)
         majority = float(counts.max() / counts.sum())
         score = accuracy if self.unit == "char" else float(np.exp(-mean_nll))
-        return {"score": score, "accuracy": accuracy, "nll": mean_nll, "perplexity": float(np.exp(mean_nll)),
-                "majority": majority}
+        return {
+            "score": score,
+            "accuracy": accuracy,
+            "nll": mean_nll,
+            "perplexity": float(np.exp(mean_nll)),
+            "majority": majority,
+        }
 
     def encoding(self) -> dict:
         unit = "characters" if self.unit == "char" else "words"
-        return {"mode": "generate", "unit": unit, "input_tokens": self.vocabulary, "output_tokens": self.vocabulary,
-                "start": None, "stop": None, "unknown": UNKNOWN,
-                "example": "".join(self.vocabulary[:3]) if self.unit == "char" else " ".join(self.vocabulary[:3])}
+        return {
+            "mode": "generate",
+            "unit": unit,
+            "input_tokens": self.vocabulary,
+            "output_tokens": self.vocabulary,
+            "start": None,
+            "stop": None,
+            "unknown": UNKNOWN,
+            "example": "".join(self.vocabulary[:3]) if self.unit == "char" else " ".join(self.vocabulary[:3]),
+        }
 
     def decode(self, split: Split, index: int) -> str:
         join = "" if self.unit == "char" else " "
-        return (join.join(self.vocabulary[i] for i in split.inputs[index])
-                + f"\n(next: {join.join(self.vocabulary[i] for i in split.targets[index][-3:])})")
+        return (
+            join.join(self.vocabulary[i] for i in split.inputs[index])
+            + f"\n(next: {join.join(self.vocabulary[i] for i in split.targets[index][-3:])})"
+        )

@@ -87,17 +87,27 @@ class XmlTask(GeneratedTask):
             closing.append(mask)
         return encode_next_char(VOCAB, texts, [np.ones(len(t)) for t in texts], {"closing": closing})
 
-
     def metrics(self, split: Split, nll: np.ndarray, correct: np.ndarray | None) -> dict[str, float]:
         w, closing = split.weights, split.masks["closing"]
         closing_accuracy = weighted_accuracy(correct, closing)
-        return {"score": closing_accuracy, "closing_accuracy": closing_accuracy,
-                "accuracy": weighted_accuracy(correct, w),
-                "nll": float((nll * closing).sum() / closing.sum()), "nll_all": float((nll * w).sum() / w.sum())}
+        return {
+            "score": closing_accuracy,
+            "closing_accuracy": closing_accuracy,
+            "accuracy": weighted_accuracy(correct, w),
+            "nll": float((nll * closing).sum() / closing.sum()),
+            "nll_all": float((nll * w).sum() / w.sum()),
+        }
 
     def encoding(self) -> dict:
-        return {"mode": "generate", "unit": "characters", "input_tokens": VOCAB.tokens, "output_tokens": VOCAB.tokens,
-                "start": BOS, "stop": None, "example": "<ab><c></c>"}
+        return {
+            "mode": "generate",
+            "unit": "characters",
+            "input_tokens": VOCAB.tokens,
+            "output_tokens": VOCAB.tokens,
+            "start": BOS,
+            "stop": None,
+            "example": "<ab><c></c>",
+        }
 
     def decode(self, split: Split, index: int) -> str:
         text = VOCAB.decode(split.targets[index])

@@ -274,11 +274,15 @@ def _check(configs: Sequence[HParams], seeds: Sequence[int]) -> None:
         raise BatchedError(f"{len(configs)} configurations but {len(seeds)} seeds: give one seed per member")
     shapes = {c.shape for c in configs}
     if len(shapes) > 1:
-        raise BatchedError(f"the members of one batched job must share their shape (layers, parameter budget), "
-                              f"got {sorted(shapes)}: group the configurations by shape and train each group")
+        raise BatchedError(
+            f"the members of one batched job must share their shape (layers, parameter budget), "
+            f"got {sorted(shapes)}: group the configurations by shape and train each group"
+        )
     if any(c.dropout for c in configs):
-        raise BatchedError("batched training does not support dropout yet; train members with dropout "
-                              "one at a time with evo_rnn.training.fit_engine.evaluate")
+        raise BatchedError(
+            "batched training does not support dropout yet; train members with dropout "
+            "one at a time with evo_rnn.training.fit_engine.evaluate"
+        )
 
 
 def evaluate_batched(
@@ -333,21 +337,38 @@ def _out_of_memory(error: BaseException) -> bool:
     return isinstance(error, memory_errors) or "RESOURCE_EXHAUSTED" in str(error)[:2000]
 
 
-def _evaluate_or_split(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
-                       data_seeds: list[int], save_models: list) -> list[EvalResult]:
+def _evaluate_or_split(
+    graph,
+    task: Task,
+    configs: list[HParams],
+    seeds: list[int],
+    preset: Preset,
+    data_dir,
+    data_seeds: list[int],
+    save_models: list,
+) -> list[EvalResult]:
     try:
         return _evaluate(graph, task, configs, seeds, preset, data_dir, data_seeds, save_models)
     except Exception as error:
         if not _out_of_memory(error):
             raise
         if len(configs) == 1:
-            return [EvalResult(status=Status.FAILED, task=task.name, preset=preset.name, seed=seeds[0],
-                               hparams=configs[0].to_dict(), message=f"{type(error).__name__}: {str(error)[:500]}")]
+            return [
+                EvalResult(
+                    status=Status.FAILED,
+                    task=task.name,
+                    preset=preset.name,
+                    seed=seeds[0],
+                    hparams=configs[0].to_dict(),
+                    message=f"{type(error).__name__}: {str(error)[:500]}",
+                )
+            ]
         half = len(configs) // 2
-        return (_evaluate_or_split(graph, task, configs[:half], seeds[:half], preset, data_dir, data_seeds[:half],
-                                   save_models[:half])
-                + _evaluate_or_split(graph, task, configs[half:], seeds[half:], preset, data_dir, data_seeds[half:],
-                                     save_models[half:]))
+        return _evaluate_or_split(
+            graph, task, configs[:half], seeds[:half], preset, data_dir, data_seeds[:half], save_models[:half]
+        ) + _evaluate_or_split(
+            graph, task, configs[half:], seeds[half:], preset, data_dir, data_seeds[half:], save_models[half:]
+        )
 
 
 class _MemberData:
@@ -367,8 +388,9 @@ class _MemberData:
 
         def stack(arrays: list[np.ndarray]) -> np.ndarray:
             longest = max(a.shape[1] for a in arrays)
-            return np.concatenate([np.pad(a, [(0, 0), (0, longest - a.shape[1])] + [(0, 0)] * (a.ndim - 2))
-                                   for a in arrays])
+            return np.concatenate(
+                [np.pad(a, [(0, 0), (0, longest - a.shape[1])] + [(0, 0)] * (a.ndim - 2)) for a in arrays]
+            )
 
         trains = [data.train for data in self.datas]
         self.inputs, self.targets = stack([t.inputs for t in trains]), stack([t.targets for t in trains])
@@ -380,8 +402,16 @@ class _MemberData:
         return getattr(self.datas[self.index[member]], name)
 
 
-def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], preset: Preset, data_dir,
-              data_seeds: list[int], save_models: list) -> list[EvalResult]:
+def _evaluate(
+    graph,
+    task: Task,
+    configs: list[HParams],
+    seeds: list[int],
+    preset: Preset,
+    data_dir,
+    data_seeds: list[int],
+    save_models: list,
+) -> list[EvalResult]:
     data = _MemberData(task, data_dir, data_seeds)
     if not data.uniform:  # e.g. a task whose size depends on the seed: one program per data
         groups: dict[int, list[int]] = {}
@@ -389,15 +419,25 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
             groups.setdefault(seed, []).append(i)
         results: list[EvalResult | None] = [None] * len(configs)
         for members in groups.values():
-            out = _evaluate(graph, task, [configs[i] for i in members], [seeds[i] for i in members], preset, data_dir,
-                            [data_seeds[i] for i in members], [save_models[i] for i in members])
+            out = _evaluate(
+                graph,
+                task,
+                [configs[i] for i in members],
+                [seeds[i] for i in members],
+                preset,
+                data_dir,
+                [data_seeds[i] for i in members],
+                [save_models[i] for i in members],
+            )
             for i, result in zip(members, out):
                 results[i] = result
         return results
     started = time.perf_counter()
     members = len(configs)
-    results = [EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
-               for c, s in zip(configs, seeds)]
+    results = [
+        EvalResult(status=Status.OK, task=task.name, preset=preset.name, seed=s, hparams=c.to_dict())
+        for c, s in zip(configs, seeds)
+    ]
     batch_size = task.batch_size if task.stateful else preset.batch_size
     registered = backend.custom_gradient_names()
     try:
@@ -421,8 +461,10 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
             result.units, result.model_params = units, template.count_params()
             result.params = sum(layer.cell.count_params() for layer in template.layers if isinstance(layer, GraphRNN))
         members_model = _BatchedModel(template, task, members)
-        weights = [ops.convert_to_tensor(np.stack([member[k] for member in initial]))
-                   for k in range(len(template.trainable_variables))]
+        weights = [
+            ops.convert_to_tensor(np.stack([member[k] for member in initial]))
+            for k in range(len(template.trainable_variables))
+        ]
         engine = _Engine(members_model, data, preset.jit_compile)
         states = [_Member(c, preset) for c in configs]
         best = list(weights)
@@ -433,8 +475,12 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
             if not any(s.active for s in states):
                 break
             active = [s.active for s in states]
-            orders = np.stack([kit.batch_order(seed, epoch, n, shuffle=not task.stateful) + offset
-                               for seed, offset in zip(seeds, data.offsets)])  # rows of each member's own data
+            orders = np.stack(
+                [
+                    kit.batch_order(seed, epoch, n, shuffle=not task.stateful) + offset
+                    for seed, offset in zip(seeds, data.offsets)
+                ]
+            )  # rows of each member's own data
             rnn_states = members_model.initial_states(batch_size)
             totals = ops.zeros((members,))
             rates = ops.convert_to_tensor(np.array([s.learning_rate for s in states], "float32"))
@@ -447,11 +493,14 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 if task.stateful and count < batch_size:
                     break
                 weights, rnn_states, totals = engine.step(batch_size)(
-                    weights, rnn_states, orders, np.int32(start), np.int32(count), rates, norms, mask, totals)
+                    weights, rnn_states, orders, np.int32(start), np.int32(count), rates, norms, mask, totals
+                )
                 seen += count
             epoch_losses = ops.convert_to_numpy(totals).astype("float64") / seen
-            scores = [m["score"] if m else math.nan
-                      for m in _metrics(engine, members_model, task, data, "valid", weights, batch_size, eval_steps)]
+            scores = [
+                m["score"] if m else math.nan
+                for m in _metrics(engine, members_model, task, data, "valid", weights, batch_size, eval_steps)
+            ]
             improved = []
             for i, member in enumerate(states):
                 if not active[i]:
@@ -461,8 +510,10 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
                 results[i].epochs = epoch
             if any(improved):
                 keep = ops.convert_to_tensor(np.array(improved, "float32"))
-                best = [ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
-                        for w, b in zip(weights, best)]
+                best = [
+                    ops.where(ops.reshape(keep, (members,) + (1,) * (len(w.shape) - 1)) > 0, w, b)
+                    for w, b in zip(weights, best)
+                ]
         valid = _metrics(engine, members_model, task, data, "valid", best, batch_size, eval_steps)
         test = _metrics(engine, members_model, task, data, "test", best, batch_size, eval_steps)
         best_numpy = None
@@ -489,8 +540,16 @@ def _evaluate(graph, task: Task, configs: list[HParams], seeds: list[int], prese
         backend.forget_custom_gradients(registered)
 
 
-def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, data: _MemberData, name: str, weights,
-             batch_size: int, steps: int) -> list[dict[str, float] | None]:
+def _metrics(
+    engine: _Engine,
+    members_model: _BatchedModel,
+    task: Task,
+    data: _MemberData,
+    name: str,
+    weights,
+    batch_size: int,
+    steps: int,
+) -> list[dict[str, float] | None]:
     """Every member's metrics on its own split `name` (None where a prediction is not finite),
     computed as `kit.position_stats` does: stateful tasks from reset states, in batch order.
     Rows are padded to `steps` time steps (the causal model's earlier outputs do not change), so
@@ -501,10 +560,10 @@ def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, data: _M
     states = members_model.initial_states(batch)
     nll_parts, correct_parts = [], []
     for start in range(0, len(distinct[0]), batch):
-        count = len(distinct[0].inputs[start:start + batch])
+        count = len(distinct[0].inputs[start : start + batch])
         padded = []
         for split in distinct:  # each distinct split's rows, padded to one traced shape
-            rows, targets = split.inputs[start:start + batch], split.targets[start:start + batch]
+            rows, targets = split.inputs[start : start + batch], split.targets[start : start + batch]
             pad_rows, pad_steps = batch - count, (0 if task.stateful else steps - rows.shape[1])
             if pad_rows or pad_steps:
                 widths = [(0, pad_rows), (0, pad_steps)] + [(0, 0)] * (rows.ndim - 2)
@@ -525,6 +584,9 @@ def _metrics(engine: _Engine, members_model: _BatchedModel, task: Task, data: _M
     for i, split in enumerate(splits):
         length = split.inputs.shape[1]
         mine = nll[i][:, :length]
-        metrics.append(task.metrics(split, mine, None if correct is None else correct[i][:, :length])
-                       if np.isfinite(mine).all() else None)
+        metrics.append(
+            task.metrics(split, mine, None if correct is None else correct[i][:, :length])
+            if np.isfinite(mine).all()
+            else None
+        )
     return metrics

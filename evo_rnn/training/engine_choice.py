@@ -62,15 +62,21 @@ def _batched(text: str) -> int | str:
 def add_batched_argument(parser: argparse.ArgumentParser, default: int | str) -> None:
     """The `--batched P` flag, the same for every command that trains."""
     parser.add_argument(
-        "--batched", type=_batched, default=default, metavar="P",
+        "--batched",
+        type=_batched,
+        default=default,
+        metavar="P",
         help="the engine: P > 1 trains up to P configurations of one cell, task and shape as one compiled program "
-             "(the batched engine: the same batches as Keras' fit; results agree over the first epochs only, so a "
-             "run keeps to one engine); 1 trains one at a time with Keras' fit; auto: the hardware's batch "
-             f"({backend.BATCHED_MEMBERS['cpu']} on a CPU, {backend.BATCHED_MEMBERS['gpu']} on a GPU), or the engine "
-             f"a resumed run started with (default: {default})")
+        "(the batched engine: the same batches as Keras' fit; results agree over the first epochs only, so a "
+        "run keeps to one engine); 1 trains one at a time with Keras' fit; auto: the hardware's batch "
+        f"({backend.BATCHED_MEMBERS['cpu']} on a CPU, {backend.BATCHED_MEMBERS['gpu']} on a GPU), or the engine "
+        f"a resumed run started with (default: {default})",
+    )
 
 
-def choose(batched: int | str, overrides: list[str] | tuple[str, ...] = (), stored: Preset | None = None) -> EngineChoice:
+def choose(
+    batched: int | str, overrides: list[str] | tuple[str, ...] = (), stored: Preset | None = None
+) -> EngineChoice:
     """The engine `--batched` asks for: a number as it says; `auto`, the hardware's batch, except
     that a stored run trained with Keras' fit resumes so.
 
@@ -78,8 +84,10 @@ def choose(batched: int | str, overrides: list[str] | tuple[str, ...] = (), stor
         UsageError: `overrides` set the engine themselves (`--set engine=...`).
     """
     if any(item.replace(" ", "").startswith(ENGINE_FIELD) for item in overrides):
-        raise UsageError("the engine is chosen with --batched P (1: Keras' fit, one at a time; P > 1: batched jobs "
-                         "of up to P), not with --set engine=...")
+        raise UsageError(
+            "the engine is chosen with --batched P (1: Keras' fit, one at a time; P > 1: batched jobs "
+            "of up to P), not with --set engine=..."
+        )
     if batched != AUTO:
         return EngineChoice(int(batched))
     if stored is not None and stored.engine != "batched":

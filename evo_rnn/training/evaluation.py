@@ -35,10 +35,17 @@ __all__ = ["ENGINES", "evaluate"]
 Progress = Callable[[int, int, dict], None]  # (configuration's index, epoch, its curve point)
 
 
-def evaluate(cell: nx.DiGraph | str, task: str | Task, configs: Sequence[HParams], seeds: Sequence[int],
-             preset: Preset, data_dir: str | os.PathLike | None = None, data_seed: int | None = None,
-             save_models: Sequence[str | os.PathLike | None] | None = None,
-             progress: Progress | None = None) -> list[EvalResult]:
+def evaluate(
+    cell: nx.DiGraph | str,
+    task: str | Task,
+    configs: Sequence[HParams],
+    seeds: Sequence[int],
+    preset: Preset,
+    data_dir: str | os.PathLike | None = None,
+    data_seed: int | None = None,
+    save_models: Sequence[str | os.PathLike | None] | None = None,
+    progress: Progress | None = None,
+) -> list[EvalResult]:
     """Trains configuration i with seed i (and saves its model to `save_models[i]` when given),
     with the preset's engine; `progress` hears every epoch of the "fit" engine. Generated tasks
     draw their data from each training seed unless `data_seed` fixes it (`kit.data_seed_of`).
@@ -51,12 +58,24 @@ def evaluate(cell: nx.DiGraph | str, task: str | Task, configs: Sequence[HParams
         raise ValueError(f"{len(configs)} configurations need as many seeds, got {len(seeds)}")
     paths = list(save_models) if save_models is not None else [None] * len(configs)
     if preset.engine == "batched":
-        return batched_engine.evaluate_batched(cell, task, list(configs), list(seeds), preset, data_dir, data_seed,
-                                              paths)
+        return batched_engine.evaluate_batched(
+            cell, task, list(configs), list(seeds), preset, data_dir, data_seed, paths
+        )
     loaded = kit.load_task(task, preset, data_dir) if isinstance(task, str) else task
     results = []
     for index, (config, seed, path) in enumerate(zip(configs, seeds, paths)):
         heard = None if progress is None else (lambda epoch, point, index=index: progress(index, epoch, point))
-        results.append(fit_engine.evaluate(cell, loaded, config, seed, preset, data_dir=data_dir, data_seed=data_seed,
-                                      progress=heard, save_model=path))
+        results.append(
+            fit_engine.evaluate(
+                cell,
+                loaded,
+                config,
+                seed,
+                preset,
+                data_dir=data_dir,
+                data_seed=data_seed,
+                progress=heard,
+                save_model=path,
+            )
+        )
     return results

@@ -21,8 +21,18 @@ from evo_rnn.layers import GraphRNN
 from evo_rnn.training.presets import Preset
 from evo_rnn.training.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
-from evo_rnn.training.kit import (batch_order, build_model, candidate_errors, data_seed_of, load_task, loss_weights,
-                                  position_stats, reset_states, seed_everything, task_data)
+from evo_rnn.training.kit import (
+    batch_order,
+    build_model,
+    candidate_errors,
+    data_seed_of,
+    load_task,
+    loss_weights,
+    position_stats,
+    reset_states,
+    seed_everything,
+    task_data,
+)
 
 __all__ = ["SeededBatches", "evaluate"]
 
@@ -50,7 +60,7 @@ class SeededBatches(keras.utils.PyDataset):
         return self.num_batches
 
     def __getitem__(self, index: int):
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         return self.split.inputs[rows], self.split.targets[rows], self.weights[rows]
 
 
@@ -177,8 +187,12 @@ def evaluate(
         weights = loss_weights(data.train)
         if task.stateful:  # in order (`batch_order`), from arrays: a dataset's batch size is not static
             whole = len(data.train) // batch * batch
-            fit_data = {"x": data.train.inputs[:whole], "y": data.train.targets[:whole],
-                        "sample_weight": weights[:whole], "batch_size": batch}
+            fit_data = {
+                "x": data.train.inputs[:whole],
+                "y": data.train.targets[:whole],
+                "sample_weight": weights[:whole],
+                "batch_size": batch,
+            }
         else:
             batches = SeededBatches(data.train, weights, batch, seed, shuffle=True)
             callbacks.insert(0, _BatchEpoch(batches))

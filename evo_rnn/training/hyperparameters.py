@@ -16,8 +16,17 @@ from evo_rnn.core.errors import EvoRnnError, InvalidCellError
 
 T = TypeVar("T")
 
-__all__ = ["HParams", "PRIOR", "REFERENCE", "pack_by_shape", "reference", "sample", "solve_units", "stratified_bank",
-           "van_der_corput"]
+__all__ = [
+    "HParams",
+    "PRIOR",
+    "REFERENCE",
+    "pack_by_shape",
+    "reference",
+    "sample",
+    "solve_units",
+    "stratified_bank",
+    "van_der_corput",
+]
 
 # The prior of Jozefowicz et al. (2015), section 3.
 PRIOR: dict[str, tuple] = {
@@ -93,15 +102,16 @@ class HParams:
         return cls.from_dict(json.loads(text))
 
 
-def pack_by_shape(items: Sequence[T], size: int, shape: Callable[[T], Hashable] = lambda config: config.shape
-                  ) -> list[list[int]]:
+def pack_by_shape(
+    items: Sequence[T], size: int, shape: Callable[[T], Hashable] = lambda config: config.shape
+) -> list[list[int]]:
     """The indices of `items` packed into batched jobs: grouped by `shape` (default: a
     configuration's `HParams.shape`), in order, at most `size` a job. The one packing rule of
     the evaluation service, the `evaluate` command and the benchmarks."""
     by_shape: dict[Hashable, list[int]] = {}
     for index, item in enumerate(items):
         by_shape.setdefault(shape(item), []).append(index)
-    return [members[start:start + size] for members in by_shape.values() for start in range(0, len(members), size)]
+    return [members[start : start + size] for members in by_shape.values() for start in range(0, len(members), size)]
 
 
 def sample(rng: random.Random, param_budget: int, dropout: float = 0.0, max_layers: int | None = None) -> HParams:
@@ -148,8 +158,13 @@ def van_der_corput(index: int) -> float:
     return value
 
 
-def stratified_bank(rng: random.Random, param_budget: int, size: int, max_layers: int | None = None,
-                    learning_rates: tuple[float, float] | None = None) -> list[HParams]:
+def stratified_bank(
+    rng: random.Random,
+    param_budget: int,
+    size: int,
+    max_layers: int | None = None,
+    learning_rates: tuple[float, float] | None = None,
+) -> list[HParams]:
     """`size` configurations for paired comparisons: learning rates stratified, log-uniformly,
     over `learning_rates` (default: the prior's range, 0.1-5), the other fields drawn from `PRIOR`.
 

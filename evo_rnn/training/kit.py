@@ -22,7 +22,20 @@ from evo_rnn.training.presets import Preset
 from evo_rnn.tasks import Split, Task, TaskData
 from evo_rnn.tasks.base import GeneratedTask
 
-__all__ = ["EVAL_BATCH", "load_task", "data_seed_of", "task_data", "build_model", "initial_weights", "position_stats", "reset_states", "loss_weights", "batch_order", "seed_everything", "candidate_errors"]
+__all__ = [
+    "EVAL_BATCH",
+    "load_task",
+    "data_seed_of",
+    "task_data",
+    "build_model",
+    "initial_weights",
+    "position_stats",
+    "reset_states",
+    "loss_weights",
+    "batch_order",
+    "seed_everything",
+    "candidate_errors",
+]
 
 
 EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
@@ -75,8 +88,16 @@ def _model_layers(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, s
     return layers
 
 
-def build_model(graph: nx.DiGraph, task: Task, hparams: HParams, units: int, seed: int, jit_compile: bool,
-                batch_size: int | None = None, compile: bool = True) -> keras.Model:
+def build_model(
+    graph: nx.DiGraph,
+    task: Task,
+    hparams: HParams,
+    units: int,
+    seed: int,
+    jit_compile: bool,
+    batch_size: int | None = None,
+    compile: bool = True,
+) -> keras.Model:
     """Embedding (or Dense, for music) of width `units` -> `num_layers` GraphRNN layers ->
     Dense logits, compiled (unless `compile` is False) with SGD and global gradient-norm clipping."""
     batch = batch_size if task.stateful else None
@@ -146,10 +167,10 @@ def position_stats(model: keras.Model, task: Task, split: Split) -> tuple[np.nda
         reset_states(model)
     nll, correct = [], []
     for start in range(0, len(split), batch):
-        rows = split.inputs[start:start + batch]
+        rows = split.inputs[start : start + batch]
         if len(rows) < batch:  # pad the last batch: one traced shape, no retracing
             rows = np.concatenate([rows, np.zeros((batch - len(rows), *rows.shape[1:]), rows.dtype)])
-        targets = split.targets[start:start + batch]
+        targets = split.targets[start : start + batch]
         logits = np.asarray(model.predict_on_batch(rows), dtype="float64")[: len(targets)]
         if task.loss == "binary_crossentropy":
             nll.append(_sigmoid_nll(logits, targets))

@@ -25,18 +25,31 @@ def _whole(low: int, high: int | None = None, optional: bool = False) -> Rule:
     def rule(value: Any) -> str | None:
         if optional and value is None:
             return None
-        good = isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high)
-        return None if good else ("none or " if optional else "") + (
-            f"a whole number from {low} to {high}" if high is not None else f"a whole number >= {low}")
+        good = (
+            isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high)
+        )
+        return (
+            None
+            if good
+            else ("none or " if optional else "")
+            + (f"a whole number from {low} to {high}" if high is not None else f"a whole number >= {low}")
+        )
+
     return rule
 
 
 def _real(low: float, high: float | None = None, low_open: bool = False) -> Rule:
     def rule(value: Any) -> str | None:
-        good = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and (value > low if low_open else value >= low) and (high is None or value <= high))
+        good = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (value > low if low_open else value >= low)
+            and (high is None or value <= high)
+        )
         bound = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and <= {high:g}")
         return None if good else f"a finite number {bound}"
+
     return rule
 
 
@@ -147,6 +160,8 @@ def check(preset: Any) -> None:
     search = preset.search
     starters = len(dict.fromkeys([*search.seed_cells, "gru"]))  # the GRU is always evaluated as the baseline
     if search.population_size < starters:
-        raise EvoRnnError(f"setting search.population_size={search.population_size} is not allowed: the population "
-                          f"starts with {starters} seed cells ({', '.join(dict.fromkeys([*search.seed_cells, 'gru']))}),"
-                          f" so it must be at least {starters} (--set search.population_size=VALUE)")
+        raise EvoRnnError(
+            f"setting search.population_size={search.population_size} is not allowed: the population "
+            f"starts with {starters} seed cells ({', '.join(dict.fromkeys([*search.seed_cells, 'gru']))}),"
+            f" so it must be at least {starters} (--set search.population_size=VALUE)"
+        )

@@ -17,8 +17,19 @@ from evo_rnn.training.results import BATCH_ORDER, TASK_VERSION
 from evo_rnn.core.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, NpzConfig, PtbConfig, TextConfig, XmlConfig
 
-__all__ = ["ENGINES", "LATER_BUDGETS", "LATER_FIELDS", "Preset", "PRESETS", "STRATEGIES", "SearchConfig", "get", "preset_key",
-           "sample_configs", "with_overrides"]
+__all__ = [
+    "ENGINES",
+    "LATER_BUDGETS",
+    "LATER_FIELDS",
+    "Preset",
+    "PRESETS",
+    "STRATEGIES",
+    "SearchConfig",
+    "get",
+    "preset_key",
+    "sample_configs",
+    "with_overrides",
+]
 
 # How an evaluation trains (`Preset.engine`). A preset field, so part of the cache key: the engines
 # read the same batches, but their results for one (configuration, seed) agree only at first.
@@ -53,7 +64,6 @@ class SearchConfig:
     gate_margin: float = 0.05
     # A child's per-node mutation probability is drawn from U(0, max_mutation_rate) (the paper: 1).
     max_mutation_rate: float = 1.0
-
 
 
 STRATEGIES = preset_rules.STRATEGIES
@@ -107,8 +117,16 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         name="quick",
-        budgets={"arith": 20_000, "xml": 20_000, "memorize": 8_000, "ptb": 10_000, "music": 20_000, "text": 20_000,
-                 "npz": 20_000, "custom": 20_000},
+        budgets={
+            "arith": 20_000,
+            "xml": 20_000,
+            "memorize": 8_000,
+            "ptb": 10_000,
+            "music": 20_000,
+            "text": 20_000,
+            "npz": 20_000,
+            "custom": 20_000,
+        },
         max_layers=2,
         max_epochs=15,
         batch_size=32,
@@ -148,8 +166,16 @@ PRESETS: dict[str, Preset] = {
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.
     "paper": Preset(
         name="paper",
-        budgets={"arith": 500_000, "xml": 500_000, "memorize": 100_000, "ptb": 5_000_000, "music": 500_000,
-                 "text": 5_000_000, "npz": 500_000, "custom": 500_000},
+        budgets={
+            "arith": 500_000,
+            "xml": 500_000,
+            "memorize": 100_000,
+            "ptb": 5_000_000,
+            "music": 500_000,
+            "text": 5_000_000,
+            "npz": 500_000,
+            "custom": 500_000,
+        },
         max_layers=4,
         max_epochs=40,
         batch_size=20,
@@ -196,7 +222,10 @@ def sample_configs(preset: Preset, task: str, trials: int, seed: int) -> list[hy
     # the path or the content, as the music sets' banks differ by name only.
     rng = random.Random(f"{seed}:{tasks.family(task) if tasks.is_source(task) else task}")
     reference = hyperparameters.reference(preset.budget(task))
-    return [reference, *hyperparameters.stratified_bank(rng, preset.budget(task), trials - 1, max_layers=preset.max_layers)]
+    return [
+        reference,
+        *hyperparameters.stratified_bank(rng, preset.budget(task), trials - 1, max_layers=preset.max_layers),
+    ]
 
 
 def _convert(text: str, kind: Any, field: str) -> Any:
@@ -234,8 +263,10 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
         if not sep:
             raise EvoRnnError(f"--set expects field=value, got {item!r}")
         if not key or key != "".join(key.split()):
-            raise EvoRnnError(f"--set {item!r}: the field name {key!r} has spaces; write it without them, "
-                              f"e.g. --set {''.join(key.split()) or 'max_epochs'}={value.strip() or 'VALUE'}")
+            raise EvoRnnError(
+                f"--set {item!r}: the field name {key!r} has spaces; write it without them, "
+                f"e.g. --set {''.join(key.split()) or 'max_epochs'}={value.strip() or 'VALUE'}"
+            )
         parts = key.split(".")
         if parts[0] not in fields or len(parts) > 2:
             raise EvoRnnError(f"--set: unknown preset field {key!r}; fields: {', '.join(fields)}")
@@ -246,8 +277,10 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
             preset = dataclasses.replace(preset, **{key: _convert(value, fields[key], key)})
         elif parts[0] == "budgets":
             if parts[1] not in preset.budgets:
-                raise EvoRnnError(f"--set: unknown budget {key!r}; budgets: "
-                                  f"{', '.join(f'budgets.{name}' for name in preset.budgets)} (the music sets share budgets.music)")
+                raise EvoRnnError(
+                    f"--set: unknown budget {key!r}; budgets: "
+                    f"{', '.join(f'budgets.{name}' for name in preset.budgets)} (the music sets share budgets.music)"
+                )
             preset = dataclasses.replace(preset, budgets={**preset.budgets, parts[1]: _convert(value, int, key)})
         else:
             config = getattr(preset, parts[0])
@@ -285,7 +318,10 @@ def preset_key(preset: Preset) -> str:
         for family in LATER_BUDGETS:
             if contents["budgets"].get(family) == built_in.budgets.get(family):
                 contents["budgets"].pop(family, None)
-    for field, renamed in preset_rules.LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
+    for (
+        field,
+        renamed,
+    ) in preset_rules.LEGACY_VALUES.items():  # a renamed value keys as its old name: stored keys stay valid
         old_names = {new: old for old, new in renamed.items()}
         if contents.get(field) in old_names:
             contents[field] = old_names[contents[field]]

@@ -92,6 +92,8 @@ BATCH_ORDER = 2
 # keyed before it (data seed 0, arith test problems in training, xml scored on every character)
 # are not reused.
 TASK_VERSION = 2
+
+
 @dataclasses.dataclass(frozen=True)
 class CacheKey:
     """What makes two evaluations the same: a key already evaluated is never trained again.

@@ -47,8 +47,14 @@ from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.presets import Preset
 from evo_rnn.views.report import render_report
 
-__all__ = ["EXPORT_FORMAT_VERSION", "SUMMARY_FORMAT_VERSION", "TASK_FORMAT_VERSION", "export_in", "export_run",
-           "task_file_for"]
+__all__ = [
+    "EXPORT_FORMAT_VERSION",
+    "SUMMARY_FORMAT_VERSION",
+    "TASK_FORMAT_VERSION",
+    "export_in",
+    "export_run",
+    "task_file_for",
+]
 
 SUMMARY_FORMAT_VERSION = 1  # of summary.json
 TASK_FORMAT_VERSION = 1  # of task-<task>.json
@@ -102,15 +108,20 @@ def _check_destination(final: Path, name: str, identity: str | None) -> None:
     if not final.exists() and not final.is_symlink():
         return
     if final.is_symlink() or not final.is_dir():
-        raise UsageError(f"{final} exists and is not an export folder; nothing was written. Choose another --out, or "
-                         "move it away")
+        raise UsageError(
+            f"{final} exists and is not an export folder; nothing was written. Choose another --out, or move it away"
+        )
     found = export_in(final)
     if found is None:
-        raise UsageError(f"{final} exists and is not an evo_rnn export (no export.json naming run {name!r}); nothing "
-                         "was written and it was left as it is. Choose another --out, or move it away")
+        raise UsageError(
+            f"{final} exists and is not an evo_rnn export (no export.json naming run {name!r}); nothing "
+            "was written and it was left as it is. Choose another --out, or move it away"
+        )
     if found[0] != name or (found[1] is not None and identity is not None and found[1] != identity):
-        raise UsageError(f"{final} holds the export of another run ({found[0]!r}, identity {found[1]}); nothing was "
-                         "written and it was left as it is. Choose another --out, or move it away")
+        raise UsageError(
+            f"{final} holds the export of another run ({found[0]!r}, identity {found[1]}); nothing was "
+            "written and it was left as it is. Choose another --out, or move it away"
+        )
 
 
 def _swap_in(staging: Path, final: Path) -> None:
@@ -133,8 +144,9 @@ def _swap_in(staging: Path, final: Path) -> None:
             previous.rmdir()
 
 
-def _trained_model(evaluations: Evaluations, scores: Scores, arch: str, task: str, preset: Preset, seed: int,
-                   log: Log) -> Path | None:
+def _trained_model(
+    evaluations: Evaluations, scores: Scores, arch: str, task: str, preset: Preset, seed: int, log: Log
+) -> Path | None:
     """The kept model of `arch`'s best configuration on `task`, retrained through the evaluation
     service when the run kept none (same configuration and seed: the same model on CPU)."""
     best = scores.best_result(arch, task)
@@ -163,14 +175,29 @@ def _task_file(task: str, preset: Preset, data_dir) -> dict[str, Any] | None:
     encoding = loaded.encoding()
     if encoding is None:
         describe = getattr(loaded, "describe", None)  # a user's arrays: what the model expects
-        return None if describe is None else {"format_version": TASK_FORMAT_VERSION, "task": task,
-                                              "preset": preset.name, **describe()}
-    return {"format_version": TASK_FORMAT_VERSION, "task": task, "preset": preset.name,
-            "config": dataclasses.asdict(loaded.config), **encoding}
+        return (
+            None
+            if describe is None
+            else {"format_version": TASK_FORMAT_VERSION, "task": task, "preset": preset.name, **describe()}
+        )
+    return {
+        "format_version": TASK_FORMAT_VERSION,
+        "task": task,
+        "preset": preset.name,
+        "config": dataclasses.asdict(loaded.config),
+        **encoding,
+    }
 
 
-def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, float | None]], tasks: list[str],
-                 name: str, command: str | None, settings: RunSettings, diagram_name: str) -> str:
+def _leaderboard(
+    rows: list[dict[str, Any]],
+    baselines: dict[str, dict[str, float | None]],
+    tasks: list[str],
+    name: str,
+    command: str | None,
+    settings: RunSettings,
+    diagram_name: str,
+) -> str:
     lines = [f"# Search run `{name}`", ""]
     if command:
         lines += ["Made by", "", "```bash", command, "```", ""]
@@ -186,23 +213,38 @@ def _leaderboard(rows: list[dict[str, Any]], baselines: dict[str, dict[str, floa
         "|---" * (len(tasks) + 6) + "|",
     ]
     for row in rows:
-        cells = [f"{row['tasks'][t]['valid_score']:.4f} ({row['tasks'][t]['ratio_to_gru']:.3f})"
-                 if row["tasks"][t]["valid_score"] is not None else "—" for t in tasks]
-        picture = (f"![]({row['folder']}/{diagram_name})" if diagram_name.endswith(".png")
-                   else f"[{diagram_name}]({row['folder']}/{diagram_name})")
-        confirmed = ("not confirmed" if row.get("confirmed_score") is None
-                     else _interval({"mean": row["confirmed_score"], "ci95": row.get("confirmed_score_ci95") or [None, None]}, 3))
-        lines.append(f"| {row['rank']} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
-                     f"{confirmed} | " + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |")
+        cells = [
+            f"{row['tasks'][t]['valid_score']:.4f} ({row['tasks'][t]['ratio_to_gru']:.3f})"
+            if row["tasks"][t]["valid_score"] is not None
+            else "—"
+            for t in tasks
+        ]
+        picture = (
+            f"![]({row['folder']}/{diagram_name})"
+            if diagram_name.endswith(".png")
+            else f"[{diagram_name}]({row['folder']}/{diagram_name})"
+        )
+        confirmed = (
+            "not confirmed"
+            if row.get("confirmed_score") is None
+            else _interval({"mean": row["confirmed_score"], "ci95": row.get("confirmed_score_ci95") or [None, None]}, 3)
+        )
+        lines.append(
+            f"| {row['rank']} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
+            f"{confirmed} | " + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |"
+        )
     lines += ["", "Baselines (best validation score in this run):", ""]
     for cell, scores in baselines.items():
-        lines.append(f"- {cell}: " + ", ".join(f"{t} {s:.4f}" if s is not None else f"{t} —" for t, s in scores.items()))
+        lines.append(
+            f"- {cell}: " + ", ".join(f"{t} {s:.4f}" if s is not None else f"{t} —" for t, s in scores.items())
+        )
     lines.append("")
     return "\n".join(lines)
 
 
-def _confirmation_section(rows: list[dict[str, Any]], baselines: dict[str, dict[str, dict | None]],
-                          tasks: list[str]) -> str:
+def _confirmation_section(
+    rows: list[dict[str, Any]], baselines: dict[str, dict[str, dict | None]], tasks: list[str]
+) -> str:
     """The leaderboard's confirmation: per cell and task, the mean test score over fresh seeds
     with its 95% interval, the paired ratio to the GRU, and in words whether the paired t-test
     tells the cell from the GRU. Empty when the run was not confirmed."""
@@ -213,19 +255,22 @@ def _confirmation_section(rows: list[dict[str, Any]], baselines: dict[str, dict[
             if block is None:
                 continue
             ratio = block["ratio_to_gru"]
-            lines.append(f"- `{row['arch'][:8]}` on {task}: test {_interval(block)} over {block['seeds']} fresh seeds; "
-                         f"ratio to the GRU " + (_interval(ratio, 3) if ratio else "—") + f": {verdict(block)}")
+            lines.append(
+                f"- `{row['arch'][:8]}` on {task}: test {_interval(block)} over {block['seeds']} fresh seeds; "
+                f"ratio to the GRU " + (_interval(ratio, 3) if ratio else "—") + f": {verdict(block)}"
+            )
     for name, per_task in baselines.items():
         for task, block in per_task.items():
             if block is not None:
                 lines.append(f"- {name.upper()} on {task}: test {_interval(block)} over {block['seeds']} fresh seeds")
     if not lines:
         return ""
-    return ("\nConfirmation (`python -m evo_rnn.confirm`): each cell, the GRU and the LSTM trained again with their "
-            "best configuration on the same fresh seeds; the mean test score with its 95% t interval, the ratio to "
-            "the GRU paired by seed, and the paired t-test against the GRU at the 5% level, its p-value Holm-adjusted "
-            "over every cell and task the confirmation tested.\n\n"
-            + "\n".join(lines) + "\n")
+    return (
+        "\nConfirmation (`python -m evo_rnn.confirm`): each cell, the GRU and the LSTM trained again with their "
+        "best configuration on the same fresh seeds; the mean test score with its 95% t interval, the ratio to "
+        "the GRU paired by seed, and the paired t-test against the GRU at the 5% level, its p-value Holm-adjusted "
+        "over every cell and task the confirmation tested.\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _interval(block: dict[str, Any], digits: int = 4) -> str:
@@ -235,8 +280,14 @@ def _interval(block: dict[str, Any], digits: int = 4) -> str:
     return f"{block['mean']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def export_run(files: RunFiles, out_dir: str | os.PathLike = "saved_architectures", top: int = 3,
-               data_dir: str | os.PathLike | None = None, command: str | None = None, log: Log = _stderr) -> Path:
+def export_run(
+    files: RunFiles,
+    out_dir: str | os.PathLike = "saved_architectures",
+    top: int = 3,
+    data_dir: str | os.PathLike | None = None,
+    command: str | None = None,
+    log: Log = _stderr,
+) -> Path:
     """Exports the best `top` architectures of a stored run into `out_dir/NAME/` (replacing
     an earlier export of the same run only once the new one is complete).
 
@@ -262,12 +313,16 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
     _check_destination(final, files.name, identity)
     members = run.population()
     if top > len(members):
-        log(f"export: the population of run {files.name!r} holds {len(members)} cells; exporting all "
-            f"{len(members)} (--top {top} asked for more)")
+        log(
+            f"export: the population of run {files.name!r} holds {len(members)} cells; exporting all "
+            f"{len(members)} (--top {top} asked for more)"
+        )
     diagram_name = "cell.png" if diagram.graphviz_available() else "cell.dot"
     if diagram_name == "cell.dot":
-        log(f"export: {diagram.GRAPHVIZ_MISSING}; writing each diagram as cell.dot instead. For the PNGs, install "
-            f"it and run `python -m evo_rnn.export --run {files.name}` again")
+        log(
+            f"export: {diagram.GRAPHVIZ_MISSING}; writing each diagram as cell.dot instead. For the PNGs, install "
+            f"it and run `python -m evo_rnn.export --run {files.name}` again"
+        )
     backend.warm_up()
     scores = Scores.of(run)
     # Scored again from the evaluations (the stored scores date from the last population
@@ -289,8 +344,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             target = staging / folder
             graph = run.architecture(arch)
             file_format.save(graph, target / "cell.json")
-            diagram.write_diagram(graph, target / diagram_name,
-                                  title=f"#{rank} {arch[:8]}  score {row.score:.3f}")
+            diagram.write_diagram(graph, target / diagram_name, title=f"#{rank} {arch[:8]}  score {row.score:.3f}")
             per_task = {}
             for task in task_names:
                 best, measured = scores.best_result(arch, task), row.tasks[task]
@@ -299,8 +353,9 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
                     "valid_seeds": measured.seeds,
                     "test_score": None if best is None else best.test_score,  # the run's seed
                     "ratio_to_gru": measured.ratio_to_gru,  # paired (evo_rnn.scoring.paper_scores)
-                    "ratio_to_gru_over_seeds": (None if measured.ratio_to_gru_over_seeds is None
-                                                else measured.ratio_to_gru_over_seeds.to_dict()),
+                    "ratio_to_gru_over_seeds": (
+                        None if measured.ratio_to_gru_over_seeds is None else measured.ratio_to_gru_over_seeds.to_dict()
+                    ),
                     "ratio_to_lstm": measured.ratio_to_lstm,
                     "config_spread": None if measured.config_spread is None else list(measured.config_spread),
                     "hparams": None if best is None else best.hparams,
@@ -317,21 +372,30 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
                     shutil.copyfile(model, exported)
                     if task_files[task] is not None:
                         (target / f"task-{stem}.json").write_text(
-                            json.dumps(task_files[task], indent=1, sort_keys=True) + "\n")
+                            json.dumps(task_files[task], indent=1, sort_keys=True) + "\n"
+                        )
                     _write_savedmodel(exported, target / f"savedmodel-{stem}")
             summary = {
-                "format_version": SUMMARY_FORMAT_VERSION, "rank": rank, "arch": arch, "folder": folder,
-                "overall_score": row.score, "confirmed_score": row.confirmed,
-                "confirmed_score_ci95": None if row.confirmed_interval is None
-                else row.confirmed_interval.to_dict()["ci95"], "tasks": per_task,
+                "format_version": SUMMARY_FORMAT_VERSION,
+                "rank": rank,
+                "arch": arch,
+                "folder": folder,
+                "overall_score": row.score,
+                "confirmed_score": row.confirmed,
+                "confirmed_score_ci95": None
+                if row.confirmed_interval is None
+                else row.confirmed_interval.to_dict()["ci95"],
+                "tasks": per_task,
                 "lineage": run.ancestry(arch),
-                "run": files.name, "preset": settings.preset, "overrides": list(settings.overrides), "seed": seed,
+                "run": files.name,
+                "preset": settings.preset,
+                "overrides": list(settings.overrides),
+                "seed": seed,
             }
             (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             rows.append(summary)
             log(f"export: #{rank} {arch[:8]} score {row.score:.4f} -> {final / folder}")
-        baseline_keys = {name: key for name in ("gru", "lstm")
-                         if (key := run.find_architecture(zoo.get(name)))}
+        baseline_keys = {name: key for name in ("gru", "lstm") if (key := run.find_architecture(zoo.get(name)))}
         baselines = {name: {t: scores.task_score(key, t) for t in task_names} for name, key in baseline_keys.items()}
         confirmed = {name: {t: scores.confirmation(key, t) for t in task_names} for name, key in baseline_keys.items()}
         (staging / "README.md").write_text(
@@ -340,9 +404,19 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             + "\nThe run's report, with plots: [report.html](report.html).\n"
         )
         (staging / "report.html").write_text(render_report(run, top), encoding="utf-8")
-        (staging / "export.json").write_text(json.dumps(
-            {"format_version": EXPORT_FORMAT_VERSION, "run": files.name, "run_id": identity,
-             "cells": [row["folder"] for row in rows]}, indent=1, sort_keys=True) + "\n")
+        (staging / "export.json").write_text(
+            json.dumps(
+                {
+                    "format_version": EXPORT_FORMAT_VERSION,
+                    "run": files.name,
+                    "run_id": identity,
+                    "cells": [row["folder"] for row in rows],
+                },
+                indent=1,
+                sort_keys=True,
+            )
+            + "\n"
+        )
         staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
         shutil.rmtree(staging / ".retrained", ignore_errors=True)
         _check_destination(final, files.name, identity)  # nothing appeared there meanwhile

@@ -35,8 +35,7 @@ from evo_rnn.runs.run import Run, RunFiles
 from evo_rnn.scoring import strategy_comparison, tables
 from evo_rnn.scoring.paper_scores import Scores, verdict
 
-__all__ = ["comparison_figure", "render_comparison", "render_report", "write_comparison",
-           "write_report"]
+__all__ = ["comparison_figure", "render_comparison", "render_report", "write_comparison", "write_report"]
 
 
 _STYLE = """
@@ -86,8 +85,13 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def graph_diff(parent: nx.DiGraph, child: nx.DiGraph) -> tuple[set[str], set[tuple[str, str]]]:
     """The child's nodes and edges that its parent does not have as they are: new nodes, nodes
     whose op, attributes or inputs changed, and new edges (node names carry over in a mutation)."""
-    nodes = {n for n in child if n not in parent or parent.nodes[n] != child.nodes[n]
-             or set(parent.predecessors(n)) != set(child.predecessors(n))}
+    nodes = {
+        n
+        for n in child
+        if n not in parent
+        or parent.nodes[n] != child.nodes[n]
+        or set(parent.predecessors(n)) != set(child.predecessors(n))
+    }
     edges = {e for e in child.edges if not parent.has_edge(*e)}
     return nodes, edges
 
@@ -113,50 +117,84 @@ class _Page:
         steps = self.run.steps()
         unfinished = sum(1 for s in steps if s["outcome"] is None)
         elapsed = float(self.run.meta(MetaKey.ELAPSED_SECONDS, 0.0))
-        state = (f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished (the run is going on, or was stopped "
-                 "in the middle: rerunning its command resumes it)" if unfinished else "every step finished")
+        state = (
+            f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished (the run is going on, or was stopped "
+            "in the middle: rerunning its command resumes it)"
+            if unfinished
+            else "every step finished"
+        )
         command = html.escape(self.settings.command or "")
-        return (f"<h1>Search run <code>{html.escape(self.name)}</code></h1>"
-                f"<p>Made by <code>{command}</code>. Preset <code>{html.escape(self.preset.name)}</code>, seed "
-                f"{self.settings.seed}, tasks {', '.join(self.tasks)}. {self.run.evaluation_count()} evaluations, "
-                f"{elapsed / 60:.1f} minutes searched, {state}. Read "
-                f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>")
+        return (
+            f"<h1>Search run <code>{html.escape(self.name)}</code></h1>"
+            f"<p>Made by <code>{command}</code>. Preset <code>{html.escape(self.preset.name)}</code>, seed "
+            f"{self.settings.seed}, tasks {', '.join(self.tasks)}. {self.run.evaluation_count()} evaluations, "
+            f"{elapsed / 60:.1f} minutes searched, {state}. Read "
+            f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>"
+        )
 
     def leaderboard(self) -> str:
         if not self.ranked:
             return "<h2>Leaderboard</h2><p>No population yet: the seed cells are still being evaluated.</p>"
         heads = ["rank", "cell", "score", "confirmed"]
         for task in self.tasks:
-            heads += [f"{task} valid", f"{task} / GRU", f"{task} / LSTM", f"{task} confirmed test [95% CI]",
-                      f"{task} configs (valid spread)"]
+            heads += [
+                f"{task} valid",
+                f"{task} / GRU",
+                f"{task} / LSTM",
+                f"{task} confirmed test [95% CI]",
+                f"{task} configs (valid spread)",
+            ]
         rows = []
         for row in self.board:
-            confirmed_score = (_fmt(row.confirmed) if row.confirmed_interval is None
-                               else html.escape(row.confirmed_interval.text(3)))
-            cells = [str(row.rank), f"<code>{self.run.label(row.arch)}</code>", _fmt(row.score),
-                     f'<span data-v="{row.confirmed if row.confirmed is not None else -1}">{confirmed_score}</span>']
+            confirmed_score = (
+                _fmt(row.confirmed) if row.confirmed_interval is None else html.escape(row.confirmed_interval.text(3))
+            )
+            cells = [
+                str(row.rank),
+                f"<code>{self.run.label(row.arch)}</code>",
+                _fmt(row.score),
+                f'<span data-v="{row.confirmed if row.confirmed is not None else -1}">{confirmed_score}</span>',
+            ]
             for task in self.tasks:
                 measured = row.tasks[task]
                 block = measured.confirm
-                confirmed = "—" if block is None else (
-                    f"{block['mean']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]; "
-                    f"{html.escape(verdict(block))}")
-                cells += [_fmt(measured.valid, 4), _fmt(measured.ratio_to_gru), _fmt(measured.ratio_to_lstm),
-                          f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>',
-                          f'<span data-v="{measured.configs}">{measured.configs}'
-                          + ("" if measured.config_spread is None else
-                             f" ({measured.config_spread[0]:.3f}-{measured.config_spread[1]:.3f})") + "</span>"]
+                confirmed = (
+                    "—"
+                    if block is None
+                    else (
+                        f"{block['mean']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]; "
+                        f"{html.escape(verdict(block))}"
+                    )
+                )
+                cells += [
+                    _fmt(measured.valid, 4),
+                    _fmt(measured.ratio_to_gru),
+                    _fmt(measured.ratio_to_lstm),
+                    f'<span data-v="{block["mean"] if block else -1}">{confirmed}</span>',
+                    f'<span data-v="{measured.configs}">{measured.configs}'
+                    + (
+                        ""
+                        if measured.config_spread is None
+                        else f" ({measured.config_spread[0]:.3f}-{measured.config_spread[1]:.3f})"
+                    )
+                    + "</span>",
+                ]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        return ("<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
-                "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "
-                "configurations. Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, with a "
-                "95% bootstrap interval over those seeds; each task's verdict is the paired t-test against the GRU, "
-                "Holm-adjusted over every cell and task confirmed. A seed interval holds the configuration fixed; "
-                "the configs column gives the spread of the cell's validation score over the configurations it was "
-                "trained with, its sensitivity to the configuration. A cell that was not confirmed is a candidate. "
-                "Click a column to sort.</p>"
-                '<table class="sortable"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads)
-                + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+        return (
+            "<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
+            "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "
+            "configurations. Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, with a "
+            "95% bootstrap interval over those seeds; each task's verdict is the paired t-test against the GRU, "
+            "Holm-adjusted over every cell and task confirmed. A seed interval holds the configuration fixed; "
+            "the configs column gives the spread of the cell's validation score over the configurations it was "
+            "trained with, its sensitivity to the configuration. A cell that was not confirmed is a candidate. "
+            "Click a column to sort.</p>"
+            '<table class="sortable"><thead><tr>'
+            + "".join(f"<th>{h}</th>" for h in heads)
+            + "</tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
 
     def top_cells(self) -> str:
         parts = ["<h2>Top cells: what changed, and where they come from</h2>"]
@@ -171,17 +209,26 @@ class _Page:
                 nodes, edges = graph_diff(self.run.architecture(info["parent"]), graph)
             picture = ""
             if diagram.graphviz_available():
-                picture = _img(diagram.render_png(graph, f"#{rank} {self.run.label(arch)}", nodes, edges),
-                               f"diagram of {arch}")
+                picture = _img(
+                    diagram.render_png(graph, f"#{rank} {self.run.label(arch)}", nodes, edges), f"diagram of {arch}"
+                )
             chain = []
             for step in self.run.ancestry(arch):
                 done = "; ".join(f"{m['kind']} at {m['node']}: {m['detail']}" for m in step["mutations"])
-                chain.append(f"<li><code>{self.run.label(step['arch'])}</code> ({html.escape(step['origin'])})"
-                             + (f": {html.escape(done)}" if done else "") + "</li>")
-            changed = (f"in red: {len(nodes)} node(s) and {len(edges)} edge(s) that differ from its parent"
-                       if info["parent"] else "a zoo cell")
-            parts.append(f'<div class="cell"><h3>#{rank} <code>{arch[:8]}</code></h3>{picture}'
-                         f"<p class=note>{changed}</p><p>Lineage, newest first:</p><ol>{''.join(chain)}</ol></div>")
+                chain.append(
+                    f"<li><code>{self.run.label(step['arch'])}</code> ({html.escape(step['origin'])})"
+                    + (f": {html.escape(done)}" if done else "")
+                    + "</li>"
+                )
+            changed = (
+                f"in red: {len(nodes)} node(s) and {len(edges)} edge(s) that differ from its parent"
+                if info["parent"]
+                else "a zoo cell"
+            )
+            parts.append(
+                f'<div class="cell"><h3>#{rank} <code>{arch[:8]}</code></h3>{picture}'
+                f"<p class=note>{changed}</p><p>Lineage, newest first:</p><ol>{''.join(chain)}</ol></div>"
+            )
         return "".join(parts)
 
     def over_time(self) -> str:
@@ -217,11 +264,14 @@ class _Page:
             axes2[0][0].text(value, y, f" {value}", va="center")
         axes2[0][0].set_xlabel("steps")
         table = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in zip(labels, values))
-        return ("<h2>The search over time</h2><p class=note>The best score any step recorded when it finished "
-                "(a member's score can fall later, when a re-evaluation adds seeds).</p>"
-                + _plot(figure, "best score over evaluations and wall time")
-                + "<h3>Funnel</h3>" + _plot(bars, "funnel of children")
-                + f'<table><thead><tr><th>steps</th><th>count</th></tr></thead><tbody>{table}</tbody></table>')
+        return (
+            "<h2>The search over time</h2><p class=note>The best score any step recorded when it finished "
+            "(a member's score can fall later, when a re-evaluation adds seeds).</p>"
+            + _plot(figure, "best score over evaluations and wall time")
+            + "<h3>Funnel</h3>"
+            + _plot(bars, "funnel of children")
+            + f"<table><thead><tr><th>steps</th><th>count</th></tr></thead><tbody>{table}</tbody></table>"
+        )
 
     def throughput(self) -> str:
         times = self.run.evaluation_times()
@@ -236,24 +286,34 @@ class _Page:
         axes[0][0].hist(minutes, bins=max(1, int(minutes[-1]) + 1), color="#4c72b0")
         axes[0][0].set_xlabel("minutes since the first evaluation")
         axes[0][0].set_ylabel("evaluations finished")
-        return (f"<h2>Evaluations per minute</h2><p>{len(times)} evaluations (successive-halving rungs, replicates and "
-                f"confirmation runs included) in {elapsed / 60:.1f} minutes of search: {rate:.1f} per minute"
-                f"{per_worker}.</p>" + _plot(figure, "evaluations per minute"))
+        return (
+            f"<h2>Evaluations per minute</h2><p>{len(times)} evaluations (successive-halving rungs, replicates and "
+            f"confirmation runs included) in {elapsed / 60:.1f} minutes of search: {rate:.1f} per minute"
+            f"{per_worker}.</p>" + _plot(figure, "evaluations per minute")
+        )
 
     def learning_curves(self) -> str:
         if not self.top:
             return ""
-        figure, axes = _figure(width=3.4 * len(self.tasks), height=2.6 * len(self.top), columns=len(self.tasks),
-                               rows=len(self.top))
+        figure, axes = _figure(
+            width=3.4 * len(self.tasks), height=2.6 * len(self.top), columns=len(self.tasks), rows=len(self.top)
+        )
         for row, arch in enumerate(self.top):
             for column, task in enumerate(self.tasks):
                 ax = axes[row][column]
-                for label, who, style in ((self.run.label(arch), arch, "-"),
-                                          *((name, key, ":") for name, key in self.baselines.items() if key != arch)):
+                for label, who, style in (
+                    (self.run.label(arch), arch, "-"),
+                    *((name, key, ":") for name, key in self.baselines.items() if key != arch),
+                ):
                     best = self.scores.best_result(who, task)
                     if best is not None and best.curve:
-                        ax.plot([p["epoch"] for p in best.curve], [p["val_score"] for p in best.curve], style,
-                                marker=".", label=label)
+                        ax.plot(
+                            [p["epoch"] for p in best.curve],
+                            [p["val_score"] for p in best.curve],
+                            style,
+                            marker=".",
+                            label=label,
+                        )
                 ax.set_title(f"#{row + 1} on {task}", fontsize=9)
                 ax.set_xlabel("epoch", fontsize=8)
                 ax.set_ylabel("validation score", fontsize=8)
@@ -261,9 +321,11 @@ class _Page:
                     ax.legend(fontsize=7)
                 else:  # results without learning curves (written before curves were recorded)
                     ax.text(0.5, 0.5, "no learning curve recorded", ha="center", va="center", transform=ax.transAxes)
-        return ("<h2>Learning curves</h2><p class=note>Validation score per epoch of each top cell's best "
-                "configuration (the run's seed), beside the GRU's and the LSTM's best.</p>"
-                + _plot(figure, "learning curves"))
+        return (
+            "<h2>Learning curves</h2><p class=note>Validation score per epoch of each top cell's best "
+            "configuration (the run's seed), beside the GRU's and the LSTM's best.</p>"
+            + _plot(figure, "learning curves")
+        )
 
     def spread(self) -> str:
         who = dict.fromkeys([*self.top, *self.baselines.values()])
@@ -275,8 +337,10 @@ class _Page:
             ax = axes[0][column]
             names = []
             for x, arch in enumerate(who):
-                scores = [sum(s or 0.0 for s in seeds.values()) / len(seeds)
-                          for seeds in self.scores.config_scores(arch, task).values()]
+                scores = [
+                    sum(s or 0.0 for s in seeds.values()) / len(seeds)
+                    for seeds in self.scores.config_scores(arch, task).values()
+                ]
                 ax.scatter([x + jitter.uniform(-0.15, 0.15) for _ in scores], scores, s=14, alpha=0.7)
                 if scores:
                     ax.scatter([x], [max(scores)], marker="_", s=300, color="black")
@@ -284,9 +348,11 @@ class _Page:
             ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
             ax.set_title(task, fontsize=9)
             ax.set_ylabel("validation score", fontsize=8)
-        return ("<h2>Spread over configurations</h2><p class=note>Per task, each dot one configuration fully trained "
-                "(its mean over seeds), the bar the best: a ratio between two cells means little where their dots "
-                "overlap this much.</p>" + _plot(figure, "spread of scores over configurations"))
+        return (
+            "<h2>Spread over configurations</h2><p class=note>Per task, each dot one configuration fully trained "
+            "(its mean over seeds), the bar the best: a ratio between two cells means little where their dots "
+            "overlap this much.</p>" + _plot(figure, "spread of scores over configurations")
+        )
 
 
 class _AblationPage(_Page):
@@ -294,7 +360,13 @@ class _AblationPage(_Page):
     table (`evo_rnn.scoring.tables`) and the spread of every cell's configurations."""
 
     def __init__(self, run: Run, ablation: tables.AblationSettings):
-        self.run, self.name, self.settings, self.preset, self.ablation = run, run.name, run.settings, run.preset, ablation
+        self.run, self.name, self.settings, self.preset, self.ablation = (
+            run,
+            run.name,
+            run.settings,
+            run.preset,
+            ablation,
+        )
         self.scores = Scores.of(run)
         self.tasks = list(ablation.tasks)
         found = (run.find_architecture(zoo.get(cell)) for cell in ablation.cells)
@@ -302,41 +374,65 @@ class _AblationPage(_Page):
 
     def header(self) -> str:
         a = self.ablation
-        return (f"<h1>Ablation run <code>{html.escape(self.name)}</code></h1>"
-                f"<p>Made by <code>{html.escape(self.settings.command or '')}</code>. Preset "
-                f"<code>{html.escape(self.preset.name)}</code>, seed {self.settings.seed}: cells "
-                f"{', '.join(a.cells)} on {', '.join(a.tasks)}, {a.trials} configurations per task (the same for every "
-                f"cell) on {a.replicates} seed{'s' if a.replicates != 1 else ''} each, each cell's best configuration "
-                f"confirmed on {a.confirm_seeds} fresh seeds. {self.run.evaluation_count()} evaluations. Read "
-                f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>")
+        return (
+            f"<h1>Ablation run <code>{html.escape(self.name)}</code></h1>"
+            f"<p>Made by <code>{html.escape(self.settings.command or '')}</code>. Preset "
+            f"<code>{html.escape(self.preset.name)}</code>, seed {self.settings.seed}: cells "
+            f"{', '.join(a.cells)} on {', '.join(a.tasks)}, {a.trials} configurations per task (the same for every "
+            f"cell) on {a.replicates} seed{'s' if a.replicates != 1 else ''} each, each cell's best configuration "
+            f"confirmed on {a.confirm_seeds} fresh seeds. {self.run.evaluation_count()} evaluations. Read "
+            f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>"
+        )
 
     def table(self) -> str:
         table = tables.rows(self.scores, self.ablation.cells, self.ablation.tasks)
-        heads = ["cell", "task", "confirmed test [95% CI]", "ratio to GRU [95% CI]", "p vs GRU", "Holm-adjusted p",
-                 "tuning valid",
-                 "seeds", "paper (Table 1)", "paper tier"]
+        heads = [
+            "cell",
+            "task",
+            "confirmed test [95% CI]",
+            "ratio to GRU [95% CI]",
+            "p vs GRU",
+            "Holm-adjusted p",
+            "tuning valid",
+            "seeds",
+            "paper (Table 1)",
+            "paper tier",
+        ]
         rows = []
         for row in table:
             tier = tables.PAPER_TIERS.get(row.task, {}).get(row.cell)
-            cells = [f"<code>{html.escape(row.cell)}</code>", html.escape(row.task),
-                     f'<span data-v="{row.confirmed.mean if row.confirmed else -1}">'
-                     f'{row.confirmed.text(4) if row.confirmed else "—"}</span>',
-                     f'<span data-v="{row.ratio_to_gru.mean if row.ratio_to_gru else -1}">'
-                     f'{row.ratio_to_gru.text(3) if row.ratio_to_gru else "—"}</span>',
-                     "—" if row.p_value_vs_gru is None else f"{row.p_value_vs_gru:.2g}",
-                     "—" if row.p_value_holm is None else f"{row.p_value_holm:.2g}",
-                     _fmt(row.tuning_valid, 4), str(row.tuning_seeds), _fmt(row.paper, 4),
-                     "—" if tier is None else str(tier)]
+            cells = [
+                f"<code>{html.escape(row.cell)}</code>",
+                html.escape(row.task),
+                f'<span data-v="{row.confirmed.mean if row.confirmed else -1}">'
+                f"{row.confirmed.text(4) if row.confirmed else '—'}</span>",
+                f'<span data-v="{row.ratio_to_gru.mean if row.ratio_to_gru else -1}">'
+                f"{row.ratio_to_gru.text(3) if row.ratio_to_gru else '—'}</span>",
+                "—" if row.p_value_vs_gru is None else f"{row.p_value_vs_gru:.2g}",
+                "—" if row.p_value_holm is None else f"{row.p_value_holm:.2g}",
+                _fmt(row.tuning_valid, 4),
+                str(row.tuning_seeds),
+                _fmt(row.paper, 4),
+                "—" if tier is None else str(tier),
+            ]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         verdicts = tables.verdicts(table, self.ablation.tasks)
-        return ("<h2>The comparison</h2><p class=note>Confirmed test: each cell's best configuration (by its mean "
-                "validation score over its tuning seeds) trained again on fresh seeds, the same for every cell, with "
-                "a 95% t interval; the ratio to the GRU is paired by seed, p is the paired t-test's. The paper's tier: "
-                "0 is its bottom tier. Click a column to sort.</p>"
-                '<table class="sortable"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads)
-                + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-                + ("<h3>The paper's tiers</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in verdicts)
-                   + "</ul>" if verdicts else ""))
+        return (
+            "<h2>The comparison</h2><p class=note>Confirmed test: each cell's best configuration (by its mean "
+            "validation score over its tuning seeds) trained again on fresh seeds, the same for every cell, with "
+            "a 95% t interval; the ratio to the GRU is paired by seed, p is the paired t-test's. The paper's tier: "
+            "0 is its bottom tier. Click a column to sort.</p>"
+            '<table class="sortable"><thead><tr>'
+            + "".join(f"<th>{h}</th>" for h in heads)
+            + "</tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+            + (
+                "<h3>The paper's tiers</h3><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in verdicts) + "</ul>"
+                if verdicts
+                else ""
+            )
+        )
 
 
 def render_report(run: Run, top: int = 3) -> str:
@@ -348,11 +444,22 @@ def render_report(run: Run, top: int = 3) -> str:
         body = "".join([page.header(), page.table(), page.spread()])
     else:
         page = _Page(run, top)
-        body = "".join([page.header(), page.leaderboard(), page.top_cells(), page.over_time(), page.throughput(),
-                        page.learning_curves(), page.spread()])
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn run '
-            f"{html.escape(run.name)}</title><style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script>"
-            "</body></html>\n")
+        body = "".join(
+            [
+                page.header(),
+                page.leaderboard(),
+                page.top_cells(),
+                page.over_time(),
+                page.throughput(),
+                page.learning_curves(),
+                page.spread(),
+            ]
+        )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn run '
+        f"{html.escape(run.name)}</title><style>{_STYLE}</style></head><body>{body}<script>{_SORT}</script>"
+        "</body></html>\n"
+    )
 
 
 def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) -> Path:
@@ -403,30 +510,38 @@ def render_comparison(outcomes: list[strategy_comparison.RunOutcome]) -> str:
         f"<tr><td>{html.escape(o.name)}</td><td>{html.escape(o.strategy)}</td><td>{o.seed}</td>"
         f"<td>{o.search_evaluations}</td><td>{o.children}</td><td>{len(o.curve)}</td>"
         f"<td>{_fmt(max((s for _, s in o.curve), default=None))}</td><td>{_fmt(o.best_confirmed)}</td>"
-        f"<td><code>{html.escape((o.best_confirmed_arch or '—')[:8])}</code></td></tr>" for o in outcomes)
+        f"<td><code>{html.escape((o.best_confirmed_arch or '—')[:8])}</code></td></tr>"
+        for o in outcomes
+    )
     summary = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{t['runs']}</td><td>{t['confirmed_runs']}</td>"
         f"<td>{html.escape(t['estimate'].text(3)) if t['estimate'] else '—'}</td></tr>"
-        for name, t in result["strategies"].items())
+        for name, t in result["strategies"].items()
+    )
     test = result["mann_whitney"]
-    words = ("no test: it needs two strategies with a confirmed run each" if test is None else
-             f"Mann-Whitney U test ({' vs '.join(test['strategies'])}), two-sided: U = {test['u']:g}, "
-             f"p = {test['p_value']:.3g}")
+    words = (
+        "no test: it needs two strategies with a confirmed run each"
+        if test is None
+        else f"Mann-Whitney U test ({' vs '.join(test['strategies'])}), two-sided: U = {test['u']:g}, "
+        f"p = {test['p_value']:.3g}"
+    )
     figure = comparison_figure(outcomes)
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn strategies</title>'
-            f"<style>{_STYLE}</style></head><body><h1>Search strategies compared</h1>"
-            "<p class=note>Per run: the best confirmed score of a cell other than the GRU (the minimum over tasks "
-            "of its mean ratio to the GRU on the confirmation's fresh seeds), and the best search score a child "
-            "reached. Per strategy: the mean over its confirmed runs with a 95% t interval.</p>"
-            '<table class="sortable"><thead><tr><th>run</th><th>strategy</th><th>seed</th><th>evaluations</th>'
-            "<th>children</th><th>children scored</th><th>best child score</th><th>best confirmed</th><th>cell</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>"
-            "<table><thead><tr><th>strategy</th><th>runs</th><th>confirmed</th><th>best confirmed: mean [95% CI]</th>"
-            f"</tr></thead><tbody>{summary}</tbody></table><p>{html.escape(words)}</p>"
-            "<h2>Best child score so far</h2><p class=note>Mean over runs (of those that have scored a child by "
-            "then) and the band from the lowest to the highest run.</p>"
-            + _plot(figure, "best child score so far against evaluations, per strategy")
-            + f"<script>{_SORT}</script></body></html>\n")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn strategies</title>'
+        f"<style>{_STYLE}</style></head><body><h1>Search strategies compared</h1>"
+        "<p class=note>Per run: the best confirmed score of a cell other than the GRU (the minimum over tasks "
+        "of its mean ratio to the GRU on the confirmation's fresh seeds), and the best search score a child "
+        "reached. Per strategy: the mean over its confirmed runs with a 95% t interval.</p>"
+        '<table class="sortable"><thead><tr><th>run</th><th>strategy</th><th>seed</th><th>evaluations</th>'
+        "<th>children</th><th>children scored</th><th>best child score</th><th>best confirmed</th><th>cell</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+        "<table><thead><tr><th>strategy</th><th>runs</th><th>confirmed</th><th>best confirmed: mean [95% CI]</th>"
+        f"</tr></thead><tbody>{summary}</tbody></table><p>{html.escape(words)}</p>"
+        "<h2>Best child score so far</h2><p class=note>Mean over runs (of those that have scored a child by "
+        "then) and the band from the lowest to the highest run.</p>"
+        + _plot(figure, "best child score so far against evaluations, per strategy")
+        + f"<script>{_SORT}</script></body></html>\n"
+    )
 
 
 def write_comparison(names: list[str], runs_dir: str | Path, path: str | Path | None = None) -> Path:

@@ -75,12 +75,20 @@ def _doc(**changes):
         (json.dumps(_doc(edges=[{"source": "x", "target": "W_xh", "weight": 1}])), "edges[0] must have keys"),
         (json.dumps(_doc(edges=[{"source": "x", "target": "W_xh", "operand": 2}])), "'operand' must be 0 or 1"),
         (json.dumps(_doc(edges=[{"source": "x", "target": "W_xh"}] * 2)), "duplicate edge"),
-        ('{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": NaN}], "edges": []}',
-         "NaN is not a valid number"),
-        ('{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": Infinity}], "edges": []}',
-         "Infinity is not a valid number"),
-        ('{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": ' + "9" * 5000 + '}], "edges": []}',
-         "digits"),
+        (
+            '{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": NaN}], "edges": []}',
+            "NaN is not a valid number",
+        ),
+        (
+            '{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": Infinity}], "edges": []}',
+            "Infinity is not a valid number",
+        ),
+        (
+            '{"format_version": 1, "nodes": [{"id": "W", "op": "linear", "bias_init": '
+            + "9" * 5000
+            + '}], "edges": []}',
+            "digits",
+        ),
         ("x" * 1_000_001, "over the limit"),
     ],
 )

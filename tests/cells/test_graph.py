@@ -69,8 +69,11 @@ def _broken(mutate) -> nx.DiGraph:
         (lambda g: (g.add_node("c", op="state", state="c"), g.add_edge("c", "h_new")), None, None),
         (lambda g: g.add_node("spare", op="tanh"), "takes exactly 1 input", "spare"),
         (lambda g: (g.add_node("spare", op="tanh"), g.add_edge("x", "spare")), "dead", "spare"),
-        (lambda g: (g.add_node("o2", op="output", state="h"), g.add_edge("h_new", "o2")),
-         "both the output node of state 'h'", "o2"),
+        (
+            lambda g: (g.add_node("o2", op="output", state="h"), g.add_edge("h_new", "o2")),
+            "both the output node of state 'h'",
+            "o2",
+        ),
         (lambda g: g.nodes["h"].update(state="not a name"), "state names are identifiers", "h"),
         (lambda g: nx.relabel_nodes(g, {"h_pre": "bad name!"}, copy=False), "node names must be", "bad name!"),
         (lambda g: g.edges["x", "W_xh"].update(operand=0), "only edges into", "W_xh"),

@@ -15,7 +15,16 @@ ZOO_DIR = ROOT / "saved_architectures" / "zoo"
 
 def test_names_are_the_papers():
     assert zoo.names() == [
-        "tanh", "lstm", "lstm_f", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3",
+        "tanh",
+        "lstm",
+        "lstm_f",
+        "lstm_i",
+        "lstm_o",
+        "lstm_b",
+        "gru",
+        "mut1",
+        "mut2",
+        "mut3",
     ]
 
 

@@ -50,8 +50,10 @@ def test_every_cell_trains_the_same_configurations_on_the_same_seeds(tmp_path):
         requests = ablation.tuning_requests(run, SETTINGS, presets.get("quick"), seed=5)
     assert len(requests) == 2 * 2 * 4 * 3
     for task in SETTINGS.tasks:
-        plans = [{(r.hparams, r.seed) for r in requests if r.task == task and r.arch == arch}
-                 for arch in {r.arch for r in requests}]
+        plans = [
+            {(r.hparams, r.seed) for r in requests if r.task == task and r.arch == arch}
+            for arch in {r.arch for r in requests}
+        ]
         assert plans[0] == plans[1] and len(plans[0]) == 4 * 3
         assert {seed for _, seed in plans[0]} == set(tuning_seeds(5, 3))
         bank = presets.sample_configs(presets.get("quick"), task, 4, 5)
@@ -73,22 +75,28 @@ def test_the_table_uses_the_searchs_rules_and_a_rerun_trains_nothing(tmp_path):
             means: dict[str, list[float]] = {}
             for evaluation in store.evaluations(arch=arch, task=row.task):
                 if evaluation["seed"] in tuning_seeds(0, 3):
-                    means.setdefault(HParams.from_dict(evaluation["hparams"]).to_json(), []).append(evaluation["valid_score"])
+                    means.setdefault(HParams.from_dict(evaluation["hparams"]).to_json(), []).append(
+                        evaluation["valid_score"]
+                    )
             best = max(means, key=lambda config: sum(means[config]) / 3)  # the best mean over seeds
             assert row.tuning_valid == pytest.approx(sum(means[best]) / 3) and row.tuning_seeds == 3
             chosen = {c[2] for c in confirmed if c[0] == arch and c[1] == row.task}
             assert chosen == {best}  # the confirmation trained that configuration, on the fresh seeds
-            scores = [e["test_score"] for e in store.evaluations(arch=arch, task=row.task)
-                      if e["seed"] in confirm_seeds(0, 3)]
+            scores = [
+                e["test_score"] for e in store.evaluations(arch=arch, task=row.task) if e["seed"] in confirm_seeds(0, 3)
+            ]
             expected = statistics.mean_interval(scores)
             assert (row.confirmed.mean, row.confirmed.low, row.confirmed.high) == pytest.approx(
-                (expected.mean, expected.low, expected.high))
+                (expected.mean, expected.low, expected.high)
+            )
             assert row.paper == tables.PAPER_TABLE_1[row.cell][row.task]
     gru_rows = [row for row in table if row.cell == "gru"]
     assert all(row.ratio_to_gru.mean == pytest.approx(1.0) and row.p_value_vs_gru == 1.0 for row in gru_rows)
     assert all(row.p_value_holm is None for row in gru_rows)  # the GRU is not tested against itself
     others = [row for row in table if row.cell != "gru"]
-    assert [row.p_value_holm for row in others] == pytest.approx(statistics.holm([row.p_value_vs_gru for row in others]))
+    assert [row.p_value_holm for row in others] == pytest.approx(
+        statistics.holm([row.p_value_vs_gru for row in others])
+    )
     markdown = (files.root / "ablation.md").read_text()
     assert tables.markdown(table, SETTINGS.tasks) in markdown and "(0.8956)" in markdown
     assert (files.root / "ablation.csv").read_text().startswith("cell,task,tuning_valid")
@@ -133,9 +141,13 @@ def test_the_report_renders_an_ablation_run(tmp_path):
 
 
 def test_the_papers_tiers_are_read_by_kendalls_tau_and_non_overlapping_intervals():
-    confirm = {"tanh": statistics.Estimate(0.20, 0.18, 0.22, 4), "lstm_f": statistics.Estimate(0.44, 0.40, 0.50, 4),
-               "lstm_i": statistics.Estimate(0.6, 0.55, 0.65, 4), "lstm": statistics.Estimate(0.43, 0.41, 0.45, 4),
-               "gru": statistics.Estimate(0.9, 0.85, 0.95, 4)}
+    confirm = {
+        "tanh": statistics.Estimate(0.20, 0.18, 0.22, 4),
+        "lstm_f": statistics.Estimate(0.44, 0.40, 0.50, 4),
+        "lstm_i": statistics.Estimate(0.6, 0.55, 0.65, 4),
+        "lstm": statistics.Estimate(0.43, 0.41, 0.45, 4),
+        "gru": statistics.Estimate(0.9, 0.85, 0.95, 4),
+    }
     lines = tables.separation(confirm, "arith")
     assert lines[0].startswith("arith: Kendall's tau against the paper's tiers over the 8 cell pairs")
     assert lines[0].endswith("0.50")  # lstm_f and lstm_i above lstm: 2 of 8 pairs discordant -> (6 - 2) / 8
@@ -146,10 +158,34 @@ def test_the_papers_tiers_are_read_by_kendalls_tau_and_non_overlapping_intervals
 
 def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains_nothing(tmp_path):
     runs = str(tmp_path / "runs")
-    args = ["--run", "abl", "--runs-dir", runs, "--cells", "gru,lstm", "--tasks", "arith", "--trials", "2",
-            "--replicates", "1", "--confirm-seeds", "2", "--workers", "0", "--set", "max_epochs=1",
-            "--set", "arith.n_train=64", "--set", "arith.n_valid=32", "--set", "arith.n_test=32",
-            "--tensorboard", str(tmp_path / "tb")]
+    args = [
+        "--run",
+        "abl",
+        "--runs-dir",
+        runs,
+        "--cells",
+        "gru,lstm",
+        "--tasks",
+        "arith",
+        "--trials",
+        "2",
+        "--replicates",
+        "1",
+        "--confirm-seeds",
+        "2",
+        "--workers",
+        "0",
+        "--set",
+        "max_epochs=1",
+        "--set",
+        "arith.n_train=64",
+        "--set",
+        "arith.n_valid=32",
+        "--set",
+        "arith.n_test=32",
+        "--tensorboard",
+        str(tmp_path / "tb"),
+    ]
     first = run_module("evo_rnn.ablation", *args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "| gru |" in first.stdout and "(0.8956)" in first.stdout
@@ -163,9 +199,18 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
     database = tmp_path / "runs" / "abl" / "search.sqlite"
     count = sqlite3.connect(database).execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
     # The same run from Python: its rows are the command's table, and it trains nothing more.
-    rows = ablation.run(["gru", "lstm"], ["arith"], run="abl", runs_dir=runs, trials=2, replicates=1,
-                        confirm_seeds=2, workers=0, progress=False,
-                        set=["max_epochs=1", "arith.n_train=64", "arith.n_valid=32", "arith.n_test=32"])
+    rows = ablation.run(
+        ["gru", "lstm"],
+        ["arith"],
+        run="abl",
+        runs_dir=runs,
+        trials=2,
+        replicates=1,
+        confirm_seeds=2,
+        workers=0,
+        progress=False,
+        set=["max_epochs=1", "arith.n_train=64", "arith.n_valid=32", "arith.n_test=32"],
+    )
     assert [row.cell for row in rows] == ["gru", "lstm"] and all(row.confirmed.n == 2 for row in rows)
     assert tables.markdown(rows, ("arith",)) in first.stdout
     with pytest.raises(EvoRnnError, match="resume it with the same --preset"):
@@ -223,6 +268,11 @@ def test_the_old_results_reader_reproduces_every_shipped_table(folder, old_resul
 
 def test_the_old_results_reader_runs_from_the_shell():
     folder = ROOT / "benchmarks" / "results" / "ablation-quick-arith-r2-seed600"
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ablation_results.py"), str(folder)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ablation_results.py"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert result.returncode == 0 and "| gru |" in result.stdout, result.stderr

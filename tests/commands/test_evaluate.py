@@ -16,9 +16,24 @@ MEMORIZE = ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memo
 
 
 def test_evaluate_cli_json_output():
-    result = run_module("evo_rnn.evaluate", "--arch", "gru", "--task", "memorize", "--trials", "2", "--json",
-                        "--quiet", *sum((["--set", s] for s in ["max_epochs=1", "memorize.n_train=128",
-                                                               "memorize.n_valid=32", "memorize.n_test=32"]), []))
+    result = run_module(
+        "evo_rnn.evaluate",
+        "--arch",
+        "gru",
+        "--task",
+        "memorize",
+        "--trials",
+        "2",
+        "--json",
+        "--quiet",
+        *sum(
+            (
+                ["--set", s]
+                for s in ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]
+            ),
+            [],
+        ),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2 and all(r["status"] == "ok" and r["arch"] == "gru" for r in rows)
@@ -26,8 +41,10 @@ def test_evaluate_cli_json_output():
 
 
 def test_evaluate_cli_trains_the_trials_as_batched_jobs_in_trial_order():
-    sets = sum((["--set", s] for s in ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32",
-                                       "memorize.n_test=32"]), [])
+    sets = sum(
+        (["--set", s] for s in ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]),
+        [],
+    )
     args = ["--arch", "gru", "--task", "memorize", "--trials", "5", "--json", "--quiet", *sets]
     solo = [json.loads(line) for line in run_module("evo_rnn.evaluate", *args).stdout.splitlines()]
     result = run_module("evo_rnn.evaluate", *args, "--batched", "2")
@@ -41,12 +58,18 @@ def test_evaluate_cli_trains_the_trials_as_batched_jobs_in_trial_order():
     assert bad.returncode == 2 and "argument --batched: expected a whole number >= 1, got 0" in stderr_lines(bad)[0]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--arch", "lstn", "--task", "arith"], "'lstn' is neither a zoo cell"),
-    (["--arch", "gru", "--task", "sums"], "unknown task 'sums'; known: arith"),
-    (["--arch", "gru", "--task", "arith", "--trials", "0"], "argument --trials: expected a whole number from 1 to 100000, got 0"),
-    (["--arch", "gru", "--task", "arith", "--set", "epochs=2"], "unknown preset field 'epochs'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--arch", "lstn", "--task", "arith"], "'lstn' is neither a zoo cell"),
+        (["--arch", "gru", "--task", "sums"], "unknown task 'sums'; known: arith"),
+        (
+            ["--arch", "gru", "--task", "arith", "--trials", "0"],
+            "argument --trials: expected a whole number from 1 to 100000, got 0",
+        ),
+        (["--arch", "gru", "--task", "arith", "--set", "epochs=2"], "unknown preset field 'epochs'"),
+    ],
+)
 def test_evaluate_cli_errors(args, message):
     result = run_module("evo_rnn.evaluate", *args)
     assert result.returncode == 2
@@ -55,13 +78,26 @@ def test_evaluate_cli_errors(args, message):
 
 
 def test_evaluate_from_python_gives_the_commands_results_for_a_name_or_a_graph():
-    command = run_module("evo_rnn.evaluate", "--arch", "gru", "--task", "memorize", "--trials", "2", "--json",
-                         "--quiet", "--seed", "3", *sum((["--set", s] for s in MEMORIZE), []))
+    command = run_module(
+        "evo_rnn.evaluate",
+        "--arch",
+        "gru",
+        "--task",
+        "memorize",
+        "--trials",
+        "2",
+        "--json",
+        "--quiet",
+        "--seed",
+        "3",
+        *sum((["--set", s] for s in MEMORIZE), []),
+    )
     expected = [json.loads(line) for line in command.stdout.splitlines()]
     for arch in ("gru", zoo.get("gru")):
         results = evaluate.run(arch, "memorize", trials=2, seed=3, set=MEMORIZE)
-        assert [(r.hparams, r.seed, r.test_score) for r in results] == \
-            [(r["hparams"], r["seed"], r["test_score"]) for r in expected]
+        assert [(r.hparams, r.seed, r.test_score) for r in results] == [
+            (r["hparams"], r["seed"], r["test_score"]) for r in expected
+        ]
     with pytest.raises(EvoRnnError, match="argument --trials: expected a whole number from 1 to 100000, got 0"):
         evaluate.run("gru", "memorize", trials=0)
     with pytest.raises(EvoRnnError, match="unknown task 'sums'"):

@@ -82,8 +82,9 @@ def test_sampling_follows_the_temperature_and_the_seed():
     favoured = [encoding.output_tokens.index("a")]
     greedy = predict.predict(ScriptedModel(favoured, len(encoding.output_tokens)), encoding, "<ab>", max_tokens=40)
     assert greedy == "a" * 40  # temperature 0: the likeliest token every time
-    sample = lambda t, seed: predict.predict(ScriptedModel(favoured, len(encoding.output_tokens)), encoding, "<ab>",
-                                             max_tokens=40, temperature=t, seed=seed)
+    sample = lambda t, seed: predict.predict(
+        ScriptedModel(favoured, len(encoding.output_tokens)), encoding, "<ab>", max_tokens=40, temperature=t, seed=seed
+    )
     assert sample(0.05, 1) == greedy  # logits apart by 1: at 0.05 the others weigh e^-20
     hot = sample(5.0, 1)
     assert hot == sample(5.0, 1) and hot != sample(5.0, 2)  # the seed decides the draw
@@ -182,11 +183,14 @@ def test_the_command_refuses_a_token_count_out_of_range(max_tokens, capsys):
     assert f"--max-tokens must be from 1 to {predict.MAX_TOKENS_LIMIT}, got {max_tokens}" in lines[0]
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("arith", "12*34=", "'*' is not in the arith model's vocabulary"),
-    ("memorize", "abc", "recalls 5 symbols; give 5 (got 3)"),
-    ("memorize", "ab?de", "'?' is not in the memorize model's vocabulary"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("arith", "12*34=", "'*' is not in the arith model's vocabulary"),
+        ("memorize", "abc", "recalls 5 symbols; give 5 (got 3)"),
+        ("memorize", "ab?de", "'?' is not in the memorize model's vocabulary"),
+    ],
+)
 def test_text_that_does_not_fit_is_refused(name, text, message):
     encoding = encoding_of(name)
     with pytest.raises(EvoRnnError, match=message.replace("?", r"\?").replace("(", r"\(").replace(")", r"\)")):
@@ -199,8 +203,9 @@ def test_the_command_names_a_missing_model_or_task_file(tmp_path):
     (tmp_path / "model-arith.keras").write_bytes(b"not a zip")
     result = run_module("evo_rnn.predict", str(tmp_path / "model-arith.keras"), "1+1=")
     assert result.returncode == 2 and "no task file" in stderr_lines(result)[0] and "task-arith.json" in result.stderr
-    (tmp_path / "task-arith.json").write_text(json.dumps({"format_version": 1, "task": "arith",
-                                                           **tasks.get("arith").encoding()}))
+    (tmp_path / "task-arith.json").write_text(
+        json.dumps({"format_version": 1, "task": "arith", **tasks.get("arith").encoding()})
+    )
     result = run_module("evo_rnn.predict", str(tmp_path / "model-arith.keras"), "1+1=")
     lines = stderr_lines(result)
     assert result.returncode == 2 and len(lines) == 1 and "is not a loadable .keras model" in lines[0]

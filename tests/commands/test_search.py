@@ -15,9 +15,20 @@ import pytest
 
 from evo_rnn.cells import file_format
 
-from conftest import (RAW_TENSORFLOW_LOG, has_population, interrupt, run_module, run_python, search_args,
-                      start, stderr_lines, user_environment, wait_for,
-                      without_graphviz)
+from conftest import (
+    RAW_TENSORFLOW_LOG,
+    has_population,
+    interrupt,
+    run_module,
+    run_python,
+    search_args,
+    start,
+    stderr_lines,
+    user_environment,
+    wait_for,
+    without_graphviz,
+)
+
 
 def rows(database) -> list[tuple]:
     """The evaluations recorded so far (none while the search is still creating its database)."""
@@ -46,16 +57,23 @@ def children_of(pid: int) -> list[int]:
 
 def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
     # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, JAX installed (it sets one when Keras loads it).
-    result = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "1", "--max-candidates", "2",
-                                                       "--top", "2", "--confirm-seeds", "2"),
-                        timeout=900, env=user_environment())
+    result = run_module(
+        "evo_rnn.search",
+        *search_args(tmp_path, "--workers", "1", "--max-candidates", "2", "--top", "2", "--confirm-seeds", "2"),
+        timeout=900,
+        env=user_environment(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exported the best cells to" in result.stderr
-    assert "retraining" not in result.stderr  # the search kept every model that could become a best (`_may_become_best`)
+    assert (
+        "retraining" not in result.stderr
+    )  # the search kept every model that could become a best (`_may_become_best`)
     raw = [line for line in result.stderr.splitlines() if any(mark in line for mark in RAW_TENSORFLOW_LOG)]
     assert not raw, raw[:3]  # the user's log holds evo_rnn's lines only
     summary_line = next(line for line in result.stderr.splitlines() if line.startswith("children"))
-    counts = {name: int(n) for name, n in re.findall(r"(filtered|rejected|accepted|not kept|unfinished) (\d+)", summary_line)}
+    counts = {
+        name: int(n) for name, n in re.findall(r"(filtered|rejected|accepted|not kept|unfinished) (\d+)", summary_line)
+    }
     assert int(re.match(r"children (\d+)", summary_line).group(1)) == sum(counts.values()) == 2, summary_line
     export = tmp_path / "out" / "tiny"
     folders = sorted(p for p in export.iterdir() if p.is_dir())
@@ -105,8 +123,18 @@ print("savedmodel ok")
 """
     loaded = run_python(served, str(folder))
     assert loaded.returncode == 0 and "savedmodel ok" in loaded.stdout, loaded.stderr[-3000:]
-    again = run_module("evo_rnn.export", "--run", "tiny", "--runs-dir", str(tmp_path / "runs"),
-                       "--out", str(tmp_path / "again"), "--top", "50", env=without_graphviz())
+    again = run_module(
+        "evo_rnn.export",
+        "--run",
+        "tiny",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "again"),
+        "--top",
+        "50",
+        env=without_graphviz(),
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     with sqlite3.connect(tmp_path / "runs" / "tiny" / "search.sqlite") as db:
         members = db.execute("SELECT COUNT(*) FROM population").fetchone()[0]
@@ -119,10 +147,25 @@ print("savedmodel ok")
     assert "install it and run `python -m evo_rnn.export --run tiny` again" in again.stderr
 
 
-@pytest.mark.parametrize("jobs", [["--workers", "0", "--no-export", "--batched", "1"],
-                                  ["--workers", "1", "--set", "search.halving_configs=4", "--set",
-                                   "search.halving_epochs=1", "--set", "max_epochs=2", "--batched", "3"]],
-                         ids=["one-evaluation-per-job", "batched-jobs"])
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        ["--workers", "0", "--no-export", "--batched", "1"],
+        [
+            "--workers",
+            "1",
+            "--set",
+            "search.halving_configs=4",
+            "--set",
+            "search.halving_epochs=1",
+            "--set",
+            "max_epochs=2",
+            "--batched",
+            "3",
+        ],
+    ],
+    ids=["one-evaluation-per-job", "batched-jobs"],
+)
 def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path, jobs):
     args = search_args(tmp_path, "--max-candidates", "2", *jobs)
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
@@ -149,8 +192,9 @@ def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_pat
     assert trained == len(after) - len(before)  # every evaluation the resumed run trained was new
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT COUNT(*) FROM steps WHERE outcome IS NULL").fetchone()[0] == 0
-        children = db.execute("SELECT COUNT(*) FROM steps WHERE kind='mutate' AND outcome NOT IN "
-                              "('duplicate', 'unmutable')").fetchone()[0]
+        children = db.execute(
+            "SELECT COUNT(*) FROM steps WHERE kind='mutate' AND outcome NOT IN ('duplicate', 'unmutable')"
+        ).fetchone()[0]
     assert children == 2
     if jobs[-2:] == ["--batched", "3"]:  # every evaluation trained by the batched engine, and exported
         with sqlite3.connect(database) as db:
@@ -180,21 +224,27 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # no worker left running
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tasks", "arith,sums"], "unknown task 'sums'"),
-    (["--tasks", "memorize,arith"], "the filter task 'memorize' cannot also be a scored task"),
-    (["--workers", "-1"], "argument --workers: expected a whole number >= 0, got -1"),
-    (["--set", "search.population=3"], "unknown field 'search.population'"),
-    (["--set", " max_epochs=3"], "the field name ' max_epochs' has spaces"),
-    (["--set", "budgets.nosuch=5"], "unknown budget 'budgets.nosuch'; budgets: budgets.arith"),
-    (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
-    (["--run", "../x"], "invalid run name '../x'"),
-    (["--batched", "many"], "expected `auto` or a whole number, got 'many'"),
-    (["--batched", "0"], "--batched must be auto or at least 1"),
-    (["--set", "max_epochs=3"], "successive halving needs search.configs_per_task (2) <= search.halving_configs (8) "
-                                "and 1 <= search.halving_epochs (3) < max_epochs (3)"),
-    (["--strategy", "hill"], "invalid choice: 'hill'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tasks", "arith,sums"], "unknown task 'sums'"),
+        (["--tasks", "memorize,arith"], "the filter task 'memorize' cannot also be a scored task"),
+        (["--workers", "-1"], "argument --workers: expected a whole number >= 0, got -1"),
+        (["--set", "search.population=3"], "unknown field 'search.population'"),
+        (["--set", " max_epochs=3"], "the field name ' max_epochs' has spaces"),
+        (["--set", "budgets.nosuch=5"], "unknown budget 'budgets.nosuch'; budgets: budgets.arith"),
+        (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
+        (["--run", "../x"], "invalid run name '../x'"),
+        (["--batched", "many"], "expected `auto` or a whole number, got 'many'"),
+        (["--batched", "0"], "--batched must be auto or at least 1"),
+        (
+            ["--set", "max_epochs=3"],
+            "successive halving needs search.configs_per_task (2) <= search.halving_configs (8) "
+            "and 1 <= search.halving_epochs (3) < max_epochs (3)",
+        ),
+        (["--strategy", "hill"], "invalid choice: 'hill'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = run_module("evo_rnn.search", *args)
     assert result.returncode == 2
@@ -203,16 +253,23 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 
 
 def test_without_graphviz_the_search_runs_and_exports_dot_diagrams_then_refuses_other_settings(tmp_path):
-    first = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "0", "--max-candidates", "0",
-                                                      "--top", "1"), timeout=600, env=without_graphviz())
+    first = run_module(
+        "evo_rnn.search",
+        *search_args(tmp_path, "--workers", "0", "--max-candidates", "0", "--top", "1"),
+        timeout=600,
+        env=without_graphviz(),
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     note = [line for line in first.stderr.splitlines() if line.startswith("note: Graphviz")]
     assert len(note) == 1 and "python -m evo_rnn.export --run tiny" in note[0]  # said at the start, once
     assert first.stderr.index(note[0]) < first.stderr.index("search run 'tiny'")
     exported = next(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
     assert (exported / "cell.dot").is_file() and (exported / "model-arith.keras").is_file()
-    spent = run_module("evo_rnn.search", *search_args(tmp_path, "--workers", "0", "--no-export",
-                                                      "--budget-minutes", "0.0001"), timeout=600)
+    spent = run_module(
+        "evo_rnn.search",
+        *search_args(tmp_path, "--workers", "0", "--no-export", "--budget-minutes", "0.0001"),
+        timeout=600,
+    )
     assert spent.returncode == 0 and "has spent its budget" in spent.stderr and "--budget-minutes" in spent.stderr
     other = run_module("evo_rnn.search", *search_args(tmp_path, "--seed", "1"))
     assert other.returncode == 2
@@ -236,12 +293,16 @@ def test_batched_auto_is_the_hardware_default_and_a_run_resumes_with_its_engine(
     assert resumed_fit.members == 1 and resumed_fit.overrides([]) == []  # resumes as it started
     assert engine_choice.choose("auto", stored=batched_run.resolved_preset()).members == backend.BATCHED_MEMBERS["cpu"]
     stored_before_the_rename = RunSettings("quick", ("engine=population",), 0, "python -m evo_rnn.search")
-    assert engine_choice.choose("auto", stored=stored_before_the_rename.resolved_preset()).members == \
-        backend.BATCHED_MEMBERS["cpu"]
+    assert (
+        engine_choice.choose("auto", stored=stored_before_the_rename.resolved_preset()).members
+        == backend.BATCHED_MEMBERS["cpu"]
+    )
     assert stored_before_the_rename.resolved_preset() == batched_run.resolved_preset()  # it resumes
     assert engine_choice.choose(5, stored=fit_run.resolved_preset()).members == 5
-    assert presets.with_overrides(presets.get("quick"), engine_choice.choose(16).overrides([])) == \
-        batched_run.resolved_preset()
+    assert (
+        presets.with_overrides(presets.get("quick"), engine_choice.choose(16).overrides([]))
+        == batched_run.resolved_preset()
+    )
     with pytest.raises(UsageError, match="--batched P"):  # one flag chooses the engine
         engine_choice.choose("auto", ["max_epochs=2", "engine=fit"])
 

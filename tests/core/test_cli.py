@@ -24,29 +24,32 @@ def run_search_cli(tmp_path, capsys, *args: str) -> tuple[int, list[str]]:
     return code, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--seed", "-1"], "argument --seed: expected a whole number from 0 to 4294866296, got -1"),
-    (["--seed", "4294967000"], "argument --seed: expected a whole number from 0 to 4294866296"),
-    (["--budget-minutes", "nan"], "argument --budget-minutes: expected a finite number above 0, got 'nan'"),
-    (["--budget-minutes", "inf"], "expected a finite number above 0"),
-    (["--confirm-seeds", "1"], "--confirm-seeds must be 0"),
-    (["--confirm-seeds", "5000"], "argument --confirm-seeds: expected a whole number from 0 to 1000"),
-    (["--top", "0"], "argument --top: expected a whole number >= 1"),
-    (["--set", "max_epochs=0"], "setting max_epochs=0 is not allowed: it must be a whole number >= 1"),
-    (["--set", "batch_size=0"], "setting batch_size=0 is not allowed"),
-    (["--set", "max_layers=0"], "setting max_layers=0 is not allowed"),
-    (["--set", "memorize.n_train=0"], "setting memorize.n_train=0 is not allowed"),
-    (["--set", "search.configs_per_task=0"], "setting search.configs_per_task=0 is not allowed"),
-    (["--set", "search.population_size=0"], "setting search.population_size=0 is not allowed"),
-    (["--set", "search.population_size=1"], "the population starts with 2 seed cells"),
-    (["--set", "lr_decay=nan"], "setting lr_decay=nan is not allowed: it must be a finite number > 0 and <= 1"),
-    (["--set", "patience=-5"], "setting patience=-5 is not allowed"),
-    (["--set", "search.reevaluate_probability=1.5"], "search.reevaluate_probability=1.5 is not allowed"),
-    (["--run", "a b"], "invalid run name 'a b'"),
-    (["--run", "a\nb"], "invalid run name 'a\\nb'"),
-    (["--run", "résumé"], "invalid run name 'résumé'"),
-    (["--run", "x" * 300], "use 1 to 100 letters"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "-1"], "argument --seed: expected a whole number from 0 to 4294866296, got -1"),
+        (["--seed", "4294967000"], "argument --seed: expected a whole number from 0 to 4294866296"),
+        (["--budget-minutes", "nan"], "argument --budget-minutes: expected a finite number above 0, got 'nan'"),
+        (["--budget-minutes", "inf"], "expected a finite number above 0"),
+        (["--confirm-seeds", "1"], "--confirm-seeds must be 0"),
+        (["--confirm-seeds", "5000"], "argument --confirm-seeds: expected a whole number from 0 to 1000"),
+        (["--top", "0"], "argument --top: expected a whole number >= 1"),
+        (["--set", "max_epochs=0"], "setting max_epochs=0 is not allowed: it must be a whole number >= 1"),
+        (["--set", "batch_size=0"], "setting batch_size=0 is not allowed"),
+        (["--set", "max_layers=0"], "setting max_layers=0 is not allowed"),
+        (["--set", "memorize.n_train=0"], "setting memorize.n_train=0 is not allowed"),
+        (["--set", "search.configs_per_task=0"], "setting search.configs_per_task=0 is not allowed"),
+        (["--set", "search.population_size=0"], "setting search.population_size=0 is not allowed"),
+        (["--set", "search.population_size=1"], "the population starts with 2 seed cells"),
+        (["--set", "lr_decay=nan"], "setting lr_decay=nan is not allowed: it must be a finite number > 0 and <= 1"),
+        (["--set", "patience=-5"], "setting patience=-5 is not allowed"),
+        (["--set", "search.reevaluate_probability=1.5"], "search.reevaluate_probability=1.5 is not allowed"),
+        (["--run", "a b"], "invalid run name 'a b'"),
+        (["--run", "a\nb"], "invalid run name 'a\\nb'"),
+        (["--run", "résumé"], "invalid run name 'résumé'"),
+        (["--run", "x" * 300], "use 1 to 100 letters"),
+    ],
+)
 def test_bad_settings_are_one_line_exit_2_and_nothing_is_written(tmp_path, capsys, args, message):
     code, lines = run_search_cli(tmp_path, capsys, *args)
     assert code == 2 and len(lines) == 1 and message in lines[0], lines
@@ -62,16 +65,23 @@ def test_an_empty_database_is_refused_not_replaced(tmp_path, capsys):
     assert database.stat().st_size == 0 and tree(database.parent) == ["search.sqlite"]
 
 
-@pytest.mark.parametrize("error, words", [
-    (OSError(errno.EROFS, "Read-only file system", "runs/x/search.sqlite"),
-     ["Read-only file system: runs/x/search.sqlite", "--runs-dir"]),
-    (OSError(errno.ENOSPC, "No space left on device", "runs/x/models/a.keras"),
-     ["No space left on device: runs/x/models/a.keras", "free some space"]),
-    (OSError(errno.ENAMETOOLONG, "File name too long", "runs/" + "x" * 300), ["File name too long: runs/xxx"]),
-    (sqlite3.DatabaseError("database disk image is malformed"), ["SQLite: database disk image is malformed"]),
-    (OverflowError("int too large to convert to float"), ["a number is too large"]),
-    (EvoRnnError("bad\ninput"), ["bad input"]),
-])
+@pytest.mark.parametrize(
+    "error, words",
+    [
+        (
+            OSError(errno.EROFS, "Read-only file system", "runs/x/search.sqlite"),
+            ["Read-only file system: runs/x/search.sqlite", "--runs-dir"],
+        ),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "runs/x/models/a.keras"),
+            ["No space left on device: runs/x/models/a.keras", "free some space"],
+        ),
+        (OSError(errno.ENAMETOOLONG, "File name too long", "runs/" + "x" * 300), ["File name too long: runs/xxx"]),
+        (sqlite3.DatabaseError("database disk image is malformed"), ["SQLite: database disk image is malformed"]),
+        (OverflowError("int too large to convert to float"), ["a number is too large"]),
+        (EvoRnnError("bad\ninput"), ["bad input"]),
+    ],
+)
 def test_expected_failures_are_one_line_and_exit_2(capsys, error, words):
     def job(_):
         raise error
@@ -91,10 +101,13 @@ def test_a_bug_shows_its_traceback_and_says_it_is_a_bug(capsys):
 
 
 @pytest.mark.parametrize("module", ["evo_rnn.evaluate", "evo_rnn.ablation", "evo_rnn.search"])
-@pytest.mark.parametrize("override, message", [
-    (" max_epochs=3", "the field name ' max_epochs' has spaces; write it without them, e.g. --set max_epochs=3"),
-    ("budgets.nosuch=5", "unknown budget 'budgets.nosuch'"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (" max_epochs=3", "the field name ' max_epochs' has spaces; write it without them, e.g. --set max_epochs=3"),
+        ("budgets.nosuch=5", "unknown budget 'budgets.nosuch'"),
+    ],
+)
 def test_every_command_refuses_a_bad_set_in_one_line(module, override, message, tmp_path):
     args = ["--arch", "gru", "--task", "arith"] if module == "evo_rnn.evaluate" else ["--runs-dir", str(tmp_path)]
     result = run_module(module, *args, "--set", override)

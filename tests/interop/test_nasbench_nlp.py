@@ -40,8 +40,10 @@ def examples() -> list[dict]:
 
 def canonical(recipe: dict) -> dict:
     """A recipe up to the order of the inputs of its commutative ops (a cell graph keeps none)."""
-    return {name: {"op": n["op"], "input": n["input"] if n["op"] == "blend" else sorted(n["input"])}
-            for name, n in recipe.items()}
+    return {
+        name: {"op": n["op"], "input": n["input"] if n["op"] == "blend" else sorted(n["input"])}
+        for name, n in recipe.items()
+    }
 
 
 def reference_step(recipe: dict, weights: dict, x: np.ndarray, prev: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
@@ -49,8 +51,11 @@ def reference_step(recipe: dict, weights: dict, x: np.ndarray, prev: dict[int, n
     weights per node: every node once, in a topological order of their inputs, so that a node
     reading `h_new_i` gets the value state i takes in this same step."""
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-    acts = {"activation_tanh": np.tanh, "activation_sigm": sig,
-            "activation_leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v)}
+    acts = {
+        "activation_tanh": np.tanh,
+        "activation_sigm": sig,
+        "activation_leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v),
+    }
     values = {"x": x, **{f"h_prev_{i}": v for i, v in prev.items()}}
     reads = nx.DiGraph((source, name) for name, node in recipe.items() for source in node["input"])
     for name in nx.topological_sort(reads):
@@ -81,8 +86,10 @@ def assert_computes_what_nasbench_nlp_computes(recipe: dict, rng: np.random.Gene
     x = rng.normal(size=(BATCH, STEPS, INPUT)).astype("float32")
     initial = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in names]
     rnn(x, initial_state=initial)
-    weights = {node: {k: rng.normal(0, 0.2, size=v.shape).astype("float32") for k, v in entry.items()}
-               for node, entry in cell.node_weights().items()}
+    weights = {
+        node: {k: rng.normal(0, 0.2, size=v.shape).astype("float32") for k, v in entry.items()}
+        for node, entry in cell.node_weights().items()
+    }
     cell.set_node_weights(weights)
     outputs, *final = rnn(x, initial_state=initial)
     index_of = {name: 0 if name == "h" else int(name[1:]) for name in names}  # state s<i> is h_prev_i
@@ -189,25 +196,32 @@ def test_a_node_reading_h_new_0_reads_the_value_of_the_same_step(rng):
 
 
 def test_a_state_index_beyond_the_recipe_is_refused_at_once():
-    huge = {"h_new_999999999999": {"op": "linear", "input": ["x", "h_prev_0"]},
-            "h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]}}
+    huge = {
+        "h_new_999999999999": {"op": "linear", "input": ["x", "h_prev_0"]},
+        "h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]},
+    }
     with address_space_cap(1 << 30), pytest.raises(RecipeError) as caught:
         from_recipe(huge)
-    assert str(caught.value) == ("recipe node 'h_new_999999999999': the state index is out of range, as a recipe of 2 "
-                                 "node(s) has at most 2 state(s); number the states from 0 (h_new_0, h_new_1, ...)")
+    assert str(caught.value) == (
+        "recipe node 'h_new_999999999999': the state index is out of range, as a recipe of 2 "
+        "node(s) has at most 2 state(s); number the states from 0 (h_new_0, h_new_1, ...)"
+    )
     long_read = {"h_new_0": {"op": "linear", "input": ["x", "h_prev_" + "9" * 100_000]}}  # past int()'s digit limit
     message = "reads 'h_prev_9+[.]{3}9+' but the recipe has no 'h_new_9+[.]{3}9+'"
     with address_space_cap(1 << 30), pytest.raises(RecipeError, match=message) as caught:
         from_recipe(long_read)
     assert len(str(caught.value)) < 300
     with pytest.raises(RecipeError, match=r"written without leading zeros \('h_new_1', not 'h_new_01'\)"):
-        from_recipe({"h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]},
-                     "h_new_01": {"op": "linear", "input": ["x"]}})
+        from_recipe(
+            {"h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]}, "h_new_01": {"op": "linear", "input": ["x"]}}
+        )
 
 
-@pytest.mark.parametrize("recipe", [chain(100_000), {"h_new_0": nested(100_000)},
-                                    {"h_new_0": {"op": nested(100_000), "input": ["x"]}}],
-                         ids=["a chain of 100000 nodes", "a node nested 100000 deep", "an op nested 100000 deep"])
+@pytest.mark.parametrize(
+    "recipe",
+    [chain(100_000), {"h_new_0": nested(100_000)}, {"h_new_0": {"op": nested(100_000), "input": ["x"]}}],
+    ids=["a chain of 100000 nodes", "a node nested 100000 deep", "an op nested 100000 deep"],
+)
 def test_a_deeply_nested_recipe_is_refused_in_one_line_not_a_recursion_error(recipe):
     with pytest.raises(RecipeError) as caught:
         from_recipe(recipe)
@@ -217,36 +231,59 @@ def test_a_deeply_nested_recipe_is_refused_in_one_line_not_a_recursion_error(rec
 def test_a_chain_as_long_as_a_cell_file_holds_imports_and_round_trips():
     deep = chain(500)  # 506 cell nodes, under file_format.MAX_NODES
     assert to_recipe(from_recipe(deep)) == deep
-    wide = {"a": {"op": "linear", "input": ["x", "h_prev_0"]},
-            **{f"t{i}": {"op": "activation_tanh", "input": ["a"]} for i in range(250)},
-            "h_new_0": {"op": "elementwise_sum", "input": [f"t{i}" for i in range(250)]}}  # a chain of 249 adds
+    wide = {
+        "a": {"op": "linear", "input": ["x", "h_prev_0"]},
+        **{f"t{i}": {"op": "activation_tanh", "input": ["a"]} for i in range(250)},
+        "h_new_0": {"op": "elementwise_sum", "input": [f"t{i}" for i in range(250)]},
+    }  # a chain of 249 adds
     assert canonical(to_recipe(from_recipe(wide))) == canonical(wide)
 
 
 def test_a_state_that_never_reaches_the_output_is_pruned():
-    recipe = {"a": {"op": "linear", "input": ["x", "h_prev_0"]}, "h_new_0": {"op": "activation_tanh", "input": ["a"]},
-              "h_new_1": {"op": "activation_sigm", "input": ["a"]}}  # state 1 is written, never read
+    recipe = {
+        "a": {"op": "linear", "input": ["x", "h_prev_0"]},
+        "h_new_0": {"op": "activation_tanh", "input": ["a"]},
+        "h_new_1": {"op": "activation_sigm", "input": ["a"]},
+    }  # state 1 is written, never read
     graph = from_recipe(recipe)
     assert state_names(graph) == ["h"] and "h_new_1" not in graph
     assert to_recipe(graph) == {k: v for k, v in recipe.items() if k != "h_new_1"}
 
 
-@pytest.mark.parametrize("recipe, message", [
-    ({"h_new_0": {"op": "conv", "input": ["x"]}}, "recipe node 'h_new_0': unknown op 'conv'"),
-    ({"h_new_0": {"op": "linear", "input": ["y"]}}, "recipe node 'h_new_0' reads 'y', which is not a node"),
-    ({"a": {"op": "linear", "input": ["x", "h_prev_0"]}}, "no node h_new_0"),
-    ({"a": {"op": "linear", "input": ["x", "h_prev_2"]}, "h_new_0": {"op": "activation_tanh", "input": ["a"]}},
-     "recipe node 'a' reads 'h_prev_2' but the recipe has no 'h_new_2' giving its next value"),
-    ({"a": {"op": "linear", "input": ["x", "h_prev_0"]}, "h_new_0": {"op": "elementwise_prod", "input": ["a", "a"]}},
-     "recipe node 'h_new_0' \\(elementwise_prod\\) uses the same input twice"),
-    ({"a": {"op": "linear", "input": ["x", "h_prev_0"]}, "h_new_0": {"op": "blend", "input": ["a", "x"]}},
-     "recipe node 'h_new_0' \\(blend\\) takes 3 input"),
-    ({"h_new_0": {"op": "linear", "input": ["x"]}}, "never reads its previous state"),
-    ({"h_new_0": "linear"}, "recipe node 'h_new_0': expected"),
-    ([], "a NAS-Bench-NLP recipe is a non-empty dict"),
-    ({"a": {"op": "activation_tanh", "input": ["b"]}, "b": {"op": "linear", "input": ["a", "x"]},
-      "h_new_0": {"op": "linear", "input": ["b", "h_prev_0"]}}, "recipe nodes a -> b -> a form a cycle"),
-])
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ({"h_new_0": {"op": "conv", "input": ["x"]}}, "recipe node 'h_new_0': unknown op 'conv'"),
+        ({"h_new_0": {"op": "linear", "input": ["y"]}}, "recipe node 'h_new_0' reads 'y', which is not a node"),
+        ({"a": {"op": "linear", "input": ["x", "h_prev_0"]}}, "no node h_new_0"),
+        (
+            {"a": {"op": "linear", "input": ["x", "h_prev_2"]}, "h_new_0": {"op": "activation_tanh", "input": ["a"]}},
+            "recipe node 'a' reads 'h_prev_2' but the recipe has no 'h_new_2' giving its next value",
+        ),
+        (
+            {
+                "a": {"op": "linear", "input": ["x", "h_prev_0"]},
+                "h_new_0": {"op": "elementwise_prod", "input": ["a", "a"]},
+            },
+            "recipe node 'h_new_0' \\(elementwise_prod\\) uses the same input twice",
+        ),
+        (
+            {"a": {"op": "linear", "input": ["x", "h_prev_0"]}, "h_new_0": {"op": "blend", "input": ["a", "x"]}},
+            "recipe node 'h_new_0' \\(blend\\) takes 3 input",
+        ),
+        ({"h_new_0": {"op": "linear", "input": ["x"]}}, "never reads its previous state"),
+        ({"h_new_0": "linear"}, "recipe node 'h_new_0': expected"),
+        ([], "a NAS-Bench-NLP recipe is a non-empty dict"),
+        (
+            {
+                "a": {"op": "activation_tanh", "input": ["b"]},
+                "b": {"op": "linear", "input": ["a", "x"]},
+                "h_new_0": {"op": "linear", "input": ["b", "h_prev_0"]},
+            },
+            "recipe nodes a -> b -> a form a cycle",
+        ),
+    ],
+)
 def test_a_recipe_that_cannot_be_a_cell_is_refused_naming_the_node_and_why(recipe, message):
     with pytest.raises(RecipeError, match=message):
         from_recipe(recipe)
@@ -284,18 +321,29 @@ def test_the_command_line_writes_a_cell_and_a_diagram_per_recipe_and_refuses_bad
 
 def test_the_command_line_refuses_a_huge_state_index_or_a_deeply_nested_file_in_one_line(tmp_path, capsys):
     huge = tmp_path / "huge.json"
-    huge.write_text(json.dumps([{"h_new_999999999999": {"op": "linear", "input": ["x", "h_prev_0"]},
-                                 "h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]}}]))
+    huge.write_text(
+        json.dumps(
+            [
+                {
+                    "h_new_999999999999": {"op": "linear", "input": ["x", "h_prev_0"]},
+                    "h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]},
+                }
+            ]
+        )
+    )
     with address_space_cap(1 << 30):
         assert interop_main(["nasbench-nlp", str(huge), "-o", str(tmp_path / "out")]) == 2
     errors = capsys.readouterr().err
     assert "Traceback" not in errors and not (tmp_path / "out").exists()
     assert [line for line in errors.splitlines() if "h_new_999999999999" in line] == [
         f"interop: recipe 0 of {huge}: recipe node 'h_new_999999999999': the state index is out of range, as a "
-        "recipe of 2 node(s) has at most 2 state(s); number the states from 0 (h_new_0, h_new_1, ...)"]
+        "recipe of 2 node(s) has at most 2 state(s); number the states from 0 (h_new_0, h_new_1, ...)"
+    ]
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     assert interop_main(["nasbench-nlp", str(deep), "-o", str(tmp_path / "out")]) == 2
     errors = capsys.readouterr().err
-    assert errors.strip().splitlines() == [f"python -m evo_rnn.interop: error: {deep} nests too deeply to read; "
-                                           "a NAS-Bench-NLP recipe is a flat dict of nodes"]
+    assert errors.strip().splitlines() == [
+        f"python -m evo_rnn.interop: error: {deep} nests too deeply to read; "
+        "a NAS-Bench-NLP recipe is a flat dict of nodes"
+    ]

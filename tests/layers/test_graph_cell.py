@@ -40,7 +40,7 @@ def test_graph_rnn_equals_generic_rnn_and_gradients_reach_every_weight(name, rng
     # Every linear node's own slice of the fused kernels gets a gradient too.
     by_name = {v.path.split("/")[-1]: g.numpy() for v, g in zip(cell.trainable_variables, grads)}
     for node, (group, k) in cell._member_of.items():
-        block = by_name[f"kernel_{group.source}"][:, k * UNITS:(k + 1) * UNITS]
+        block = by_name[f"kernel_{group.source}"][:, k * UNITS : (k + 1) * UNITS]
         assert np.abs(block).sum() > 0, node
 
 
@@ -48,14 +48,16 @@ def test_masking_skips_padded_steps(rng):
     tokens = rng.integers(1, 20, size=(3, 7))
     tokens[0, 4:] = 0
     tokens[1, 2:] = 0
-    model = keras.Sequential([
-        keras.Input((None,), dtype="int32"),
-        keras.layers.Embedding(20, UNITS, mask_zero=True),
-        GraphRNN(GraphCell("lstm", UNITS, seed=0)),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(20, UNITS, mask_zero=True),
+            GraphRNN(GraphCell("lstm", UNITS, seed=0)),
+        ]
+    )
     padded = model(tokens)
     for row, length in ((0, 4), (1, 2), (2, 7)):
-        _same(padded[row], model(tokens[row:row + 1, :length])[0], atol=1e-5)
+        _same(padded[row], model(tokens[row : row + 1, :length])[0], atol=1e-5)
 
 
 def test_stateful_carries_state_across_calls_and_resets(rng):
@@ -86,8 +88,9 @@ def test_a_compiled_model_runs_sequences_of_any_length_and_longer_than_the_batch
     # A model's predict function, once it has seen two lengths, is traced with an unknown time
     # dimension; Keras' loop then took the batch size (2) for the number of steps.
     inputs = keras.Input((None, 8))
-    model = keras.Model(inputs, GraphRNN(GraphCell("gru", 16, seed=0), return_sequences=True,
-                                         go_backwards=go_backwards)(inputs))
+    model = keras.Model(
+        inputs, GraphRNN(GraphCell("gru", 16, seed=0), return_sequences=True, go_backwards=go_backwards)(inputs)
+    )
     x = rng.normal(size=(2, 15, 8)).astype("float32")
     for length in (15, 9, 12, 15):
         compiled = model.predict_on_batch(x[:, :length])
@@ -100,11 +103,13 @@ def test_stacking(rng):
     out, gru_states, mut_states = stacked(x)  # StackedRNNCells nests each cell's states
     assert out.shape == gru_states[0].shape == mut_states[0].shape == (2, UNITS)
     _same(out, mut_states[0])
-    model = keras.Sequential([
-        keras.Input((5, 3)),
-        GraphRNN(GraphCell("lstm", UNITS), return_sequences=True),
-        GraphRNN(GraphCell("mut1", UNITS)),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            GraphRNN(GraphCell("lstm", UNITS), return_sequences=True),
+            GraphRNN(GraphCell("mut1", UNITS)),
+        ]
+    )
     assert model(x).shape == (2, UNITS)
 
 
@@ -138,7 +143,9 @@ def test_node_weights_round_trip_and_errors(rng):
     with pytest.raises(ValueError, match="not built yet"):
         cell.node_weights()
     cell.build((None, UNITS))
-    new = {n: {k: rng.normal(size=v.shape).astype("float32") for k, v in e.items()} for n, e in cell.node_weights().items()}
+    new = {
+        n: {k: rng.normal(size=v.shape).astype("float32") for k, v in e.items()} for n, e in cell.node_weights().items()
+    }
     cell.set_node_weights(new)
     for node, entry in cell.node_weights().items():
         for key, value in entry.items():
@@ -175,7 +182,9 @@ def test_partial_biases_in_one_fused_group(rng):
 
 
 def test_input_width_must_equal_units_when_x_is_used_directly():
-    with pytest.raises(ValueError, match=r"uses its input `x` directly \(in node\(s\) \['tanh_x'\]\).*equal `units` \(8\), got 5"):
+    with pytest.raises(
+        ValueError, match=r"uses its input `x` directly \(in node\(s\) \['tanh_x'\]\).*equal `units` \(8\), got 5"
+    ):
         GraphRNN(GraphCell("mut1", UNITS))(np.zeros((1, 3, 5), "float32"))
     GraphRNN(GraphCell("lstm", UNITS))(np.zeros((1, 3, 5), "float32"))  # linear-only x is fine
 
@@ -249,11 +258,13 @@ def test_fallback_loop_without_keras_internals_gives_the_same_results(name, rng,
 
     tokens = rng.integers(1, 20, size=(3, 6))
     tokens[0, 3:] = 0
-    model = keras.Sequential([
-        keras.Input((None,), dtype="int32"),
-        keras.layers.Embedding(20, UNITS, mask_zero=True),
-        GraphRNN(GraphCell(name, UNITS, seed=0), return_sequences=True, go_backwards=True),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(20, UNITS, mask_zero=True),
+            GraphRNN(GraphCell(name, UNITS, seed=0), return_sequences=True, go_backwards=True),
+        ]
+    )
     fast = np.asarray(model(tokens))
     monkeypatch.setattr(graph_rnn, "_backend_rnn", None)
     calls = []

@@ -15,13 +15,15 @@ from conftest import run_python
 def trained(tmp_path_factory):
     keras.utils.set_random_seed(0)
     directory = tmp_path_factory.mktemp("saved")
-    model = keras.Sequential([
-        keras.Input((None,), dtype="int32"),
-        keras.layers.Embedding(20, 8),
-        GraphRNN(GraphCell("mut1", 8, init_scale=1.4), return_sequences=True),
-        GraphRNN(GraphCell("lstm", 8)),
-        keras.layers.Dense(3),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(20, 8),
+            GraphRNN(GraphCell("mut1", 8, init_scale=1.4), return_sequences=True),
+            GraphRNN(GraphCell("lstm", 8)),
+            keras.layers.Dense(3),
+        ]
+    )
     model.compile("sgd", "mse")
     tokens = np.random.default_rng(0).integers(0, 20, size=(6, 7)).astype("int32")
     model.fit(tokens, np.ones((6, 3)), epochs=1, verbose=0)

@@ -56,8 +56,10 @@ def test_a_second_search_confirm_or_export_is_refused_while_a_search_runs(tmp_pa
 
 def test_the_lock_is_reentrant_in_one_process_and_names_its_holder(tmp_path):
     lock = tmp_path / "run.lock"
-    code = ("import sys, time\nfrom evo_rnn.runs import lock as run_lock\nwith run_lock.hold(sys.argv[1], 'run x'):\n"
-            "    print('held', flush=True)\n    time.sleep(60)\n")
+    code = (
+        "import sys, time\nfrom evo_rnn.runs import lock as run_lock\nwith run_lock.hold(sys.argv[1], 'run x'):\n"
+        "    print('held', flush=True)\n    time.sleep(60)\n"
+    )
     other = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert other.stdout.readline().strip() == "held"

@@ -52,7 +52,9 @@ def busy_ray_workers() -> list[int]:
 def test_local_and_ray_executors_give_the_same_scores(executor):
     preset = tiny_preset()
     graph = file_format.dumps(zoo.get("gru"))
-    config = '{"dropout":0.0,"init_scale":1.0,"learning_rate":1.0,"max_grad_norm":5.0,"num_layers":1,"param_budget":3000}'
+    config = (
+        '{"dropout":0.0,"init_scale":1.0,"learning_rate":1.0,"max_grad_norm":5.0,"num_layers":1,"param_budget":3000}'
+    )
     job = Job("gru", graph, "memorize", (config,), (3,), preset)
     (local,) = run_job(job)
     (remote,) = executor.submit(job).result(timeout=300)
@@ -78,8 +80,11 @@ def test_a_killed_ray_worker_is_retried_and_the_store_shows_it(executor, tmp_pat
     killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
     events = []
     with Store(tmp_path / "search.sqlite") as store:
-        search = Scheduler(Evolution(store, preset, seed=0, max_candidates=0), executor,
-                           on_event=lambda kind, data: events.append((kind, data)))
+        search = Scheduler(
+            Evolution(store, preset, seed=0, max_candidates=0),
+            executor,
+            on_event=lambda kind, data: events.append((kind, data)),
+        )
         killer.start()
         try:
             search.run(tick=0.2)
@@ -95,8 +100,11 @@ def test_a_killed_ray_worker_is_retried_and_the_store_shows_it(executor, tmp_pat
 
 
 def test_a_tiny_search_on_a_local_ray_instance_completes_and_exports(tmp_path):
-    result = run_module("evo_rnn.search", *search_args(tmp_path, "--executor", "ray", "--workers", "2",
-                                                       "--max-candidates", "2", "--top", "1"), timeout=900)
+    result = run_module(
+        "evo_rnn.search",
+        *search_args(tmp_path, "--executor", "ray", "--workers", "2", "--max-candidates", "2", "--top", "1"),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     with Store(tmp_path / "runs" / "tiny" / "search.sqlite") as store:
         assert store.evaluation_count() >= 12 and store.population()

@@ -131,9 +131,11 @@ def test_models_are_kept_by_the_drivers_rule_and_the_others_deleted(store, tmp_p
     users.write_text("the user's")
     worth = {third.hparams}
     Evaluations(store, InlineExecutor(SavesModels()), run_files=files, keep=rule).run(
-        [dataclasses.replace(asked[2], retrain=True)])
-    assert sorted(files.models.rglob("*.keras")) == sorted([files.kept_model(third.arch, third.task, third.hparams),
-                                                            other_task])
+        [dataclasses.replace(asked[2], retrain=True)]
+    )
+    assert sorted(files.models.rglob("*.keras")) == sorted(
+        [files.kept_model(third.arch, third.task, third.hparams), other_task]
+    )
     assert users.read_text() == "the user's" and second.hparams not in worth
 
 

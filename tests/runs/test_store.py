@@ -26,8 +26,16 @@ HP = '{"dropout":0.0,"init_scale":1.0,"learning_rate":1.0,"max_grad_norm":5.0,"n
 
 
 def result(score: float, seed: int = 0, task: str = "arith", status: str = "ok") -> EvalResult:
-    return EvalResult(status=status, task=task, preset="quick", seed=seed, hparams={}, valid_score=score,
-                      test_score=score / 2, seconds=1.5)
+    return EvalResult(
+        status=status,
+        task=task,
+        preset="quick",
+        seed=seed,
+        hparams={},
+        valid_score=score,
+        test_score=score / 2,
+        seconds=1.5,
+    )
 
 
 def test_schema_wal_and_meta(tmp_path):
@@ -155,8 +163,11 @@ def test_a_corrupted_database_is_one_line_for_every_command(searched, tmp_path):
     with pytest.raises(StoreError, match="search.sqlite"):
         Store(files.database)
     common = ["--run", "tiny", "--runs-dir", str(files.root.parent)]
-    for module, args in {"evo_rnn.report": common, "evo_rnn.export": [*common, "--out", str(tmp_path / "out")],
-                         "evo_rnn.search": [*common, "--workers", "0"]}.items():
+    for module, args in {
+        "evo_rnn.report": common,
+        "evo_rnn.export": [*common, "--out", str(tmp_path / "out")],
+        "evo_rnn.search": [*common, "--workers", "0"],
+    }.items():
         result = run_module(module, *args)
         lines = stderr_lines(result)
         assert result.returncode == 2 and len(lines) == 1 and "search.sqlite" in lines[0], (module, result.stderr)

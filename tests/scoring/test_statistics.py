@@ -9,8 +9,15 @@ import pytest
 
 from evo_rnn.training import hyperparameters
 from evo_rnn.training import presets
-from evo_rnn.scoring.statistics import (Estimate, cross_tier_tau, holm, mean_interval, min_of_means_interval, paired_ratio,
-                           paired_t_test)
+from evo_rnn.scoring.statistics import (
+    Estimate,
+    cross_tier_tau,
+    holm,
+    mean_interval,
+    min_of_means_interval,
+    paired_ratio,
+    paired_t_test,
+)
 
 
 def test_mean_interval_is_the_student_t_interval():
@@ -60,7 +67,11 @@ def test_the_bank_stratifies_learning_rates_and_grows_by_appending():
     assert presets.sample_configs(quick, "arith", 4, seed=3) == bank[:4]  # more configs add, never change
     assert presets.sample_configs(quick, "arith", 4, seed=4) != bank[:4]
     low, high = min(hyperparameters.PRIOR["learning_rate"]), max(hyperparameters.PRIOR["learning_rate"])
-    assert bank[0] == hyperparameters.reference(quick.budget("arith")) == presets.sample_configs(quick, "xml", 1, seed=9)[0]
+    assert (
+        bank[0]
+        == hyperparameters.reference(quick.budget("arith"))
+        == presets.sample_configs(quick, "xml", 1, seed=9)[0]
+    )
     drawn = presets.sample_configs(quick, "arith", 17, seed=3)[1:]  # after the reference: the stratified draws
     for size in (2, 4, 8, 16):  # every prefix of 2^k puts one rate in each of 2^k log strata
         strata = sorted(int(size * math.log(c.learning_rate / low) / math.log(high / low)) for c in drawn[:size])

@@ -17,8 +17,15 @@ from evo_rnn.runs.store import Store
 
 from conftest import SeededFake, run_module, run_search, search_preset
 
-FIELDS = {"population_size": 100, "reevaluate_probability": 0.0, "configs_per_task": 3, "filter_configs": 2,
-          "first_task_ratio": 0.0, "filter_threshold": 0.0, "halving_configs": 0}
+FIELDS = {
+    "population_size": 100,
+    "reevaluate_probability": 0.0,
+    "configs_per_task": 3,
+    "filter_configs": 2,
+    "first_task_ratio": 0.0,
+    "filter_threshold": 0.0,
+    "halving_configs": 0,
+}
 
 
 def _run(tmp_path, name, strategy, seed):

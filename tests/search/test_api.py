@@ -22,9 +22,19 @@ def test_the_api_runs_a_search_on_a_text_file_resumes_it_and_hands_back_a_traina
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(topics[key] for key in sorted(topics))[:20_000], encoding="utf-8")
-    options = dict(tasks=[f"text:{corpus}"], run="mine", runs_dir=tmp_path / "runs", out=tmp_path / "out",
-                   max_candidates=1, budget_minutes=5, workers=0, confirm_seeds=2, export=False, progress=False,
-                   set=[*TINY, "budgets.text=3000", "text.max_train_tokens=4000", "text.max_eval_tokens=1000"])
+    options = dict(
+        tasks=[f"text:{corpus}"],
+        run="mine",
+        runs_dir=tmp_path / "runs",
+        out=tmp_path / "out",
+        max_candidates=1,
+        budget_minutes=5,
+        workers=0,
+        confirm_seeds=2,
+        export=False,
+        progress=False,
+        set=[*TINY, "budgets.text=3000", "text.max_train_tokens=4000", "text.max_eval_tokens=1000"],
+    )
     result = evo_rnn.search.run(**options)
     assert result.name == "mine" and result.export is None and not result.interrupted
     assert len(result.leaderboard) >= 2 and result.leaderboard[0].rank == 1
@@ -52,10 +62,17 @@ def test_the_api_runs_a_search_on_a_text_file_resumes_it_and_hands_back_a_traina
         evo_rnn.search.run(**{**options, "tasks": [f"text:{moved}"]})
     assert count() == trained
     # The best cell in a model of one's own: it trains.
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(30, 16),
-                              result.layer(rank=1, units=16, return_sequences=True, seed=3), keras.layers.Dense(30)])
-    model.compile(optimizer=keras.optimizers.SGD(0.5),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(30, 16),
+            result.layer(rank=1, units=16, return_sequences=True, seed=3),
+            keras.layers.Dense(30),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.5), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     x = np.random.default_rng(0).integers(0, 30, size=(64, 12))
     y = np.roll(x, 1, axis=1)  # the previous token: learnable by a recurrent cell
     history = model.fit(x, y, epochs=8, batch_size=16, verbose=0).history["loss"]
@@ -64,9 +81,11 @@ def test_the_api_runs_a_search_on_a_text_file_resumes_it_and_hands_back_a_traina
 
 def test_bad_input_raises_the_commands_one_line_error(tmp_path):
     with pytest.raises(EvoRnnError, match="does not exist"):
-        evo_rnn.search.run(tasks=[f"text:{tmp_path / 'nope.txt'}"], run="x", runs_dir=tmp_path / "runs",
-                           progress=False)
-    with pytest.raises(EvoRnnError, match="invalid options for python -m evo_rnn.search: argument --top: expected a whole number >= 1, got 0"):
+        evo_rnn.search.run(tasks=[f"text:{tmp_path / 'nope.txt'}"], run="x", runs_dir=tmp_path / "runs", progress=False)
+    with pytest.raises(
+        EvoRnnError,
+        match="invalid options for python -m evo_rnn.search: argument --top: expected a whole number >= 1, got 0",
+    ):
         evo_rnn.search.run(run="x", runs_dir=tmp_path / "runs", top=0, progress=False)
     with pytest.raises(EvoRnnError, match="tasks is empty; give at least one"):
         evo_rnn.search.run(tasks=[], run="x", runs_dir=tmp_path / "runs", progress=False)

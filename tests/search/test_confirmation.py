@@ -41,7 +41,9 @@ def test_the_top_cells_the_gru_and_the_lstm_train_on_the_same_fresh_seeds(search
         block = scores.confirmation(top, "arith")
 
         def tests(arch):
-            return [store.cached(key).test_score for key in scores.confirm_keys(arch, "arith", [100_000, 100_001, 100_002])]
+            return [
+                store.cached(key).test_score for key in scores.confirm_keys(arch, "arith", [100_000, 100_001, 100_002])
+            ]
 
         mine, theirs = tests(top), tests(gru)
         assert block["mean"] == pytest.approx(sum(mine) / 3) and block["seeds"] == 3 and block["score"] == "test"
@@ -78,9 +80,13 @@ def test_bad_input_is_refused_and_touches_nothing(searched, tmp_path):
     with pytest.raises(EvoRnnError, match="no search run at"):
         confirm_run(RunFiles("nosuch", tmp_path / "runs"), top=2, seeds=2, executor=InlineExecutor(SeededFake()))
     assert files.database.read_bytes() == before
-    for args, message in ((["--run", "nosuch", "--runs-dir", str(tmp_path / "runs")], "no search run at"),
-                          (["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--seeds", "1"],
-                           "argument --seeds: expected a whole number from 2 to 1000, got 1")):
+    for args, message in (
+        (["--run", "nosuch", "--runs-dir", str(tmp_path / "runs")], "no search run at"),
+        (
+            ["--run", "tiny", "--runs-dir", str(tmp_path / "runs"), "--seeds", "1"],
+            "argument --seeds: expected a whole number from 2 to 1000, got 1",
+        ),
+    ):
         result = run_module("evo_rnn.confirm", *args, "--workers", "0")
         assert result.returncode == 2 and len(stderr_lines(result)) == 1 and message in stderr_lines(result)[0]
 
@@ -94,7 +100,8 @@ def test_confirmed_cells_are_reported_by_what_held_up_on_fresh_seeds(searched, t
     assert None not in confirmed and confirmed == sorted(confirmed, reverse=True)  # ranked by the confirmation
     for summary in summaries:
         assert summary["confirmed_score"] == pytest.approx(
-            min(t["confirm"]["ratio_to_gru"]["mean"] for t in summary["tasks"].values()))
+            min(t["confirm"]["ratio_to_gru"]["mean"] for t in summary["tasks"].values())
+        )
 
 
 def test_the_headline_score_has_a_bootstrap_interval_and_p_values_are_holm_adjusted(searched, tmp_path):

@@ -161,7 +161,8 @@ def test_seed_cells_take_more_filter_configurations_until_one_passes_and_childre
         tried = [HParams.from_dict(json.loads(c[2])) for c in evaluate.calls if c[0] == arch and c[1] == "memorize"]
         assert tried == bank[:6]  # two rounds: the second one passed, so no third
     children = {c[0] for c in evaluate.calls if c[1] == "memorize"} - {
-        store.find_architecture(zoo.get(cell)) for cell in ("gru", "lstm")}
+        store.find_architecture(zoo.get(cell)) for cell in ("gru", "lstm")
+    }
     assert children
     for child in children:  # every child takes the filter first with the configuration its parent passed with
         first = next(c for c in evaluate.calls if c[0] == child and c[1] == "memorize")
@@ -178,7 +179,9 @@ def test_keys_stored_before_the_file_tasks_existed_stay_valid_and_their_settings
     # The built-in presets' keys as stored since TASK_VERSION 2 (commit b498b8a), before the
     # text and npz settings and budgets were added: a run made then is not retrained.
     assert {name: preset_key(p) for name, p in presets.PRESETS.items()} == {
-        "quick": "quick-9fa82d077ba0", "paper": "paper-4b7040c7e9f8"}
+        "quick": "quick-9fa82d077ba0",
+        "paper": "paper-4b7040c7e9f8",
+    }
     quick = presets.get("quick")
     for override in ("text.seq_len=20", "npz.max_sequences=9", "budgets.text=30", "budgets.custom=30"):
         assert preset_key(presets.with_overrides(quick, [override])) != preset_key(quick), override
@@ -248,8 +251,14 @@ def test_every_cell_and_the_gru_train_on_the_same_bank_configurations_and_ratios
 def test_a_cell_that_fails_a_task_never_enters_the_population_however_empty(store):
     # A child that scores 0 on the second task (every run there fails) is evaluated but not
     # accepted, though the population has free places.
-    failing = FakeEvaluator(fail=lambda job: Status.FAILED if job.task == "xml" and not any(
-        same_architecture(file_format.loads(job.graph), zoo.get(n)) for n in ("gru", "lstm")) else None)
+    failing = FakeEvaluator(
+        fail=lambda job: (
+            Status.FAILED
+            if job.task == "xml"
+            and not any(same_architecture(file_format.loads(job.graph), zoo.get(n)) for n in ("gru", "lstm"))
+            else None
+        )
+    )
     preset = search_preset(first_task_ratio=0.0, filter_threshold=0.0, reevaluate_probability=0.0)
     run_search(store, preset, failing, max_candidates=3)
     outcomes = [s["outcome"] for s in store.steps() if s["kind"] == "mutate"]
@@ -266,7 +275,9 @@ def test_the_random_strategy_draws_children_of_the_seed_cells_never_selected_by_
     children = [s for s in store.steps() if s["kind"] == "mutate"]
     assert len(children) >= 8 and {step["parent"] for step in children} == seeds
     assert len(store.population()) > 2  # children did score and enter; none was a parent
-    with pytest.raises(Exception, match="setting search.strategy='hill' is not allowed: it must be one of evolution, random"):
+    with pytest.raises(
+        Exception, match="setting search.strategy='hill' is not allowed: it must be one of evolution, random"
+    ):
         search_preset(strategy="hill")
 
 
@@ -274,8 +285,9 @@ def test_the_mutation_rate_is_a_preset_field_and_fewer_mutations_follow_a_lower_
     from evo_rnn.cells import mutation
 
     lstm = zoo.get("lstm")
-    counts = {rate: [len(mutation.mutate(lstm, random.Random(i), max_rate=rate)[1]) for i in range(40)]
-              for rate in (1.0, 0.1)}
+    counts = {
+        rate: [len(mutation.mutate(lstm, random.Random(i), max_rate=rate)[1]) for i in range(40)] for rate in (1.0, 0.1)
+    }
     mean = {rate: sum(c) / len(c) for rate, c in counts.items()}
     assert mean[0.1] < 2.5 and mean[1.0] > 3 * mean[0.1], mean
     with pytest.raises(Exception, match="search.max_mutation_rate=0"):
@@ -285,8 +297,14 @@ def test_the_mutation_rate_is_a_preset_field_and_fewer_mutations_follow_a_lower_
 
 
 def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store):
-    preset = search_preset(halving_configs=4, halving_epochs=2, configs_per_task=2, reevaluate_probability=0.0,
-                           filter_threshold=0.0, first_task_ratio=0.0)
+    preset = search_preset(
+        halving_configs=4,
+        halving_epochs=2,
+        configs_per_task=2,
+        reevaluate_probability=0.0,
+        filter_threshold=0.0,
+        first_task_ratio=0.0,
+    )
     trained = []
 
     class Recording(FakeEvaluator):
@@ -302,8 +320,10 @@ def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store
         brief = {c for a, t, c, e in trained if a == gru and t == task and e == 2}
         full = {c for a, t, c, e in trained if a == gru and t == task and e == preset.max_epochs}
         assert set(bank) <= brief  # rung 0 of its seed step: the bank's first 4, for 2 epochs
-        fake = {c: evaluate.quality(zoo.get("gru"), task) * (1.0 if json.loads(c)["learning_rate"] >= 1 else 0.9)
-                for c in bank}
+        fake = {
+            c: evaluate.quality(zoo.get("gru"), task) * (1.0 if json.loads(c)["learning_rate"] >= 1 else 0.9)
+            for c in bank
+        }
         assert set(sorted(bank, key=lambda c: (-fake[c], bank.index(c)))[:2]) <= full  # rung 1: the best 2, fully
     # Scores read full training only: a brief rung is cached under its own key.
     store.add_architecture(zoo.get("gru"), "zoo:gru")  # as the search does: Scores only reads
@@ -315,8 +335,14 @@ def test_successive_halving_trains_many_configs_briefly_and_the_best_fully(store
 def test_the_rung_promotes_by_validation_loss_when_accuracies_tie(store):
     # After a brief rung every configuration sits on one accuracy plateau (always predicting one
     # digit): a sort by accuracy would promote the bank's first ones. The lowest losses go on.
-    preset = search_preset(halving_configs=4, halving_epochs=2, configs_per_task=2, reevaluate_probability=0.0,
-                           filter_threshold=0.0, first_task_ratio=0.0)
+    preset = search_preset(
+        halving_configs=4,
+        halving_epochs=2,
+        configs_per_task=2,
+        reevaluate_probability=0.0,
+        filter_threshold=0.0,
+        first_task_ratio=0.0,
+    )
     loss = {}
     trained = []
 
@@ -345,12 +371,15 @@ def test_the_paired_baseline_covers_a_cells_whole_first_rung_pool(store):
     store.add_architecture(zoo.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
     cell = store.add_architecture(zoo.get("tanh"), "zoo:tanh")
-    a, b, c = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
-               for lr in (0.1, 1.0, 2.0)]
+    a, b, c = [
+        HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
+        for lr in (0.1, 1.0, 2.0)
+    ]
 
     def put(arch, config, key, score):
-        result = EvalResult(status=Status.OK, task="arith", preset="quick", seed=0, hparams=config.to_dict(),
-                            valid_score=score)
+        result = EvalResult(
+            status=Status.OK, task="arith", preset="quick", seed=0, hparams=config.to_dict(), valid_score=score
+        )
         store.record(CacheKey(arch, "arith", config.to_json(), 0, key), result)
 
     for config in (a, b, c):
@@ -372,14 +401,23 @@ def test_a_configuration_scores_its_mean_over_seeds_so_a_lucky_draw_loses_its_pl
     store.add_architecture(zoo.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 7)
     lstm = store.add_architecture(zoo.get("lstm"), "zoo:lstm")
-    a, b = [HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
-            for lr in (0.5, 1.5)]
+    a, b = [
+        HParams(init_scale=1.0, learning_rate=lr, max_grad_norm=5.0, num_layers=1, param_budget=20000)
+        for lr in (0.5, 1.5)
+    ]
     replicate = replicate_seed(7, 0)
     assert replicate not in (7, *confirm_seeds(7, 100))
 
     def put(arch, config, seed, score):
-        result = EvalResult(status=Status.OK, task="arith", preset="quick", seed=seed, hparams=config.to_dict(),
-                            valid_score=score, test_score=score)
+        result = EvalResult(
+            status=Status.OK,
+            task="arith",
+            preset="quick",
+            seed=seed,
+            hparams=config.to_dict(),
+            valid_score=score,
+            test_score=score,
+        )
         store.record(CacheKey(arch, "arith", config.to_json(), seed, scores.preset_key), result)
 
     put(lstm, a, 7, 0.9)
@@ -457,7 +495,9 @@ def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_an
     run_search(store, preset, NoisyEvaluator(), max_candidates=8)
     store.add_architecture(zoo.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
-    children = [s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] in ("rejected", "accepted", "evaluated")]
+    children = [
+        s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] in ("rejected", "accepted", "evaluated")
+    ]
     assert children
     seconds = 0
     for step in children:
@@ -477,5 +517,7 @@ def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_an
 
 
 def test_a_negative_gate_margin_is_refused_in_one_line():
-    with pytest.raises(EvoRnnError, match="setting search.gate_margin=-0.1 is not allowed: it must be a finite number >= 0"):
+    with pytest.raises(
+        EvoRnnError, match="setting search.gate_margin=-0.1 is not allowed: it must be a finite number >= 0"
+    ):
         search_preset(gate_margin=-0.1)

@@ -45,7 +45,9 @@ def test_an_interrupted_search_resumes_without_losing_or_repeating_evaluations(s
         run_search(store, preset, first, max_candidates=10)
     unfinished = store.steps(unfinished=True)
     assert unfinished  # it stopped in the middle of a step
-    recorded = {(r["arch"], r["task"], json.dumps(r["hparams"], sort_keys=True), r["seed"]) for r in store.evaluations()}
+    recorded = {
+        (r["arch"], r["task"], json.dumps(r["hparams"], sort_keys=True), r["seed"]) for r in store.evaluations()
+    }
     assert len(recorded) == 39  # every evaluation that finished is stored
     resumed = FakeEvaluator()
     search = run_search(store, preset, resumed, max_candidates=10)
@@ -68,8 +70,9 @@ def test_a_lost_worker_is_retried_then_recorded_as_failed(store):
         return None
 
     events = []
-    search = make_search(store, preset, FakeEvaluator(fail), max_candidates=0,
-                         on_event=lambda kind, data: events.append(kind))
+    search = make_search(
+        store, preset, FakeEvaluator(fail), max_candidates=0, on_event=lambda kind, data: events.append(kind)
+    )
     search.run(tick=0)
     lstm = store.find_architecture(zoo.get("lstm"))
     failed = [r for r in store.evaluations(arch=lstm, task="xml") if r["status"] == "failed"]

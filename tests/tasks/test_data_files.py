@@ -121,8 +121,13 @@ def test_jsb_rolls_and_metrics():
 
 def _original_style(content: dict) -> bytes:
     """The authors' encoding: tuples of numpy ints in another order."""
-    return pickle.dumps({s: [[tuple(np.int64(n) for n in reversed(step)) for step in piece] for piece in pieces]
-                         for s, pieces in content.items()}, protocol=2)
+    return pickle.dumps(
+        {
+            s: [[tuple(np.int64(n) for n in reversed(step)) for step in piece] for piece in pieces]
+            for s, pieces in content.items()
+        },
+        protocol=2,
+    )
 
 
 def _data_dir_with(tmp_path: Path, path: str, data: bytes) -> Path:

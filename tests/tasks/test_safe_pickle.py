@@ -58,7 +58,9 @@ def test_cycles_and_oversized_numpy_shapes_are_refused():
     with pytest.raises(DataIntegrityError, match="holds a container inside itself"):
         safe_loads(pickle.dumps(looped))
     # _reconstruct(ndarray, (10**10,), 'b'): numpy's own pickles pass the shape (0,)
-    huge_shape = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n\x8a\x05\x00\xe4\x0bT\x02\x85C\x01b\x87R."
+    huge_shape = (
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n\x8a\x05\x00\xe4\x0bT\x02\x85C\x01b\x87R."
+    )
     with pytest.raises(DataIntegrityError, match=r"shape \(10000000000,\); at most 5,000,000 elements"):
         safe_loads(huge_shape)
     called = b"\x80\x02cnumpy\nndarray\n\x8a\x05\x00\xe4\x0bT\x02\x85\x85R."  # ndarray((10**10,))

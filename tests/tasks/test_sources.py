@@ -59,8 +59,9 @@ def test_text_splits_by_position_builds_the_vocabulary_from_training_and_keys_by
     moved.write_text(english() + " edited", encoding="utf-8")
     assert tasks.identity(f"text:{moved}") != tasks.identity(f"text:{corpus}")
     assert tasks.identity(tasks.identity(f"text:{corpus}")) == tasks.identity(f"text:{corpus}")  # idempotent
-    assert presets.sample_configs(presets.get("quick"), f"text:{corpus}", 3, 0) == \
-        presets.sample_configs(presets.get("quick"), f"text:{moved}", 3, 0)
+    assert presets.sample_configs(presets.get("quick"), f"text:{corpus}", 3, 0) == presets.sample_configs(
+        presets.get("quick"), f"text:{moved}", 3, 0
+    )
 
 
 def test_words_with_a_capped_vocabulary_and_a_folder_of_three_files(tmp_path):
@@ -90,8 +91,7 @@ def test_npz_per_sequence_labels_score_the_last_real_step_and_per_step_labels_ev
     assert rows == 600 and len(split.train) == 480
     assert (split.train.weights.sum(axis=1) == 1).all()  # one scored step per sequence
     steps = np.full((50, 8), 3)
-    np.savez(tmp_path / "steps.npz", x=np.random.default_rng(1).normal(size=(50, 8, 3)).astype("float32"),
-             y=steps % 2)
+    np.savez(tmp_path / "steps.npz", x=np.random.default_rng(1).normal(size=(50, 8, 3)).astype("float32"), y=steps % 2)
     per_step = tasks.get(f"npz:{tmp_path / 'steps.npz'}")
     assert per_step.input_kind == "dense" and per_step.input_size == 3 and per_step.per_step
     assert per_step.data(0).train.weights.sum() == 40 * 8
@@ -100,8 +100,20 @@ def test_npz_per_sequence_labels_score_the_last_real_step_and_per_step_labels_ev
 def test_evaluate_learns_a_35_kb_text_and_an_npz_above_the_commonest_class(corpus, tmp_path):
     np.savez(tmp_path / "seq.npz", **arrays())
     for spec in (f"text:{corpus}", f"npz:{tmp_path / 'seq.npz'}"):
-        done = run_module("evo_rnn.evaluate", "--arch", "gru", "--task", spec, "--trials", "1", "--set", "max_epochs=1",
-                          "--json", "--quiet", timeout=600)  # issue 22's check, as it is written
+        done = run_module(
+            "evo_rnn.evaluate",
+            "--arch",
+            "gru",
+            "--task",
+            spec,
+            "--trials",
+            "1",
+            "--set",
+            "max_epochs=1",
+            "--json",
+            "--quiet",
+            timeout=600,
+        )  # issue 22's check, as it is written
         assert done.returncode == 0, done.stderr[-2000:]
         results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         assert all(r["status"] == "ok" for r in results)
@@ -111,21 +123,37 @@ def test_evaluate_learns_a_35_kb_text_and_an_npz_above_the_commonest_class(corpu
 
 BAD_TEXT = {
     "missing": (lambda tmp: "text:" + str(tmp / "nope.txt"), "does not exist"),
-    "folder without the three files": (lambda tmp: (tmp / "folder").mkdir() or f"text:{tmp / 'folder'}",
-                                       "lacks train.txt, valid.txt, test.txt"),
-    "not UTF-8": (lambda tmp: (tmp / "latin.txt").write_bytes(("ab" * 3000 + "caf\xe9").encode("latin-1"))
-                  and f"text:{tmp / 'latin.txt'}", "is not UTF-8 (byte offset 6003"),
+    "folder without the three files": (
+        lambda tmp: (tmp / "folder").mkdir() or f"text:{tmp / 'folder'}",
+        "lacks train.txt, valid.txt, test.txt",
+    ),
+    "not UTF-8": (
+        lambda tmp: (
+            (tmp / "latin.txt").write_bytes(("ab" * 3000 + "caf\xe9").encode("latin-1")) and f"text:{tmp / 'latin.txt'}"
+        ),
+        "is not UTF-8 (byte offset 6003",
+    ),
     "empty": (lambda tmp: (tmp / "empty.txt").write_text("  \n") and f"text:{tmp / 'empty.txt'}", "is empty"),
-    "binary": (lambda tmp: (tmp / "blob.txt").write_bytes(b"abc\x00\x01" * 100) and f"text:{tmp / 'blob.txt'}",
-               "is binary (a NUL byte at offset 3)"),
-    "one token": (lambda tmp: (tmp / "aaa.txt").write_text("a" * 5000) and f"text:{tmp / 'aaa.txt'}",
-                  "has a vocabulary of 1 character"),
-    "too small": (lambda tmp: (tmp / "small.txt").write_text(english(300)) and f"text:{tmp / 'small.txt'}",
-                  "too few for one batch"),
-    "unknown option": (lambda tmp: (tmp / "ok.txt").write_text(english(5000)) and f"text:{tmp / 'ok.txt'}?units=word",
-                       "unknown option 'units' after '?'; text: takes unit, vocab"),
-    "bad option value": (lambda tmp: (tmp / "ok2.txt").write_text(english(5000)) and f"text:{tmp / 'ok2.txt'}?vocab=1",
-                         "option vocab='1' is not allowed"),
+    "binary": (
+        lambda tmp: (tmp / "blob.txt").write_bytes(b"abc\x00\x01" * 100) and f"text:{tmp / 'blob.txt'}",
+        "is binary (a NUL byte at offset 3)",
+    ),
+    "one token": (
+        lambda tmp: (tmp / "aaa.txt").write_text("a" * 5000) and f"text:{tmp / 'aaa.txt'}",
+        "has a vocabulary of 1 character",
+    ),
+    "too small": (
+        lambda tmp: (tmp / "small.txt").write_text(english(300)) and f"text:{tmp / 'small.txt'}",
+        "too few for one batch",
+    ),
+    "unknown option": (
+        lambda tmp: (tmp / "ok.txt").write_text(english(5000)) and f"text:{tmp / 'ok.txt'}?units=word",
+        "unknown option 'units' after '?'; text: takes unit, vocab",
+    ),
+    "bad option value": (
+        lambda tmp: (tmp / "ok2.txt").write_text(english(5000)) and f"text:{tmp / 'ok2.txt'}?vocab=1",
+        "option vocab='1' is not allowed",
+    ),
 }
 
 
@@ -135,27 +163,49 @@ def _npz(tmp, name, **data):
 
 
 BAD_NPZ = {
-    "mismatched lengths": (lambda tmp: _npz(tmp, "m", x=np.zeros((20, 5), int), y=np.zeros(19, int)),
-                           "x has 20 rows but y has 19"),
-    "non-integer classes": (lambda tmp: _npz(tmp, "c", x=np.zeros((20, 5), int), y=np.full(20, 0.5)),
-                            "y holds non-integer classes"),
-    "NaN features": (lambda tmp: _npz(tmp, "n", x=np.where(np.arange(60).reshape(20, 3, 1) == 7, np.nan, 1.0),
-                                      y=np.zeros(20, int)), "x has NaN or infinite features (first at index (2, 1, 0))"),
+    "mismatched lengths": (
+        lambda tmp: _npz(tmp, "m", x=np.zeros((20, 5), int), y=np.zeros(19, int)),
+        "x has 20 rows but y has 19",
+    ),
+    "non-integer classes": (
+        lambda tmp: _npz(tmp, "c", x=np.zeros((20, 5), int), y=np.full(20, 0.5)),
+        "y holds non-integer classes",
+    ),
+    "NaN features": (
+        lambda tmp: _npz(tmp, "n", x=np.where(np.arange(60).reshape(20, 3, 1) == 7, np.nan, 1.0), y=np.zeros(20, int)),
+        "x has NaN or infinite features (first at index (2, 1, 0))",
+    ),
     "no y": (lambda tmp: _npz(tmp, "y", x=np.zeros((20, 5), int)), "the file has no array 'y'"),
-    "pickled objects": (lambda tmp: _npz(tmp, "o", x=np.array([{"a": 1}] * 20, dtype=object), y=np.zeros(20, int)),
-                        "is not a readable .npz of plain arrays"),
-    "unknown option": (lambda tmp: _npz(tmp, "u", x=np.zeros((20, 5), int), y=np.zeros(20, int)) + "?unit=word",
-                       "unknown option 'unit' after '?'; npz: takes none"),
-    "a single label": (lambda tmp: _npz(tmp, "s", x=np.zeros((20, 5), int), y=np.array(3)),
-                       "y is a single number; give one class per sequence"),
-    "no steps": (lambda tmp: _npz(tmp, "t", x=np.zeros((20, 0), int), y=np.zeros(20, int)),
-                 "x has shape (20, 0); it must be [n, T] int tokens or [n, T, d] float features with n, T and d"),
-    "no features": (lambda tmp: _npz(tmp, "d", x=np.zeros((20, 5, 0)), y=np.zeros(20, int)),
-                    "x has shape (20, 5, 0)"),
-    "splits that differ": (lambda tmp: _npz(tmp, "p", x=np.zeros((20, 5), int), y=np.zeros(20, int),
-                                            x_valid=np.zeros((4, 7, 2)), y_valid=np.zeros(4, int),
-                                            x_test=np.zeros((4, 5), int), y_test=np.zeros(4, int)),
-                           "the splits differ (x int64 (20, 5), x_valid float64 (4, 7, 2), x_test int64 (4, 5))"),
+    "pickled objects": (
+        lambda tmp: _npz(tmp, "o", x=np.array([{"a": 1}] * 20, dtype=object), y=np.zeros(20, int)),
+        "is not a readable .npz of plain arrays",
+    ),
+    "unknown option": (
+        lambda tmp: _npz(tmp, "u", x=np.zeros((20, 5), int), y=np.zeros(20, int)) + "?unit=word",
+        "unknown option 'unit' after '?'; npz: takes none",
+    ),
+    "a single label": (
+        lambda tmp: _npz(tmp, "s", x=np.zeros((20, 5), int), y=np.array(3)),
+        "y is a single number; give one class per sequence",
+    ),
+    "no steps": (
+        lambda tmp: _npz(tmp, "t", x=np.zeros((20, 0), int), y=np.zeros(20, int)),
+        "x has shape (20, 0); it must be [n, T] int tokens or [n, T, d] float features with n, T and d",
+    ),
+    "no features": (lambda tmp: _npz(tmp, "d", x=np.zeros((20, 5, 0)), y=np.zeros(20, int)), "x has shape (20, 5, 0)"),
+    "splits that differ": (
+        lambda tmp: _npz(
+            tmp,
+            "p",
+            x=np.zeros((20, 5), int),
+            y=np.zeros(20, int),
+            x_valid=np.zeros((4, 7, 2)),
+            y_valid=np.zeros(4, int),
+            x_test=np.zeros((4, 5), int),
+            y_test=np.zeros(4, int),
+        ),
+        "the splits differ (x int64 (20, 5), x_valid float64 (4, 7, 2), x_test int64 (4, 5))",
+    ),
 }
 
 
@@ -176,8 +226,9 @@ def test_bad_files_are_one_line_exit_2_and_nothing_is_written(tmp_path, case, ca
 def test_the_search_refuses_a_bad_file_before_making_its_run(tmp_path, case):
     spec = BAD_TEXT[case][0](tmp_path)
     runs = tmp_path / "runs"
-    done = run_module("evo_rnn.search", "--run", "mine", "--runs-dir", str(runs), "--tasks", spec, "--quiet",
-                      "--workers", "0")
+    done = run_module(
+        "evo_rnn.search", "--run", "mine", "--runs-dir", str(runs), "--tasks", spec, "--quiet", "--workers", "0"
+    )
     lines = stderr_lines(done)
     assert done.returncode == 2 and len(lines) == 1 and BAD_TEXT[case][1] in lines[0], done.stderr[-1500:]
     assert not runs.exists()

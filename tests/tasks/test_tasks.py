@@ -144,10 +144,13 @@ def _problems(split):
 
 
 @pytest.mark.parametrize("seed", [987_654_321, 4_000_000_123])  # data seeds the project never uses
-@pytest.mark.parametrize("config", [
-    tasks.ArithConfig(max_digits=1, max_distractors=5, n_train=3000, n_valid=400, n_test=400),  # quick's space: 200
-    tasks.ArithConfig(max_digits=2, max_distractors=1, n_train=3000, n_valid=400, n_test=400),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        tasks.ArithConfig(max_digits=1, max_distractors=5, n_train=3000, n_valid=400, n_test=400),  # quick's space: 200
+        tasks.ArithConfig(max_digits=2, max_distractors=1, n_train=3000, n_valid=400, n_test=400),
+    ],
+)
 def test_arith_test_and_validation_problems_are_never_in_training(seed, config):
     data = tasks.get("arith", config).data(seed)
     train, valid, test = (_problems(s) for s in (data.train, data.valid, data.test))
@@ -182,8 +185,13 @@ def _closing_oracle(prefix: str) -> str | None:
 
 
 def test_xml_score_ceiling_is_one_every_scored_character_is_determined_by_the_document_so_far():
-    split = tasks.get("xml", tasks.XmlConfig(max_tag_length=4, max_depth=3, max_length=60, n_train=1, n_valid=200,
-                                             n_test=1)).data(11).valid
+    split = (
+        tasks.get(
+            "xml", tasks.XmlConfig(max_tag_length=4, max_depth=3, max_length=60, n_train=1, n_valid=200, n_test=1)
+        )
+        .data(11)
+        .valid
+    )
     checked = 0
     for targets, closing in zip(split.targets, split.masks["closing"]):
         text = XML_VOCAB.decode(targets)
@@ -210,15 +218,20 @@ def test_show_command_prints_decoded_samples():
     assert result.returncode == 0 and "closing-tag characters" in result.stdout
     assert "max_digits=8" in run_module("evo_rnn.tasks", "show", "arith", "--n", "1").stdout  # the paper's scale
     quick = run_module("evo_rnn.tasks", "show", "arith", "--n", "1", "--preset", "quick")
-    assert quick.returncode == 0 and "config (preset quick): ArithConfig(max_digits=1, max_distractors=5" in quick.stdout
+    assert (
+        quick.returncode == 0 and "config (preset quick): ArithConfig(max_digits=1, max_distractors=5" in quick.stdout
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["show", "arithmetic"], "unknown task 'arithmetic'"),
-    (["show"], "the following arguments are required: task"),
-    (["download", "imagenet", "--data-dir", "/tmp/unused-evo-rnn"], "unknown dataset 'imagenet'"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["show", "arithmetic"], "unknown task 'arithmetic'"),
+        (["show"], "the following arguments are required: task"),
+        (["download", "imagenet", "--data-dir", "/tmp/unused-evo-rnn"], "unknown dataset 'imagenet'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
 def test_cli_errors_are_one_line_with_exit_2(args, message):
     result = run_module("evo_rnn.tasks", *args)
     assert result.returncode == 2

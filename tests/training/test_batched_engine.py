@@ -16,10 +16,18 @@ from evo_rnn.training.results import Status
 
 from conftest import SHARED, run_python
 
-TINY = presets.with_overrides(presets.get("quick"), [
-    "max_epochs=3", "arith.n_train=250", "arith.n_valid=64", "arith.n_test=64",  # 250: a last, partial batch
-    "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
-])
+TINY = presets.with_overrides(
+    presets.get("quick"),
+    [
+        "max_epochs=3",
+        "arith.n_train=250",
+        "arith.n_valid=64",
+        "arith.n_test=64",  # 250: a last, partial batch
+        "memorize.n_train=256",
+        "memorize.n_valid=64",
+        "memorize.n_test=64",
+    ],
+)
 
 
 def hp(**changes) -> HParams:
@@ -75,7 +83,9 @@ def test_the_epoch_loss_is_keras_loss_over_the_training_set():
     from evo_rnn.training.hyperparameters import solve_units
 
     config, seed = hp(learning_rate=1e-12), 4
-    member = evaluate_batched("gru", "arith", [config, hp()], [seed, 5], presets.with_overrides(TINY, ["max_epochs=1"]))[0]
+    member = evaluate_batched(
+        "gru", "arith", [config, hp()], [seed, 5], presets.with_overrides(TINY, ["max_epochs=1"])
+    )[0]
     task = kit.load_task("arith", TINY)
     data = kit.task_data(task, None, seed)  # generated data follows the training seed
     graph = zoo.get("gru")
@@ -152,8 +162,9 @@ def test_a_diverging_member_is_recorded_and_touches_no_other():
 def test_each_member_stops_on_its_own_plateau_and_keeps_its_best_weights(tmp_path):
     preset = presets.with_overrides(TINY, ["max_epochs=6", "patience=1", "max_decays=1"])
     stuck, learning = hp(learning_rate=1e-6), hp(learning_rate=2.0)
-    results = evaluate_batched("gru", "memorize", [stuck, learning], [0, 1], preset,
-                                  save_models=[None, tmp_path / "member.keras"])
+    results = evaluate_batched(
+        "gru", "memorize", [stuck, learning], [0, 1], preset, save_models=[None, tmp_path / "member.keras"]
+    )
     assert results[0].epochs < results[1].epochs or results[1].epochs == 6
     assert results[0].epochs <= 3  # no improvement: decays after one flat epoch, stops after one decay
     assert len(results[0].curve) == results[0].epochs
@@ -186,18 +197,22 @@ def test_a_batched_job_that_runs_out_of_memory_is_split_and_retried(monkeypatch)
     assert sizes == [5, 2, 3, 1, 2] and [r.status for r in results] == [Status.OK] * 5
     alone = evaluate_batched("gru", "arith", configs[3:], [4, 5], TINY)  # the same members, as split
     np.testing.assert_allclose(losses(results[4]), losses(alone[1]), rtol=1e-5)
-    monkeypatch.setattr(batched_engine._BatchedModel, "__init__",
-                        lambda *a: (_ for _ in ()).throw(MemoryError("no room at all")))
+    monkeypatch.setattr(
+        batched_engine._BatchedModel, "__init__", lambda *a: (_ for _ in ()).throw(MemoryError("no room at all"))
+    )
     failed = evaluate_batched("gru", "arith", configs[:2], [1, 2], TINY)
     assert [r.status for r in failed] == [Status.FAILED] * 2 and "no room at all" in failed[0].message
 
 
-@pytest.mark.parametrize("configs, seeds, message", [
-    ([], [], "at least one member"),
-    ([hp(), hp()], [1], "2 configurations but 1 seeds"),
-    ([hp(), hp(num_layers=2)], [1, 2], "must share their shape"),
-    ([hp(dropout=0.1)], [1], "does not support dropout"),
-])
+@pytest.mark.parametrize(
+    "configs, seeds, message",
+    [
+        ([], [], "at least one member"),
+        ([hp(), hp()], [1], "2 configurations but 1 seeds"),
+        ([hp(), hp(num_layers=2)], [1, 2], "must share their shape"),
+        ([hp(dropout=0.1)], [1], "does not support dropout"),
+    ],
+)
 def test_bad_batched_jobs_are_refused(configs, seeds, message):
     with pytest.raises(BatchedError, match=message):
         evaluate_batched("gru", "arith", configs, seeds, TINY)
@@ -242,8 +257,9 @@ def test_members_with_different_seeds_train_on_their_own_data_in_one_program(mon
     together = evaluate_batched("gru", "arith", configs, [3, 4], TINY)
     assert calls == [[3, 4]]  # one program for both
     data = [kit.task_data(kit.load_task("arith", TINY), None, seed) for seed in (3, 4)]
-    assert data[0].train.inputs.shape[1] != data[1].train.inputs.shape[1] or \
-        not np.array_equal(data[0].train.inputs, data[1].train.inputs)
+    assert data[0].train.inputs.shape[1] != data[1].train.inputs.shape[1] or not np.array_equal(
+        data[0].train.inputs, data[1].train.inputs
+    )
     for config, seed, member in zip(configs, [3, 4], together):
         alone = evaluate_batched("gru", "arith", [config], [seed], TINY)[0]
         np.testing.assert_allclose(losses(member), losses(alone), rtol=1e-5)

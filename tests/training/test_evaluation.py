@@ -12,8 +12,9 @@ from evo_rnn.training import evaluation
 from evo_rnn.training import presets
 from evo_rnn.training.hyperparameters import HParams
 
-TINY = presets.with_overrides(presets.get("quick"), ["max_epochs=2", "memorize.n_train=128", "memorize.n_valid=64",
-                                                     "memorize.n_test=64"])
+TINY = presets.with_overrides(
+    presets.get("quick"), ["max_epochs=2", "memorize.n_train=128", "memorize.n_valid=64", "memorize.n_test=64"]
+)
 
 
 def configs() -> list[HParams]:
@@ -23,8 +24,9 @@ def configs() -> list[HParams]:
 
 def test_the_presets_engine_trains_and_both_engines_agree_per_configuration():
     heard: list[tuple[int, int]] = []
-    fit = evaluation.evaluate("gru", "memorize", configs(), [3, 4], TINY,
-                           progress=lambda index, epoch, _: heard.append((index, epoch)))
+    fit = evaluation.evaluate(
+        "gru", "memorize", configs(), [3, 4], TINY, progress=lambda index, epoch, _: heard.append((index, epoch))
+    )
     batched = evaluation.evaluate("gru", "memorize", configs(), [3, 4], dataclasses.replace(TINY, engine="batched"))
     assert [r.hparams for r in fit] == [r.hparams for r in batched] == [c.to_dict() for c in configs()]
     assert [r.seed for r in fit] == [3, 4]

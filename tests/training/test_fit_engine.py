@@ -19,17 +19,28 @@ from evo_rnn.training.results import Status
 
 from conftest import SHARED, needs_shared_data
 
-TINY = presets.with_overrides(presets.get("quick"), [
-    "max_epochs=2", "memorize.n_train=256", "memorize.n_valid=64", "memorize.n_test=64",
-    "ptb.max_train_tokens=4000", "ptb.max_eval_tokens=1000", "ptb.seq_len=10", "ptb.batch_size=4",
-    "music.max_pieces=6", "music.chunk_length=20", "budgets.ptb=3000", "budgets.music=3000",
-])
+TINY = presets.with_overrides(
+    presets.get("quick"),
+    [
+        "max_epochs=2",
+        "memorize.n_train=256",
+        "memorize.n_valid=64",
+        "memorize.n_test=64",
+        "ptb.max_train_tokens=4000",
+        "ptb.max_eval_tokens=1000",
+        "ptb.seq_len=10",
+        "ptb.batch_size=4",
+        "music.max_pieces=6",
+        "music.chunk_length=20",
+        "budgets.ptb=3000",
+        "budgets.music=3000",
+    ],
+)
 
 
 def hp(**changes) -> HParams:
     base = dict(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=1, param_budget=3000)
     return HParams(**{**base, **changes})
-
 
 
 def test_same_seed_same_result_and_another_seed_differs():
@@ -49,8 +60,9 @@ def test_divergence_is_detected_and_scores_zero(capsys):
     b = CellBuilder("relu_rnn")  # unbounded: a huge learning rate overflows for real
     b.output("h", b.activation("relu", "h_new", b.add("pre", b.linear("W_xh", "x", 0.0), b.linear("W_hh", "h"))))
     preset = presets.with_overrides(TINY, ["max_epochs=5"])
-    result = fit_engine.evaluate(b.build(), "memorize", hp(learning_rate=1e30, max_grad_norm=1e30, init_scale=2.8),
-                            seed=0, preset=preset)
+    result = fit_engine.evaluate(
+        b.build(), "memorize", hp(learning_rate=1e30, max_grad_norm=1e30, init_scale=2.8), seed=0, preset=preset
+    )
     assert result.status == "diverged" and result.epochs == 1  # stopped at once
     assert capsys.readouterr().out == ""
     assert result.valid_score == result.test_score == 0.0
@@ -85,8 +97,10 @@ def test_stateful_ptb_carries_state_across_batches_and_resets_between_epochs():
     assert all(np.abs(keras.ops.convert_to_numpy(s)).sum() == 0 for s in rnn.states)
 
 
-@pytest.mark.parametrize("task_name", ["memorize", pytest.param("ptb", marks=needs_shared_data),
-                                       pytest.param("jsb", marks=needs_shared_data)])
+@pytest.mark.parametrize(
+    "task_name",
+    ["memorize", pytest.param("ptb", marks=needs_shared_data), pytest.param("jsb", marks=needs_shared_data)],
+)
 def test_evaluate_end_to_end_per_task_family(task_name):
     result = fit_engine.evaluate("lstm", task_name, hp(), seed=0, preset=TINY, data_dir=SHARED)
     assert result.status == "ok", result.message

@@ -19,10 +19,13 @@ def hp(**changes) -> HParams:
     return HParams(**{**base, **changes})
 
 
-
 def test_sampling_is_seeded_and_draws_from_the_prior():
-    a = [hyperparameters.sample(random.Random(3), 1000) for _ in range(1)] + [hyperparameters.sample(random.Random(4), 1000)]
-    b = [hyperparameters.sample(random.Random(3), 1000) for _ in range(1)] + [hyperparameters.sample(random.Random(4), 1000)]
+    a = [hyperparameters.sample(random.Random(3), 1000) for _ in range(1)] + [
+        hyperparameters.sample(random.Random(4), 1000)
+    ]
+    b = [hyperparameters.sample(random.Random(3), 1000) for _ in range(1)] + [
+        hyperparameters.sample(random.Random(4), 1000)
+    ]
     assert a == b
     rng = random.Random(0)
     drawn = [hyperparameters.sample(rng, 1000, max_layers=2) for _ in range(300)]

@@ -92,8 +92,19 @@ def test_a_value_of_the_wrong_type_is_refused(item):
         presets.with_overrides(presets.get("quick"), [item])
 
 
-@pytest.mark.parametrize("item", ["max_epochs=1", "patience=0", "lr_decay=1", "xml.p_open=0", "xml.p_open=1",
-                                  "ptb.max_train_tokens=none", "search.halving_configs=0",
-                                  "search.population_size=2", "search.first_task_ratio=1.2"])
+@pytest.mark.parametrize(
+    "item",
+    [
+        "max_epochs=1",
+        "patience=0",
+        "lr_decay=1",
+        "xml.p_open=0",
+        "xml.p_open=1",
+        "ptb.max_train_tokens=none",
+        "search.halving_configs=0",
+        "search.population_size=2",
+        "search.first_task_ratio=1.2",
+    ],
+)
 def test_values_at_the_edge_of_their_rule_are_accepted(item):
     presets.with_overrides(presets.get("quick"), [item, "search.halving_configs=0"])

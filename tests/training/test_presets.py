@@ -13,17 +13,22 @@ from evo_rnn.core.errors import EvoRnnError, UnknownNameError
 from conftest import ROOT
 
 
-
 def test_presets_and_overrides():
     quick = presets.get("quick")
-    changed = presets.with_overrides(quick, ["max_epochs=3", "arith.max_digits=5", "budgets.ptb=123",
-                                             "ptb.max_train_tokens=none", "jit_compile=true"])
+    changed = presets.with_overrides(
+        quick,
+        ["max_epochs=3", "arith.max_digits=5", "budgets.ptb=123", "ptb.max_train_tokens=none", "jit_compile=true"],
+    )
     assert (changed.max_epochs, changed.arith.max_digits, changed.budgets["ptb"]) == (3, 5, 123)
     assert changed.ptb.max_train_tokens is None and changed.jit_compile is True
     assert quick.max_epochs != 3  # presets are not modified
     assert presets.get("paper").arith.max_digits == 8
-    for bad, message in (("epochs=3", "unknown preset field 'epochs'"), ("max_epochs=three", "not a valid int"),
-                         ("arith.digits=3", "unknown field 'arith.digits'"), ("max_epochs", "expects field=value")):
+    for bad, message in (
+        ("epochs=3", "unknown preset field 'epochs'"),
+        ("max_epochs=three", "not a valid int"),
+        ("arith.digits=3", "unknown field 'arith.digits'"),
+        ("max_epochs", "expects field=value"),
+    ):
         with pytest.raises(EvoRnnError, match=message):
             presets.with_overrides(quick, [bad])
     with pytest.raises(UnknownNameError, match="known: quick, paper"):

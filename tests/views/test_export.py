@@ -22,8 +22,9 @@ from conftest import ROOT, digest, quiet, run_module, stderr_lines, tree
 def test_an_export_into_the_runs_folder_is_refused_and_the_run_is_intact(searched):
     files, _ = searched
     before, listing = digest(files.database), tree(files.root)
-    result = run_module("evo_rnn.export", "--run", "tiny", "--runs-dir", str(files.root.parent),
-                        "--out", str(files.root.parent))
+    result = run_module(
+        "evo_rnn.export", "--run", "tiny", "--runs-dir", str(files.root.parent), "--out", str(files.root.parent)
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     lines = stderr_lines(result)
     assert len(lines) == 1 and "is not an evo_rnn export" in lines[0] and "nothing was written" in lines[0], lines

@@ -43,9 +43,20 @@ def make_run(tmp_path, evaluate, max_candidates=4, name="tiny"):
     files = RunFiles(name, tmp_path / "runs")
     files.database.parent.mkdir(parents=True)
     preset = search_preset(reevaluate_probability=0.3, first_task_ratio=0.0, filter_threshold=0.0)
-    overrides = [f"search.{k}={v}" for k, v in dataclasses.asdict(preset.search).items()
-                 if k in ("population_size", "reevaluate_probability", "configs_per_task", "filter_configs",
-                          "filter_threshold", "first_task_ratio", "halving_configs")]
+    overrides = [
+        f"search.{k}={v}"
+        for k, v in dataclasses.asdict(preset.search).items()
+        if k
+        in (
+            "population_size",
+            "reevaluate_probability",
+            "configs_per_task",
+            "filter_configs",
+            "filter_threshold",
+            "first_task_ratio",
+            "halving_configs",
+        )
+    ]
     with Store(files.database) as store:
         RunSettings("quick", tuple(overrides), 0, f"python -m evo_rnn.search --run {name}").save(store)
         store.set_meta(MetaKey.WORKERS, 2)
@@ -60,8 +71,14 @@ def test_the_report_is_one_self_contained_page_with_every_section(tmp_path):
     text = path.read_text()
     page = Page()
     page.feed(text)
-    for heading in ("Leaderboard", "The search over time", "Funnel", "Evaluations per minute", "Learning curves",
-                    "Spread over configurations"):
+    for heading in (
+        "Leaderboard",
+        "The search over time",
+        "Funnel",
+        "Evaluations per minute",
+        "Learning curves",
+        "Spread over configurations",
+    ):
         assert heading in page.headings, heading
     diagrams = 2 if diagram.graphviz_available() else 0
     assert len(page.images) == 5 + diagrams  # time, funnel, throughput, curves, spread (+ the top cells' diagrams)
@@ -71,7 +88,9 @@ def test_the_report_is_one_self_contained_page_with_every_section(tmp_path):
     assert not page.links and "http://" not in text and "https://" not in text  # nothing to fetch: opens offline
     with Store(files.database) as store:
         members = len(store.population())
-    assert page.rows == 1 + members + 1 + 9  # leaderboard head + members; funnel head + children, 6 ends, unfinished, re-evaluations
+    assert (
+        page.rows == 1 + members + 1 + 9
+    )  # leaderboard head + members; funnel head + children, 6 ends, unfinished, re-evaluations
     assert "per worker (2 workers)" in text and "every step finished" in text
 
 
