@@ -22,11 +22,10 @@ import json
 import statistics
 from pathlib import Path
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
+from evo_rnn.cells import file_format, zoo
+from evo_rnn.runs.executors import Job, LocalPoolExecutor
 from evo_rnn.training import presets
 from evo_rnn.training.hyperparameters import HParams
-from evo_rnn.runs.executors import Job, LocalPoolExecutor
 
 CELLS = ("tanh", "lstm", "lstm_f", "gru")
 

@@ -48,8 +48,7 @@ def main() -> None:
     import keras
 
     import evo_rnn  # noqa: F401
-    from evo_rnn.training import presets
-    from evo_rnn.training import fit_engine
+    from evo_rnn.training import fit_engine, presets
     from evo_rnn.training.batched_engine import evaluate_batched
     from evo_rnn.training.hyperparameters import pack_by_shape
 

@@ -16,11 +16,10 @@ import os
 import statistics
 import time
 
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import evo_rnn  # noqa: E402
+import evo_rnn
 
 BATCH, STEPS, VOCAB = 20, 32, 50
 

@@ -14,8 +14,7 @@ import argparse
 import resource
 import time
 
-from evo_rnn.training import presets
-from evo_rnn.training import fit_engine
+from evo_rnn.training import fit_engine, presets
 from evo_rnn.training.hyperparameters import HParams
 
 

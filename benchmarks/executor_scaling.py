@@ -19,12 +19,12 @@ import os
 import random
 import time
 
-
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.training import hyperparameters
-from evo_rnn.training import presets  # noqa: E402
-from evo_rnn.runs.executors import Job, LocalPoolExecutor  # noqa: E402
+from evo_rnn.cells import file_format, zoo
+from evo_rnn.runs.executors import Job, LocalPoolExecutor
+from evo_rnn.training import (
+    hyperparameters,
+    presets,
+)
 
 
 def make_jobs(task: str, count: int, seed: int, preset: presets.Preset) -> list[Job]:

@@ -22,11 +22,9 @@ from pathlib import Path
 
 from scipy import stats
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.cells import mutation
-from evo_rnn.training import presets
+from evo_rnn.cells import file_format, mutation, zoo
 from evo_rnn.runs.executors import Job, LocalPoolExecutor
+from evo_rnn.training import presets
 
 PARENTS = ("lstm", "gru")
 BUCKETS = ((1, 1), (2, 2), (3, 5), (6, 1000))

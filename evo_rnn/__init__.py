@@ -11,8 +11,7 @@ _backend.quiet_tensorflow_log()
 with _backend.quiet_native_stderr():
     import keras as _keras  # noqa: F401  (loads the backend; the layers below register with it)
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.cells.graph import CellBuilder, prune, validate
 from evo_rnn.cells.hashing import same_architecture, structural_hash
 from evo_rnn.core.errors import CellFormatError, EvoRnnError, InvalidCellError, UnknownNameError
@@ -21,17 +20,17 @@ from evo_rnn.layers import GraphCell, GraphRNN
 __version__ = "0.1.0"
 
 __all__ = [
-    "zoo",
-    "file_format",
     "CellBuilder",
-    "validate",
-    "prune",
-    "structural_hash",
-    "same_architecture",
+    "CellFormatError",
+    "EvoRnnError",
     "GraphCell",
     "GraphRNN",
-    "EvoRnnError",
     "InvalidCellError",
-    "CellFormatError",
     "UnknownNameError",
+    "file_format",
+    "prune",
+    "same_architecture",
+    "structural_hash",
+    "validate",
+    "zoo",
 ]

@@ -21,17 +21,16 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # evo_rnn itself sets TensorFlow's C++ log level
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.training import presets  # noqa: E402 (after the backend is chosen)
-from evo_rnn.cells.hashing import same_architecture, structural_hash  # noqa: E402
-from evo_rnn.runs.executors import InlineExecutor, Job  # noqa: E402
-from evo_rnn.training.hyperparameters import HParams  # noqa: E402
-from evo_rnn.training.results import EvalResult, Status  # noqa: E402
-from evo_rnn.runs.run import RunFiles, RunSettings  # noqa: E402
-from evo_rnn.search.evolution import Evolution  # noqa: E402
-from evo_rnn.search.scheduler import Scheduler  # noqa: E402
-from evo_rnn.runs.store import Store  # noqa: E402
+from evo_rnn.cells import file_format, zoo
+from evo_rnn.cells.hashing import same_architecture, structural_hash
+from evo_rnn.runs.executors import InlineExecutor, Job
+from evo_rnn.runs.run import RunFiles, RunSettings
+from evo_rnn.runs.store import Store
+from evo_rnn.search.evolution import Evolution
+from evo_rnn.search.scheduler import Scheduler
+from evo_rnn.training import presets
+from evo_rnn.training.hyperparameters import HParams
+from evo_rnn.training.results import EvalResult, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared datasets (Penn Treebank, music); CI sets EVO_RNN_REQUIRE_DATA=1 so that their

@@ -23,11 +23,15 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 # command in neither this list nor run below fails test_every_readme_command_is_run_or_exercised.
 EXERCISED_ELSEWHERE = {
     # scripts/search.sh sets up the venv and execs `python -m evo_rnn.search`: real tiny searches
-    "bash scripts/search.sh": "tests/test_search_cli.py::test_a_tiny_search_exports_cells_whose_models_reload",
+    "bash scripts/search.sh": "tests/commands/test_search.py::test_a_tiny_search_exports_cells_whose_models_reload",
     # the test suite itself: .ci/run runs exactly this command
     "bash scripts/test.sh": ".ci/run",
-    "python -m evo_rnn.search --run NAME --budget-minutes 60": "tests/test_search_cli.py::test_a_killed_search_resumes_without_losing_or_repeating_evaluations",
-    "python -m evo_rnn.evaluate --arch gru --task arith --trials 3 --seed 0": "tests/test_evaluate.py::test_evaluate_cli_json_output",
+    "python -m evo_rnn.search --run NAME --budget-minutes 60": (
+        "tests/commands/test_search.py::test_a_killed_search_resumes_without_losing_or_repeating_evaluations"
+    ),
+    "python -m evo_rnn.evaluate --arch gru --task arith --trials 3 --seed 0": (
+        "tests/commands/test_evaluate.py::test_evaluate_cli_json_output"
+    ),
 }
 
 

@@ -1,11 +1,13 @@
-"""The package's layering (no import runs up a floor, no cycle) and its command lines' help
-(every flag says what it does and its default)."""
+"""The package's layering (no import runs up a floor, no cycle), its style (ruff's lint and
+format), and its command lines' help (every flag says what it does and its default)."""
 
 from __future__ import annotations
 
 import argparse
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -31,7 +33,7 @@ def module_name(path: Path) -> str:
 
 def is_entry(module: str) -> bool:
     parts = module.split(".")
-    return len(parts) <= 2 and module not in {f"evo_rnn.{name}" for name in LAYERS} or parts[-1] == "__main__"
+    return (len(parts) <= 2 and module not in {f"evo_rnn.{name}" for name in LAYERS}) or parts[-1] == "__main__"
 
 
 def package(module: str) -> str | None:
@@ -135,11 +137,8 @@ def test_the_views_and_the_commands_read_runs_through_run_not_their_database():
         if "evo_rnn.runs.store" in graph.successors(module):
             held.append(f"{module} imports evo_rnn.runs.store")
         for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.Attribute)
-                and node.attr == "store"
-                or isinstance(node, ast.Name)
-                and node.id == "store"
+            if (isinstance(node, ast.Attribute) and node.attr == "store") or (
+                isinstance(node, ast.Name) and node.id == "store"
             ):
                 held.append(f"{module}:{node.lineno} holds a store")
     assert not held, held
@@ -199,3 +198,10 @@ def test_every_flag_says_what_it_does_and_its_default(module):
             name = "/".join(action.option_strings) or action.dest
             assert action.help and len(action.help) > 10, f"{module} {name} has no description"
             assert "default" in action.help or "required" in action.help, f"{module} {name} does not state its default"
+
+
+@pytest.mark.parametrize("ruff", [["check", "--no-fix"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff_finds_nothing_to_lint_or_format(ruff):
+    """ruff.toml's rules hold for the whole repository: `ruff check --fix` and `ruff format` mend most."""
+    result = subprocess.run([sys.executable, "-m", "ruff", *ruff, "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -11,20 +11,20 @@ from pathlib import Path
 import networkx as nx
 import pydot
 
-from evo_rnn.core.atomic_files import atomic_path
 from evo_rnn.cells.graph import topological_order, validate
-from evo_rnn.core.errors import GraphvizNotFoundError, UnknownNameError
 from evo_rnn.cells.ops import OPS, ORDERED_OPS, OpKind
+from evo_rnn.core.atomic_files import atomic_path
+from evo_rnn.core.errors import GraphvizNotFoundError, UnknownNameError
 
 __all__ = [
-    "to_dot",
-    "render_png",
-    "write_diagram",
-    "graphviz_available",
     "FORMATS",
     "GRAPHVIZ_HINT",
     "GRAPHVIZ_MISSING",
     "HIGHLIGHT",
+    "graphviz_available",
+    "render_png",
+    "to_dot",
+    "write_diagram",
 ]
 
 FORMATS = ("png", "svg", "dot")

@@ -23,12 +23,12 @@ from typing import Any
 
 import networkx as nx
 
-from evo_rnn.core.atomic_files import write_atomically
 from evo_rnn.cells.graph import validate
-from evo_rnn.core.errors import CellFormatError, InvalidCellError
 from evo_rnn.cells.ops import OPS
+from evo_rnn.core.atomic_files import write_atomically
+from evo_rnn.core.errors import CellFormatError, InvalidCellError
 
-__all__ = ["FORMAT_VERSION", "to_dict", "from_dict", "dumps", "loads", "save", "load"]
+__all__ = ["FORMAT_VERSION", "dumps", "from_dict", "load", "loads", "save", "to_dict"]
 
 FORMAT_VERSION = 1
 MAX_NODES = 512

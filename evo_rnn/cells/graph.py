@@ -26,21 +26,21 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from evo_rnn.core.errors import InvalidCellError
 from evo_rnn.cells.ops import OPS, ORDERED_OPS, OpKind, op_spec
+from evo_rnn.core.errors import InvalidCellError
 
 __all__ = [
     "OUTPUT_STATE",
     "CellBuilder",
-    "validate",
+    "input_node",
+    "output_nodes",
+    "parameter_count",
     "prune",
+    "reads_x_directly",
     "state_names",
     "state_nodes",
-    "output_nodes",
-    "input_node",
-    "reads_x_directly",
     "topological_order",
-    "parameter_count",
+    "validate",
 ]
 
 OUTPUT_STATE = "h"  # the state whose next value is the cell's output

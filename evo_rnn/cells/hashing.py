@@ -8,7 +8,7 @@ import networkx as nx
 
 from evo_rnn.cells.graph import OUTPUT_STATE, output_nodes, state_nodes, validate
 
-__all__ = ["structural_hash", "same_architecture"]
+__all__ = ["same_architecture", "structural_hash"]
 
 _RECURRENT = "recurrent"
 

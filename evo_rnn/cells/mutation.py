@@ -26,10 +26,10 @@ import networkx as nx
 
 from evo_rnn.cells.graph import prune, validate
 from evo_rnn.cells.hashing import same_architecture
-from evo_rnn.core.errors import EvoRnnError, InvalidCellError
 from evo_rnn.cells.ops import ELEMENTWISE, OPS, ORDERED_OPS, OpKind
+from evo_rnn.core.errors import EvoRnnError, InvalidCellError
 
-__all__ = ["MUTATIONS", "ACTIVATION_CHOICES", "Mutation", "MutationError", "mutate"]
+__all__ = ["ACTIVATION_CHOICES", "MUTATIONS", "Mutation", "MutationError", "mutate"]
 
 MUTATIONS = (
     "swap_activation",

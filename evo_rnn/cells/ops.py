@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-__all__ = ["OpKind", "OpSpec", "OPS", "ACTIVATIONS", "ELEMENTWISE", "LEAKY_RELU_SLOPE", "op_spec"]
+__all__ = ["ACTIVATIONS", "ELEMENTWISE", "LEAKY_RELU_SLOPE", "OPS", "OpKind", "OpSpec", "op_spec"]
 
 
-class OpKind(str, enum.Enum):
+class OpKind(str, enum.Enum):  # noqa: UP042 (a StrEnum would change what str() of a member prints)
     """What role an op plays in a cell."""
 
     INPUT = "input"  # x_t, the cell's input at step t

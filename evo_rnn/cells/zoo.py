@@ -20,7 +20,7 @@ import networkx as nx
 from evo_rnn.cells.graph import CellBuilder
 from evo_rnn.core.errors import UnknownNameError
 
-__all__ = ["names", "get", "resolve"]
+__all__ = ["get", "names", "resolve"]
 
 
 def _gate(b: CellBuilder, gate: str, activation: str, bias_init: float = 0.0) -> str:

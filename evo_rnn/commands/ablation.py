@@ -28,21 +28,21 @@ from typing import Any
 
 from evo_rnn import tasks
 from evo_rnn.cells import zoo
-from evo_rnn.scoring import tables
-from evo_rnn.tasks import data_files
-from evo_rnn.training import engine_choice, presets
 from evo_rnn.core.atomic_files import write_atomically
 from evo_rnn.core.cli import ArgumentParser, UsageError, add_workers_argument, parse_options, whole_number
 from evo_rnn.core.cli import run as run_command
-from evo_rnn.scoring.tables import AblationSettings
-from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.executors import Executor, local_executor
-from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
-from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.runs.seeds import MAX_CONFIRM_SEEDS, MAX_REPLICATES, MAX_RUN_SEED, confirm_seeds, tuning_seeds
+from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
+from evo_rnn.scoring import tables
+from evo_rnn.scoring.paper_scores import Scores
+from evo_rnn.scoring.tables import AblationSettings
+from evo_rnn.tasks import data_files
+from evo_rnn.training import engine_choice, presets
+from evo_rnn.training.hyperparameters import HParams
 
 __all__ = ["ablate", "build_parser", "default_tasks", "main", "run", "tuning_requests"]
 
@@ -180,7 +180,8 @@ def _write_tables(
         f"Per cell and task: {settings.trials} hyperparameter configurations tuned, the same for every cell; the "
         f"best by validation score{seeds} trained again on {settings.confirm_seeds} fresh seeds, the same for "
         f"every cell: its mean test score with a 95% t interval, its ratio to the GRU paired by seed with the "
-        f"paired t-test (Holm-adjusted over the table's tests in brackets). Preset `{run_settings.preset}`, seed {run_settings.seed}; the paper's Table 1 in "
+        f"paired t-test (Holm-adjusted over the table's tests in brackets). Preset `{run_settings.preset}`, "
+        f"seed {run_settings.seed}; the paper's Table 1 in "
         f"brackets.\n\n`{run_settings.command}`\n\n{tables.markdown(table, settings.tasks)}\n"
         + "".join(f"\n- {line}" for line in lines)
         + ("\n" if lines else "")

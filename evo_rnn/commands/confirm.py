@@ -1,4 +1,5 @@
-"""`python -m evo_rnn.confirm`: train the top cells of a search run, the GRU and the LSTM again on fresh seeds and export them with their confirmation (`evo_rnn.search.confirmation`)."""
+"""`python -m evo_rnn.confirm`: train the top cells of a search run, the GRU and the LSTM again on
+fresh seeds and export them with their confirmation (`evo_rnn.search.confirmation`)."""
 
 from __future__ import annotations
 

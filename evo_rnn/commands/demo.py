@@ -46,10 +46,9 @@ def _job(args: argparse.Namespace) -> None:
     import keras
 
     from evo_rnn import tasks
-    from evo_rnn.cells import zoo
-    from evo_rnn.cells import file_format
-    from evo_rnn.core.cli import UsageError
+    from evo_rnn.cells import file_format, zoo
     from evo_rnn.cells.diagram import graphviz_available, write_diagram
+    from evo_rnn.core.cli import UsageError
 
     graph = zoo.get(args.cell)  # unknown names fail here, before any work
     if args.epochs < 1 or args.units < 1 or args.length < 1 or not 2 <= args.alphabet <= 26:

@@ -12,17 +12,17 @@ from pathlib import Path
 import networkx as nx
 
 from evo_rnn import tasks
-from evo_rnn.cells import zoo
 from evo_rnn.cells import graph as cell_graph
-from evo_rnn.tasks import data_files
-from evo_rnn.training import engine_choice, presets
+from evo_rnn.cells import zoo
 from evo_rnn.core.cli import ArgumentParser, parse_options, whole_number
-from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.core.cli import run as run_command
-from evo_rnn.training.presets import sample_configs
-from evo_rnn.training.results import EvalResult
+from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.seeds import SEED_LIMIT
 from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
+from evo_rnn.tasks import data_files
+from evo_rnn.training import engine_choice, presets
+from evo_rnn.training.presets import sample_configs
+from evo_rnn.training.results import EvalResult
 
 __all__ = ["build_parser", "format_table", "main", "run"]
 
@@ -33,14 +33,18 @@ MAX_TRIALS = 100_000  # trial k trains with seed SEED + k, which must stay a val
 
 def format_table(results: list) -> str:
     """A plain-text table of evaluation results."""
-    head = f"{'#':>2} {'status':8} {'valid':>7} {'test':>7} {'lr':>5} {'init':>4} {'clip':>4} {'L':>1} {'units':>5} {'epochs':>6} {'time':>6}  metrics"
+    head = (
+        f"{'#':>2} {'status':8} {'valid':>7} {'test':>7} {'lr':>5} {'init':>4} {'clip':>4} {'L':>1} {'units':>5} "
+        f"{'epochs':>6} {'time':>6}  metrics"
+    )
     lines = [head]
     for i, r in enumerate(results):
         h = r.hparams
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in r.valid_metrics.items() if k != "score")
         lines.append(
-            f"{i:>2} {r.status:8} {r.valid_score:7.4f} {r.test_score:7.4f} {h['learning_rate']:5g} {h['init_scale']:4g} "
-            f"{h['max_grad_norm']:4g} {h['num_layers']:1d} {r.units:5d} {r.epochs:6d} {r.seconds:5.1f}s  "
+            f"{i:>2} {r.status:8} {r.valid_score:7.4f} {r.test_score:7.4f} {h['learning_rate']:5g} "
+            f"{h['init_scale']:4g} {h['max_grad_norm']:4g} {h['num_layers']:1d} {r.units:5d} {r.epochs:6d} "
+            f"{r.seconds:5.1f}s  "
             f"{metrics or r.message[:60]}"
         )
     return "\n".join(lines)

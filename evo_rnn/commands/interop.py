@@ -13,8 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from evo_rnn.cells import file_format
-from evo_rnn.cells import diagram
+from evo_rnn.cells import diagram, file_format
 from evo_rnn.core.cli import ArgumentParser, UsageError, run
 from evo_rnn.interop.nasbench_nlp import RecipeError, from_recipe
 

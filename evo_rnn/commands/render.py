@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from evo_rnn.cells import zoo
-from evo_rnn.core.cli import ArgumentParser, run
 from evo_rnn.cells.diagram import write_diagram
+from evo_rnn.core.cli import ArgumentParser, run
 
 __all__ = ["main"]
 

@@ -1,4 +1,5 @@
-"""`python -m evo_rnn.report --run NAME`: write the HTML report of a run, or compare search strategies over runs (`evo_rnn.views.report`)."""
+"""`python -m evo_rnn.report --run NAME`: write the HTML report of a run, or compare search
+strategies over runs (`evo_rnn.views.report`)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from evo_rnn import tasks
-from evo_rnn.tasks import data_files
 from evo_rnn.core.cli import ArgumentParser, UsageError, run
+from evo_rnn.tasks import data_files
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -41,7 +41,7 @@ def _download(args: argparse.Namespace) -> None:
     wanted = list(data_files.DATASETS) if args.dataset == "all" else [args.dataset]
     if any(d not in data_files.DATASETS for d in wanted):
         raise UsageError(f"unknown dataset {args.dataset!r}; choose ptb, music or all")
-    check = {path: canonical_music for path in MUSIC_FILES.values()}
+    check = dict.fromkeys(MUSIC_FILES.values(), canonical_music)
     for dataset in wanted:
         for path in data_files.download(dataset, args.data_dir, mirror=args.mirror, canonicalizers=check):
             print(f"verified and wrote {path}")

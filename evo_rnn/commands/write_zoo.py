@@ -6,11 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.cells import diagram
+from evo_rnn.cells import diagram, file_format, zoo
 
-__all__ = ["write_zoo", "main"]
+__all__ = ["main", "write_zoo"]
 
 
 def write_zoo(directory: str | os.PathLike, diagrams: bool = True) -> list[Path]:

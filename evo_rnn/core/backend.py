@@ -1,5 +1,6 @@
 """A process's set-up for the numeric backend: TensorFlow's C++ log level, its quiet start-up,
-a worker's threads and GPU memory, and the housekeeping of TensorFlow's gradient registry. The one place that decides what TensorFlow prints.
+a worker's threads and GPU memory, and the housekeeping of TensorFlow's gradient registry. The
+one place that decides what TensorFlow prints.
 
 Nothing here imports Keras or TensorFlow at import time: `quiet_tensorflow_log` must run
 before they are first imported (the package's `__init__` calls it).

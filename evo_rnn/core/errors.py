@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
-    "EvoRnnError",
-    "InvalidCellError",
     "CellFormatError",
-    "UnknownNameError",
-    "GraphvizNotFoundError",
     "DataFileMissingError",
     "DataIntegrityError",
+    "EvoRnnError",
+    "GraphvizNotFoundError",
+    "InvalidCellError",
+    "UnknownNameError",
     "UnsafePickleError",
 ]
 

@@ -122,7 +122,8 @@ def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
             )
         if not inputs or not all(isinstance(i, str) for i in inputs):
             raise RecipeError(f"recipe node {name!r} ({op}): its input must be a non-empty list of node names")
-        needed = {"blend": (3, 3), **{a: (1, 1) for a in ACTIVATIONS}, **{e: (2, None) for e in ELEMENTWISE}}.get(op)
+        arity = {"blend": (3, 3), **dict.fromkeys(ACTIVATIONS, (1, 1)), **dict.fromkeys(ELEMENTWISE, (2, None))}
+        needed = arity.get(op)
         if needed and not (needed[0] <= len(inputs) <= (needed[1] or len(inputs))):
             raise RecipeError(
                 f"recipe node {name!r} ({op}) takes {needed[0]}{'' if needed[1] else ' or more'} "
@@ -151,7 +152,7 @@ def _check(recipe: Any) -> tuple[dict[str, tuple[str, list[str]]], int]:
     missing = sorted(set(range(n_states)) - outputs)  # n_states <= len(nodes) <= MAX_NODES
     if missing:
         raise RecipeError(f"the recipe has h_new_{n_states - 1} but no h_new_{missing[0]}: states are numbered from 0")
-    for name, (op, inputs) in nodes.items():
+    for name, (_op, inputs) in nodes.items():
         for source in inputs:
             prev = _PREV.fullmatch(source)
             if prev and _state_index(prev, f"recipe node {name!r} reads {_short(source)}", n_states) is None:

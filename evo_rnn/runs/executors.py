@@ -18,15 +18,15 @@ import signal
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 
-from evo_rnn.core import backend
 from evo_rnn.cells import file_format
-from evo_rnn.training import evaluation
+from evo_rnn.core import backend
 from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.training import evaluation
 from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.presets import Preset
 from evo_rnn.training.results import EvalResult
 
-__all__ = ["Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "local_executor", "run_job", "WorkerLostError"]
+__all__ = ["Executor", "InlineExecutor", "Job", "LocalPoolExecutor", "WorkerLostError", "local_executor", "run_job"]
 
 
 class WorkerLostError(EvoRnnError, RuntimeError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from evo_rnn.core.errors import EvoRnnError
 
-__all__ = ["RunLockedError", "holder", "hold"]
+__all__ = ["RunLockedError", "hold", "holder"]
 
 _held: set[Path] = set()  # the lock files this process holds
 _guard = threading.Lock()

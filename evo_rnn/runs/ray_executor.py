@@ -23,7 +23,7 @@ from evo_rnn.core import backend
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.executors import Evaluate, Executor, Job, WorkerLostError, run_job
 
-__all__ = ["RayExecutor", "REMOTE_NAME"]
+__all__ = ["REMOTE_NAME", "RayExecutor"]
 
 REMOTE_NAME = "evo_rnn_evaluation"  # Ray names a busy worker process `ray::<this>`
 _PREPARED = False

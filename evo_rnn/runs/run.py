@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from evo_rnn import tasks
-from evo_rnn.training import presets
-from evo_rnn.runs import lock as run_lock
 from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.runs import lock as run_lock
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.store import Store
+from evo_rnn.training import presets
 
 __all__ = ["Run", "RunFiles", "RunSettings", "check_run_name"]
 

@@ -28,13 +28,12 @@ from evo_rnn import tasks
 from evo_rnn.cells import file_format
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.executors import Executor, InlineExecutor, Job, WorkerLostError
-from evo_rnn.training.hyperparameters import HParams, pack_by_shape
-from evo_rnn.training.presets import Preset
-from evo_rnn.training.presets import preset_key
-from evo_rnn.training.results import CacheKey, EvalResult, Status
 from evo_rnn.runs.run import Run, RunFiles
 from evo_rnn.runs.store import Store
 from evo_rnn.runs.tensorboard import TensorBoardLog
+from evo_rnn.training.hyperparameters import HParams, pack_by_shape
+from evo_rnn.training.presets import Preset, preset_key
+from evo_rnn.training.results import CacheKey, EvalResult, Status
 
 __all__ = ["Evaluations", "Request", "evaluate_apart"]
 

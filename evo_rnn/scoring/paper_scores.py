@@ -28,16 +28,15 @@ from typing import Any
 
 from evo_rnn import tasks
 from evo_rnn.cells import zoo
-from evo_rnn.scoring import statistics
 from evo_rnn.cells.hashing import structural_hash
 from evo_rnn.core.errors import EvoRnnError
-from evo_rnn.training.presets import Preset
-from evo_rnn.training.presets import preset_key
-from evo_rnn.training.results import CacheKey, EvalResult
-from evo_rnn.runs.seeds import CONFIRM_SEED_OFFSET, replicate_seed
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run
+from evo_rnn.runs.seeds import CONFIRM_SEED_OFFSET, replicate_seed
 from evo_rnn.runs.store import Store
+from evo_rnn.scoring import statistics
+from evo_rnn.training.presets import Preset, preset_key
+from evo_rnn.training.results import CacheKey, EvalResult
 
 __all__ = ["BASELINE", "BaselineError", "LeaderRow", "Scores", "TaskScores", "confirmed_score", "verdict"]
 

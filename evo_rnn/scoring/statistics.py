@@ -15,7 +15,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
 from scipy import stats as scipy_stats
 
 __all__ = [

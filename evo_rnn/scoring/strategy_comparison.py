@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from evo_rnn.runs.outcomes import SCORED_CHILD_OUTCOMES, Outcome
 from evo_rnn.runs.metadata import MetaKey
+from evo_rnn.runs.outcomes import SCORED_CHILD_OUTCOMES, Outcome
 from evo_rnn.runs.run import Run, RunFiles
 from evo_rnn.runs.seeds import confirm_seeds
 from evo_rnn.scoring import statistics

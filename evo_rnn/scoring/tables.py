@@ -16,12 +16,12 @@ import dataclasses
 from typing import Any
 
 from evo_rnn.cells import zoo
-from evo_rnn.scoring import statistics
-from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run
+from evo_rnn.scoring import statistics
+from evo_rnn.scoring.paper_scores import Scores
 
-__all__ = ["AblationSettings", "PAPER_TABLE_1", "PAPER_TIERS", "Row", "markdown", "rows", "separation", "verdicts"]
+__all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "AblationSettings", "Row", "markdown", "rows", "separation", "verdicts"]
 
 
 # Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
@@ -46,12 +46,12 @@ PAPER_TIERS: dict[str, dict[str, int]] = {
         "tanh": 0,
         "lstm_f": 0,
         "lstm_i": 1,
-        **{c: 2 for c in ("lstm", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3")},
+        **dict.fromkeys(("lstm", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3"), 2),
     },
     "xml": {
         "tanh": 0,
         "lstm_f": 0,
-        **{c: 1 for c in ("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3")},
+        **dict.fromkeys(("lstm", "lstm_i", "lstm_o", "lstm_b", "gru", "mut1", "mut2", "mut3"), 1),
     },
 }
 

@@ -3,8 +3,8 @@ drives its steps over an executor (`scheduler`), live progress (`progress`), the
 (`python -m evo_rnn.search`) and the same from Python (`run`, returning a `SearchResult`: `api`)."""
 
 from evo_rnn.runs.outcomes import Outcome
+from evo_rnn.search.api import SearchResult, run
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome
 from evo_rnn.search.scheduler import Scheduler
-from evo_rnn.search.api import SearchResult, run
 
 __all__ = ["EvalRequest", "Evolution", "Outcome", "Scheduler", "SearchError", "SearchResult", "StepOutcome", "run"]

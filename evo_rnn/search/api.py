@@ -33,19 +33,18 @@ from typing import Any
 import networkx as nx
 
 from evo_rnn import tasks
-from evo_rnn.cells import zoo
-from evo_rnn.tasks import data_files
-from evo_rnn.cells import diagram
-from evo_rnn.training import engine_choice, presets
+from evo_rnn.cells import diagram, zoo
 from evo_rnn.core.cli import ArgumentParser, UsageError, add_workers_argument, number, parse_options, whole_number
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
-from evo_rnn.search.confirmation import confirm_run
-from evo_rnn.views.export import export_run
-from evo_rnn.scoring.paper_scores import LeaderRow, Scores
 from evo_rnn.runs.seeds import MAX_CONFIRM_SEEDS, MAX_RUN_SEED
 from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
+from evo_rnn.scoring.paper_scores import LeaderRow, Scores
+from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.tasks import data_files
+from evo_rnn.training import engine_choice, presets
+from evo_rnn.views.export import export_run
 
 __all__ = ["DESCRIPTION", "SearchResult", "build_parser", "run", "search_job"]
 

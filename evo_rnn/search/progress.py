@@ -78,9 +78,10 @@ class Progress:
         """The run in one line; the children's parts add up to their number."""
         counts = self.search.counts()
         return (
-            f"children {counts['candidates']} (filtered {counts[Outcome.FILTERED]}, rejected {counts[Outcome.REJECTED]}, "
-            f"accepted {counts[Outcome.ACCEPTED]}, scored but not kept {counts[Outcome.EVALUATED]}, unfinished "
-            f"{counts['unfinished']}), duplicates {counts[Outcome.DUPLICATE]}, re-evaluations {counts[Outcome.REEVALUATED]}; "
+            f"children {counts['candidates']} (filtered {counts[Outcome.FILTERED]}, "
+            f"rejected {counts[Outcome.REJECTED]}, accepted {counts[Outcome.ACCEPTED]}, "
+            f"scored but not kept {counts[Outcome.EVALUATED]}, unfinished {counts['unfinished']}), "
+            f"duplicates {counts[Outcome.DUPLICATE]}, re-evaluations {counts[Outcome.REEVALUATED]}; "
             f"evaluations this session: {counts['trained']} trained, {counts['cache_hits']} from the cache, "
             f"{self._per_minute(counts['trained']):.1f}/min; search time {self.search.elapsed() / 60:.1f} min"
         )

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.executors import Executor
-from evo_rnn.training.results import EvalResult
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import RunFiles
 from evo_rnn.runs.seeds import confirm_seeds
+from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.tensorboard import TensorBoardLog
 from evo_rnn.search.evolution import EvalRequest, Evolution, SearchError, StepOutcome, StepRun
+from evo_rnn.training.results import EvalResult
 
 __all__ = ["Scheduler"]
 

@@ -11,43 +11,43 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from evo_rnn.tasks import data_files
 from evo_rnn.core.errors import UnknownNameError
+from evo_rnn.tasks import data_files
 from evo_rnn.tasks.arith import ArithConfig, ArithTask
+from evo_rnn.tasks.arrays import NpzConfig, NpzTask
 from evo_rnn.tasks.base import Split, Task, TaskData
 from evo_rnn.tasks.memorize import MemorizeConfig, MemorizeTask
 from evo_rnn.tasks.music import MUSIC_FILES, MusicConfig, MusicTask
 from evo_rnn.tasks.ptb import PtbConfig, PtbTask
-from evo_rnn.tasks.xml import XmlConfig, XmlTask
-from evo_rnn.tasks.arrays import NpzConfig, NpzTask
 from evo_rnn.tasks.sources import SourceError, is_source, parse
 from evo_rnn.tasks.text import TextConfig, TextTask
+from evo_rnn.tasks.xml import XmlConfig, XmlTask
 
 __all__ = [
-    "names",
-    "get",
-    "family",
-    "check_data",
-    "check_name",
-    "file_stem",
-    "identity",
-    "is_source",
-    "register",
+    "ENTRY_POINT_GROUP",
     "FAMILIES",
     "GENERATED",
     "MUSIC",
-    "ENTRY_POINT_GROUP",
+    "ArithConfig",
+    "MemorizeConfig",
+    "MusicConfig",
+    "NpzConfig",
+    "PtbConfig",
+    "SourceError",
+    "Split",
     "Task",
     "TaskData",
-    "Split",
-    "ArithConfig",
-    "XmlConfig",
-    "MemorizeConfig",
-    "PtbConfig",
-    "MusicConfig",
     "TextConfig",
-    "NpzConfig",
-    "SourceError",
+    "XmlConfig",
+    "check_data",
+    "check_name",
+    "family",
+    "file_stem",
+    "get",
+    "identity",
+    "is_source",
+    "names",
+    "register",
 ]
 
 GENERATED = ("arith", "xml", "memorize")

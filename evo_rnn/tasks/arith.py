@@ -18,7 +18,7 @@ import numpy as np
 from evo_rnn.tasks.base import GeneratedTask, Split, split_random, weighted_accuracy
 from evo_rnn.tasks.chars import BOS, CharVocab, encode_next_char
 
-__all__ = ["ArithConfig", "ArithTask", "SPLIT_SHARES", "make_example", "problem_split"]
+__all__ = ["SPLIT_SHARES", "ArithConfig", "ArithTask", "make_example", "problem_split"]
 
 # The share of all problems each split draws from (by `problem_split`); the rest is training's.
 SPLIT_SHARES = {"valid": 0.1, "test": 0.1}

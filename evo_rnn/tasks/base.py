@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 __all__ = [
-    "Split",
-    "TaskData",
-    "Task",
     "GeneratedTask",
-    "split_rng",
-    "split_random",
+    "Split",
+    "Task",
+    "TaskData",
     "pad_sequences",
+    "split_random",
+    "split_rng",
     "weighted_accuracy",
 ]
 

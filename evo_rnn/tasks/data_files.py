@@ -25,14 +25,14 @@ from evo_rnn.core.atomic_files import write_atomically
 from evo_rnn.core.errors import DataFileMissingError, DataIntegrityError, UnknownNameError
 
 __all__ = [
-    "DATA_ENV",
-    "DataFile",
-    "FILES",
     "DATASETS",
-    "resolve_data_dir",
+    "DATA_ENV",
+    "FILES",
+    "DataFile",
+    "download",
     "locate",
     "read_verified",
-    "download",
+    "resolve_data_dir",
     "sha256",
 ]
 

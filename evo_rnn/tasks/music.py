@@ -9,10 +9,10 @@ import pickle
 
 import numpy as np
 
-from evo_rnn.tasks.data_files import read_verified
 from evo_rnn.core.errors import DataIntegrityError, UnknownNameError
-from evo_rnn.tasks.safe_pickle import safe_loads
 from evo_rnn.tasks.base import SPLITS, Split, Task, TaskData, pad_sequences
+from evo_rnn.tasks.data_files import read_verified
+from evo_rnn.tasks.safe_pickle import safe_loads
 
 __all__ = ["MUSIC_FILES", "MusicConfig", "MusicTask", "canonical_music", "piano_roll"]
 

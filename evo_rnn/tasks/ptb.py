@@ -9,11 +9,11 @@ import os
 
 import numpy as np
 
-from evo_rnn.tasks.data_files import read_verified
 from evo_rnn.core.errors import DataIntegrityError
 from evo_rnn.tasks.base import Split, Task, TaskData, weighted_accuracy
+from evo_rnn.tasks.data_files import read_verified
 
-__all__ = ["PtbConfig", "PtbTask", "read_words", "build_vocabulary", "bptt_layout"]
+__all__ = ["PtbConfig", "PtbTask", "bptt_layout", "build_vocabulary", "read_words"]
 
 EOS = "<eos>"
 VOCAB_SIZE = 10_000

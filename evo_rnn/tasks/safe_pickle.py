@@ -179,6 +179,8 @@ def safe_loads(data: bytes, max_elements: int = MAX_ELEMENTS) -> Any:
         UnicodeDecodeError,
         RecursionError,
     ) as error:
-        raise DataIntegrityError(f"not a readable pickle (truncated or corrupted?): {type(error).__name__}: {error}")
+        raise DataIntegrityError(
+            f"not a readable pickle (truncated or corrupted?): {type(error).__name__}: {error}"
+        ) from error
     _expanded_size(loaded, max_elements)
     return loaded

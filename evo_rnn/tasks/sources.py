@@ -19,7 +19,7 @@ from typing import Any
 
 from evo_rnn.core.errors import EvoRnnError
 
-__all__ = ["KINDS", "FOLDER_FILES", "Source", "SourceError", "is_source", "parse"]
+__all__ = ["FOLDER_FILES", "KINDS", "Source", "SourceError", "is_source", "parse"]
 
 FOLDER_FILES = {"text": ("train.txt", "valid.txt", "test.txt"), "npz": ()}
 # The options each kind takes after `?`: name -> (parse, default, what a good value is).

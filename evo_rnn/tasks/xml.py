@@ -48,7 +48,7 @@ def make_document(rng: random.Random, config: XmlConfig) -> tuple[str, np.ndarra
     while True:
         name = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(1, config.max_tag_length)))
         can_open = len(stack) < config.max_depth and (
-            length + len(name) + 2 + closing_cost(stack + [name]) <= config.max_length
+            length + len(name) + 2 + closing_cost([*stack, name]) <= config.max_length
         )
         if stack and (not can_open or rng.random() >= config.p_open):
             closed = stack.pop()

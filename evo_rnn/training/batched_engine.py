@@ -36,15 +36,15 @@ import numpy as np
 from keras import ops
 
 from evo_rnn.cells import zoo
+from evo_rnn.core import backend
 from evo_rnn.core.errors import EvoRnnError, InvalidCellError
-from evo_rnn.training.hyperparameters import HParams, solve_units
 from evo_rnn.layers import GraphRNN
 from evo_rnn.layers.graph_rnn import run_projected
+from evo_rnn.tasks import Split, Task
+from evo_rnn.training import kit
+from evo_rnn.training.hyperparameters import HParams, solve_units
 from evo_rnn.training.presets import Preset
 from evo_rnn.training.results import EvalResult, Status
-from evo_rnn.tasks import Split, Task
-from evo_rnn.core import backend
-from evo_rnn.training import kit
 
 __all__ = ["BatchedError", "evaluate_batched"]
 

@@ -7,7 +7,8 @@ The engines (`preset_rules.ENGINES`):
 - "batched": all of them as one compiled program (`evo_rnn.training.batched_engine.evaluate_batched`;
   they must share one shape: layers and parameter budget), each member with the result it
   would have alone in a batched job. Against "fit" the losses agree over the first epochs
-  only (training is chaotic in the seed; the figures are in benchmarks/README.md), so every comparison keeps to one engine.
+  only (training is chaotic in the seed; the figures are in benchmarks/README.md), so every
+  comparison keeps to one engine.
 
 Model building, initial weights, batch order, seeding and the candidate's own errors live once,
 in `evo_rnn.training.fit_engine`; both engines use them. Everything that trains (the executors' jobs, the
@@ -21,14 +22,12 @@ from collections.abc import Callable, Sequence
 
 import networkx as nx
 
-from evo_rnn.training import batched_engine
-from evo_rnn.training import fit_engine
-from evo_rnn.training import kit
+from evo_rnn.tasks import Task
+from evo_rnn.training import batched_engine, fit_engine, kit
 from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.preset_rules import ENGINES
 from evo_rnn.training.presets import Preset
 from evo_rnn.training.results import EvalResult
-from evo_rnn.tasks import Task
 
 __all__ = ["ENGINES", "evaluate"]
 

@@ -16,11 +16,9 @@ import numpy as np
 
 from evo_rnn.cells import zoo
 from evo_rnn.core import backend
-from evo_rnn.training.hyperparameters import HParams, solve_units
 from evo_rnn.layers import GraphRNN
-from evo_rnn.training.presets import Preset
-from evo_rnn.training.results import EvalResult, Status
 from evo_rnn.tasks import Split, Task
+from evo_rnn.training.hyperparameters import HParams, solve_units
 from evo_rnn.training.kit import (
     batch_order,
     build_model,
@@ -33,6 +31,8 @@ from evo_rnn.training.kit import (
     seed_everything,
     task_data,
 )
+from evo_rnn.training.presets import Preset
+from evo_rnn.training.results import EvalResult, Status
 
 __all__ = ["SeededBatches", "evaluate"]
 

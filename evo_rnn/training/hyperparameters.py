@@ -17,9 +17,9 @@ from evo_rnn.core.errors import EvoRnnError, InvalidCellError
 T = TypeVar("T")
 
 __all__ = [
-    "HParams",
     "PRIOR",
     "REFERENCE",
+    "HParams",
     "pack_by_shape",
     "reference",
     "sample",

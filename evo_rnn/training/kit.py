@@ -16,25 +16,25 @@ import numpy as np
 
 from evo_rnn import tasks
 from evo_rnn.core.errors import InvalidCellError
-from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.layers import GraphCell, GraphRNN
-from evo_rnn.training.presets import Preset
 from evo_rnn.tasks import Split, Task, TaskData
 from evo_rnn.tasks.base import GeneratedTask
+from evo_rnn.training.hyperparameters import HParams
+from evo_rnn.training.presets import Preset
 
 __all__ = [
     "EVAL_BATCH",
-    "load_task",
-    "data_seed_of",
-    "task_data",
+    "batch_order",
     "build_model",
+    "candidate_errors",
+    "data_seed_of",
     "initial_weights",
+    "load_task",
+    "loss_weights",
     "position_stats",
     "reset_states",
-    "loss_weights",
-    "batch_order",
     "seed_everything",
-    "candidate_errors",
+    "task_data",
 ]
 
 

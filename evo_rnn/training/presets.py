@@ -11,19 +11,18 @@ import typing
 from typing import Any
 
 from evo_rnn import tasks
-from evo_rnn.training import hyperparameters
-from evo_rnn.training import preset_rules
-from evo_rnn.training.results import BATCH_ORDER, TASK_VERSION
 from evo_rnn.core.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, NpzConfig, PtbConfig, TextConfig, XmlConfig
+from evo_rnn.training import hyperparameters, preset_rules
+from evo_rnn.training.results import BATCH_ORDER, TASK_VERSION
 
 __all__ = [
     "ENGINES",
     "LATER_BUDGETS",
     "LATER_FIELDS",
-    "Preset",
     "PRESETS",
     "STRATEGIES",
+    "Preset",
     "SearchConfig",
     "get",
     "preset_key",
@@ -88,8 +87,8 @@ class Preset:
     ptb: PtbConfig
     music: MusicConfig
     search: SearchConfig
-    text: TextConfig = TextConfig()  # a user's text (`text:PATH`)
-    npz: NpzConfig = NpzConfig()  # a user's arrays (`npz:PATH`)
+    text: TextConfig = dataclasses.field(default_factory=TextConfig)  # a user's text (`text:PATH`)
+    npz: NpzConfig = dataclasses.field(default_factory=NpzConfig)  # a user's arrays (`npz:PATH`)
     engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "batched" (evo_rnn.training.batched_engine)
 
     def task_config(self, task: str) -> Any:

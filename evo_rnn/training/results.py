@@ -8,7 +8,6 @@ import enum
 import math
 from typing import Any
 
-
 __all__ = ["BATCH_ORDER", "TASK_VERSION", "CacheKey", "EvalResult", "Status"]
 
 

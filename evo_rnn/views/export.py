@@ -205,7 +205,8 @@ def _leaderboard(
         f"Preset `{settings.preset}`, seed {settings.seed}, tasks {', '.join(tasks)}. Score: the minimum over tasks "
         "of the cell's best validation score divided by the GRU's best on the same configurations (1.0 = as good as "
         "the GRU on its worst task). Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, "
-        "with a 95% bootstrap interval over those seeds (below); confirmed cells are ranked by it, the others after them by the score, and a cell that was not "
+        "with a 95% bootstrap interval over those seeds (below); confirmed cells are ranked by it, the others after "
+        "them by the score, and a cell that was not "
         "confirmed is a candidate, not a finding. Per task: the best configuration's validation score, its mean over "
         "the seeds it was trained with (re-evaluations add seeds) (paired ratio to the GRU).",
         "",

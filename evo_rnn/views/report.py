@@ -1,8 +1,9 @@
 """`python -m evo_rnn.report --run NAME [-o FILE.html]`: one self-contained HTML page about a
 search run (or, with `--compare RUN RUN ...`, about search strategies compared over runs:
-`evo_rnn.scoring.strategy_comparison`), read from its database (so it works on a run still going, and on a killed one). An
-ablation run (`python -m evo_rnn.ablation`) gets its comparison table instead: confirmed
-scores with intervals, ratios to the GRU, the paper's figures and tiers, and the spread.
+`evo_rnn.scoring.strategy_comparison`), read from its database (so it works on a run still
+going, and on a killed one). An ablation run (`python -m evo_rnn.ablation`) gets its comparison
+table instead: confirmed scores with intervals, ratios to the GRU, the paper's figures and
+tiers, and the spread.
 
 It shows the leaderboard (sortable; scores, ratios to the GRU and the LSTM, confirmation
 intervals where the run has them, configurations tried), each top cell's diagram with what
@@ -29,8 +30,8 @@ import networkx as nx
 
 from evo_rnn.cells import diagram, zoo
 from evo_rnn.core.atomic_files import atomic_path
-from evo_rnn.runs.outcomes import MUTATE_OUTCOMES, SCORED_OUTCOMES, Outcome
 from evo_rnn.runs.metadata import MetaKey
+from evo_rnn.runs.outcomes import MUTATE_OUTCOMES, SCORED_OUTCOMES, Outcome
 from evo_rnn.runs.run import Run, RunFiles
 from evo_rnn.scoring import strategy_comparison, tables
 from evo_rnn.scoring.paper_scores import Scores, verdict
@@ -40,7 +41,8 @@ __all__ = ["comparison_figure", "render_comparison", "render_report", "write_com
 
 _STYLE = """
 body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:75em;color:#222;line-height:1.4}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}
 th{background:#f0f0f0;cursor:pointer;user-select:none}td:nth-child(2),th:nth-child(2){text-align:left}
 .cell{display:inline-block;vertical-align:top;margin:0 1.5em 1.5em 0;max-width:36em}img{max-width:100%}
 .note{color:#666;font-size:0.9em}code{background:#f4f4f4;padding:0 0.2em}

@@ -6,8 +6,7 @@ import os
 
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.cells.diagram import to_dot, write_diagram
 from evo_rnn.core.errors import GraphvizNotFoundError, UnknownNameError
 

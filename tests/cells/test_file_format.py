@@ -8,8 +8,7 @@ import os
 import networkx as nx
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.core.errors import CellFormatError, InvalidCellError
 
 

@@ -19,7 +19,7 @@ def _renamed(graph: nx.DiGraph, seed: int) -> nx.DiGraph:
     random.Random(seed).shuffle(shuffled)
     renamed = nx.relabel_nodes(graph, dict(zip(names, shuffled)))
     # Rename the non-output states too: only `h` is special.
-    for node, data in renamed.nodes(data=True):
+    for _node, data in renamed.nodes(data=True):
         if data.get("state") == "c":
             data["state"] = "memory"
     renamed.graph["name"] = "another name"

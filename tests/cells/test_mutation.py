@@ -9,12 +9,11 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.cells.graph import validate
 from evo_rnn.cells.hashing import same_architecture
-from evo_rnn.layers import GraphCell
 from evo_rnn.cells.mutation import MUTATIONS, MutationError, mutate
+from evo_rnn.layers import GraphCell
 
 CHILDREN_PER_CELL = 300
 
@@ -64,7 +63,7 @@ def test_swap_elementwise_to_sub_orders_the_operands():
     rng = random.Random(0)
     seen = 0
     for _ in range(300):
-        child, applied = mutate(zoo.get("tanh"), rng)
+        child, _applied = mutate(zoo.get("tanh"), rng)
         for node, data in child.nodes(data=True):
             if data["op"] == "sub":
                 assert sorted(child.edges[p, node]["operand"] for p in child.predecessors(node)) == [0, 1]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.core.errors import UnknownNameError
 
 from conftest import ROOT

@@ -13,24 +13,22 @@ import sys
 
 import pytest
 
-from evo_rnn.commands import ablation
 from evo_rnn.cells import zoo
-from evo_rnn.scoring import tables
-from evo_rnn.training import presets
-from evo_rnn.scoring import statistics
+from evo_rnn.commands import ablation
 from evo_rnn.core.cli import UsageError
 from evo_rnn.core.errors import EvoRnnError
-from evo_rnn.scoring.tables import AblationSettings
 from evo_rnn.runs.executors import InlineExecutor
-from evo_rnn.training.hyperparameters import HParams
-from evo_rnn.views.report import write_report
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
-from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.runs.seeds import confirm_seeds, replicate_seed, tuning_seeds
 from evo_rnn.runs.store import Store
+from evo_rnn.scoring import statistics, tables
+from evo_rnn.scoring.paper_scores import Scores
+from evo_rnn.scoring.tables import AblationSettings
+from evo_rnn.training import presets
+from evo_rnn.training.hyperparameters import HParams
+from evo_rnn.views.report import write_report
 
-from conftest import ConfigSeedFake, FakeEvaluator, ROOT, quiet, run_module, stderr_lines
-
+from conftest import ROOT, ConfigSeedFake, FakeEvaluator, quiet, run_module, stderr_lines
 
 SETTINGS = AblationSettings(("gru", "lstm"), ("arith", "xml"), trials=4, replicates=3, confirm_seeds=3)
 
@@ -246,7 +244,8 @@ def test_every_shipped_ablation_run_rebuilds_its_table_from_its_database(folder)
         settings = AblationSettings.load(run)
         table = tables.markdown(tables.rows(Scores.of(run), settings.cells, settings.tasks), settings.tasks)
     shipped = (folder / "ablation.md").read_text()
-    assert table.count("\n") > 2 and set(table.splitlines()) == {l for l in shipped.splitlines() if l.startswith("|")}
+    shipped_rows = {line for line in shipped.splitlines() if line.startswith("|")}
+    assert table.count("\n") > 2 and set(table.splitlines()) == shipped_rows
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,11 @@ from conftest import run_module, stderr_lines
 MEMORIZE = ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]
 
 
+def set_flags(items: list[str]) -> list[str]:
+    """`--set ITEM` for each item."""
+    return [part for item in items for part in ("--set", item)]
+
+
 def test_evaluate_cli_json_output():
     result = run_module(
         "evo_rnn.evaluate",
@@ -26,13 +31,7 @@ def test_evaluate_cli_json_output():
         "2",
         "--json",
         "--quiet",
-        *sum(
-            (
-                ["--set", s]
-                for s in ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]
-            ),
-            [],
-        ),
+        *set_flags(["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -41,10 +40,7 @@ def test_evaluate_cli_json_output():
 
 
 def test_evaluate_cli_trains_the_trials_as_batched_jobs_in_trial_order():
-    sets = sum(
-        (["--set", s] for s in ["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"]),
-        [],
-    )
+    sets = set_flags(["max_epochs=1", "memorize.n_train=128", "memorize.n_valid=32", "memorize.n_test=32"])
     args = ["--arch", "gru", "--task", "memorize", "--trials", "5", "--json", "--quiet", *sets]
     solo = [json.loads(line) for line in run_module("evo_rnn.evaluate", *args).stdout.splitlines()]
     result = run_module("evo_rnn.evaluate", *args, "--batched", "2")
@@ -90,7 +86,7 @@ def test_evaluate_from_python_gives_the_commands_results_for_a_name_or_a_graph()
         "--quiet",
         "--seed",
         "3",
-        *sum((["--set", s] for s in MEMORIZE), []),
+        *set_flags(MEMORIZE),
     )
     expected = [json.loads(line) for line in command.stdout.splitlines()]
     for arch in ("gru", zoo.get("gru")):

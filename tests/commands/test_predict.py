@@ -12,11 +12,10 @@ import pytest
 
 from evo_rnn import tasks
 from evo_rnn.commands import predict
-from evo_rnn.training import presets
 from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.training import presets
 
 from conftest import ROOT, run_module, stderr_lines
-
 
 EXPORTED = ROOT / "saved_architectures" / "reference-quick-seed0" / "1-94c6576d"
 
@@ -45,7 +44,7 @@ def encoding_of(name: str, preset: str = "quick") -> predict.Encoding:
 
 def full_recompute(model, encoding: predict.Encoding, text: str, max_tokens: int) -> str:
     """The reference: each token from a pass of the whole sequence so far, from fresh states."""
-    sequence = [encoding.input_tokens.index(encoding.start)] + encoding.encode(text)
+    sequence = [encoding.input_tokens.index(encoding.start), *encoding.encode(text)]
     produced = []
     for _ in range(predict.token_limit(encoding, max_tokens)):
         token = int(np.asarray(model.predict_on_batch(np.asarray([sequence], dtype="int32")))[0, -1].argmax())

@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 
+from evo_rnn.commands.search import main as search_main
 from evo_rnn.core import cli
 from evo_rnn.core.errors import EvoRnnError
-from evo_rnn.commands.search import main as search_main
 
 from conftest import run_module, stderr_lines, tree
 

@@ -16,10 +16,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.cells import diagram
-from evo_rnn.cells import mutation
+from evo_rnn.cells import diagram, file_format, mutation, zoo
 from evo_rnn.cells.graph import state_names, validate
 from evo_rnn.cells.hashing import same_architecture
 from evo_rnn.commands.interop import main as interop_main
@@ -50,7 +47,7 @@ def reference_step(recipe: dict, weights: dict, x: np.ndarray, prev: dict[int, n
     """One step of a recipe as NAS-Bench-NLP's `CustomRNNCell` computes it, with this package's
     weights per node: every node once, in a topological order of their inputs, so that a node
     reading `h_new_i` gets the value state i takes in this same step."""
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    sig = lambda v: 1 / (1 + np.exp(-v))
     acts = {
         "activation_tanh": np.tanh,
         "activation_sigm": sig,

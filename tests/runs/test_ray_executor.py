@@ -11,15 +11,14 @@ import time
 
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.training import presets
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.runs.executors import Job, run_job
 from evo_rnn.runs.ray_executor import REMOTE_NAME, RayExecutor
-from evo_rnn.training.results import Status
+from evo_rnn.runs.store import Store
 from evo_rnn.search.evolution import Evolution
 from evo_rnn.search.scheduler import Scheduler
-from evo_rnn.runs.store import Store
+from evo_rnn.training import presets
+from evo_rnn.training.results import Status
 
 from conftest import TINY, has_population, interrupt, run_module, search_args, start, wait_for
 

@@ -10,14 +10,13 @@ import random
 import pytest
 
 from evo_rnn.cells import zoo
-from evo_rnn.training import hyperparameters
-from evo_rnn.training import presets
 from evo_rnn.core.errors import EvoRnnError
-from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.executors import InlineExecutor, WorkerLostError
-from evo_rnn.training.results import Status
 from evo_rnn.runs.run import RunFiles
+from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.store import Store
+from evo_rnn.training import hyperparameters, presets
+from evo_rnn.training.results import Status
 
 from conftest import FakeEvaluator, SavesModels
 

@@ -14,11 +14,11 @@ import networkx as nx
 import pytest
 
 from evo_rnn.cells import zoo
+from evo_rnn.runs.metadata import MetaKey
+from evo_rnn.runs.store import SCHEMA_VERSION, Store, StoreError
 from evo_rnn.training import presets
 from evo_rnn.training.presets import preset_key
 from evo_rnn.training.results import CacheKey, EvalResult, Status
-from evo_rnn.runs.metadata import MetaKey
-from evo_rnn.runs.store import SCHEMA_VERSION, Store, StoreError
 
 from conftest import ROOT, digest, run_module, stderr_lines
 

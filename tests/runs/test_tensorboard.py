@@ -7,14 +7,15 @@ import json
 
 import pytest
 
-from conftest import FakeEvaluator, SeededFake, run_module, search_preset, stderr_lines
-from evo_rnn.search.confirmation import confirm_run
 from evo_rnn.runs.executors import InlineExecutor
-from evo_rnn.training.results import EvalResult, Status
-from evo_rnn.search.evolution import Evolution
-from evo_rnn.search.scheduler import Scheduler
 from evo_rnn.runs.store import Store
 from evo_rnn.runs.tensorboard import TensorBoardLog
+from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.search.evolution import Evolution
+from evo_rnn.search.scheduler import Scheduler
+from evo_rnn.training.results import EvalResult, Status
+
+from conftest import FakeEvaluator, SeededFake, run_module, search_preset, stderr_lines
 
 
 def read_run(folder):
@@ -111,7 +112,7 @@ def test_evaluate_writes_runs_without_changing_its_results_and_refuses_a_file(tm
     plain = run_module("evo_rnn.evaluate", *args)
     logged = run_module("evo_rnn.evaluate", *args, "--tensorboard", str(tmp_path / "tb"))
     assert plain.returncode == logged.returncode == 0, logged.stderr[-2000:]
-    scores = lambda out: [json.loads(line)["valid_score"] for line in out.stdout.splitlines()]  # noqa: E731
+    scores = lambda out: [json.loads(line)["valid_score"] for line in out.stdout.splitlines()]
     assert scores(plain) == scores(logged)
     assert len(list((tmp_path / "tb").iterdir())) == 2
     (tmp_path / "file").write_text("")

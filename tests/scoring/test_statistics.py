@@ -7,8 +7,6 @@ import random
 
 import pytest
 
-from evo_rnn.training import hyperparameters
-from evo_rnn.training import presets
 from evo_rnn.scoring.statistics import (
     Estimate,
     cross_tier_tau,
@@ -18,6 +16,7 @@ from evo_rnn.scoring.statistics import (
     paired_ratio,
     paired_t_test,
 )
+from evo_rnn.training import hyperparameters, presets
 
 
 def test_mean_interval_is_the_student_t_interval():

@@ -1,4 +1,5 @@
-"""Search strategies compared over runs (`evo_rnn.scoring.strategy_comparison`, `python -m evo_rnn.report --compare`)."""
+"""Search strategies compared over runs (`evo_rnn.scoring.strategy_comparison`, `python -m
+evo_rnn.report --compare`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from evo_rnn.training import presets
-from evo_rnn.scoring import statistics
-from evo_rnn.scoring import strategy_comparison
-from evo_rnn.search.confirmation import confirm_run
 from evo_rnn.runs.executors import InlineExecutor
 from evo_rnn.runs.run import RunFiles, RunSettings
 from evo_rnn.runs.store import Store
+from evo_rnn.scoring import statistics, strategy_comparison
+from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.training import presets
 
 from conftest import SeededFake, run_module, run_search, search_preset
 

@@ -17,24 +17,25 @@ from conftest import TINY
 
 
 def test_the_api_runs_a_search_on_a_text_file_resumes_it_and_hands_back_a_trainable_layer(tmp_path):
-    import keras
     from pydoc_data.topics import topics
+
+    import keras
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(topics[key] for key in sorted(topics))[:20_000], encoding="utf-8")
-    options = dict(
-        tasks=[f"text:{corpus}"],
-        run="mine",
-        runs_dir=tmp_path / "runs",
-        out=tmp_path / "out",
-        max_candidates=1,
-        budget_minutes=5,
-        workers=0,
-        confirm_seeds=2,
-        export=False,
-        progress=False,
-        set=[*TINY, "budgets.text=3000", "text.max_train_tokens=4000", "text.max_eval_tokens=1000"],
-    )
+    options = {
+        "tasks": [f"text:{corpus}"],
+        "run": "mine",
+        "runs_dir": tmp_path / "runs",
+        "out": tmp_path / "out",
+        "max_candidates": 1,
+        "budget_minutes": 5,
+        "workers": 0,
+        "confirm_seeds": 2,
+        "export": False,
+        "progress": False,
+        "set": [*TINY, "budgets.text=3000", "text.max_train_tokens=4000", "text.max_eval_tokens=1000"],
+    }
     result = evo_rnn.search.run(**options)
     assert result.name == "mine" and result.export is None and not result.interrupted
     assert len(result.leaderboard) >= 2 and result.leaderboard[0].rank == 1

@@ -9,16 +9,16 @@ import pytest
 from scipy import stats as scipy_stats
 
 from evo_rnn.cells import zoo
-from evo_rnn.scoring import statistics
 from evo_rnn.core.cli import UsageError
-from evo_rnn.search.confirmation import confirm_run
 from evo_rnn.core.errors import EvoRnnError
-from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.executors import InlineExecutor
-from evo_rnn.views.export import export_run
+from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import RunFiles
-from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.runs.store import Store
+from evo_rnn.scoring import statistics
+from evo_rnn.scoring.paper_scores import Scores
+from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.views.export import export_run
 
 from conftest import SeededFake, run_module, stderr_lines
 
@@ -92,7 +92,7 @@ def test_bad_input_is_refused_and_touches_nothing(searched, tmp_path):
 
 
 def test_confirmed_cells_are_reported_by_what_held_up_on_fresh_seeds(searched, tmp_path):
-    files, preset = searched
+    files, _preset = searched
     confirm_run(files, top=3, seeds=3, executor=InlineExecutor(SeededFake()), log=lambda _: None)
     out = export_run(files, tmp_path / "out", top=3, log=lambda _: None)
     summaries = [json.loads((p / "summary.json").read_text()) for p in sorted(out.iterdir()) if p.is_dir()]

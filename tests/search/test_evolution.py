@@ -1,4 +1,5 @@
-"""The paper's search algorithm (`evo_rnn.search.evolution`): seeding, the filter, the gate, the population, re-evaluation, successive halving, the strategies."""
+"""The paper's search algorithm (`evo_rnn.search.evolution`): seeding, the filter, the gate, the
+population, re-evaluation, successive halving, the strategies."""
 
 from __future__ import annotations
 
@@ -10,19 +11,18 @@ import random
 import networkx as nx
 import pytest
 
-from evo_rnn.cells import zoo
-from evo_rnn.cells import file_format
-from evo_rnn.training import presets
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.cells.hashing import same_architecture
 from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.runs.run import RunFiles
+from evo_rnn.runs.seeds import confirm_seeds, replicate_seed
+from evo_rnn.runs.store import Store
+from evo_rnn.scoring.paper_scores import BaselineError, Scores
+from evo_rnn.search.evolution import Evolution
+from evo_rnn.training import presets
 from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.presets import preset_key
 from evo_rnn.training.results import CacheKey, EvalResult, Status
-from evo_rnn.runs.run import RunFiles
-from evo_rnn.scoring.paper_scores import BaselineError, Scores
-from evo_rnn.runs.seeds import confirm_seeds, replicate_seed
-from evo_rnn.search.evolution import Evolution
-from evo_rnn.runs.store import Store
 
 from conftest import FakeEvaluator, NoisyEvaluator, NoisySaver, best_by_task, make_search, run_search, search_preset
 
@@ -235,7 +235,7 @@ def test_every_cell_and_the_gru_train_on_the_same_bank_configurations_and_ratios
         for arch, t, config, _ in evaluate.calls:
             if t == task:
                 by_arch[arch].add(config)
-        for arch, configs in by_arch.items():
+        for configs in by_arch.values():
             assert configs <= by_arch[gru]  # the GRU trained on every configuration a cell trained on
         assert set(bank[task][:3]) <= by_arch[gru]  # the seeds: the bank's first N
     # A ratio divides by the GRU's best on the arch's own configurations, not on every configuration.

@@ -1,4 +1,5 @@
-"""Running the search's steps (`evo_rnn.search.scheduler`): budgets, resumption, lost workers, batched jobs, the run database's failures."""
+"""Running the search's steps (`evo_rnn.search.scheduler`): budgets, resumption, lost workers,
+batched jobs, the run database's failures."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import json
 import pytest
 
 from evo_rnn.cells import zoo
-from evo_rnn.training import presets
-from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.executors import WorkerLostError
-from evo_rnn.search.evolution import SearchError
+from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.store import Store
+from evo_rnn.search.evolution import SearchError
+from evo_rnn.training import presets
 
 from conftest import FakeEvaluator, Interrupt, make_search, run_search, search_preset
 

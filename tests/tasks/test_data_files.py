@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from evo_rnn import tasks
-from evo_rnn.tasks import data_files
 from evo_rnn.core.errors import DataFileMissingError, DataIntegrityError, UnsafePickleError
-from evo_rnn.tasks.safe_pickle import MAX_ELEMENTS, safe_loads
+from evo_rnn.tasks import data_files
 from evo_rnn.tasks.music import MUSIC_FILES, canonical_music
 from evo_rnn.tasks.ptb import bptt_layout, read_words
+from evo_rnn.tasks.safe_pickle import MAX_ELEMENTS, safe_loads
 
 from conftest import HAVE_SHARED, ROOT, SHARED, run_module, stderr_lines
 

@@ -11,8 +11,8 @@ import pytest
 
 from evo_rnn import tasks
 from evo_rnn.core.errors import DataIntegrityError
-from evo_rnn.tasks.safe_pickle import MAX_ELEMENTS, safe_loads
 from evo_rnn.tasks.music import MUSIC_FILES
+from evo_rnn.tasks.safe_pickle import MAX_ELEMENTS, safe_loads
 
 
 def shared_reference_bomb(levels: int = 3, width: int = 1000) -> bytes:

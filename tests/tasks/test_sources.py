@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from evo_rnn import tasks
-from evo_rnn.training import presets
 from evo_rnn.core.errors import UnknownNameError
 from evo_rnn.tasks.base import Task, TaskData
 from evo_rnn.tasks.sources import SourceError
+from evo_rnn.training import presets
 
 from conftest import run_module, stderr_lines
 

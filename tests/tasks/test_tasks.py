@@ -51,7 +51,7 @@ def test_shapes_and_teacher_forcing(name):
 
 
 def _arith_rows(split):
-    for inputs, targets, weights in zip(split.inputs, split.targets, split.weights):
+    for _inputs, targets, weights in zip(split.inputs, split.targets, split.weights):
         text = ARITH_VOCAB.decode(targets)
         answer = ARITH_VOCAB.decode(targets[weights > 0])
         yield text, answer
@@ -76,7 +76,7 @@ def test_every_arith_answer_is_right_and_free_of_distractors():
 
 def test_arith_difficulty_knobs():
     config = tasks.ArithConfig(max_digits=2, max_distractors=0, n_train=200, n_valid=1, n_test=1)
-    for text, answer in _arith_rows(tasks.get("arith", config).data(0).train):
+    for text, _answer in _arith_rows(tasks.get("arith", config).data(0).train):
         assert re.fullmatch(r"\d{1,2}[+-]\d{1,2}=-?\d+\.", text), text
 
 

@@ -7,11 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from evo_rnn.training import presets
-from evo_rnn.training import fit_engine
-from evo_rnn.training import kit
-from evo_rnn.training.hyperparameters import HParams
+from evo_rnn.training import fit_engine, kit, presets
 from evo_rnn.training.batched_engine import BatchedError, evaluate_batched
+from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.results import Status
 
 from conftest import SHARED, run_python
@@ -31,7 +29,7 @@ TINY = presets.with_overrides(
 
 
 def hp(**changes) -> HParams:
-    base = dict(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=1, param_budget=3000)
+    base = {"init_scale": 1.0, "learning_rate": 1.0, "max_grad_norm": 5.0, "num_layers": 1, "param_budget": 3000}
     return HParams(**{**base, **changes})
 
 
@@ -137,7 +135,7 @@ def test_fit_reads_the_training_rows_in_the_seeded_batch_order():
     batches = fit_engine.SeededBatches(split, kit.loss_weights(split), 32, seed=9, shuffle=True)
     batches.set_epoch(2)
     order = kit.batch_order(9, 2, len(split), shuffle=True)
-    x, y, w = batches[1]
+    x, y, _w = batches[1]
     np.testing.assert_array_equal(x, split.inputs[order[32:64]])
     np.testing.assert_array_equal(y, split.targets[order[32:64]])
     assert len(batches) == 8 and len(batches[7][0]) == 250 - 7 * 32  # the partial last batch

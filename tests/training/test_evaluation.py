@@ -8,8 +8,7 @@ import dataclasses
 
 import pytest
 
-from evo_rnn.training import evaluation
-from evo_rnn.training import presets
+from evo_rnn.training import evaluation, presets
 from evo_rnn.training.hyperparameters import HParams
 
 TINY = presets.with_overrides(

@@ -1,4 +1,5 @@
-"""One evaluation with Keras' fit (`evo_rnn.training.fit_engine`): determinism, divergence, learning-rate decay, stateful PTB,
+"""One evaluation with Keras' fit (`evo_rnn.training.fit_engine`): determinism, divergence,
+learning-rate decay, stateful PTB,
 every task family end to end, a candidate's failures against our own bugs, no leaked graphs."""
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ import numpy as np
 import pytest
 
 from evo_rnn.cells import zoo
-from evo_rnn.training import presets
-from evo_rnn.training import fit_engine
-from evo_rnn.training import kit
 from evo_rnn.core.errors import InvalidCellError
+from evo_rnn.training import fit_engine, kit, presets
 from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.results import Status
 
@@ -39,7 +38,7 @@ TINY = presets.with_overrides(
 
 
 def hp(**changes) -> HParams:
-    base = dict(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=1, param_budget=3000)
+    base = {"init_scale": 1.0, "learning_rate": 1.0, "max_grad_norm": 5.0, "num_layers": 1, "param_budget": 3000}
     return HParams(**{**base, **changes})
 
 

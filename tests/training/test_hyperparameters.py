@@ -8,14 +8,14 @@ import random
 import pytest
 
 from evo_rnn.cells import zoo
-from evo_rnn.training import hyperparameters
 from evo_rnn.cells.graph import parameter_count
 from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.training import hyperparameters
 from evo_rnn.training.hyperparameters import PRIOR, HParams
 
 
 def hp(**changes) -> HParams:
-    base = dict(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=1, param_budget=3000)
+    base = {"init_scale": 1.0, "learning_rate": 1.0, "max_grad_norm": 5.0, "num_layers": 1, "param_budget": 3000}
     return HParams(**{**base, **changes})
 
 

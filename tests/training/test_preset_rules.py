@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from evo_rnn.training import preset_rules
-from evo_rnn.training import presets
 from evo_rnn.core.errors import EvoRnnError
+from evo_rnn.training import preset_rules, presets
 
 # For every rule: values it refuses. A field added without a rule, or a rule without a row
 # here, fails test_every_field_has_a_rule_and_a_row_here.

@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from evo_rnn import tasks
-from evo_rnn.training import presets
 from evo_rnn.core.errors import EvoRnnError, UnknownNameError
+from evo_rnn.training import presets
 
 from conftest import ROOT
 

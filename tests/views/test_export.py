@@ -10,11 +10,11 @@ import shutil
 import pytest
 
 from evo_rnn.core.cli import UsageError
-from evo_rnn.views.export import export_in, export_run
-from evo_rnn.views.report import write_report
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import RunFiles
 from evo_rnn.runs.store import Store, StoreError
+from evo_rnn.views.export import export_in, export_run
+from evo_rnn.views.report import write_report
 
 from conftest import ROOT, digest, quiet, run_module, stderr_lines, tree
 

@@ -10,14 +10,13 @@ import random
 
 import pytest
 
-from conftest import CurvedFake, Interrupt, run_module, run_search, search_preset, stderr_lines
-from evo_rnn.cells import zoo
-from evo_rnn.cells import diagram
-from evo_rnn.cells import mutation
-from evo_rnn.views.report import graph_diff, render_report, write_report
+from evo_rnn.cells import diagram, mutation, zoo
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
 from evo_rnn.runs.store import Store
+from evo_rnn.views.report import graph_diff, render_report, write_report
+
+from conftest import CurvedFake, Interrupt, run_module, run_search, search_preset, stderr_lines
 
 
 class Page(html.parser.HTMLParser):
