@@ -167,20 +167,23 @@ def ablate(
             f"run's database ({files.database})"
         )
         table = tables.rows(scores, settings.cells, settings.tasks)
-        _write_tables(files, run_settings, settings, table)
+        write_tables(files, run_settings, settings, table)
     return table
 
 
-def _write_tables(
+def write_tables(
     files: RunFiles, run_settings: RunSettings, settings: AblationSettings, table: list[tables.Row]
 ) -> None:
+    """Writes the comparison beside the run's database: `ablation.md` (the table, how it was
+    made, the paper's tiers) and `ablation.csv`."""
     seeds = "" if settings.replicates == 1 else f" (the best mean over {settings.replicates} training seeds)"
     lines = tables.verdicts(table, settings.tasks)
     text = (
         f"Per cell and task: {settings.trials} hyperparameter configurations tuned, the same for every cell; the "
         f"best by validation score{seeds} trained again on {settings.confirm_seeds} fresh seeds, the same for "
-        f"every cell: its mean test score with a 95% t interval, its ratio to the GRU paired by seed with the "
-        f"paired t-test (Holm-adjusted over the table's tests in brackets). Preset `{run_settings.preset}`, "
+        f"every cell: its mean test score with a 95% t interval, its ratio to the GRU (of the mean test scores, "
+        f"paired by seed, with Fieller's interval) with the paired t-test (Holm-adjusted over the table's tests in "
+        f"brackets). Preset `{run_settings.preset}`, "
         f"seed {run_settings.seed}; the paper's Table 1 in "
         f"brackets.\n\n`{run_settings.command}`\n\n{tables.markdown(table, settings.tasks)}\n"
         + "".join(f"\n- {line}" for line in lines)

@@ -50,7 +50,7 @@ def _mean(scores: dict[int, float | None]) -> float:
 
 
 def confirmed_score(blocks: dict[str, dict[str, Any] | None]) -> float | None:
-    """The minimum over tasks of the mean ratio to the GRU over the fresh seeds, from one cell's
+    """The minimum over tasks of the ratio to the GRU (of mean test scores) over the fresh seeds, from one cell's
     confirmation blocks per task; None unless every task has a block with a ratio."""
     ratios = [block["ratio_to_gru"]["mean"] if block and block["ratio_to_gru"] else None for block in blocks.values()]
     return None if not ratios or None in ratios else min(ratios)
@@ -103,7 +103,7 @@ class TaskScores:
 class LeaderRow:
     """One cell of a leaderboard (`Scores.leaderboard`): its rank, the paper's score (the minimum
     over tasks of the ratio to the GRU), the same on the confirmation (None if not confirmed)
-    with its bootstrap interval over the confirmation seeds, and per task its `TaskScores`
+    with its simultaneous interval over the confirmation seeds, and per task its `TaskScores`
     (whose confirmation blocks carry Holm-adjusted p-values)."""
 
     rank: int
@@ -361,18 +361,18 @@ class Scores:
         return statistics.paired_ratio(*pair), statistics.paired_t_test(*pair)
 
     def confirmed_interval(self, arch: str) -> statistics.Estimate | None:
-        """The headline confirmed score, the minimum over tasks of `arch`'s mean ratio to the GRU
-        over the confirmation seeds, with a 95% bootstrap interval over those seeds (resampled
-        together on every task: `statistics.min_of_means_interval`). The seeds are fresh, so no
-        seed a configuration was chosen on is in it. None unless every task was confirmed with
-        a ratio on every seed."""
+        """The headline confirmed score, the minimum over tasks of `arch`'s ratio to the GRU (the
+        ratio of their mean test scores over the confirmation seeds, paired by seed), with a
+        simultaneous 95% interval (`statistics.min_of_ratios_interval`). The seeds are fresh, so
+        no seed a configuration was chosen on is in it; the configurations are fixed, so their
+        choice is not. None unless every task was confirmed on every seed."""
         per_task = {}
         for task in self.tasks:
             pair = self.confirmed_pair(arch, self.baseline_arch, task)
-            if pair is None or any(b <= 0 for b in pair[1]):
+            if pair is None:
                 return None
-            per_task[task] = [mine / gru for mine, gru in zip(*pair)]
-        return statistics.min_of_means_interval(per_task) if per_task else None
+            per_task[task] = pair
+        return statistics.min_of_ratios_interval(per_task) if per_task else None
 
     def _confirmation_seeds(self) -> list[int] | None:
         """The seeds of the run's last confirmation (`MetaKey.CONFIRMATION`); None before any."""
@@ -388,6 +388,12 @@ class Scores:
         mine, theirs = self._confirm_scores(arch, task, seeds), self._confirm_scores(baseline, task, seeds)
         return None if mine is None or theirs is None else (mine, theirs)
 
+    def confirmed_scores(self, arch: str, task: str) -> list[float] | None:
+        """`arch`'s test scores on `task` over the last confirmation's seeds, in seed order;
+        None where it was not confirmed with its current best configuration."""
+        seeds = self._confirmation_seeds()
+        return None if seeds is None else self._confirm_scores(arch, task, seeds)
+
     def confirmed_test(self, arch: str, task: str) -> statistics.Estimate | None:
         """`arch`'s mean test score on `task` over the last confirmation's seeds with its 95% t
         interval; None where it was not confirmed with its current best configuration."""
@@ -398,7 +404,8 @@ class Scores:
     def confirmation(self, arch: str, task: str) -> dict[str, Any] | None:
         """The block `python -m evo_rnn.confirm` adds to an exported summary, for `arch` on
         `task`: its mean test score over the confirmation seeds with a 95% t interval
-        (`confirmed_test`), its ratios to the GRU and the LSTM paired by seed with intervals,
+        (`confirmed_test`), its ratios to the GRU and the LSTM (ratios of means paired by seed,
+        with Fieller's intervals),
         and the paired t-test's p-value against the GRU. None where the run was not confirmed,
         or `arch`'s best configuration changed since (a later search step found a better one)."""
         estimate = self.confirmed_test(arch, task)
@@ -421,4 +428,5 @@ class Scores:
             "ratio_to_gru": ratio(to_gru),
             "ratio_to_lstm": ratio(to_lstm),
             "p_value_vs_gru": p_value,
+            "covers": statistics.SEEDS_ONLY,
         }

@@ -3,7 +3,7 @@
 Each run is read from its database (`load_outcome`): its strategy and seed, how many
 evaluations it stored, the best search score of a child so far after each evaluation
 (`best_so_far`), and the best confirmed score of a cell other than the GRU (the minimum over
-tasks of its mean ratio to the GRU on the confirmation's fresh seeds: the number a reader
+tasks of its ratio to the GRU on the confirmation's fresh seeds: the number a reader
 should believe). `compare` gives each strategy's mean over runs with a 95% t interval and the
 two-sided Mann-Whitney U test between the strategies; `python -m evo_rnn.report --compare RUN
 RUN ...` renders it with the plot of the best score so far against evaluations.

@@ -13,6 +13,8 @@ and whether the confirmed scores keep the paper's tiers apart.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from evo_rnn.cells import zoo
@@ -107,7 +109,7 @@ class Row:
         tuning_seeds: the seeds that mean is over.
         confirmed: the test score on the confirmation seeds with its 95% interval; None before
             the confirmation (or after more tuning chose another configuration).
-        ratio_to_gru: the mean ratio to the GRU paired by confirmation seed, with its interval.
+        ratio_to_gru: the ratio of mean test scores to the GRU's, paired by confirmation seed, with Fieller's interval.
         p_value_vs_gru: the paired t-test against the GRU.
         p_value_holm: that p-value Holm-adjusted over every cell and task of the comparison
             tested against the GRU (`statistics.holm`; None for the GRU and where there is no test).
@@ -123,6 +125,7 @@ class Row:
     p_value_vs_gru: float | None
     paper: float | None
     p_value_holm: float | None = None
+    confirmed_scores: tuple[float, ...] = ()  # the test score on each confirmation seed, in seed order
 
 
 def rows(scores: Scores, cells: list[str] | tuple[str, ...], tasks: list[str] | tuple[str, ...]) -> list[Row]:
@@ -149,6 +152,7 @@ def rows(scores: Scores, cells: list[str] | tuple[str, ...], tasks: list[str] | 
                     ratio,
                     p_value,
                     PAPER_TABLE_1.get(cell, {}).get(task),
+                    confirmed_scores=tuple(scores.confirmed_scores(arch, task) or ()),
                 )
             )
     adjusted = scores.holm_adjusted(tasks)  # the run's one family: its confirmed cells other than the GRU
@@ -158,11 +162,14 @@ def rows(scores: Scores, cells: list[str] | tuple[str, ...], tasks: list[str] | 
     ]
 
 
-def separation(confirmed: dict[str, statistics.Estimate], task: str) -> list[str]:
+def separation(
+    confirmed: dict[str, statistics.Estimate], task: str, per_seed: dict[str, Sequence[float]] | None = None
+) -> list[str]:
     """What the confirmed scores say about the paper's tiers on `task`: Kendall's tau over the
-    cell pairs that cross tiers, and whether each bottom-tier cell's interval lies below each
-    of the LSTM's and the GRU's (non-overlapping 95% intervals). Empty where the paper has no
-    tiers for the task or fewer than two tiers were measured."""
+    cell pairs that cross tiers (with a 95% bootstrap interval over the confirmation seeds when
+    `per_seed` gives every cell's score per seed), and whether each bottom-tier cell's interval
+    lies below each of the LSTM's and the GRU's (non-overlapping 95% intervals). Empty where the
+    paper has no tiers for the task or fewer than two tiers were measured."""
     tiers = PAPER_TIERS.get(task)
     if not tiers:
         return []
@@ -171,7 +178,16 @@ def separation(confirmed: dict[str, statistics.Estimate], task: str) -> list[str
         tau, pairs = statistics.cross_tier_tau(measured, tiers)
     except ValueError:
         return []
-    lines = [f"{task}: Kendall's tau against the paper's tiers over the {pairs} cell pairs that cross tiers: {tau:.2f}"]
+    interval = ""
+    seeds = {cell: per_seed[cell] for cell in measured if per_seed and per_seed.get(cell)}
+    if len(seeds) == len(measured) and len({len(s) for s in seeds.values()}) == 1:
+        estimate, _ = statistics.cross_tier_tau_interval(seeds, tiers)
+        if not math.isnan(estimate.low):
+            interval = f" [{estimate.low:.2f}, {estimate.high:.2f}] (95% bootstrap over the {estimate.n} seeds)"
+    lines = [
+        f"{task}: Kendall's tau against the paper's tiers over the {pairs} cell pairs that cross tiers: "
+        f"{tau:.2f}{interval}"
+    ]
     for low in (c for c in confirmed if tiers.get(c) == 0):
         for high in ("lstm", "gru"):
             if high in confirmed:
@@ -188,7 +204,11 @@ def verdicts(table: list[Row], tasks: list[str] | tuple[str, ...]) -> list[str]:
     return [
         line
         for task in tasks
-        for line in separation({r.cell: r.confirmed for r in table if r.task == task and r.confirmed}, task)
+        for line in separation(
+            {r.cell: r.confirmed for r in table if r.task == task and r.confirmed},
+            task,
+            {r.cell: r.confirmed_scores for r in table if r.task == task and r.confirmed},
+        )
     ]
 
 

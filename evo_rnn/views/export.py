@@ -41,6 +41,7 @@ from evo_rnn.core.cli import UsageError
 from evo_rnn.runs.executors import InlineExecutor
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
 from evo_rnn.runs.service import Evaluations, Request
+from evo_rnn.scoring import statistics
 from evo_rnn.scoring.paper_scores import Scores, verdict
 from evo_rnn.training import kit
 from evo_rnn.training.hyperparameters import HParams
@@ -204,8 +205,9 @@ def _leaderboard(
     lines += [
         f"Preset `{settings.preset}`, seed {settings.seed}, tasks {', '.join(tasks)}. Score: the minimum over tasks "
         "of the cell's best validation score divided by the GRU's best on the same configurations (1.0 = as good as "
-        "the GRU on its worst task). Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, "
-        "with a 95% bootstrap interval over those seeds (below); confirmed cells are ranked by it, the others after "
+        "the GRU on its worst task). Confirmed: the same minimum over the ratios of mean test scores to the GRU's "
+        "on fresh seeds, "
+        "with a simultaneous 95% interval over those seeds (below); confirmed cells are ranked by it, the others after "
         "them by the score, and a cell that was not "
         "confirmed is a candidate, not a finding. Per task: the best configuration's validation score, its mean over "
         "the seeds it was trained with (re-evaluations add seeds) (paired ratio to the GRU).",
@@ -386,6 +388,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
                 "confirmed_score_ci95": None
                 if row.confirmed_interval is None
                 else row.confirmed_interval.to_dict()["ci95"],
+                "confirmed_score_covers": statistics.SEEDS_ONLY,
                 "tasks": per_task,
                 "lineage": run.ancestry(arch),
                 "run": files.name,

@@ -185,8 +185,9 @@ class _Page:
         return (
             "<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
             "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "
-            "configurations. Confirmed: the same minimum over the mean ratios to the GRU on fresh seeds, with a "
-            "95% bootstrap interval over those seeds; each task's verdict is the paired t-test against the GRU, "
+            "configurations. Confirmed: the same minimum over the ratios to the GRU of the mean test scores on fresh "
+            "seeds, with a simultaneous 95% interval over those seeds; each task's verdict is the paired t-test "
+            "against the GRU, "
             "Holm-adjusted over every cell and task confirmed. A seed interval holds the configuration fixed; "
             "the configs column gives the spread of the cell's validation score over the configurations it was "
             "trained with, its sensitivity to the configuration. A cell that was not confirmed is a candidate. "
@@ -532,7 +533,7 @@ def render_comparison(outcomes: list[strategy_comparison.RunOutcome]) -> str:
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn strategies</title>'
         f"<style>{_STYLE}</style></head><body><h1>Search strategies compared</h1>"
         "<p class=note>Per run: the best confirmed score of a cell other than the GRU (the minimum over tasks "
-        "of its mean ratio to the GRU on the confirmation's fresh seeds), and the best search score a child "
+        "of its ratio to the GRU on the confirmation's fresh seeds), and the best search score a child "
         "reached. Per strategy: the mean over its confirmed runs with a 95% t interval.</p>"
         '<table class="sortable"><thead><tr><th>run</th><th>strategy</th><th>seed</th><th>evaluations</th>'
         "<th>children</th><th>children scored</th><th>best child score</th><th>best confirmed</th><th>cell</th>"
