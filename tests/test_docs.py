@@ -56,9 +56,7 @@ def parse(command: str) -> None:
     """Parses a `python -m evo_rnn...` command line with its module's own parser (no run): a
     flag the command no longer has fails."""
     argv = shlex.split(command)
-    module = importlib.import_module(argv[2])
-    if not hasattr(module, "build_parser"):  # a package: its command line is its __main__
-        module = importlib.import_module(argv[2] + ".__main__")
+    module = importlib.import_module("evo_rnn.commands." + argv[2].removeprefix("evo_rnn."))  # its command
     try:
         module.build_parser().parse_args(argv[3:])
     except SystemExit:

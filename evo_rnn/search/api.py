@@ -42,6 +42,7 @@ from evo_rnn.runs.seeds import MAX_CONFIRM_SEEDS, MAX_RUN_SEED
 from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
 from evo_rnn.scoring.paper_scores import LeaderRow, Scores
 from evo_rnn.search.confirmation import confirm_run
+from evo_rnn.search.evolution import seed_evaluations
 from evo_rnn.tasks import data_files
 from evo_rnn.training import engine_choice, presets
 from evo_rnn.views.export import export_run
@@ -50,9 +51,9 @@ __all__ = ["DESCRIPTION", "SearchResult", "build_parser", "run", "search_job"]
 
 DESCRIPTION = (
     "The evolutionary architecture search of Jozefowicz et al. (2015): resumable, confirmed on fresh seeds "
-    "and exported at the end. With no flags: preset quick, tasks arith and xml, 10 minutes of search on "
-    "every core, the best 3 cells, the GRU and the LSTM retrained on 4 fresh seeds, the best 3 exported to "
-    "saved_architectures/default/; rerun the same command to resume."
+    "and exported at the end. With no flags: preset quick, tasks arith and xml, the preset's budget in "
+    "evaluations on every core, the best 3 cells, the GRU and the LSTM retrained on 8 fresh seeds, the best 3 "
+    "exported to saved_architectures/default/; rerun the same command to resume."
 )
 EXIT_INTERRUPTED = 130
 
@@ -135,6 +136,7 @@ def search_job(args: argparse.Namespace) -> int:
     members_per_job = engine.members
     overrides = _overrides(args, engine)
     preset = presets.with_overrides(presets.get(args.preset), overrides)
+    args.max_evaluations = _evaluation_budget(args, preset)
     data_dir = str(data_files.resolve_data_dir(args.data_dir)[0].resolve())
     _check_tasks(preset, data_dir)
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
@@ -180,6 +182,26 @@ def search_job(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else 0
 
 
+def _evaluation_budget(args: argparse.Namespace, preset: presets.Preset) -> int | None:
+    """The run's budget in evaluations: --max-evaluations; without it and without
+    --budget-minutes, the preset's (`search.max_evaluations`), so that the default search is the
+    same on an idle and on a loaded machine.
+
+    Raises:
+        UsageError: the budget cannot score the seed cells (the search would end with nothing).
+    """
+    budget = args.max_evaluations
+    if budget is None and args.budget_minutes is None:
+        budget = preset.search.max_evaluations
+    needed = seed_evaluations(preset)
+    if budget is not None and budget < needed:
+        raise UsageError(
+            f"a budget of {budget} evaluations cannot score the seed cells: with these settings they need at "
+            f"least {needed}; give --max-evaluations {needed} or more"
+        )
+    return budget
+
+
 def _refuse_resumption(args: argparse.Namespace, settings: RunSettings, preset: presets.Preset):
     """Raises UsageError when the stored run may not be resumed with `settings`."""
 
@@ -197,6 +219,29 @@ def _refuse_resumption(args: argparse.Namespace, settings: RunSettings, preset: 
     return refuse
 
 
+def _budget_line(args: argparse.Namespace, search) -> str:
+    """What the run's budget is and how long it should take: from this run's own evaluations
+    when it has some, else said after its first one (`_ExpectedTime`)."""
+    parts = []
+    if args.max_evaluations is not None:
+        parts.append(f"{args.max_evaluations} evaluations ({search.search_evaluations()} stored)")
+    if args.budget_minutes is not None:
+        parts.append(f"{args.budget_minutes:g} minutes of search time")
+    budget = " and ".join(parts) or "no limit (Ctrl-C stops it; rerun to resume)"
+    line = f"budget: {budget}; the seed cells need {seed_evaluations(search.preset)} of them and always finish"
+    line += ", then the confirmation and the export"
+    return line + (_expected(args, search) if search.search_evaluations() else "; the expected time follows")
+
+
+def _expected(args: argparse.Namespace, search) -> str:
+    """The time the evaluation budget should take from here, at the run's pace so far."""
+    rate = search.seconds_per_evaluation()
+    if rate is None or args.max_evaluations is None:
+        return ""
+    left = max(0, args.max_evaluations - search.search_evaluations())
+    return f"; expected: about {left * rate / 60:.0f} min more for {left} evaluations at {rate:.0f} s each so far"
+
+
 def _evolve(
     run: Run,
     args: argparse.Namespace,
@@ -211,6 +256,17 @@ def _evolve(
     from evo_rnn.search.scheduler import Scheduler
 
     progress = Progress(live=None if not args.quiet else False)
+    heard = {"evaluations": 0}
+
+    def on_event(kind: str, data: dict) -> None:
+        progress(kind, data)
+        if kind == "evaluation" and args.max_evaluations is not None and heard["evaluations"] >= 0:
+            heard["evaluations"] += 1
+            if heard["evaluations"] >= 2 * executor.workers:  # a first pace, past the start-up
+                heard["evaluations"] = -1
+                if expected := _expected(args, search):
+                    _say("budget" + expected.replace("; expected", " expected", 1))
+
     evolution = Evolution(run.store, run.preset, seed=run.seed, max_candidates=args.max_candidates)
     search = Scheduler(
         evolution,
@@ -218,7 +274,7 @@ def _evolve(
         data_dir=data_dir,
         budget_seconds=None if args.budget_minutes is None else args.budget_minutes * 60,
         run_files=run.files,
-        on_event=progress,
+        on_event=on_event,
         members_per_job=members_per_job,
         tensorboard=tensorboard,
         max_evaluations=args.max_evaluations,
@@ -229,6 +285,7 @@ def _evolve(
         f"{', '.join(run.preset.search.tasks)}, filter {run.preset.search.filter_task}, "
         f"{executor.workers} worker{'s' if executor.workers != 1 else ''})"
     )
+    _say(_budget_line(args, search))
     if search.out_of_time():
         _say(
             f"run {args.run!r} has spent its budget of {args.budget_minutes:g} minute"
@@ -280,9 +337,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--budget-minutes",
         type=number(),
-        default=10.0,
+        default=None,
         help="the run's total search time over all resumptions; evaluations running when it is "
-        "spent finish; the confirmation and the export come after it (default: 10)",
+        "spent finish, the seed cells' always; the confirmation and the export come after it "
+        "(default: none: the budget is in evaluations, --max-evaluations)",
     )
     parser.add_argument(
         "--max-candidates",
@@ -295,10 +353,11 @@ def build_parser() -> ArgumentParser:
         type=whole_number(1),
         default=None,
         metavar="N",
-        help="the run's budget in evaluations (trainings stored in the run, over all resumptions; "
-        "those in flight when it is reached finish): two strategies get the same number of "
-        "trainings whatever each costs; the time budget still applies, pass a large "
-        "--budget-minutes to make this the only one (default: no limit)",
+        help="the run's budget in evaluations (trainings stored in the run, over all resumptions, the "
+        "confirmation's not counted; those in flight when it is reached finish, the seed cells' always): the "
+        "same search on an idle and on a loaded machine, and two strategies get the same number of trainings "
+        "(default: the preset's search.max_evaluations, 100 for quick, unless --budget-minutes is given; "
+        "a budget below what the seed cells need is refused)",
     )
     add_workers_argument(parser)
     parser.add_argument(
@@ -456,7 +515,7 @@ def run(
     *,
     run: str = "default",
     preset: str = "quick",
-    budget_minutes: float = 10.0,
+    budget_minutes: float | None = None,
     max_candidates: int | None = None,
     max_evaluations: int | None = None,
     workers: int | None = None,

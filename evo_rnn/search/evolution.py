@@ -50,7 +50,7 @@ from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.training.presets import Preset
 from evo_rnn.training.results import EvalResult
 
-__all__ = ["EvalRequest", "Evolution", "Mutator", "SearchError", "Step", "StepOutcome", "StepRun"]
+__all__ = ["EvalRequest", "Evolution", "Mutator", "SearchError", "Step", "StepOutcome", "StepRun", "seed_evaluations"]
 
 _SEED_ROUNDS = 3  # rounds of N configs a seed cell gets per task before a task with no good run is an error
 
@@ -91,6 +91,17 @@ class StepRun:
     id: int
     kind: str
     generator: Step
+
+
+def seed_evaluations(preset: Preset) -> int:
+    """The evaluations the seed step of every seed cell takes at the least (its first round):
+    the filter task's configurations and each scored task's (with successive halving, the
+    first rung's and the promoted ones). A budget below it cannot score the seed cells, so the
+    search has no population, nothing to confirm and nothing to export."""
+    config = preset.search
+    per_task = (config.halving_configs + config.configs_per_task) if config.halving_configs else config.configs_per_task
+    cells = len(dict.fromkeys([*config.seed_cells, BASELINE]))
+    return cells * (config.configs_per_task + len(config.tasks) * per_task)
 
 
 def check_halving(preset: Preset) -> None:
@@ -394,6 +405,20 @@ class Evolution:
 
     # ----------------------------------------------------------------- what runs next
 
+    def _admit_seeds(self) -> None:
+        """Offers the seed cells to the population once all are scored (the GRU's scores are the
+        denominators), once."""
+        for arch in self._seeds.values():
+            if arch not in self._admitted:
+                self._admitted.add(arch)
+                self._offer(arch)
+
+    @property
+    def seeding(self) -> bool:
+        """Whether a seed cell's step has not started or not finished: the seed cells are scored
+        whatever the budget, as every answer of the search needs them."""
+        return bool(self._seeding) or any(a not in self._seeded for a in self._seeds.values())
+
     def next_step(self) -> StepRun | None:
         """The next step to start, or None when none may start now: the seeds are still being
         scored (children are scored against the GRU), or `max_candidates` is reached.
@@ -410,10 +435,7 @@ class Evolution:
             return StepRun(step, "seed", self._seed_step(step, arch))
         if self._seeding:
             return None
-        for arch in self._seeds.values():
-            if arch not in self._admitted:
-                self._admitted.add(arch)
-                self._offer(arch)
+        self._admit_seeds()
         if self.max_candidates is not None and self.candidates >= self.max_candidates:
             return None
         if not self._population:
@@ -444,6 +466,8 @@ class Evolution:
         """Records how a step ended; returns what a progress display shows of it."""
         self.store.finish_step(run.id, outcome.outcome, outcome.score, outcome.detail)
         self._seeding.discard(run.id)
+        if run.kind == "seed" and not self.seeding:
+            self._admit_seeds()  # scored against the GRU once every seed is done, whatever the budget
         return {
             "id": run.id,
             "kind": run.kind,

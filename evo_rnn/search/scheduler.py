@@ -42,9 +42,9 @@ class Scheduler:
         executor: where evaluations run.
         data_dir: where workers read real datasets.
         budget_seconds: the run's total search time (over all resumptions); when it is
-            spent, no new evaluation starts and those running finish. Steps whose next
-            evaluations had not started stay unfinished and go on when the run is resumed
-            with a larger budget.
+            spent, no new evaluation starts and those running finish, except that the seed
+            cells' steps always finish. Other steps whose next evaluations had not started stay
+            unfinished and go on when the run is resumed with a larger budget.
         run_files: where the best trained model of every (architecture, task) is kept for
             export; None keeps no models.
         on_event: called with (kind, data) on "evaluation", "step", "retry" and "tick" events.
@@ -127,6 +127,12 @@ class Scheduler:
         confirmation's (whose seeds start at `confirm_seeds(seed, 1)[0]`)."""
         return self.store.evaluation_count(below_seed=confirm_seeds(self.seed, 1)[0])
 
+    def seconds_per_evaluation(self) -> float | None:
+        """The run's wall-clock search time per evaluation so far (all sessions, at their workers);
+        None before it has both."""
+        evaluations, elapsed = self.search_evaluations(), self.elapsed()
+        return elapsed / evaluations if evaluations and elapsed > 0 else None
+
     def out_of_evaluations(self) -> bool:
         return self.max_evaluations is not None and self.search_evaluations() >= self.max_evaluations
 
@@ -203,8 +209,12 @@ class Scheduler:
     # ----------------------------------------------------------------- the loop
 
     def _fill(self) -> None:
-        """Gives every idle worker an evaluation: queued requests first, then new steps."""
-        while self.evaluations.in_flight < self.executor.workers and not self.budget_spent():
+        """Gives every idle worker an evaluation: queued requests first, then new steps. A spent
+        budget starts nothing new, except while the seed cells are scored: without them the
+        search has no population, so no answer."""
+        while self.evaluations.in_flight < self.executor.workers and (
+            not self.budget_spent() or self.evolution.seeding
+        ):
             if self.evaluations.queued:
                 self.evaluations.dispatch()
                 continue

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 DATA_ENV = "EVO_RNN_DATA"
-REPO_DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 _PTB_ARCHIVE = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 _MUSIC_PAGE = "http://www-etud.iro.umontreal.ca/~boulanni/"
 

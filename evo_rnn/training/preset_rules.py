@@ -126,6 +126,7 @@ RULES: dict[str, Rule] = {
     "search.halving_epochs": _whole(1),
     "search.gate_margin": _real(0.0),
     "search.max_mutation_rate": _real(0.0, 1.0, low_open=True),
+    "search.max_evaluations": _whole(1, optional=True),
 }
 
 

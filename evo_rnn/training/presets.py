@@ -63,6 +63,10 @@ class SearchConfig:
     gate_margin: float = 0.05
     # A child's per-node mutation probability is drawn from U(0, max_mutation_rate) (the paper: 1).
     max_mutation_rate: float = 1.0
+    # The search's default budget in evaluations (over all resumptions; the confirmation's are
+    # not counted), used when neither --max-evaluations nor --budget-minutes is given: the
+    # same search on an idle and on a loaded machine. None: no default budget.
+    max_evaluations: int | None = None
 
 
 STRATEGIES = preset_rules.STRATEGIES
@@ -160,6 +164,8 @@ PRESETS: dict[str, Preset] = {
             # About 1.4 mutations a child instead of the paper's 10: 14 of 20 children passed the
             # filter against 6 of 20 (benchmarks/results/filter-pass-rate-seed0.jsonl).
             max_mutation_rate=0.1,
+            # The seed cells take about 44 of them; the rest go to children and re-evaluations.
+            max_evaluations=100,
         ),
     ),
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.

@@ -51,7 +51,7 @@ def test_evaluate_cli_trains_the_trials_as_batched_jobs_in_trial_order():
     assert [(r["hparams"], r["seed"]) for r in rows] == [(r["hparams"], r["seed"]) for r in solo]
     assert len({r["hparams"]["num_layers"] for r in rows}) == 2
     bad = run_module("evo_rnn.evaluate", *args, "--batched", "0")
-    assert bad.returncode == 2 and "argument --batched: expected a whole number >= 1, got 0" in stderr_lines(bad)[0]
+    assert bad.returncode == 2 and "argument --batched: expected `auto` or at least 1, got 0" in stderr_lines(bad)[0]
 
 
 @pytest.mark.parametrize(

@@ -236,7 +236,14 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
         (["--tasks", "ptb", "--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),
         (["--run", "../x"], "invalid run name '../x'"),
         (["--batched", "many"], "expected `auto` or a whole number, got 'many'"),
-        (["--batched", "0"], "--batched must be auto or at least 1"),
+        (["--batched", "0"], "argument --batched: expected `auto` or at least 1, got 0"),
+        (["--set", "engine=fit"], "the engine is chosen with --batched P"),
+        (
+            ["--max-evaluations", "10"],
+            "a budget of 10 evaluations cannot score the seed cells: with these settings they need at least 44; "
+            "give --max-evaluations 44 or more",
+        ),
+        (["--set", "search.max_evaluations=43"], "a budget of 43 evaluations cannot score the seed cells"),
         (
             ["--set", "max_epochs=3"],
             "successive halving needs search.configs_per_task (2) <= search.halving_configs (8) "

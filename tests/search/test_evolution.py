@@ -434,7 +434,7 @@ def test_a_configuration_scores_its_mean_over_seeds_so_a_lucky_draw_loses_its_pl
     put(lstm, a, second, 0.7)
     put(scores.baseline_arch, a, second, 0.8)
     interval = scores.search_interval(lstm, "arith")  # over the replicates only
-    assert interval.mean == pytest.approx((0.5 / 0.6 + 0.7 / 0.8) / 2) and interval.n == 2
+    assert interval.mean == pytest.approx((0.5 + 0.7) / (0.6 + 0.8)) and interval.n == 2  # a ratio of means
     put(lstm, b, 7, 0.85)
     assert scores.best_config(lstm, "arith") == b.to_json() and scores.task_score(lstm, "arith") == 0.85
     assert scores.best_result(lstm, "arith").hparams == b.to_dict()

@@ -12,7 +12,7 @@ from evo_rnn.cells import zoo
 from evo_rnn.runs.executors import WorkerLostError
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.store import Store
-from evo_rnn.search.evolution import SearchError
+from evo_rnn.search.evolution import SearchError, seed_evaluations
 from evo_rnn.training import presets
 
 from conftest import FakeEvaluator, Interrupt, make_search, run_search, search_preset
@@ -167,3 +167,29 @@ def test_a_budget_in_evaluations_stops_both_strategies_at_the_same_count_and_spa
     assert run_search(store, preset, FakeEvaluator(), max_evaluations=40).trained == 0  # resumed: spent
     run_search(store, preset, FakeEvaluator(), max_evaluations=60)
     assert 60 <= store.evaluation_count() <= 60 + search.executor.workers
+
+
+def test_a_spent_budget_still_lets_the_seed_cells_finish_so_the_search_has_an_answer(store):
+    preset = search_preset(reevaluate_probability=0.0)
+    now = [0.0]
+
+    def ticking(job):
+        now[0] += 1.0
+        return None
+
+    search = run_search(store, preset, FakeEvaluator(ticking), budget_seconds=1, clock=lambda: now[0])
+    assert search.out_of_time() and not search.evolution.seeding
+    kinds = [step["kind"] for step in store.steps()]
+    assert kinds.count("seed") == 2 and "mutate" not in kinds  # the seeds finished; no child started after
+    assert set(store.population()) == {store.find_architecture(zoo.get(c)) for c in ("gru", "lstm")}
+    counted = run_search(store, preset, FakeEvaluator(), max_evaluations=1)  # the same for an evaluation budget
+    assert counted.out_of_evaluations() and "mutate" not in [step["kind"] for step in store.steps()]
+
+
+def test_the_default_budget_is_in_evaluations_and_can_score_the_seed_cells():
+    quick = presets.get("quick")
+    assert quick.search.max_evaluations is not None and seed_evaluations(quick) < quick.search.max_evaluations
+    # 2 seed cells x (2 filter configurations + 2 tasks x (8 brief + 2 promoted)) with quick's halving
+    assert seed_evaluations(quick) == 2 * (2 + 2 * (8 + 2))
+    no_halving = presets.with_overrides(quick, ["search.halving_configs=0"])
+    assert seed_evaluations(no_halving) == 2 * (2 + 2 * 2)
