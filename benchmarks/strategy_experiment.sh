@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# Evolution against random search at an equal evaluation budget (issue 21, item 6).
+# Evolution against random search at an equal evaluation budget.
 #
 # Settings: the quick preset on arith alone (the quick search's first task; a second task
 # doubles every child's cost on this 2-core machine), two configurations per task and per
 # filter (no halving), so that a child costs about four evaluations; a budget of BUDGET
-# evaluations per run (filter runs and replicates count, the confirmation does not); run seeds
-# 1-5 for both strategies; each run's best cell, the GRU and the LSTM confirmed on CONFIRM
-# fresh seeds (8; the first experiment, benchmarks/results/strategies/, used 3). Both
-# strategies share everything but the parent rule. (A first design with one
+# evaluations per run (filter runs and replicates count, the confirmation does not); the same
+# run seeds for both strategies, so runs pair up by seed, 1000 apart so that no two pairs share a
+# confirmation seed (a run with seed S confirms on S + 100000 + 0..CONFIRM-1); each run's best
+# cell, the GRU and the LSTM confirmed on CONFIRM fresh seeds (8). Both strategies share
+# everything but the parent rule; each draws its children from its own random stream
+# (`Evolution._step_rng`), so their children differ from the first mutation on. At the end,
+# benchmarks/strategy_power.py prints what the runs can detect and what a 3% difference needs. (A first design with one
 # configuration per task and filter was stopped after its first run, before any comparison:
 # 18 of its 19 children died at the filter, for both strategies alike, since the one inherited
 # memorization configuration rarely suits a child; benchmarks/results/strategies-design1/.)
 #
-#   bash benchmarks/strategy_experiment.sh            # runs/strategies/{evolution,random}-seed{1..5}, then the comparison
-#   BUDGET=36 SEEDS="1 2 3 4 5" WORKERS=2 CONFIRM=8 bash benchmarks/strategy_experiment.sh
+#   bash benchmarks/strategy_experiment.sh            # runs/strategies/{evolution,random}-seed{1000..5000}, then the comparison
+#   BUDGET=300 SEEDS="1000 2000 3000 4000 5000" WORKERS=2 CONFIRM=8 bash benchmarks/strategy_experiment.sh
 #
 # Reruns resume (each run is a search run). The comparison goes to runs/strategies/compare.html
 # and .png: `python -m evo_rnn.report --compare ... --runs-dir runs/strategies`.
 set -euo pipefail
 BUDGET="${BUDGET:-36}"
-SEEDS="${SEEDS:-1 2 3 4 5}"
+SEEDS="${SEEDS:-1000 2000 3000 4000 5000}"
 WORKERS="${WORKERS:-2}"
 CONFIRM="${CONFIRM:-8}"
 RUNS="${RUNS:-runs/strategies}"
@@ -35,3 +38,4 @@ for seed in $SEEDS; do
   done
 done
 python -m evo_rnn.report --compare "${names[@]}" --runs-dir "$RUNS"
+python "$(dirname "$0")/strategy_power.py" "${names[@]/#/$RUNS/}"

@@ -441,10 +441,19 @@ class Evolution:
         if not self._population:
             raise SearchError("the population is empty: every seed cell failed to train; check the preset and tasks")
         step = self.store.next_step_id()  # every step records itself as soon as it starts
-        rng = random.Random(f"{self.seed}:step:{step}")
+        rng = self._step_rng(step)
         if rng.random() < self.config.reevaluate_probability:
             return StepRun(step, "reevaluate", self._reevaluate_step(step, rng.choice(sorted(self._population))))
         return StepRun(step, "mutate", self._mutate_step(step, rng))
+
+    def _step_rng(self, step: int) -> random.Random:
+        """Step `step`'s randomness: seeded by the run's seed and the step, and by the strategy
+        for any strategy but evolution, so that two strategies compared on one seed draw
+        independent children from the first mutation on (with one stream they drew the same
+        children until their populations differed)."""
+        if self.config.strategy == "evolution":
+            return random.Random(f"{self.seed}:step:{step}")
+        return random.Random(f"{self.seed}:{self.config.strategy}:step:{step}")
 
     def unfinished_steps(self) -> list[StepRun]:
         """The steps a killed or interrupted process left unfinished, started again (their
@@ -458,7 +467,7 @@ class Evolution:
             elif kind == "reevaluate":
                 generator = self._reevaluate_step(step, arch)
             else:
-                generator = self._mutate_step(step, random.Random(f"{self.seed}:step:{step}"), resumed=row)
+                generator = self._mutate_step(step, self._step_rng(step), resumed=row)
             runs.append(StepRun(step, kind, generator))
         return runs
 

@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 
 from evo_rnn.cells import file_format, zoo
-from evo_rnn.cells.hashing import same_architecture
+from evo_rnn.cells.hashing import same_architecture, structural_hash
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.run import RunFiles
 from evo_rnn.runs.seeds import confirm_seeds, replicate_seed
@@ -279,6 +279,21 @@ def test_the_random_strategy_draws_children_of_the_seed_cells_never_selected_by_
         Exception, match="setting search.strategy='hill' is not allowed: it must be one of evolution, random"
     ):
         search_preset(strategy="hill")
+
+
+def test_the_two_strategies_draw_independent_children_from_the_first_mutation_on(tmp_path):
+    # On one seed both strategies start from the same population (the seed cells), so with one
+    # random stream their first children were the same cell: a comparison of two identical samples.
+    firsts = {}
+    for strategy in ("evolution", "random"):
+        preset = search_preset(strategy=strategy, reevaluate_probability=0.0)
+        with Store(tmp_path / f"{strategy}.sqlite") as store:
+            run_search(store, preset, FakeEvaluator(), seed=3, max_candidates=3)
+            children = sorted((s for s in store.steps() if s["kind"] == "mutate" and s["arch"]), key=lambda s: s["id"])
+            firsts[strategy] = [structural_hash(store.architecture(s["arch"])) for s in children]
+    assert len(firsts["evolution"]) >= 3 and len(firsts["random"]) >= 3
+    assert firsts["evolution"][0] != firsts["random"][0]
+    assert not set(firsts["evolution"]) & set(firsts["random"])
 
 
 def test_the_mutation_rate_is_a_preset_field_and_fewer_mutations_follow_a_lower_rate(store):
