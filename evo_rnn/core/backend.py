@@ -78,13 +78,9 @@ def quiet_native_stderr():
         os.close(saved)
 
 
-# The most members one batched job trains when the search's --batched is `auto`,
-# per kind of hardware, as measured by benchmarks/batched_throughput.py (quick arith GRU,
-# solo and batched in one run; raw lines in benchmarks/results/population-*.jsonl, named before
-# the batched engine was renamed):
-# 2 CPU cores: P=16 trained 4.5x the evaluations per minute of solo runs on JAX (P=64: 4.5x)
-#   and 3.3x on TensorFlow (P=64: 5.8x, but 64 models in every worker's memory);
-# one H100 with JAX: P=64 20.1x, P=256 59.8x.
+# The most members one batched job trains when the search's --batched is `auto`, per kind of
+# hardware: chosen from benchmarks/batched_throughput.py's measurements (the speed-ups are in
+# benchmarks/README.md, "Batched evaluation").
 BATCHED_MEMBERS = {"cpu": 16, "gpu": 256}
 
 

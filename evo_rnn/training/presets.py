@@ -58,8 +58,8 @@ class SearchConfig:
     halving_configs: int = 0
     halving_epochs: int = 3
     # A child whose first-task ratio lies less than this below `first_task_ratio` (inside the
-    # seed noise: the LSTM's arith ratio at quick has a per-seed SD of 0.035) gets its best
-    # configuration, and the GRU's paired one, trained on a replicate seed; the gate reads the mean.
+    # seed noise, benchmarks/README.md) gets its best configuration, and the GRU's paired one,
+    # trained on a replicate seed; the gate reads the mean.
     gate_margin: float = 0.05
     # A child's per-node mutation probability is drawn from U(0, max_mutation_rate) (the paper: 1).
     max_mutation_rate: float = 1.0
@@ -161,8 +161,8 @@ PRESETS: dict[str, Preset] = {
             reevaluate_probability=0.2,
             halving_configs=8,  # 8 bank configs for 3 epochs, the best 2 for up to 15
             halving_epochs=3,
-            # About 1.4 mutations a child instead of the paper's 10: 14 of 20 children passed the
-            # filter against 6 of 20 (benchmarks/results/filter-pass-rate-seed0.jsonl).
+            # About 1.4 mutations a child instead of the paper's 10: more children pass the filter
+            # (benchmarks/README.md, "Children the filter lets through").
             max_mutation_rate=0.1,
             # The seed cells take about 44 of them; the rest go to children and re-evaluations.
             max_evaluations=100,
