@@ -62,6 +62,7 @@ BAD = {
     "search.halving_epochs": ["0"],
     "search.gate_margin": ["-0.1", "nan"],
     "search.max_mutation_rate": ["0", "1.5", "nan"],
+    "search.max_evaluations": ["0", "-5", "1.5"],
 }
 FIELDS = [(field, value) for field, values in BAD.items() for value in values]
 
