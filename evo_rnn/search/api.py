@@ -239,7 +239,7 @@ def _expected(args: argparse.Namespace, search) -> str:
     if rate is None or args.max_evaluations is None:
         return ""
     left = max(0, args.max_evaluations - search.search_evaluations())
-    return f"; expected: about {left * rate / 60:.0f} min more for {left} evaluations at {rate:.0f} s each so far"
+    return f"; expected: about {left * rate / 60:.0f} min more for {left} evaluations, at this run's pace so far"
 
 
 def _evolve(
@@ -262,10 +262,12 @@ def _evolve(
         progress(kind, data)
         if kind == "evaluation" and args.max_evaluations is not None and heard["evaluations"] >= 0:
             heard["evaluations"] += 1
-            if heard["evaluations"] >= 2 * executor.workers:  # a first pace, past the start-up
+            # A first pace once past the start-up: batched jobs finish many evaluations at once.
+            enough = max(2 * executor.workers * members_per_job, args.max_evaluations // 10)
+            if heard["evaluations"] >= enough and search.elapsed() >= 60:
                 heard["evaluations"] = -1
                 if expected := _expected(args, search):
-                    _say("budget" + expected.replace("; expected", " expected", 1))
+                    _say(expected.removeprefix("; "))
 
     evolution = Evolution(run.store, run.preset, seed=run.seed, max_candidates=args.max_candidates)
     search = Scheduler(
