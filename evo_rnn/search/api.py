@@ -263,8 +263,8 @@ def _evolve(
         if kind == "evaluation" and args.max_evaluations is not None and heard["evaluations"] >= 0:
             heard["evaluations"] += 1
             # A first pace once past the start-up: batched jobs finish many evaluations at once.
-            enough = max(2 * executor.workers * members_per_job, args.max_evaluations // 10)
-            if heard["evaluations"] >= enough and search.elapsed() >= 60:
+            enough = max(2 * executor.workers, args.max_evaluations // 10)
+            if heard["evaluations"] >= enough and search.elapsed() >= 120:
                 heard["evaluations"] = -1
                 if expected := _expected(args, search):
                     _say(expected.removeprefix("; "))
