@@ -317,7 +317,8 @@ def _evolve(
         _say(
             f"{unfinished} step{'s' if unfinished != 1 else ''} unfinished: the budget was spent before "
             f"{'their' if unfinished != 1 else 'its'} next evaluations started; a rerun with a larger "
-            f"--budget-minutes finishes {'them' if unfinished != 1 else 'it'}"
+            f"{'--max-evaluations' if args.max_evaluations is not None else '--budget-minutes'} finishes "
+            f"{'them' if unfinished != 1 else 'it'}"
         )
     return interrupted
 
