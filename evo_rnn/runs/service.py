@@ -183,15 +183,22 @@ class Evaluations:
             self._arrivals += 1
             heapq.heappush(self._queue, (request.group, self._arrivals, request))
 
-    def run(self, requests: Sequence[Request]) -> list[EvalResult]:
-        """Evaluates `requests` (cached ones are not trained again) and waits for all of them.
+    def run(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[EvalResult]:
+        """Evaluates `requests` (cached ones are not trained again) and waits for all of them;
+        `on_result` hears each result as it is known.
 
         Returns:
             Their results, in order.
         """
         results: list[EvalResult | None] = [None] * len(requests)
+
+        def heard(index: int, result: EvalResult) -> None:
+            results[index] = result
+            if on_result is not None:
+                on_result(result)
+
         for index, request in enumerate(requests):
-            self.submit(request, functools.partial(results.__setitem__, index))
+            self.submit(request, functools.partial(heard, index))
         while self._queue or self._in_flight:
             while self._queue and len(self._in_flight) < self.executor.workers:
                 self.dispatch()
@@ -358,17 +365,5 @@ def evaluate_apart(
             tensorboard=tensorboard,
             data_seed=data_seed,
         )
-        results: list[EvalResult | None] = [None] * len(configs)
-
-        def heard(index: int, result: EvalResult) -> None:
-            results[index] = result
-            if on_result is not None:
-                on_result(result)
-
-        for index, (config, seed) in enumerate(zip(configs, seeds)):
-            service.submit(Request(arch, task, config, seed, preset, phase="evaluate"), functools.partial(heard, index))
-        while service.queued or service.in_flight:
-            while service.queued and service.in_flight < service.executor.workers:
-                service.dispatch()
-            service.poll(None)
-        return results  # type: ignore[return-value]
+        requests = [Request(arch, task, config, seed, preset, phase="evaluate") for config, seed in zip(configs, seeds)]
+        return service.run(requests, on_result)

@@ -397,8 +397,7 @@ class Scores:
     def confirmed_test(self, arch: str, task: str) -> statistics.Estimate | None:
         """`arch`'s mean test score on `task` over the last confirmation's seeds with its 95% t
         interval; None where it was not confirmed with its current best configuration."""
-        seeds = self._confirmation_seeds()
-        mine = None if seeds is None else self._confirm_scores(arch, task, seeds)
+        mine = self.confirmed_scores(arch, task)
         return None if mine is None else statistics.mean_interval(mine)
 
     def confirmation(self, arch: str, task: str) -> dict[str, Any] | None:

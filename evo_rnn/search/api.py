@@ -256,16 +256,16 @@ def _evolve(
     from evo_rnn.search.scheduler import Scheduler
 
     progress = Progress(live=None if not args.quiet else False)
-    heard = {"evaluations": 0}
+    said = False
+    # The pace once past the start-up (batched jobs finish many evaluations at once).
+    enough = None if args.max_evaluations is None else max(2 * executor.workers, args.max_evaluations // 10)
 
     def on_event(kind: str, data: dict) -> None:
+        nonlocal said
         progress(kind, data)
-        if kind == "evaluation" and args.max_evaluations is not None and heard["evaluations"] >= 0:
-            heard["evaluations"] += 1
-            # A first pace once past the start-up: batched jobs finish many evaluations at once.
-            enough = max(2 * executor.workers, args.max_evaluations // 10)
-            if heard["evaluations"] >= enough and search.elapsed() >= 120:
-                heard["evaluations"] = -1
+        if kind == "evaluation" and not said and enough is not None:
+            if search.trained >= enough and search.elapsed() >= 120:
+                said = True
                 if expected := _expected(args, search):
                     _say(expected.removeprefix("; "))
 
