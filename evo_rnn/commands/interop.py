@@ -16,13 +16,16 @@ from pathlib import Path
 from evo_rnn.cells import diagram, file_format
 from evo_rnn.core.cli import ArgumentParser, UsageError, run
 from evo_rnn.interop.nasbench_nlp import RecipeError, from_recipe
+from evo_rnn.tasks.sources import read_capped
 
 __all__ = ["main"]
+
+MAX_RECIPES_BYTES = 100 * 2**20  # a recipes file larger than this (100 MiB) is refused unread
 
 
 def _recipes(path: Path) -> list:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_capped(path, MAX_RECIPES_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"no file {path}; pass a NAS-Bench-NLP recipes .json file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

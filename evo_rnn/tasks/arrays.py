@@ -8,7 +8,10 @@ user's data is fixed like the real datasets). Per-sequence classification reads 
 state at the last real step into the softmax (only that position is scored); per-step
 classification scores every real step. Score: accuracy (ceiling 1 only when the labels are a
 function of the inputs, unknown otherwise; `majority` reports the commonest class's share).
-The file is read with `allow_pickle=False`: no code runs from it.
+The file is read with `allow_pickle=False`: no code runs from it, and each member's header is
+read first: a member that is not a `.npy` array, or arrays that declare more than
+`MAX_ARRAY_BYTES` (1 GiB) together, are refused before anything is allocated. Token ids and
+classes must fit the model's index type, int32.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import math
 import zipfile
+import zlib
 
 import numpy as np
 
 from evo_rnn.tasks.base import Split, Task, TaskData, weighted_accuracy
 from evo_rnn.tasks.sources import Source, SourceError
 
-__all__ = ["NpzConfig", "NpzTask"]
+__all__ = ["INDEX_LIMIT", "MAX_ARRAY_BYTES", "NpzConfig", "NpzTask", "load_npz"]
 
 SHARES = (0.8, 0.1, 0.1)
+MAX_ARRAY_BYTES = 2**30  # the most the arrays of one .npz may declare, together (1 GiB)
+INDEX_LIMIT = 2**31 - 1  # token ids and classes are int32 in the model: each must be below this
+_SAVE = "save it with numpy.savez(path, x=..., y=...)"
+_BROKEN = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError)
 _SPLIT_KEYS = ("x_valid", "y_valid", "x_test", "y_test")
 
 
@@ -34,6 +43,66 @@ class NpzConfig:
     """Settings of `npz:` tasks (the preset's `npz` field)."""
 
     max_sequences: int | None = None  # use only the first N training rows
+
+
+def load_npz(raw: bytes, name: str, limit: int = MAX_ARRAY_BYTES) -> dict[str, np.ndarray]:
+    """The arrays of the .npz file whose bytes are `raw` (`name` in messages), read without
+    pickles once every member's header has been checked: a `.npy` array of plain values whose
+    declared size its member holds, the arrays together at most `limit` bytes.
+
+    Raises:
+        SourceError: not an .npz (a lone .npy, a zip of other files), a member that is not a
+            plain array, a declared size larger than the member or than `limit`.
+    """
+    if raw.startswith(b"\x93NUMPY"):
+        raise SourceError(f"{name} is a single .npy array, not an .npz archive of arrays x and y; {_SAVE}")
+    declared = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                if not info.filename.endswith(".npy"):
+                    raise SourceError(
+                        f"{name} holds {info.filename!r}, which is not a .npy array (an .npz holds one NAME.npy "
+                        f"per array); {_SAVE}"
+                    )
+                with archive.open(info) as member:
+                    shape, dtype = _header(member)
+                if dtype.hasobject:
+                    raise SourceError(
+                        f"{name} is not a readable .npz of plain arrays ({key} holds Python objects, which evo_rnn "
+                        f"does not unpickle); {_SAVE} with numbers"
+                    )
+                size = math.prod(shape) * dtype.itemsize
+                if size > info.file_size:
+                    raise SourceError(
+                        f"{name}: array {key} declares shape {shape} of {dtype} ({size:,} bytes) but holds "
+                        f"{info.file_size:,}; the file is truncated or corrupted: save it again"
+                    )
+                declared += size
+                if declared > limit:
+                    raise SourceError(
+                        f"{name}: its arrays declare more than {limit:,} bytes ({declared:,} so far, {key} "
+                        f"{shape} of {dtype}), the most evo_rnn reads; give fewer rows or a smaller dtype"
+                    )
+        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except SourceError:
+        raise
+    except _BROKEN as error:
+        raise SourceError(f"{name} is not a readable .npz of plain arrays ({error}); {_SAVE}") from None
+
+
+def _header(member) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy member declares, read from its header alone."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"a .npy header of version {version[0]}.{version[1]}, which evo_rnn does not read")
+    return tuple(shape), dtype
 
 
 class NpzTask(Task):
@@ -60,13 +129,9 @@ class NpzTask(Task):
     def _arrays(self) -> dict[str, np.ndarray]:
         """The file's arrays, checked (read once)."""
         try:
-            with np.load(io.BytesIO(self.source.read()[0]), allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-            raise self._fail(
-                f"{self.source.path.name} is not a readable .npz of plain arrays ({error}); save it "
-                "with numpy.savez(path, x=..., y=...)"
-            ) from None
+            arrays = load_npz(self.source.read()[0], self.source.path.name)
+        except SourceError as error:
+            raise self._fail(str(error)) from None
         for key in ("x", "y"):
             if key not in arrays:
                 raise self._fail(
@@ -110,6 +175,11 @@ class NpzTask(Task):
         if np.issubdtype(x.dtype, np.integer):
             if x.ndim != 2 or x.min() < 0:
                 raise self._fail(f"{name}: integer tokens must be [n, T] ids >= 0 (shape {x.shape}, min {x.min()})")
+            if x.max() >= INDEX_LIMIT:
+                raise self._fail(
+                    f"{name} holds token id {x.max()}, more than the model's index type (int32) holds (ids below "
+                    f"{INDEX_LIMIT:,}); number the tokens from 0, e.g. numpy.unique({name}, return_inverse=True)"
+                )
         elif np.issubdtype(x.dtype, np.floating):
             if x.ndim != 3:
                 raise self._fail(f"{name}: float features must be [n, T, d], got shape {x.shape}")
@@ -137,6 +207,11 @@ class NpzTask(Task):
             )
         if y.min() < 0:
             raise self._fail(f"y{suffix} has negative classes; give class ids from 0")
+        if y.max() >= INDEX_LIMIT:
+            raise self._fail(
+                f"y{suffix} holds class {y.max()}, more than the model's index type (int32) holds (classes "
+                f"below {INDEX_LIMIT:,}); number the classes from 0, e.g. numpy.unique(y{suffix}, return_inverse=True)"
+            )
         lengths = arrays.get(f"lengths{suffix}")
         if lengths is not None and (
             lengths.shape != (len(x),)

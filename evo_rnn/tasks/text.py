@@ -40,16 +40,43 @@ class TextConfig:
     max_eval_tokens: int | None = None  # likewise for validation and test
 
 
+_UTF16_AND_32 = (  # byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE)
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _wide_encoding(raw: bytes) -> str | None:
+    """ "UTF-16" or "UTF-32" when `raw` starts with their byte-order mark, or is UTF-16 without
+    one (a NUL in every other byte of its start, as ASCII text is in UTF-16); else None."""
+    for mark, name in _UTF16_AND_32:
+        if raw.startswith(mark):
+            return name
+    head = raw[:4096]
+    for zeros in (head[0::2], head[1::2]):
+        if len(head) >= 16 and zeros.count(0) > 0.9 * len(zeros) and raw.count(0) < 0.75 * len(raw):
+            return "UTF-16"
+    return None
+
+
 def _decode(raw: bytes, name: str, spec: str) -> str:
     if not raw.strip():
         raise SourceError(f"task {spec!r}: {name} is empty; give a text with at least a few thousand characters")
+    wide = _wide_encoding(raw)
+    if wide is not None:
+        raise SourceError(
+            f"task {spec!r}: {name} is {wide} text, not UTF-8; convert it, e.g. iconv -f {wide} -t UTF-8 "
+            f"{name} > {name.rsplit('.', 1)[0]}-utf8.txt"
+        )
     nul = raw.find(bytes(1))
     if nul >= 0:
         raise SourceError(
             f"task {spec!r}: {name} is binary (a NUL byte at offset {nul}), not text; give a UTF-8 text file"
         )
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is not a character of the text
     except UnicodeDecodeError as error:
         raise SourceError(
             f"task {spec!r}: {name} is not UTF-8 (byte offset {error.start}: "

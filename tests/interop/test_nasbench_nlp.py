@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -344,3 +345,23 @@ def test_the_command_line_refuses_a_huge_state_index_or_a_deeply_nested_file_in_
         f"python -m evo_rnn.interop: error: {deep} nests too deeply to read; "
         "a NAS-Bench-NLP recipe is a flat dict of nodes"
     ]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp: os.mkfifo(tmp / "fifo.json") or tmp / "fifo.json", "fifo.json is a FIFO (named pipe), not a"),
+        (lambda tmp: Path("/dev/zero"), "/dev/zero is a character device, not a regular file"),
+        (
+            lambda tmp: (tmp / "a").symlink_to(tmp / "b") or (tmp / "b").symlink_to(tmp / "a") or tmp / "a",
+            "Too many levels of symbolic links",
+        ),
+    ],
+    ids=["a FIFO", "/dev/zero", "a symlink loop"],
+)
+def test_a_recipes_file_that_is_no_regular_file_is_one_line_without_a_wait(tmp_path, capsys, make, message):
+    path = make(tmp_path)
+    assert interop_main(["nasbench-nlp", str(path), "-o", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "out").exists()

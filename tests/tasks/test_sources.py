@@ -4,14 +4,19 @@ and one-line errors (exit 2, nothing written) for bad input."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
 
 from evo_rnn import tasks
 from evo_rnn.core.errors import UnknownNameError
+from evo_rnn.tasks import sources
+from evo_rnn.tasks.arrays import load_npz
 from evo_rnn.tasks.base import Task, TaskData
 from evo_rnn.tasks.sources import SourceError
 from evo_rnn.training import presets
@@ -154,6 +159,36 @@ BAD_TEXT = {
         lambda tmp: (tmp / "ok2.txt").write_text(english(5000)) and f"text:{tmp / 'ok2.txt'}?vocab=1",
         "option vocab='1' is not allowed",
     ),
+    "a vocabulary that can never work": (
+        lambda tmp: (tmp / "ok3.txt").write_text(english(5000)) and f"text:{tmp / 'ok3.txt'}?unit=word&vocab=2",
+        "option vocab='2' is not allowed; use a whole number >= 3",
+    ),
+    "a repeated option": (
+        lambda tmp: (tmp / "ok4.txt").write_text(english(5000)) and f"text:{tmp / 'ok4.txt'}?unit=word&unit=char",
+        "option unit is given twice",
+    ),
+    "a '?' in the name, not escaped": (
+        lambda tmp: (tmp / "q?x.txt").write_text(english(5000)) and f"text:{tmp / 'q?x.txt'}",
+        "unknown option 'x.txt' after '?'; text: takes unit, vocab (a '?' in the file's name is written %3F)",
+    ),
+    "a FIFO": (lambda tmp: os.mkfifo(tmp / "fifo.txt") or f"text:{tmp / 'fifo.txt'}", "is a FIFO (named pipe), not a"),
+    "a device": (lambda tmp: "text:/dev/zero", "/dev/zero is a character device, not a regular file"),
+    "a symlink loop": (
+        lambda tmp: (
+            (tmp / "loopA").symlink_to(tmp / "loopB")
+            or (tmp / "loopB").symlink_to(tmp / "loopA")
+            or "text:" + str(tmp / "loopA")
+        ),
+        "is a symlink loop",
+    ),
+    "UTF-16 with its byte-order mark": (
+        lambda tmp: (tmp / "wide.txt").write_bytes(english(5000).encode("utf-16")) and f"text:{tmp / 'wide.txt'}",
+        "wide.txt is UTF-16 text, not UTF-8; convert it, e.g. iconv -f UTF-16 -t UTF-8",
+    ),
+    "UTF-16 without one": (
+        lambda tmp: (tmp / "le.txt").write_bytes(english(5000).encode("utf-16-le")) and f"text:{tmp / 'le.txt'}",
+        "le.txt is UTF-16 text",
+    ),
 }
 
 
@@ -162,7 +197,65 @@ def _npz(tmp, name, **data):
     return f"npz:{tmp / f'{name}.npz'}"
 
 
+def _written(tmp, name: str, data: bytes) -> str:
+    (tmp / name).write_bytes(data)
+    return f"npz:{tmp / name}"
+
+
+def _zip(**members: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _declaring(shape: tuple[int, ...]) -> bytes:
+    """A .npy header that declares `shape` of int64, followed by far fewer bytes (16 MB in the issue)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<i8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + bytes(1000)
+
+
 BAD_NPZ = {
+    "a .npy renamed .npz": (
+        lambda tmp: _written(tmp, "one.npz", _npy(np.zeros((20, 5), int))),
+        "one.npz is a single .npy array, not an .npz archive of arrays x and y",
+    ),
+    "a plain zip with members x and y": (
+        lambda tmp: _written(tmp, "plain.npz", _zip(x=b"1 2 3", y=b"0 1")),
+        "plain.npz holds 'x', which is not a .npy array",
+    ),
+    "a header declaring 200000 x 10000 int64": (
+        lambda tmp: _written(tmp, "huge.npz", _zip(**{"x.npy": _declaring((200_000, 10_000)), "y.npy": b""})),
+        "array x declares shape (200000, 10000) of int64 (16,000,000,000 bytes) but holds 1,128",
+    ),
+    "token id 1e12": (
+        lambda tmp: _npz(tmp, "t12", x=np.full((20, 5), 10**12), y=np.zeros(20, int)),
+        "x holds token id 1000000000000, more than the model's index type (int32) holds",
+    ),
+    "token id 2**31": (
+        lambda tmp: _npz(tmp, "t31", x=np.full((20, 5), 2**31), y=np.zeros(20, int)),
+        "x holds token id 2147483648, more than",
+    ),
+    "token id uint64 max": (
+        lambda tmp: _npz(tmp, "tu", x=np.full((20, 5), np.iinfo(np.uint64).max, np.uint64), y=np.zeros(20, int)),
+        "x holds token id 18446744073709551615, more than",
+    ),
+    "class 1e12": (
+        lambda tmp: _npz(tmp, "yhuge", x=np.zeros((20, 5), int), y=np.full(20, 10**12)),
+        "y holds class 1000000000000, more than the model's index type (int32) holds",
+    ),
+    "class 1e30 as a float": (
+        lambda tmp: _npz(tmp, "yf", x=np.zeros((20, 5), int), y=np.full(20, 1e30)),
+        "y holds class 1e+30, more than",
+    ),
     "mismatched lengths": (
         lambda tmp: _npz(tmp, "m", x=np.zeros((20, 5), int), y=np.zeros(19, int)),
         "x has 20 rows but y has 19",
@@ -220,6 +313,35 @@ def test_bad_files_are_one_line_exit_2_and_nothing_is_written(tmp_path, case, ca
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], lines
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_a_source_is_read_with_a_cap_and_arrays_are_refused_by_their_declared_size(tmp_path, monkeypatch):
+    path = tmp_path / "corpus.txt"
+    path.write_text(english(5000), encoding="utf-8")
+    with pytest.raises(SourceError, match="holds more than 1,000 bytes"):
+        sources.read_capped(path, 1000)
+    monkeypatch.setattr(sources, "MAX_SOURCE_BYTES", 1000)
+    with pytest.raises(SourceError, match=r"holds more than 1,000 bytes \(5,0\d\d\).*give a sample"):
+        tasks.check_name(f"text:{path}")
+    raw = _zip(**{"x.npy": _npy(np.zeros((20, 5), int)), "y.npy": _npy(np.zeros(20, int))})
+    assert load_npz(raw, "ok.npz")["x"].shape == (20, 5)
+    with pytest.raises(SourceError, match="its arrays declare more than 500 bytes"):
+        load_npz(raw, "ok.npz", limit=500)
+
+
+def test_special_characters_in_a_path_are_percent_encoded_and_a_utf8_byte_order_mark_is_no_token(tmp_path):
+    text = english()
+    for name in ("q?x.txt", "my,data.txt", "100%.txt"):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    config = presets.get("quick").text
+    plain = tasks.get(f"text:{tmp_path / 'q?x.txt'}".replace("?", "%3F"), config)
+    assert plain.source.path.name == "q?x.txt"
+    for escaped in ("my%2Cdata.txt", "100%25.txt"):
+        assert tasks.identity(f"text:{tmp_path / escaped}") == tasks.identity(f"text:{tmp_path / 'q%3Fx.txt'}")
+    assert tasks.get(f"text:{tmp_path / 'q%3Fx.txt'}?unit=word&vocab=300", config).unit == "word"
+    (tmp_path / "bom.txt").write_bytes(text.encode("utf-8-sig"))
+    marked = tasks.get(f"text:{tmp_path / 'bom.txt'}", config)
+    assert marked.vocabulary == plain.vocabulary and "\ufeff" not in marked.vocabulary
 
 
 @pytest.mark.parametrize("case", ["missing", "too small"])
