@@ -31,8 +31,13 @@ def _show(args: argparse.Namespace) -> None:
 
 def _list(args: argparse.Namespace) -> None:
     for name in tasks.names():
-        task = tasks.get(name)
-        print(f"{name:10} {task.description}")
+        try:
+            description = tasks.get(name).description
+        except tasks.PluginError as error:  # one broken plug-in does not hide the other tasks
+            description = f"BROKEN: {error}"
+        print(f"{name:10} {description}")
+    for name, problem in tasks.plugin_problems().items():
+        print(f"{name:10} BROKEN: {problem}")
 
 
 def _download(args: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from evo_rnn.core.errors import UnknownNameError
+from evo_rnn.core.errors import EvoRnnError, UnknownNameError
 from evo_rnn.tasks import data_files
 from evo_rnn.tasks.arith import ArithConfig, ArithTask
 from evo_rnn.tasks.arrays import NpzConfig, NpzTask
@@ -32,6 +32,7 @@ __all__ = [
     "MemorizeConfig",
     "MusicConfig",
     "NpzConfig",
+    "PluginError",
     "PtbConfig",
     "SourceError",
     "Split",
@@ -47,6 +48,7 @@ __all__ = [
     "identity",
     "is_source",
     "names",
+    "plugin_problems",
     "register",
 ]
 
@@ -61,6 +63,18 @@ IDENTITY = re.compile(r"(text|npz):sha256-[0-9a-f]{16}(\?.*)?")  # `Source.ident
 _REGISTERED: dict[str, Callable[[], Task]] = {}
 
 
+class PluginError(EvoRnnError, ValueError):
+    """A task a package adds (`register`, an entry point) has a bad name or a broken factory."""
+
+
+def _check_plugin_name(name: Any, what: str) -> None:
+    """Refuses a plug-in task's name as `register` does: not a plain name, or a built-in one."""
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise PluginError(f"{what}: task name {name!r}: use letters, digits, '_' and '-'")
+    if name in _builtin_names() or name in ("music", "text", "npz"):
+        raise PluginError(f"{what}: task name {name!r} is built in; choose another")
+
+
 def register(name: str, factory: Callable[[], Task]) -> None:
     """Adds a task under `name` for every command of this process: `factory()` returns the
     `Task` (a `Task` subclass is a factory). It is trained at the preset's `budgets.custom`
@@ -69,12 +83,15 @@ def register(name: str, factory: Callable[[], Task]) -> None:
     `[project.entry-points."evo_rnn.tasks"] NAME = "package.module:factory"`.
 
     Raises:
-        ValueError: `name` is a built-in task, a file kind, or not a plain name.
+        PluginError (a ValueError): `name` is a built-in task, a file kind, or not a plain
+            name, or `factory` is not callable.
     """
-    if not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"task name {name!r}: use letters, digits, '_' and '-'")
-    if name in _builtin_names() or name in ("music", "text", "npz"):
-        raise ValueError(f"task name {name!r} is built in; choose another")
+    _check_plugin_name(name, "register()")
+    if not callable(factory):
+        raise PluginError(
+            f"register({name!r}, ...): the factory {factory!r} is not callable; give a Task subclass or a "
+            "function that returns a Task"
+        )
     _REGISTERED[name] = factory
 
 
@@ -83,8 +100,51 @@ def _entry_points() -> dict[str, metadata.EntryPoint]:
     return {point.name: point for point in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _entry_point_problem(name: str) -> str | None:
+    """Why the entry point `name` cannot be a task (its name), or None."""
+    try:
+        _check_plugin_name(name, f"entry point {name!r} ({_entry_points()[name].value})")
+    except PluginError as error:
+        return str(error)
+    return None
+
+
+def plugin_problems() -> dict[str, str]:
+    """The entry points of the group `evo_rnn.tasks` whose names cannot be tasks, with why
+    (they are left out of `names()`; a factory that fails is only found when it is called)."""
+    return {name: problem for name in _entry_points() if (problem := _entry_point_problem(name)) is not None}
+
+
 def _plugins() -> list[str]:
-    return sorted({*_REGISTERED, *_entry_points()} - set(_builtin_names()))
+    usable = {name for name in _entry_points() if _entry_point_problem(name) is None}
+    return sorted({*_REGISTERED, *usable} - set(_builtin_names()))
+
+
+def _made_by_plugin(name: str) -> Task:
+    """The task the plug-in `name` makes: its factory called, the result checked.
+
+    Raises:
+        PluginError: the entry point cannot be loaded, the factory raises, or it returns
+            something that is not a `Task`.
+    """
+    point = None if name in _REGISTERED else _entry_points()[name]
+    what = f"task {name!r}" + ("" if point is None else f" (entry point {point.value} in group {ENTRY_POINT_GROUP})")
+    fix = (
+        "fix the package that adds it, or uninstall it" if point is not None else "fix the factory given to register()"
+    )
+    try:
+        factory = _REGISTERED[name] if point is None else point.load()
+    except Exception as error:  # a missing module, a missing attribute, an error at import
+        raise PluginError(f"{what} cannot be loaded ({type(error).__name__}: {error}); {fix}") from None
+    if not callable(factory):
+        raise PluginError(f"{what} names {factory!r}, which is not callable; {fix}")
+    try:
+        task = factory()
+    except Exception as error:  # a plug-in's own failure: reported in one line, not as evo_rnn's bug
+        raise PluginError(f"{what}: its factory raised {type(error).__name__}: {error}; {fix}") from None
+    if not isinstance(task, Task):
+        raise PluginError(f"{what}: its factory returned {task!r}, not a Task; {fix}")
+    return task
 
 
 def _builtin_names() -> list[str]:
@@ -126,6 +186,8 @@ def family(name: str) -> str:
         return parse(name).kind
     if name in _plugins():
         return "custom"
+    if name in _entry_points():
+        raise PluginError(_entry_point_problem(name))
     hint = f" (music is a family: {', '.join(MUSIC)})" if name == "music" else ""
     raise UnknownNameError(
         f"unknown task {name!r}{hint}; known: {', '.join(names())}, or your files as text:PATH or npz:PATH"
@@ -161,6 +223,7 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
     Raises:
         UnknownNameError: `name` is not a task (the message lists them).
         SourceError: a user's file cannot be used (the message says why and the fix).
+        PluginError: a task a package adds cannot be made (the message names its entry point).
     """
     if name in _GENERATED_CLASSES:
         return _GENERATED_CLASSES[name](config)
@@ -172,8 +235,7 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
         source = parse(name)
         return (TextTask if source.kind == "text" else NpzTask)(name, source, config)
     family(name)  # raises for an unknown name: what is left is a task a package added
-    factory = _REGISTERED.get(name) or _entry_points()[name].load()
-    task = factory()
+    task = _made_by_plugin(name)
     task.name = name
     return task
 

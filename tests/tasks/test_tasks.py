@@ -11,6 +11,7 @@ import pytest
 from evo_rnn import tasks
 from evo_rnn.core.errors import UnknownNameError
 from evo_rnn.tasks.arith import VOCAB as ARITH_VOCAB
+from evo_rnn.tasks.arith import ArithTask
 from evo_rnn.tasks.xml import VOCAB as XML_VOCAB
 
 from conftest import run_module, stderr_lines
@@ -237,3 +238,59 @@ def test_cli_errors_are_one_line_with_exit_2(args, message):
     assert result.returncode == 2
     lines = stderr_lines(result)
     assert len(lines) == 1 and message in lines[0], lines
+
+
+PLUGINS = {  # entry point name -> (its value, what `tasks show NAME` says in one line)
+    "raises": ("fakeplug:raising", "its factory raised RuntimeError: no data here"),
+    "returns_none": ("fakeplug:nothing", "its factory returned None, not a Task"),
+    "missing_module": ("fakeplug_missing:factory", "cannot be loaded (ModuleNotFoundError"),
+    "not_callable": ("fakeplug:NUMBER", "names 5, which is not callable"),
+    "a/b": ("fakeplug:nothing", "task name 'a/b': use letters, digits, '_' and '-'"),
+}
+
+
+@pytest.fixture
+def broken_plugins(tmp_path, monkeypatch):
+    """A package installed beside the tests whose entry points in `evo_rnn.tasks` are all broken."""
+    (tmp_path / "fakeplug.py").write_text(
+        "NUMBER = 5\ndef raising():\n    raise RuntimeError('no data here')\ndef nothing():\n    return None\n"
+    )
+    info = tmp_path / "fakeplug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[evo_rnn.tasks]\n" + "".join(f"{name} = {value}\n" for name, (value, _) in PLUGINS.items())
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tasks._entry_points.cache_clear()
+    yield
+    tasks._entry_points.cache_clear()
+
+
+@pytest.mark.parametrize("name", PLUGINS)
+def test_a_broken_entry_point_is_one_line_naming_it_and_the_list_still_works(broken_plugins, name, capsys):
+    from evo_rnn.commands.tasks import main as tasks_main
+
+    assert tasks_main(["show", name]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and PLUGINS[name][1] in lines[0] and repr(name) in lines[0], lines
+    assert name != "a/b" or PLUGINS[name][0] in lines[0]  # the entry point, not only its name
+    assert tasks_main(["list"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith(name + " ")]
+    assert len(listed) == 1 and "BROKEN: " in listed[0] and PLUGINS[name][1] in listed[0], listed
+    assert name in tasks.names() or name == "a/b"  # a name no folder can hold is never a task
+
+
+@pytest.mark.parametrize(
+    "name, factory, message",
+    [
+        (123, ArithTask, "task name 123: use letters"),
+        ("a/b", ArithTask, "task name 'a/b': use letters"),
+        ("x", 5, "the factory 5 is not callable"),
+        ("arith", ArithTask, "is built in"),
+    ],
+)
+def test_register_refuses_a_bad_name_or_factory_at_once(name, factory, message):
+    with pytest.raises(ValueError, match=message):
+        tasks.register(name, factory)
+    assert name not in tasks.names() or name == "arith"
