@@ -61,6 +61,12 @@ class Encoding:
         self.marker, self.length, self.unknown = data.get("marker"), data.get("length"), data.get("unknown")
         self.max_tokens: int | None = data.get("max_tokens")
         self.example = data.get("example", "")
+        problem = _encoding_problem(self)
+        if problem is not None:
+            raise EvoRnnError(
+                f"{source} is not a task file evo_rnn wrote ({problem}); export the run again with "
+                "`python -m evo_rnn.export --run NAME`, or pass the model's own --task-file"
+            )
         self._index = {token: i for i, token in enumerate(self.input_tokens)}
 
     @classmethod
@@ -93,6 +99,24 @@ class Encoding:
     def decode(self, ids: list[int]) -> str:
         tokens = [self.output_tokens[i] for i in ids if self.output_tokens[i] not in ("<pad>", "<bos>")]
         return ("" if self.unit == "characters" else " ").join(tokens)
+
+
+def _encoding_problem(encoding: Encoding) -> str | None:
+    """What is wrong with an encoding read from a file (an edited one), or None."""
+    tokens = (encoding.input_tokens, encoding.output_tokens)
+    if not all(tokens) or not all(isinstance(t, str) for t in (*tokens[0], *tokens[1])):
+        return "input_tokens and output_tokens must be lists of strings"
+    for name, value in (("start", encoding.start), ("marker", encoding.marker)):
+        if value is not None and value not in encoding.input_tokens:
+            return f"its {name} token {value!r} is not among its input_tokens"
+    for name, value in (("max_tokens", encoding.max_tokens), ("length", encoding.length)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            return f"{name} is {value!r}, not a whole number of at least 1"
+    if encoding.mode == "recall" and (encoding.marker is None or encoding.length is None):
+        return "a recall task names its marker token and its length"
+    if not isinstance(encoding.example, str):
+        return f"example is {encoding.example!r}, not text"
+    return None
 
 
 class StepModel:
@@ -269,6 +293,7 @@ def _job(args: argparse.Namespace) -> None:
     described = _read_json(task_path)
     arrays = described.get("kind") == "npz"  # a user's arrays: the input is an .npz of x (and lengths)
     if arrays:
+        _check_description(described, task_path)
         x, lengths = _inputs(Path(args.text), described)
     else:
         encoding = Encoding(described, str(task_path))
@@ -287,10 +312,40 @@ def _job(args: argparse.Namespace) -> None:
             "it again with `python -m evo_rnn.export --run NAME`"
         ) from None
     if arrays:
+        sizes = (described["input_size"], described["classes"])
+    else:
+        sizes = (len(encoding.input_tokens), len(encoding.output_tokens))
+    _check_sizes(model, sizes, arrays, model_path, task_path)
+    if arrays:
         for classes in predict_classes(model, x, lengths, per_step=described["labels"].startswith("one per step")):
             print(" ".join(str(int(c)) for c in np.atleast_1d(classes)))
         return
     print(predict(model, encoding, args.text, args.max_tokens, args.temperature, args.seed))
+
+
+def _model_sizes(model) -> tuple[int | None, int | None]:
+    """What `model` reads and writes: the ids its Embedding takes (or the features of a step,
+    without one) and the logits it outputs (None where a size is not fixed)."""
+    import keras
+
+    embedding = next((layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)), None)
+    reads = embedding.input_dim if embedding is not None else model.inputs[0].shape[-1]
+    return reads, model.outputs[0].shape[-1]
+
+
+def _check_sizes(model, sizes: tuple[int, int], arrays: bool, model_path: Path, task_path: Path) -> None:
+    """Refuses a task file that is not the model's own: its vocabularies (or input size and
+    classes) differ from what the model reads and writes."""
+    reads, writes = _model_sizes(model)
+    expected = (reads, writes)
+    if all(have is None or have == want for have, want in zip(expected, sizes)):
+        return
+    kind = ("inputs", "classes") if arrays else ("input tokens", "output tokens")
+    raise EvoRnnError(
+        f"{task_path} does not fit {model_path}: the model reads {reads} {kind[0]} and writes {writes} "
+        f"{kind[1]}, the task file has {sizes[0]} and {sizes[1]}; pass the task-<task>.json exported beside "
+        "this model (--task-file)"
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -303,20 +358,43 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _check_description(described: dict[str, Any], task_path: Path) -> None:
+    """Refuses the task file of an `npz:` task when a field predict reads is missing or wrong."""
+    wanted = {"inputs": str, "labels": str, "input_size": int, "classes": int}
+    wrong = [
+        key
+        for key, kind in wanted.items()
+        if not isinstance(described.get(key), kind) or isinstance(described.get(key), bool)
+    ]
+    if wrong or described["input_size"] < 1 or described["classes"] < 1:
+        raise EvoRnnError(
+            f"{task_path} is not a task file evo_rnn wrote (its {', '.join(wrong) or 'sizes'} "
+            f"{'is' if len(wrong) < 2 else 'are'} missing or wrong); export the run again with "
+            "`python -m evo_rnn.export --run NAME`, or pass the model's own --task-file"
+        )
+
+
 def _inputs(path: Path, described: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The rows of `path` (an .npz with `x` and optional `lengths`) checked against what the
     model expects (`described`, the task file of an `npz:` task)."""
-    if not path.is_file():
+    from evo_rnn.tasks.arrays import load_npz
+    from evo_rnn.tasks.sources import read_capped
+
+    if not path.exists():
         raise EvoRnnError(f"no input file {path}; for a model of an npz: task give an .npz with x (and lengths)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            x = archive["x"]
-            lengths = archive["lengths"] if "lengths" in archive.files else np.full(len(x), x.shape[1])
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+    arrays = load_npz(read_capped(path), str(path))
+    if "x" not in arrays:
         raise EvoRnnError(
-            f"{path} is not an .npz with an array x ({error}); save it with numpy.savez(path, x=...)"
-        ) from None
+            f"{path} has no array x (it has {', '.join(sorted(arrays)) or 'none'}); save it with "
+            "numpy.savez(path, x=...)"
+        )
+    x = arrays["x"]
     tokens = described["inputs"].startswith("int")
+    if x.ndim != (2 if tokens else 3) or 0 in x.shape:
+        raise EvoRnnError(
+            f"{path}: x has shape {x.shape}; the model expects {described['inputs']} with n and T at least 1"
+        )
+    lengths = arrays.get("lengths", np.full(len(x), x.shape[1]))
     if (
         tokens != np.issubdtype(x.dtype, np.integer)
         or x.ndim != (2 if tokens else 3)
@@ -327,8 +405,16 @@ def _inputs(path: Path, described: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
             f"{path}: x has dtype {x.dtype} and shape {x.shape}; the model expects {described['inputs']}"
             + (f" with ids below {described['input_size']}" if tokens else "")
         )
-    if lengths.shape != (len(x),) or lengths.min() < 1 or lengths.max() > x.shape[1]:
-        raise EvoRnnError(f"{path}: lengths must be [n] whole numbers from 1 to T = {x.shape[1]}")
+    if (
+        lengths.shape != (len(x),)
+        or not np.issubdtype(lengths.dtype, np.integer)
+        or lengths.min() < 1
+        or lengths.max() > x.shape[1]
+    ):
+        raise EvoRnnError(
+            f"{path}: lengths (dtype {lengths.dtype}, shape {lengths.shape}) must be [n] whole numbers from 1 to "
+            f"T = {x.shape[1]}; save them as integers, e.g. lengths.astype(int)"
+        )
     return x, lengths
 
 

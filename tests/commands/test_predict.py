@@ -227,3 +227,107 @@ def test_a_tampered_model_config_is_one_line_and_exit_2(tmp_path):
     lines = stderr_lines(result)
     assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
     assert "is not a loadable .keras model (TypeError" in lines[0]
+
+
+def _npz_model(tmp_path) -> tuple[str, str]:
+    """A model file of an npz: task (never loaded: the inputs are refused first) and its task file."""
+    (tmp_path / "model-npz-seq-0.keras").write_bytes(b"never loaded")
+    described = {
+        "format_version": 1,
+        "task": "npz:seq.npz",
+        "kind": "npz",
+        "inputs": "int token ids [n, T]",
+        "input_size": 10,
+        "classes": 2,
+        "labels": "one per sequence, read at the last real step",
+        "lengths": "optional [n]: the real steps of each row",
+    }
+    (tmp_path / "task-npz-seq-0.json").write_text(json.dumps(described))
+    return str(tmp_path / "model-npz-seq-0.keras"), str(tmp_path / "task-npz-seq-0.json")
+
+
+def _saved(tmp_path, name: str, data: bytes) -> str:
+    (tmp_path / name).write_bytes(data)
+    return str(tmp_path / name)
+
+
+def _npz_bytes(**arrays) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+BAD_INPUTS = {
+    "a .npy renamed .npz": (lambda tmp: _saved(tmp, "in.npz", _npy_bytes(np.zeros((3, 5), int))), "is a single .npy"),
+    "float lengths": (
+        lambda tmp: _saved(tmp, "in.npz", _npz_bytes(x=np.zeros((3, 5), int), lengths=np.full(3, 2.5))),
+        "lengths (dtype float64, shape (3,)) must be [n] whole numbers from 1 to T = 5",
+    ),
+    "a 1-D x": (
+        lambda tmp: _saved(tmp, "in.npz", _npz_bytes(x=np.zeros(5, int))),
+        "x has shape (5,); the model expects int token ids [n, T]",
+    ),
+    "no x": (lambda tmp: _saved(tmp, "in.npz", _npz_bytes(y=np.zeros(5, int))), "has no array x (it has y)"),
+    "a FIFO": (
+        lambda tmp: __import__("os").mkfifo(tmp / "in.npz") or str(tmp / "in.npz"),
+        "is a FIFO (named pipe), not a regular file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_inputs_that_do_not_fit_an_npz_model_are_one_line(tmp_path, case, capsys):
+    model, _ = _npz_model(tmp_path)
+    make, message = BAD_INPUTS[case]
+    assert predict.main([model, make(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def _text_task_file(tmp_path) -> str:
+    """The task file of a text: task (a vocabulary of other sizes than arith's)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 200)
+    task = tasks.get(f"text:{corpus}")
+    path = tmp_path / "task-text.json"
+    path.write_text(json.dumps({"format_version": 1, "task": task.name, **task.encoding()}))
+    return str(path)
+
+
+def _edited(tmp_path, **changes) -> str:
+    data = {**json.loads((EXPORTED / "task-arith.json").read_text()), **changes}
+    path = tmp_path / "task-edited.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+EDITED = {
+    "another task's file (text)": (_text_task_file, "does not fit"),
+    "another task's file (xml)": (lambda tmp: str(EXPORTED / "task-xml.json"), "the model reads 42 input tokens"),
+    "a start token it lacks": (lambda tmp: _edited(tmp, start="<nope>"), "its start token '<nope>' is not among"),
+    "max_tokens as text": (lambda tmp: _edited(tmp, max_tokens="9"), "max_tokens is '9', not a whole number"),
+    "tokens that are no strings": (lambda tmp: _edited(tmp, input_tokens=[1, 2]), "must be lists of strings"),
+    "an npz file without sizes": (
+        lambda tmp: _saved(tmp, "task-npz.json", json.dumps({"format_version": 1, "kind": "npz"}).encode()),
+        "(its inputs, labels, input_size, classes are missing or wrong)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EDITED)
+def test_a_task_file_that_is_not_the_models_own_is_one_line_naming_it(tmp_path, case, capsys):
+    make, message = EDITED[case]
+    task_file = make(tmp_path)
+    code = predict.main([str(EXPORTED / "model-arith.keras"), "The ", "--task-file", task_file])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0] and task_file in lines[0], lines
