@@ -13,7 +13,7 @@ import pydot
 
 from evo_rnn.cells.graph import topological_order, validate
 from evo_rnn.cells.ops import OPS, ORDERED_OPS, OpKind
-from evo_rnn.core.atomic_files import atomic_path
+from evo_rnn.core.atomic_files import atomic_path, check_output
 from evo_rnn.core.errors import GraphvizNotFoundError, UnknownNameError
 
 __all__ = [
@@ -151,11 +151,13 @@ def write_diagram(graph: nx.DiGraph, path: str | os.PathLike, title: str | None 
         UnknownNameError: the suffix is not one of .png, .svg, .dot.
         GraphvizNotFoundError: PNG/SVG asked for and Graphviz's `dot` is missing (the
             message says what to install).
+        OutputPathError: a file of another kind is at `path` (nothing is written).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise UnknownNameError(f"cannot write a diagram as {path.name!r}: use a .png, .svg or .dot file name")
+    check_output(path, fmt.upper())  # never over a file of another kind
     if fmt != "dot" and not graphviz_available():
         raise GraphvizNotFoundError(GRAPHVIZ_HINT)
     dot = to_dot(graph, title)

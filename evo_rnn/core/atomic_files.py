@@ -1,5 +1,6 @@
 """Writing files atomically (a reader never sees half a file) with the permissions an ordinary
-new file gets (0666 less the umask), not the private 0600 of a temporary file."""
+new file gets (0666 less the umask), not the private 0600 of a temporary file, and only over a
+file of the kind written (`check_output`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,58 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_atomically"]
+from evo_rnn.core.errors import EvoRnnError
+
+__all__ = ["KINDS", "OutputPathError", "atomic_path", "check_output", "write_atomically"]
+
+
+class OutputPathError(EvoRnnError, ValueError):
+    """An output path is refused: its name does not say the kind written, or a file of another
+    kind (a run's database, a user's document) is there."""
+
+
+# A kind of file a command writes: the suffixes its name may end in, and how its first bytes
+# (leading whitespace dropped, lower case) begin.
+KINDS: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {
+    "HTML": ((".html", ".htm"), (b"<!doctype html", b"<html")),
+    "PNG": ((".png",), (b"\x89png\r\n\x1a\n",)),
+    "SVG": ((".svg",), (b"<?xml", b"<svg", b"<!doctype svg")),
+    "DOT": ((".dot", ".gv"), (b"digraph", b"graph", b"strict", b"//", b"/*")),
+}
+
+
+def check_output(target: str | os.PathLike, kind: str) -> Path:
+    """Refuses to write a file of `kind` (a key of `KINDS`) at `target` unless its name ends in
+    one of the kind's suffixes and whatever is there already is a file of that kind (or empty):
+    a run's database, a report over a picture, a folder are never overwritten. Returns the path.
+
+    Raises:
+        OutputPathError: the suffix or the file there is of another kind (nothing is written).
+    """
+    target = Path(target)
+    suffixes, heads = KINDS[kind]
+    if target.suffix.lower() not in suffixes:
+        raise OutputPathError(
+            f"{target}: the file written is {kind}, so its name must end in {' or '.join(suffixes)}; "
+            f"nothing was written. Give a name like {target.stem or kind.lower()}{suffixes[0]}"
+        )
+    if target.is_dir():
+        raise OutputPathError(f"{target} is a folder; nothing was written. Give the {kind} file's name")
+    if target.exists() or target.is_symlink():
+        try:
+            if not target.is_file():
+                raise OSError  # a FIFO, a device, a broken link: never opened, never replaced
+            with open(target, "rb") as existing:
+                head = existing.read(512).removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+        except OSError:
+            head = b"?"
+        if head and not head.startswith(heads):
+            article = "an" if kind[0] in "HS" else "a"
+            raise OutputPathError(
+                f"{target} exists and is not {article} {kind} file (it may be a run's data or your own); nothing was "
+                "written and it was left as it is. Choose another name, or move it away"
+            )
+    return target
 
 
 def _default_mode() -> int:

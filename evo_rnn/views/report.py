@@ -29,7 +29,7 @@ from pathlib import Path
 import networkx as nx
 
 from evo_rnn.cells import diagram, zoo
-from evo_rnn.core.atomic_files import atomic_path
+from evo_rnn.core.atomic_files import atomic_path, check_output
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.outcomes import MUTATE_OUTCOMES, SCORED_OUTCOMES, Outcome
 from evo_rnn.runs.run import Run, RunFiles
@@ -466,8 +466,13 @@ def render_report(run: Run, top: int = 3) -> str:
 
 
 def write_report(files: RunFiles, path: str | Path | None = None, top: int = 3) -> Path:
-    """Writes the report of run `files` to `path` (default: the run's folder/report.html); returns the path."""
-    target = Path(path) if path is not None else files.root / "report.html"
+    """Writes the report of run `files` to `path` (default: the run's folder/report.html); returns the path.
+
+    Raises:
+        OutputPathError: `path` does not end in .html, or holds a file that is not HTML (a run's
+            database, a picture): nothing is written.
+    """
+    target = check_output(Path(path) if path is not None else files.root / "report.html", "HTML")
     with Run.open(files, readonly=True) as run:  # a reader: it works while a search writes
         text = render_report(run, top)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -553,9 +558,12 @@ def write_comparison(names: list[str], runs_dir: str | Path, path: str | Path | 
 
     Raises:
         EvoRnnError: a run does not exist.
+        OutputPathError: `path` does not end in .html, or it or its .png holds another kind of
+            file: nothing is written.
     """
+    target = check_output(Path(path) if path is not None else Path(runs_dir) / "compare.html", "HTML")
+    check_output(target.with_suffix(".png"), "PNG")  # the plot beside it
     outcomes = [strategy_comparison.load_outcome(RunFiles(name, runs_dir)) for name in names]
-    target = Path(path) if path is not None else Path(runs_dir) / "compare.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     text = render_comparison(outcomes)
     with atomic_path(target) as temporary:

@@ -8,6 +8,7 @@ import pytest
 
 from evo_rnn.cells import file_format, zoo
 from evo_rnn.cells.diagram import to_dot, write_diagram
+from evo_rnn.core.atomic_files import OutputPathError
 from evo_rnn.core.errors import GraphvizNotFoundError, UnknownNameError
 
 from conftest import run_module, stderr_lines
@@ -89,3 +90,21 @@ def test_render_cli_bad_file(tmp_path):
     assert result.returncode == 2
     (line,) = stderr_lines(result)
     assert "bad.json: not valid JSON" in line
+
+
+@pytest.mark.parametrize(
+    "name, held, message",
+    [
+        ("notes.dot", b"my notes, not a graph", "notes.dot exists and is not a DOT file"),
+        ("page.svg", b"<!DOCTYPE html><p>mine</p>", "page.svg exists and is not an SVG file"),
+        ("search.png", b"SQLite format 3\x00", "search.png exists and is not a PNG file"),
+    ],
+)
+def test_a_diagram_is_never_written_over_a_file_of_another_kind(tmp_path, name, held, message):
+    (tmp_path / name).write_bytes(held)
+    with pytest.raises(OutputPathError, match=message):
+        write_diagram(zoo.get("gru"), tmp_path / name)
+    assert (tmp_path / name).read_bytes() == held and [p.name for p in tmp_path.iterdir()] == [name]
+    (tmp_path / "ok.dot").write_text("digraph old {}")
+    write_diagram(zoo.get("gru"), tmp_path / "ok.dot")  # a diagram over a diagram: replaced
+    assert "digraph old" not in (tmp_path / "ok.dot").read_text()

@@ -16,7 +16,7 @@ from evo_rnn.runs.run import Run, RunFiles, RunSettings
 from evo_rnn.runs.store import Store
 from evo_rnn.views.report import graph_diff, render_report, write_report
 
-from conftest import CurvedFake, Interrupt, run_module, run_search, search_preset, stderr_lines
+from conftest import CurvedFake, Interrupt, digest, run_module, run_search, search_preset, stderr_lines, tree
 
 
 class Page(html.parser.HTMLParser):
@@ -123,3 +123,34 @@ def test_the_command_line_refuses_a_run_that_does_not_exist(tmp_path):
     result = run_module("evo_rnn.report", "--run", "nothing", "--runs-dir", str(tmp_path))
     lines = stderr_lines(result)
     assert result.returncode == 2 and len(lines) == 1 and "no search run at" in lines[0], lines
+
+
+OUTPUTS = {  # -o and what the one line says ({run}: the run's folder, {tmp}: the test's folder)
+    "the run's database": (["-o", "{run}/search.sqlite"], "the file written is HTML, so its name must end in .html"),
+    "a picture named .html": (["-o", "{tmp}/picture.html"], "picture.html exists and is not an HTML file"),
+    "a text file": (["-o", "{tmp}/notes.txt"], "its name must end in .html"),
+    "a folder": (["-o", "{run}"], "its name must end in .html"),
+    "a comparison over a picture's name": (["--compare", "tiny", "tiny", "-o", "{tmp}/cmp.png"], "must end in .html"),
+    "a comparison whose plot would replace a page": (
+        ["--compare", "tiny", "tiny", "-o", "{tmp}/page.html"],
+        "page.png exists and is not a PNG file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OUTPUTS)
+def test_the_report_never_writes_over_a_run_file_or_a_file_of_another_kind(searched, tmp_path, case, capsys):
+    from evo_rnn.commands.report import main as report_main
+
+    files, _ = searched
+    (tmp_path / "picture.html").write_bytes(b"\x89PNG\r\n\x1a\nmy picture")
+    (tmp_path / "page.png").write_text("<!DOCTYPE html><p>my page</p>")
+    listing = tree(tmp_path)
+    before = {name: digest(tmp_path / name) for name in listing if (tmp_path / name).is_file()}
+    options, message = OUTPUTS[case]
+    options = [option.format(run=files.root, tmp=tmp_path) for option in options]
+    assert report_main(["--run", "tiny", "--runs-dir", str(files.root.parent), *options]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "nothing was written" in lines[0], lines
+    assert tree(tmp_path) == listing
+    assert {name: digest(tmp_path / name) for name in listing if (tmp_path / name).is_file()} == before
