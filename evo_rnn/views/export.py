@@ -19,15 +19,24 @@ Layout, under `OUT/NAME/` (`OUT` defaults to `saved_architectures`):
 The export is written into a fresh folder beside `OUT/NAME/` and swapped in when complete. It
 replaces only a previous export of the same run (its `export.json` names the run and its
 identity; an export older than `export.json` is recognised by its summaries); any other
-existing `OUT/NAME/` (a run's own folder, a user's files) is refused and left as it is.
+existing `OUT/NAME/` (a run's own folder, a user's files) is refused and left as it is. Of a
+previous export it replaces only the files that export wrote (`export.json` lists them; for an
+older export, the names an export writes): a file or folder a user added there is carried into
+the new export (a hard link, else a copy) before the swap, and one that is in the way of a new
+file is refused. The staging folder (`.NAME.evo-rnn-export-PID-*`) and the previous export set
+aside during the swap (`.NAME.evo-rnn-previous-PID-*`) are named for the process; an export
+removes those a killed export left (and puts a set-aside export back when the swap was cut short).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -61,6 +70,10 @@ SUMMARY_FORMAT_VERSION = 1  # of summary.json
 TASK_FORMAT_VERSION = 1  # of task-<task>.json
 EXPORT_FORMAT_VERSION = 1  # of export.json
 _LEGACY_EXPORT_FILES = {"README.md", "report.html"}  # beside the rank folders, in an export without export.json
+# What an export writes in a rank folder: the names an export without a list of its files wrote.
+_CELL_FILES = ("cell.json", "cell.png", "cell.dot", "summary.json", "model-*.keras", "task-*.json")
+_CELL_TREES = ("savedmodel-*",)  # folders written whole
+_STAGING, _PREVIOUS = "evo-rnn-export", "evo-rnn-previous"  # the hidden folders beside OUT/NAME
 
 Log = Callable[[str], None]
 
@@ -125,13 +138,147 @@ def _check_destination(final: Path, name: str, identity: str | None) -> None:
         )
 
 
+def _check_out_dir(out_root: Path) -> None:
+    """Refuses an `--out` that is a file (or lies below one): an export folder is a folder.
+
+    Raises:
+        UsageError: `out_root` or a folder above it is a file.
+    """
+    found = next((p for p in (out_root, *out_root.parents) if p.exists() or p.is_symlink()), None)
+    if found is not None and not found.is_dir():
+        raise UsageError(
+            f"--out {out_root}: {found} is a file, not a folder; nothing was written. Give --out a folder "
+            "(made when missing), e.g. saved_architectures"
+        )
+
+
+def _hidden(name: str, what: str) -> str:
+    """The name's start of this process's staging (or set-aside) folder for the export of run `name`."""
+    return f".{name}.{what}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(out_root: Path, final: Path, log: Log) -> None:
+    """Removes the staging folders a killed export of this run left beside `final`, and puts back
+    the previous export it had set aside when it was killed before the new one was in place."""
+    pattern = re.compile(rf"\.{re.escape(final.name)}\.({_STAGING}|{_PREVIOUS})-(\d+)-[^/]+")
+    if not out_root.is_dir():
+        return
+    for entry in sorted(out_root.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if not match or entry.is_symlink() or not entry.is_dir() or _alive(int(match.group(2))):
+            continue
+        set_aside = entry / final.name
+        if match.group(1) == _PREVIOUS and set_aside.is_dir() and not final.exists() and not final.is_symlink():
+            os.replace(set_aside, final)
+            log(f"export: put back the previous export of {final.name}, set aside by an export that was stopped")
+        shutil.rmtree(entry)
+        log(f"export: removed {entry.name}, left by an export that was stopped")
+
+
+def _written_by(folder: Path) -> Callable[[str], bool]:
+    """Whether a path (relative, with '/') in the previous export `folder` is one that export
+    wrote: listed in its `export.json`, or for an export that lists no files, one of the names
+    an export writes (its leaderboard, report, marker, and in its rank folders the cell's files)."""
+    try:
+        listed = json.loads((folder / "export.json").read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    if isinstance(listed, list) and all(isinstance(item, str) for item in listed):
+        ours = {item.rstrip("/") for item in listed} | {"export.json"}
+        return lambda relative: relative in ours
+    ranks = {entry.name for entry in folder.iterdir() if entry.is_dir() and (entry / "summary.json").is_file()}
+
+    def legacy(relative: str) -> bool:
+        top, _, rest = relative.partition("/")
+        if not rest:
+            return top in _LEGACY_EXPORT_FILES or top == "export.json" or top in ranks
+        if top not in ranks:
+            return False
+        first = rest.partition("/")[0]
+        if "/" in rest:
+            return any(fnmatch.fnmatchcase(first, tree) for tree in _CELL_TREES)
+        return any(fnmatch.fnmatchcase(first, name) for name in (*_CELL_FILES, *_CELL_TREES))
+
+    return legacy
+
+
+def _listing(folder: Path) -> list[str]:
+    """Every path under `folder`, relative with '/', folders ending in '/'."""
+    paths = []
+    for root, folders, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        paths += [(base / name).as_posix() + "/" for name in folders]
+        paths += [(base / name).as_posix() for name in files]
+    return sorted(paths)
+
+
+def _carry_over(previous: Path, staging: Path) -> list[str]:
+    """Puts into `staging` what a user added to the previous export `previous` (everything it
+    did not write): files as hard links (a copy where links cannot be made), links as links,
+    folders as folders. Returns what it carried.
+
+    Raises:
+        UsageError: a user's file is where the new export writes one of its own, or is not a
+            regular file, a link or a folder; nothing is replaced.
+    """
+    ours = _written_by(previous)
+    carried = []
+    for root, folders, files in os.walk(previous):
+        base = Path(root).relative_to(previous)
+        for name in sorted(folders) + sorted(files):
+            relative = (base / name).as_posix()
+            source, target = previous / relative, staging / relative
+            if ours(relative):
+                continue
+            mode = source.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                if target.exists() and not target.is_dir():
+                    raise _in_the_way(previous, relative)
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if target.exists() or target.is_symlink():
+                raise _in_the_way(previous, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if stat.S_ISLNK(mode):
+                os.symlink(os.readlink(source), target)
+            elif stat.S_ISREG(mode):
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
+            else:
+                raise UsageError(
+                    f"{source} is not a file, a link or a folder, and is not the export's own; the export was "
+                    "not replaced (nothing was written). Move it out of the export folder and export again"
+                )
+            carried.append(relative)
+    return carried
+
+
+def _in_the_way(previous: Path, relative: str) -> UsageError:
+    return UsageError(
+        f"{previous / relative} is not the previous export's own but is where the new export writes; the export "
+        "was not replaced (nothing was written). Move it out of the export folder and export again"
+    )
+
+
 def _swap_in(staging: Path, final: Path) -> None:
     """Puts the complete export `staging` at `final`, over the previous export there (checked by
     `_check_destination`), which is removed only once the new one is in place."""
     if not final.exists():
         os.replace(staging, final)
         return
-    previous = Path(tempfile.mkdtemp(prefix=f".{final.name}-previous-", dir=final.parent))
+    previous = Path(tempfile.mkdtemp(prefix=_hidden(final.name, _PREVIOUS), dir=final.parent))
     os.replace(final, previous / final.name)
     try:
         os.replace(staging, final)
@@ -302,6 +449,7 @@ def export_run(
     """
     if top < 1:
         raise UsageError("--top must be at least 1")
+    _check_out_dir(Path(out_dir))
     # A run on a read-only disk is exported all the same: models it did not keep are retrained
     # into the export only. A writable run is locked: its retrained models are kept in it.
     writable = files.database.is_file() and files.writable()
@@ -313,6 +461,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
     files, settings, preset, seed = run.files, run.settings, run.preset, run.seed
     identity = run.run_id
     final = out_root / files.name
+    _remove_stale(out_root, final, log)
     _check_destination(final, files.name, identity)
     members = run.population()
     if top > len(members):
@@ -334,7 +483,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
     task_names = list(scores.tasks)
     task_files = {task: _task_file(task, preset, data_dir) for task in task_names}
     out_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{files.name}-", dir=out_root))
+    staging = Path(tempfile.mkdtemp(prefix=_hidden(files.name, _STAGING), dir=out_root))
     # Models the run did not keep are retrained in this process and kept in the run (or, for a
     # read-only run, beside the export, which takes a copy).
     retrained = files if writable else RunFiles(files.name, staging / ".retrained")
@@ -408,6 +557,8 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             + "\nThe run's report, with plots: [report.html](report.html).\n"
         )
         (staging / "report.html").write_text(render_report(run, top), encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
+        shutil.rmtree(staging / ".retrained", ignore_errors=True)
         (staging / "export.json").write_text(
             json.dumps(
                 {
@@ -415,15 +566,17 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
                     "run": files.name,
                     "run_id": identity,
                     "cells": [row["folder"] for row in rows],
+                    "files": sorted([*_listing(staging), "export.json"]),  # what a later export may replace
                 },
                 indent=1,
                 sort_keys=True,
             )
             + "\n"
         )
-        staging.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared
-        shutil.rmtree(staging / ".retrained", ignore_errors=True)
         _check_destination(final, files.name, identity)  # nothing appeared there meanwhile
+        if final.is_dir():
+            for relative in _carry_over(final, staging):
+                log(f"export: kept {relative}, which the previous export did not write")
         _swap_in(staging, final)
     finally:
         if staging.exists():
