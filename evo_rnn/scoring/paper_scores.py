@@ -132,6 +132,7 @@ class Scores:
         # A successive-halving rung's key: the configurations a cell was tried on briefly.
         self.rung_key = preset_key(preset.halving_rung()) if preset.search.halving_configs else None
         self.tasks = tuple(preset.search.tasks)
+        self.seed_cells = tuple(preset.search.seed_cells)
         # Read, never written: a run without the GRU yet scores nothing against it (the key it
         # would be stored under matches no evaluation).
         gru = zoo.get(BASELINE)
@@ -282,6 +283,19 @@ class Scores:
         where seeds go, not a claim). False where it shares no seed with the GRU."""
         mine, gru = self.paired_seed_scores(arch, task)
         return statistics.race(mine, gru, threshold, prior_sd, final) if mine else False
+
+    def baselines(self) -> dict[str, str]:
+        """The seed cells (`search.seed_cells`, and the GRU) the run has stored, by zoo name:
+        the baselines a run reports beside its children, never among them."""
+        found = {
+            name: self.store.find_architecture(zoo.get(name)) for name in dict.fromkeys([*self.seed_cells, BASELINE])
+        }
+        return {name: arch for name, arch in found.items() if arch is not None}
+
+    def children(self, archs) -> list[str]:
+        """`archs` without the baselines (`baselines`), best overall score first (ties by hash)."""
+        seeds = set(self.baselines().values())
+        return sorted((arch for arch in archs if arch not in seeds), key=lambda arch: (-self.overall(arch), arch))
 
     def overall(self, arch: str) -> float:
         """The minimum over tasks of the ratio to the best GRU (the paper's criterion)."""
