@@ -96,6 +96,13 @@ VARIANTS: dict[str, Variant] = {
         note="ptb-char with 8 epochs at most (about half the cost: the 15-epoch one took over 30 s "
         "per evaluation here)",
     ),
+    "ptb-chars": Variant(
+        "ptb_chars",
+        (),
+        chars=True,
+        note="the built-in ptb_chars task, the search's default fitness: PTB's published splits as "
+        "characters (first 50,000 training / 10,000 validation and test characters), 8 epochs at most",
+    ),
     "jsb": Variant("jsb", (), note="JSB Chorales (the smallest music set), quick music settings"),
     "text-pydoc": Variant(
         "text:{pydoc_topics}?unit=char",

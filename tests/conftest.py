@@ -95,6 +95,9 @@ BASE_SCORES = {"gru": {"arith": 0.5, "xml": 0.6, "memorize": 0.9}, "lstm": {"ari
 
 def search_preset(**search_fields) -> presets.Preset:
     fields = {
+        "tasks": "arith,xml",
+        "race_seeds": 1,
+        "race_max_seeds": 1,
         "population_size": 100,
         "reevaluate_probability": 0.2,
         "configs_per_task": 3,
@@ -227,15 +230,12 @@ class SeededFake(FakeEvaluator):
         return dataclasses.replace(result, valid_score=result.valid_score + noise, test_score=result.test_score + noise)
 
 
-@pytest.fixture
-def searched(tmp_path):
-    """A finished fake search stored as a run named `tiny`, with its settings."""
-    files = RunFiles("tiny", tmp_path / "runs")
-    files.database.parent.mkdir(parents=True)
-    search_fields = search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0).search
-    overrides = [
-        f"search.{k}={v}"
-        for k, v in dataclasses.asdict(search_fields).items()
+def search_overrides(preset: presets.Preset) -> list[str]:
+    """The `--set` overrides a run stores for the search fields of `search_preset(...)` that differ
+    from `quick`'s own: a stored run built by a test reads back with the preset it was made with."""
+    return [
+        f"search.{k}={','.join(v) if isinstance(v, tuple) else v}"
+        for k, v in dataclasses.asdict(preset.search).items()
         if k
         in (
             "population_size",
@@ -245,8 +245,19 @@ def searched(tmp_path):
             "filter_threshold",
             "first_task_ratio",
             "halving_configs",
+            "tasks",
+            "race_seeds",
+            "race_max_seeds",
         )
     ]
+
+
+@pytest.fixture
+def searched(tmp_path):
+    """A finished fake search stored as a run named `tiny`, with its settings."""
+    files = RunFiles("tiny", tmp_path / "runs")
+    files.database.parent.mkdir(parents=True)
+    overrides = search_overrides(search_preset(reevaluate_probability=0.0, first_task_ratio=0.0, filter_threshold=0.0))
     overrides += TINY_TRAINING  # the export retrains the fake run's models for real: at a tiny size
     preset = presets.with_overrides(presets.get("quick"), overrides)
     with Store(files.database) as store:
@@ -274,6 +285,12 @@ TINY = [
     "search.filter_threshold=0.05",
     "search.first_task_ratio=0.5",
     "search.halving_configs=0",
+    # The generated tasks, one seed a configuration: what these tests are about is the search's
+    # machinery, not the default fitness (its own test: tests/commands/test_search.py).
+    "search.tasks=arith,xml",
+    "search.configs_per_task=2",
+    "search.race_seeds=1",
+    "search.race_max_seeds=1",
 ]
 
 

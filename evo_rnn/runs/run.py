@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evo_rnn import tasks
 from evo_rnn.core.errors import EvoRnnError
@@ -131,8 +131,13 @@ class RunSettings:
         """The preset with its overrides applied."""
         return presets.with_overrides(presets.get(self.preset), list(self.overrides))
 
+    # 2: the built-in `quick` search scores on `ptb_chars`; a stored run without a format was
+    # started with the old one (`presets.LEGACY_SEARCH`), and reads as started with it.
+    FORMAT: ClassVar[int] = 2
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "format": self.FORMAT,
             "preset": self.preset,
             "overrides": list(self.overrides),
             "seed": self.seed,
@@ -142,9 +147,10 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSettings:
+        legacy = presets.LEGACY_SEARCH.get(data["preset"], ()) if data.get("format", 1) < 2 else ()
         return cls(
             data["preset"],
-            tuple(data.get("overrides", ())),
+            (*legacy, *data.get("overrides", ())),
             int(data["seed"]),
             data.get("command"),
             data.get("kind", "search"),

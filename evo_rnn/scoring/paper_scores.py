@@ -132,6 +132,7 @@ class Scores:
         # A successive-halving rung's key: the configurations a cell was tried on briefly.
         self.rung_key = preset_key(preset.halving_rung()) if preset.search.halving_configs else None
         self.tasks = tuple(preset.search.tasks)
+        self.seed_cells = tuple(preset.search.seed_cells)
         # Read, never written: a run without the GRU yet scores nothing against it (the key it
         # would be stored under matches no evaluation).
         gru = zoo.get(BASELINE)
@@ -230,29 +231,71 @@ class Scores:
         shared = sorted((-_mean(gru[config]), config) for config in mine if config in gru)
         return shared[0][1] if shared and shared[0][0] < 0 else None
 
-    def search_interval(self, arch: str, task: str) -> statistics.Estimate | None:
-        """`arch`'s ratio to the GRU on `task` over the replicate seeds its best configuration and
-        the GRU's paired one share (re-evaluations add them), with a 95% t interval; None under
-        two. The run's own seed is left out: the configuration was chosen on it, so it would
-        bias the interval upwards (the replicates only decided whether it kept its place; the
-        confirmation's fresh seeds decided nothing)."""
+    def chose_on_run_seed(self, arch: str, task: str) -> bool:
+        """Whether `arch`'s configuration on `task` was chosen on the run's seed: it was tried on
+        more than one (or on a successive-halving pool). A cell given one configuration (its
+        parent's, or the reference) chose nothing, and every seed it has is an honest draw."""
+        return self.rung_key is not None or len(self.config_scores(arch, task)) > 1
+
+    def paired_seed_scores(self, arch: str, task: str, fresh_only: bool = False) -> tuple[list[float], list[float]]:
+        """The validation scores of `arch`'s best configuration on `task` and of the GRU's paired
+        configuration, over the seeds both were trained on, in seed order (a run that did not
+        go well counts 0); with `fresh_only`, without the run's seed where the configuration
+        was chosen on it (`chose_on_run_seed`). ([], []) where they share none."""
         config, gru_config = self.best_config(arch, task), self.paired_baseline_config(arch, task)
         if config is None or gru_config is None:
-            return None
+            return [], []
         mine = self.config_scores(arch, task)[config]
         gru = self.config_scores(self.baseline_arch, task)[gru_config]
-        shared = sorted(set(mine) & set(gru) - {self.seed})  # the configuration was chosen on the run's seed
-        if len(shared) < 2:
+        shared = set(mine) & set(gru)
+        if fresh_only and self.chose_on_run_seed(arch, task):
+            shared -= {self.seed}
+        return [mine[s] or 0.0 for s in sorted(shared)], [gru[s] or 0.0 for s in sorted(shared)]
+
+    def search_interval(self, arch: str, task: str) -> statistics.Estimate | None:
+        """`arch`'s ratio to the GRU on `task` over the seeds its best configuration and the
+        GRU's paired one share, with Fieller's 95% interval; None under two. Where the
+        configuration was chosen on the run's seed (`chose_on_run_seed`), that seed is left out:
+        it would bias the interval upwards (the replicates only decided whether it kept its
+        place; the confirmation's fresh seeds decided nothing)."""
+        mine, gru = self.paired_seed_scores(arch, task, fresh_only=True)
+        if len(mine) < 2:
             return None
-        return statistics.paired_ratio([mine[s] or 0.0 for s in shared], [gru[s] or 0.0 for s in shared])
+        return statistics.paired_ratio(mine, gru)
 
     def ratios(self, arch: str, tasks: list[str] | None = None) -> dict[str, float]:
-        """Per task: the architecture's best score divided by the GRU's best on the same
-        configurations (`paired_baseline`; 0 where the architecture has no score)."""
-        return {
-            task: (self.task_score(arch, task) or 0.0) / self.paired_baseline(arch, task)
-            for task in tasks or self.tasks
+        """Per task: the architecture's best configuration's mean score over the seeds it shares
+        with the GRU's paired configuration (`paired_baseline_config`), over the GRU's mean over
+        the same seeds (a ratio of paired means); where they share no seed, its best score over
+        the GRU's best on the same configurations (`paired_baseline`); 0 where the architecture
+        has no score."""
+        ratios = {}
+        for task in tasks or self.tasks:
+            mine, gru = self.paired_seed_scores(arch, task)
+            if mine and sum(gru) > 0:
+                ratios[task] = sum(mine) / sum(gru)
+            else:
+                ratios[task] = (self.task_score(arch, task) or 0.0) / self.paired_baseline(arch, task)
+        return ratios
+
+    def race(self, arch: str, task: str, threshold: float, prior_sd: float, final: bool) -> bool | None:
+        """`statistics.race` on `arch`'s paired seeds on `task` (all of them: the race decides
+        where seeds go, not a claim). False where it shares no seed with the GRU."""
+        mine, gru = self.paired_seed_scores(arch, task)
+        return statistics.race(mine, gru, threshold, prior_sd, final) if mine else False
+
+    def baselines(self) -> dict[str, str]:
+        """The seed cells (`search.seed_cells`, and the GRU) the run has stored, by zoo name:
+        the baselines a run reports beside its children, never among them."""
+        found = {
+            name: self.store.find_architecture(zoo.get(name)) for name in dict.fromkeys([*self.seed_cells, BASELINE])
         }
+        return {name: arch for name, arch in found.items() if arch is not None}
+
+    def children(self, archs) -> list[str]:
+        """`archs` without the baselines (`baselines`), best overall score first (ties by hash)."""
+        seeds = set(self.baselines().values())
+        return sorted((arch for arch in archs if arch not in seeds), key=lambda arch: (-self.overall(arch), arch))
 
     def overall(self, arch: str) -> float:
         """The minimum over tasks of the ratio to the best GRU (the paper's criterion)."""

@@ -31,6 +31,7 @@ __all__ = [
     "min_of_ratios_interval",
     "paired_ratio",
     "paired_t_test",
+    "race",
 ]
 
 CONFIDENCE = 0.95
@@ -241,3 +242,40 @@ def cross_tier_tau_interval(
         draws.append(cross_tier_tau({c: float(means[i]) for i, c in enumerate(cells)}, tiers)[0])
     low, high = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
     return Estimate(tau, float(low), float(high), n), pairs
+
+
+def race(
+    values: Sequence[float],
+    baseline: Sequence[float],
+    threshold: float,
+    prior_sd: float,
+    final: bool,
+    confidence: float = CONFIDENCE,
+) -> bool | None:
+    """One call of a race: is a cell's ratio to the baseline (the ratio of their means over the
+    seeds they share, paired by seed) at or above `threshold`? True when the one-sided
+    `confidence` interval lies above it, False when it lies below, None while it holds
+    `threshold` (train more seeds). With `final` (no more seeds to come) the point estimate
+    settles what the interval leaves open.
+
+    The interval is a normal one with the per-seed ratio's SD taken as the larger of `prior_sd`
+    (the fitness's seed-to-seed SD measured beforehand: `benchmarks/README.md`, the noise table)
+    and, from 3 seeds, the seeds' own SD: with 1 or 2 seeds a sample SD is no estimate at all,
+    and the measured noise keeps a lucky early pair from settling a race. It decides which cells
+    earn more seeds; no claim about a cell rests on it (the confirmation's paired t-test does).
+    A baseline mean that is not positive makes every ratio undefined: False.
+    """
+    if len(values) != len(baseline) or not values:
+        raise ValueError(f"a race needs paired, non-empty scores; got {len(values)} and {len(baseline)}")
+    base = float(np.mean(baseline))
+    if base <= 0:
+        return False
+    ratio = float(np.mean(values)) / base
+    per_seed = [v / b for v, b in zip(values, baseline) if b > 0]
+    sd = max(prior_sd, statistics.stdev(per_seed) if len(per_seed) >= 3 else 0.0)
+    half = float(scipy_stats.norm.ppf(confidence)) * sd / math.sqrt(len(values))
+    if ratio - half >= threshold:
+        return True
+    if ratio + half < threshold:
+        return False
+    return ratio >= threshold if final else None

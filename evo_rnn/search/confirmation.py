@@ -16,7 +16,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from evo_rnn.cells import zoo
 from evo_rnn.core.cli import (
     UsageError,
 )
@@ -41,18 +40,17 @@ def _stderr(message: str) -> None:
 
 
 def _cells(run: Run, scores: Scores, top: int, log: Log) -> list[str]:
-    """The best `top` members of the population (fewer if it holds fewer, said in `log`), then
-    the GRU and the LSTM."""
-    name = run.name
-    members = run.population()
-    ranked = sorted(members, key=lambda arch: (-scores.overall(arch), arch))
-    if top > len(ranked):
+    """The best `top` children in the population (fewer if it holds fewer, said in `log`), then
+    the seed cells (the LSTM) and the GRU: baselines, confirmed always and never counted in `top`."""
+    children = scores.children(run.population())
+    if top > len(children):
         log(
-            f"confirm: the population of run {name!r} holds {len(ranked)} cells; confirming all {len(ranked)} "
-            f"(--top {top} asked for more)"
+            f"confirm: the population of run {run.name!r} holds {len(children)} children besides the seed cells; "
+            f"confirming {'all ' if children else ''}{len(children)} (--top {top} asked for more) and the baselines"
         )
-    baselines = [run.find_architecture(zoo.get(cell)) for cell in ("gru", "lstm")]
-    return list(dict.fromkeys([*ranked[:top], *(arch for arch in baselines if arch is not None)]))
+    baselines = scores.baselines()
+    ordered = [baselines[name] for name in ("lstm", "gru") if name in baselines]
+    return list(dict.fromkeys([*children[:top], *ordered, *baselines.values()]))
 
 
 def confirm_run(

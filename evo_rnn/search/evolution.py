@@ -19,9 +19,12 @@ cells, grown by mutation, filtered cheaply, and scored against the best GRU.
   GRU's paired one, on a fresh seed: scores are means over seeds), or
   *mutates* a random member: a child already seen is skipped; the child must pass the
   memorization filter, then reach `first_task_ratio` of the GRU on the first task (the
-  parent's best config plus the bank's first ones; a ratio less than `gate_margin` short of
-  it gets a second seed on both sides, and the mean decides), then it is evaluated on the other tasks
-  and enters the population if its overall score is among the best.
+  parent's best config plus the bank's first ones), decided by racing: its best configuration
+  and the GRU's paired one train on `race_seeds` seeds, then on twice as many while the
+  ratio's interval still holds the gate, up to `race_max_seeds` (`statistics.race`); then it
+  is evaluated on the other tasks and enters the population if its overall score is among the best.
+- The seed cells train their best configuration on `race_max_seeds` seeds on every scored
+  task, so that the GRU's side of every race is trained once, at the start.
 
 Every step is a generator that reads like the list above: it yields a batch of evaluation
 requests and receives their results. Where and when the evaluations run, the cache, and
@@ -101,7 +104,21 @@ def seed_evaluations(preset: Preset) -> int:
     config = preset.search
     per_task = (config.halving_configs + config.configs_per_task) if config.halving_configs else config.configs_per_task
     cells = len(dict.fromkeys([*config.seed_cells, BASELINE]))
-    return cells * (config.configs_per_task + len(config.tasks) * per_task)
+    return cells * (config.configs_per_task + len(config.tasks) * (per_task + config.race_max_seeds - 1))
+
+
+def check_racing(preset: Preset) -> None:
+    """Refuses racing settings that make no sense.
+
+    Raises:
+        SearchError: the race starts with more seeds than it may end with.
+    """
+    config = preset.search
+    if config.race_seeds > config.race_max_seeds:
+        raise SearchError(
+            f"search.race_seeds ({config.race_seeds}) is above search.race_max_seeds ({config.race_max_seeds}): "
+            "a race cannot start with more seeds than it ends with; lower one or raise the other with --set"
+        )
 
 
 def check_halving(preset: Preset) -> None:
@@ -148,6 +165,7 @@ class Evolution:
         if not self.tasks:
             raise SearchError("the search needs at least one task (--tasks)")
         check_halving(preset)
+        check_racing(preset)
         if mutate is _mutate.mutate:  # the paper's operator, at the preset's mutation rate
             mutate = functools.partial(_mutate.mutate, max_rate=self.config.max_mutation_rate)
         self.mutate, self.max_candidates = mutate, max_candidates
@@ -271,6 +289,43 @@ class Evolution:
                 requests.append(EvalRequest(self.scores.baseline_arch, task, HParams.from_json(baseline), seed=seed))
         return list(dict.fromkeys(requests))
 
+    def _seeds_up_to(self, arch: str, tasks: tuple[str, ...], n: int) -> list[EvalRequest]:
+        """Per task: `arch`'s best configuration on each of the first `n` seeds of the run (its
+        own, then the replicate seeds in order) that it lacks, and the GRU's paired configuration
+        on the same seeds (from the cache where it has them): one batch, trained in parallel."""
+        wanted = [None, *(replicate_seed(self.seed, r) for r in range(n - 1))]
+        requests = []
+        for task in tasks:
+            config = self.scores.best_config(arch, task)
+            if config is None:
+                continue
+            have = set(self.scores.config_scores(arch, task)[config])
+            baseline = self.scores.paired_baseline_config(arch, task)
+            for seed in wanted:
+                if (self.seed if seed is None else seed) in have:
+                    continue
+                requests.append(EvalRequest(arch, task, HParams.from_json(config), seed=seed))
+                if baseline is not None:
+                    requests.append(
+                        EvalRequest(self.scores.baseline_arch, task, HParams.from_json(baseline), seed=seed)
+                    )
+        return list(dict.fromkeys(requests))
+
+    def _race(self, arch: str, task: str) -> Generator[list[EvalRequest], list[EvalResult], bool]:
+        """Races `arch` against the gate on `task` (`statistics.race`): `race_seeds` seeds, then
+        twice as many while the call is open, up to `race_max_seeds`. Returns whether it passed."""
+        config = self.config
+        n = config.race_seeds
+        while True:
+            requests = self._seeds_up_to(arch, (task,), n)
+            if requests:
+                yield requests
+            final = n >= config.race_max_seeds
+            call = self.scores.race(arch, task, config.first_task_ratio, config.ratio_sd, final)
+            if call is not None:
+                return call
+            n = min(2 * n, config.race_max_seeds)
+
     def _best_config(self, arch: str, task: str) -> HParams | None:
         config = self.scores.best_config(arch, task)
         return None if config is None else HParams.from_json(config)
@@ -332,6 +387,10 @@ class Evolution:
         scored = [task for task in todo if task in self.tasks]
         if is_baseline and scored:
             self.scores.baseline(scored[0])  # raises BaselineError naming the task and the fix
+        # Every seed the races will pair with: the GRU's side trained once, here.
+        more = self._seeds_up_to(arch, self.tasks, self.config.race_max_seeds)
+        if more:
+            yield more
         # Scored and admitted once every seed is done (the GRU's scores are the denominators).
         return StepOutcome(
             Outcome.SEEDED, None, {"scores": {task: self.scores.task_score(arch, task) for task in self.tasks}}
@@ -382,24 +441,32 @@ class Evolution:
                 Outcome.FILTERED, None, {"filter_score": filter_score, "threshold": config.filter_threshold}
             )
 
-        # 2. The first task, with the parent's best configuration and random ones.
+        # 2. The first task, with the parent's best configuration and random ones, raced against the gate.
         first = self.tasks[0]
         yield from self._rungs(arch, {first: self._inherited(parent, first, self._candidate_count())})
+        passed = yield from self._race(arch, first)
         ratio = self.scores.ratios(arch, [first])[first]
-        if config.first_task_ratio - config.gate_margin <= ratio < config.first_task_ratio:
-            # Within the seed noise of the gate: a second seed on both sides decides it.
-            yield self._replicates(arch, (first,))
-            ratio = self.scores.ratios(arch, [first])[first]
-        if ratio < config.first_task_ratio:
+        if not passed:
             return StepOutcome(
-                Outcome.REJECTED, None, {"first_task": first, "ratio": ratio, "needed": config.first_task_ratio}
+                Outcome.REJECTED,
+                None,
+                {
+                    "first_task": first,
+                    "ratio": ratio,
+                    "needed": config.first_task_ratio,
+                    "seeds": self.scores.seeds_on_best(arch, first),
+                },
             )
 
-        # 3. Every other task; the population takes the child if it is among the best.
+        # 3. Every other task on as many seeds as a race starts with; the population takes the
+        # child if it is among the best.
         if self.tasks[1:]:
             yield from self._rungs(
                 arch, {task: self._inherited(parent, task, self._candidate_count()) for task in self.tasks[1:]}
             )
+            more = self._seeds_up_to(arch, self.tasks[1:], config.race_seeds)
+            if more:
+                yield more
         score, entered = self._offer(arch)
         return StepOutcome(Outcome.ACCEPTED if entered else Outcome.EVALUATED, score, {"ratios": self.ratios(arch)})
 

@@ -1,4 +1,4 @@
-"""Tasks by name: the paper's, generated (arith, xml, memorize) and real (ptb, four music
+"""Tasks by name: the paper's, generated (arith, xml, memorize) and real (ptb, ptb_chars, four music
 datasets); a user's files (`text:PATH`, `npz:PATH`: `evo_rnn.tasks.sources`); and tasks that
 packages add (`register`, or an entry point in the group `evo_rnn.tasks`)."""
 
@@ -19,6 +19,7 @@ from evo_rnn.tasks.base import Split, Task, TaskData
 from evo_rnn.tasks.memorize import MemorizeConfig, MemorizeTask
 from evo_rnn.tasks.music import MUSIC_FILES, MusicConfig, MusicTask
 from evo_rnn.tasks.ptb import PtbConfig, PtbTask
+from evo_rnn.tasks.ptb_chars import PtbCharsConfig, PtbCharsTask
 from evo_rnn.tasks.sources import SourceError, is_source, parse
 from evo_rnn.tasks.text import TextConfig, TextTask
 from evo_rnn.tasks.xml import XmlConfig, XmlTask
@@ -33,6 +34,7 @@ __all__ = [
     "MusicConfig",
     "NpzConfig",
     "PluginError",
+    "PtbCharsConfig",
     "PtbConfig",
     "SourceError",
     "Split",
@@ -56,7 +58,7 @@ GENERATED = ("arith", "xml", "memorize")
 MUSIC = tuple(MUSIC_FILES)
 # Tasks that share a config and a parameter budget in a preset: the music sets ("music"), a
 # user's text files ("text") and arrays ("npz"), and tasks that packages add ("custom").
-FAMILIES = (*GENERATED, "ptb", "music", "text", "npz", "custom")
+FAMILIES = (*GENERATED, "ptb", "ptb_chars", "music", "text", "npz", "custom")
 _GENERATED_CLASSES = {"arith": ArithTask, "xml": XmlTask, "memorize": MemorizeTask}
 ENTRY_POINT_GROUP = "evo_rnn.tasks"
 IDENTITY = re.compile(r"(text|npz):sha256-[0-9a-f]{16}(\?.*)?")  # `Source.identity`
@@ -148,7 +150,7 @@ def _made_by_plugin(name: str) -> Task:
 
 
 def _builtin_names() -> list[str]:
-    return [*GENERATED, "ptb", *MUSIC]
+    return [*GENERATED, "ptb", "ptb_chars", *MUSIC]
 
 
 def names() -> list[str]:
@@ -229,6 +231,8 @@ def get(name: str, config: Any = None, data_dir: str | os.PathLike | None = None
         return _GENERATED_CLASSES[name](config)
     if name == "ptb":
         return PtbTask(config, data_dir)
+    if name == "ptb_chars":
+        return PtbCharsTask(config, data_dir)
     if name in MUSIC:
         return MusicTask(name, config, data_dir)
     if is_source(name):
@@ -248,6 +252,8 @@ def check_data(name: str, data_dir: str | os.PathLike | None = None, config: Any
     if is_source(name):
         get(name, config, data_dir).data(0)  # read, checked and cut as training will
         return
-    files = data_files.DATASETS["ptb"] if name == "ptb" else ((MUSIC_FILES[name],) if name in MUSIC else ())
+    files = (
+        data_files.DATASETS["ptb"] if name in ("ptb", "ptb_chars") else ((MUSIC_FILES[name],) if name in MUSIC else ())
+    )
     for path in files:
         data_files.locate(path, data_dir)

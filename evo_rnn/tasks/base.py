@@ -77,6 +77,7 @@ class Task(abc.ABC):
         stateful: True when consecutive batches continue each other (truncated BPTT).
         batch_size: the batch size a stateful task's rows are laid out for, else None.
         config: the task's settings (a frozen dataclass).
+        max_epochs: an epoch cap of the task's own, below the preset's (None: the preset's).
     """
 
     name: ClassVar[str]
@@ -85,6 +86,7 @@ class Task(abc.ABC):
     loss: ClassVar[str] = "sparse_categorical_crossentropy"
     stateful: ClassVar[bool] = False
     batch_size: int | None = None
+    max_epochs: int | None = None
     input_size: int
     output_size: int
     config: Any

@@ -149,12 +149,16 @@ class TextTask(Task):
         if len(ids) < needed:
             raise SourceError(
                 f"task {self.name!r}: its {names[index]} part has {len(ids)} {self.unit}s, too few for one batch "
-                f"of {self.config.batch_size} x {self.config.seq_len} (needs {needed}); give a longer text (the "
-                f"{names[index]} part is {'its file' if len(self.source.files) == 3 else f'{SHARES[index]:.0%} of it'})"
-                f", or lower --set text.batch_size / text.seq_len"
+                f"of {self.config.batch_size} x {self.config.seq_len} (needs {needed}); {self._too_short_fix(index)}"
             )
         inputs, targets = bptt_layout(ids, self.config.batch_size, self.config.seq_len)
         return Split(inputs, targets, np.ones(inputs.shape, dtype="float32"))
+
+    def _too_short_fix(self, index: int) -> str:
+        """What to do when part `index` (0 train, 1 validation, 2 test) is too short for one batch."""
+        part = "its file" if len(self.source.files) == 3 else f"{SHARES[index]:.0%} of it"
+        name = ("training", "validation", "test")[index]
+        return f"give a longer text (the {name} part is {part}), or lower --set text.batch_size / text.seq_len"
 
     def data(self, seed: int) -> TaskData:
         c = self.config

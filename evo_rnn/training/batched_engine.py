@@ -471,7 +471,7 @@ def _evaluate(
         n = data.n
         norms = ops.convert_to_tensor(np.array([c.max_grad_norm for c in configs], "float32"))
         eval_steps = max(d.inputs.shape[1] for dd in data.datas for d in (dd.valid, dd.test))
-        for epoch in range(1, preset.max_epochs + 1):
+        for epoch in range(1, kit.epoch_cap(preset, task) + 1):
             if not any(s.active for s in states):
                 break
             active = [s.active for s in states]

@@ -24,6 +24,7 @@ from evo_rnn.training.kit import (
     build_model,
     candidate_errors,
     data_seed_of,
+    epoch_cap,
     load_task,
     loss_weights,
     position_stats,
@@ -199,7 +200,9 @@ def evaluate(
             fit_data = {"x": batches}
         try:
             # shuffle=False: the rows are in `batch_order` already (fit would shuffle the batches)
-            history = model.fit(**fit_data, epochs=preset.max_epochs, shuffle=False, callbacks=callbacks, verbose=0)
+            history = model.fit(
+                **fit_data, epochs=epoch_cap(preset, task), shuffle=False, callbacks=callbacks, verbose=0
+            )
         except candidate_errors() as error:
             result.status, result.message = Status.FAILED, f"{type(error).__name__}: {str(error)[:500]}"
             return result

@@ -28,6 +28,7 @@ __all__ = [
     "build_model",
     "candidate_errors",
     "data_seed_of",
+    "epoch_cap",
     "initial_weights",
     "load_task",
     "loss_weights",
@@ -39,6 +40,12 @@ __all__ = [
 
 
 EVAL_BATCH = 256  # rows per prediction batch for the non-stateful tasks
+
+
+def epoch_cap(preset: Preset, task: Task) -> int:
+    """The epochs `task` trains for at most: the preset's cap, or the task's own where lower
+    (`ptb_chars` at `quick`: 8, where its seed-to-seed noise was measured)."""
+    return preset.max_epochs if task.max_epochs is None else min(preset.max_epochs, task.max_epochs)
 
 
 def load_task(name: str, preset: Preset, data_dir: str | os.PathLike | None = None) -> Task:

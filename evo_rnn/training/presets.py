@@ -12,7 +12,16 @@ from typing import Any
 
 from evo_rnn import tasks
 from evo_rnn.core.errors import EvoRnnError, UnknownNameError
-from evo_rnn.tasks import ArithConfig, MemorizeConfig, MusicConfig, NpzConfig, PtbConfig, TextConfig, XmlConfig
+from evo_rnn.tasks import (
+    ArithConfig,
+    MemorizeConfig,
+    MusicConfig,
+    NpzConfig,
+    PtbCharsConfig,
+    PtbConfig,
+    TextConfig,
+    XmlConfig,
+)
 from evo_rnn.training import hyperparameters, preset_rules
 from evo_rnn.training.results import BATCH_ORDER, TASK_VERSION
 
@@ -20,6 +29,7 @@ __all__ = [
     "ENGINES",
     "LATER_BUDGETS",
     "LATER_FIELDS",
+    "LEGACY_SEARCH",
     "PRESETS",
     "STRATEGIES",
     "Preset",
@@ -57,10 +67,15 @@ class SearchConfig:
     # epochs first, and the best `configs_per_task` of them train fully (0: off, every config fully).
     halving_configs: int = 0
     halving_epochs: int = 3
-    # A child whose first-task ratio lies less than this below `first_task_ratio` (inside the
-    # seed noise, benchmarks/README.md) gets its best configuration, and the GRU's paired one,
-    # trained on a replicate seed; the gate reads the mean.
-    gate_margin: float = 0.05
+    # Racing on the first task (the gate, `statistics.race`): a child's best configuration, and
+    # the GRU's paired one, train on `race_seeds` seeds (the run's and replicate seeds), then on
+    # twice as many while the ratio's one-sided 95% interval still holds `first_task_ratio`, up
+    # to `race_max_seeds`, where the point estimate decides. The interval's SD is the larger of
+    # `ratio_sd` (the per-seed ratio's SD measured beforehand, benchmarks/README.md) and the
+    # seeds' own. The seed cells train on `race_max_seeds` seeds on every scored task.
+    race_seeds: int = 1
+    race_max_seeds: int = 2
+    ratio_sd: float = 0.03
     # A child's per-node mutation probability is drawn from U(0, max_mutation_rate) (the paper: 1).
     max_mutation_rate: float = 1.0
     # The search's default budget in evaluations (over all resumptions; the confirmation's are
@@ -92,6 +107,7 @@ class Preset:
     music: MusicConfig
     search: SearchConfig
     text: TextConfig = dataclasses.field(default_factory=TextConfig)  # a user's text (`text:PATH`)
+    ptb_chars: PtbCharsConfig = dataclasses.field(default_factory=PtbCharsConfig)  # `ptb_chars`
     npz: NpzConfig = dataclasses.field(default_factory=NpzConfig)  # a user's arrays (`npz:PATH`)
     engine: str = "fit"  # how an evaluation trains: "fit" (Keras' fit) or "batched" (evo_rnn.training.batched_engine)
 
@@ -129,6 +145,7 @@ PRESETS: dict[str, Preset] = {
             "text": 20_000,
             "npz": 20_000,
             "custom": 20_000,
+            "ptb_chars": 20_000,
         },
         max_layers=2,
         max_epochs=15,
@@ -150,22 +167,32 @@ PRESETS: dict[str, Preset] = {
         # Short streams and small batches: a 35 KB text gives 350 steps an epoch (20 x 20 gave 70,
         # too few for any configuration to leave the commonest character in one epoch).
         text=TextConfig(batch_size=8, seq_len=10, max_train_tokens=50_000, max_eval_tokens=10_000),
+        # The default fitness (docs/search.md): at 8 epochs the per-seed ratio of the GRU's and the
+        # LSTM's scores to the GRU's mean has SD about 0.02 (benchmarks/README.md, the noise table).
+        ptb_chars=PtbCharsConfig(
+            batch_size=8, seq_len=10, max_train_tokens=50_000, max_eval_tokens=10_000, max_epochs=8
+        ),
         search=SearchConfig(
-            tasks=("arith", "xml"),
-            configs_per_task=2,
+            tasks=("ptb_chars",),
+            # One configuration, the parent's (the reference for the seed cells: about the best of
+            # the bank's first four on this task), and the evaluations spent on seeds instead.
+            configs_per_task=1,
             filter_task="memorize",
             filter_configs=2,
             filter_threshold=0.1,
-            first_task_ratio=0.9,
+            # A child joins the population unless it is shown worse than the GRU: racing 2, 4,
+            # then 8 seeds paired with the GRU's (which has all 8 from the start).
+            first_task_ratio=1.0,
+            race_seeds=2,
+            race_max_seeds=8,
+            ratio_sd=0.03,
             population_size=100,
-            reevaluate_probability=0.2,
-            halving_configs=8,  # 8 bank configs for 3 epochs, the best 2 for up to 15
-            halving_epochs=3,
+            reevaluate_probability=0.1,
             # About 1.4 mutations a child instead of the paper's 10: more children pass the filter
             # (benchmarks/README.md, "Children the filter lets through").
             max_mutation_rate=0.1,
-            # The seed cells take about 44 of them; the rest go to children and re-evaluations.
-            max_evaluations=100,
+            # The seed cells take 20 of them (8 seeds each and the filter); the rest go to children.
+            max_evaluations=90,
         ),
     ),
     # The paper's scale (GPU): 8-digit arithmetic, full XML, all of PTB, whole music pieces.
@@ -200,9 +227,28 @@ PRESETS: dict[str, Preset] = {
             filter_configs=1,
             filter_threshold=0.95,
             first_task_ratio=0.9,
+            race_seeds=1,
+            race_max_seeds=2,
+            ratio_sd=0.03,
             population_size=100,
             reevaluate_probability=0.2,
         ),
+    ),
+}
+
+# What the built-in `quick` search was before the default fitness became `ptb_chars` (runs stored
+# before `RunSettings.FORMAT` 2 were started with it, and read with it).
+LEGACY_SEARCH: dict[str, tuple[str, ...]] = {
+    "quick": (
+        "search.tasks=arith,xml",
+        "search.configs_per_task=2",
+        "search.first_task_ratio=0.9",
+        "search.race_seeds=1",
+        "search.race_max_seeds=2",
+        "search.ratio_sd=0.0304",
+        "search.reevaluate_probability=0.2",
+        "search.halving_configs=8",
+        "search.max_evaluations=100",
     ),
 }
 
@@ -303,8 +349,8 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
 # Preset fields and task budgets added after keys were stored (the file tasks): they join
 # a key only where they differ from their built-in preset's value, so the keys stored before they
 # existed stay valid. A change to one of these built-in values must raise TASK_VERSION.
-LATER_FIELDS = ("text", "npz")
-LATER_BUDGETS = ("text", "npz", "custom")
+LATER_FIELDS = ("text", "npz", "ptb_chars")
+LATER_BUDGETS = ("text", "npz", "custom", "ptb_chars")
 
 
 def preset_key(preset: Preset) -> str:

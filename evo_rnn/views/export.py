@@ -66,7 +66,7 @@ __all__ = [
     "task_file_for",
 ]
 
-SUMMARY_FORMAT_VERSION = 1  # of summary.json
+SUMMARY_FORMAT_VERSION = 2  # of summary.json (2: the seed cells are baselines: `rank` null, `baseline` their name)
 TASK_FORMAT_VERSION = 1  # of task-<task>.json
 EXPORT_FORMAT_VERSION = 1  # of export.json
 _LEGACY_EXPORT_FILES = {"README.md", "report.html"}  # beside the rank folders, in an export without export.json
@@ -351,9 +351,10 @@ def _leaderboard(
         lines += ["Made by", "", "```bash", command, "```", ""]
     lines += [
         f"Preset `{settings.preset}`, seed {settings.seed}, tasks {', '.join(tasks)}. Score: the minimum over tasks "
-        "of the cell's best validation score divided by the GRU's best on the same configurations (1.0 = as good as "
-        "the GRU on its worst task). Confirmed: the same minimum over the ratios of mean test scores to the GRU's "
-        "on fresh seeds, "
+        "of the cell's mean validation score (its best configuration) over the GRU's on the same seeds and paired "
+        "configuration (1.0 = as good as the GRU on its worst task). The seed cells are baselines, listed after the "
+        "ranked children and not counted in `--top`. Confirmed: the same minimum over the ratios of mean test "
+        "scores to the GRU's on fresh seeds, "
         "with a simultaneous 95% interval over those seeds (below); confirmed cells are ranked by it, the others after "
         "them by the score, and a cell that was not "
         "confirmed is a candidate, not a finding. Per task: the best configuration's validation score, its mean over "
@@ -379,8 +380,9 @@ def _leaderboard(
             if row.get("confirmed_score") is None
             else _interval({"mean": row["confirmed_score"], "ci95": row.get("confirmed_score_ci95") or [None, None]}, 3)
         )
+        rank = row["rank"] if row.get("baseline") is None else f"baseline ({row['baseline']})"
         lines.append(
-            f"| {row['rank']} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
+            f"| {rank} | [`{row['arch'][:8]}`]({row['folder']}/) | {row['overall_score']:.4f} | "
             f"{confirmed} | " + " | ".join(cells) + f" | {row['lineage'][0]['origin']} | {picture} |"
         )
     lines += ["", "Baselines (best validation score in this run):", ""]
@@ -464,10 +466,12 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
     _remove_stale(out_root, final, log)
     _check_destination(final, files.name, identity)
     members = run.population()
-    if top > len(members):
+    scores = Scores.of(run)
+    children, baseline_archs = scores.children(members), scores.baselines()
+    if top > len(children):
         log(
-            f"export: the population of run {files.name!r} holds {len(members)} cells; exporting all "
-            f"{len(members)} (--top {top} asked for more)"
+            f"export: the population of run {files.name!r} holds {len(children)} children besides the seed cells; "
+            f"exporting {'all ' if children else ''}{len(children)} (--top {top} asked for more) and the baselines"
         )
     diagram_name = "cell.png" if diagram.graphviz_available() else "cell.dot"
     if diagram_name == "cell.dot":
@@ -476,10 +480,11 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             f"it and run `python -m evo_rnn.export --run {files.name}` again"
         )
     backend.warm_up()
-    scores = Scores.of(run)
     # Scored again from the evaluations (the stored scores date from the last population
-    # update), confirmed cells first (`Scores.leaderboard`).
-    board = scores.leaderboard(members)
+    # update), confirmed cells first (`Scores.leaderboard`): the best `top` children, then the
+    # seed cells as baselines (exported too, never counted in `top`).
+    named = {arch: name for name, arch in baseline_archs.items() if arch in members}
+    board = [*scores.leaderboard(children)[:top], *scores.leaderboard(list(named), ranked=False)]
     task_names = list(scores.tasks)
     task_files = {task: _task_file(task, preset, data_dir) for task in task_names}
     out_root.mkdir(parents=True, exist_ok=True)
@@ -490,13 +495,15 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
     evaluations = Evaluations.of(run, InlineExecutor(), data_dir, run_files=retrained)
     try:
         rows = []
-        for row in board[:top]:
-            rank, arch = row.rank, row.arch
-            folder = f"{rank}-{arch[:8]}"
+        for row in board:
+            arch = row.arch
+            rank = None if arch in named else row.rank
+            folder = f"baseline-{named[arch]}" if rank is None else f"{rank}-{arch[:8]}"
+            label = f"baseline {named[arch]}" if rank is None else f"#{rank}"
             target = staging / folder
             graph = run.architecture(arch)
             file_format.save(graph, target / "cell.json")
-            diagram.write_diagram(graph, target / diagram_name, title=f"#{rank} {arch[:8]}  score {row.score:.3f}")
+            diagram.write_diagram(graph, target / diagram_name, title=f"{label} {arch[:8]}  score {row.score:.3f}")
             per_task = {}
             for task in task_names:
                 best, measured = scores.best_result(arch, task), row.tasks[task]
@@ -530,6 +537,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             summary = {
                 "format_version": SUMMARY_FORMAT_VERSION,
                 "rank": rank,
+                "baseline": named.get(arch),
                 "arch": arch,
                 "folder": folder,
                 "overall_score": row.score,
@@ -547,7 +555,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             }
             (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             rows.append(summary)
-            log(f"export: #{rank} {arch[:8]} score {row.score:.4f} -> {final / folder}")
+            log(f"export: {label} {arch[:8]} score {row.score:.4f} -> {final / folder}")
         baseline_keys = {name: key for name in ("gru", "lstm") if (key := run.find_architecture(zoo.get(name)))}
         baselines = {name: {t: scores.task_score(key, t) for t in task_names} for name, key in baseline_keys.items()}
         confirmed = {name: {t: scores.confirmation(key, t) for t in task_names} for name, key in baseline_keys.items()}

@@ -107,8 +107,17 @@ class _Page:
         self.tasks = list(self.scores.tasks)
         members = list(run.members())
         self.has_baseline = all(self.scores.has_baseline(task) for task in self.tasks)
-        self.board = self.scores.leaderboard(members) if members and self.has_baseline else []
-        self.ranked = [row.arch for row in self.board]
+        # The children ranked, then the seed cells as baselines (never ranked among them).
+        self.named = {arch: name for name, arch in self.scores.baselines().items() if arch in members}
+        self.board = (
+            [
+                *self.scores.leaderboard(self.scores.children(members)),
+                *self.scores.leaderboard(list(self.named), ranked=False),
+            ]
+            if members and self.has_baseline
+            else []
+        )
+        self.ranked = [row.arch for row in self.board if row.arch not in self.named]
         self.top = self.ranked[:top]
         self.lstm = run.find_architecture(zoo.get("lstm"))
         self.baselines = {"gru": self.scores.baseline_arch, **({"lstm": self.lstm} if self.lstm else {})}
@@ -152,7 +161,7 @@ class _Page:
                 _fmt(row.confirmed) if row.confirmed_interval is None else html.escape(row.confirmed_interval.text(3))
             )
             cells = [
-                str(row.rank),
+                f"baseline ({self.named[row.arch]})" if row.arch in self.named else str(row.rank),
                 f"<code>{self.run.label(row.arch)}</code>",
                 _fmt(row.score),
                 f'<span data-v="{row.confirmed if row.confirmed is not None else -1}">{confirmed_score}</span>',
@@ -184,8 +193,9 @@ class _Page:
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         return (
             "<h2>Leaderboard</h2><p class=note>Score: the minimum over tasks of the cell's best configuration's "
-            "validation score (its mean over the seeds it was trained with) divided by the GRU's best on the same "
-            "configurations. Confirmed: the same minimum over the ratios to the GRU of the mean test scores on fresh "
+            "mean validation score over the GRU's (its paired configuration) on the seeds both were trained with. "
+            "The seed cells are baselines, after the ranked children. Confirmed: the same minimum over the ratios "
+            "to the GRU of the mean test scores on fresh "
             "seeds, with a simultaneous 95% interval over those seeds; each task's verdict is the paired t-test "
             "against the GRU, "
             "Holm-adjusted over every cell and task confirmed. A seed interval holds the configuration fixed; "

@@ -17,6 +17,7 @@ from evo_rnn.cells import file_format
 
 from conftest import (
     RAW_TENSORFLOW_LOG,
+    SHARED,
     has_population,
     interrupt,
     run_module,
@@ -55,6 +56,40 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def test_the_default_fitness_races_children_on_seeds_paired_with_the_grus_and_exports_baselines_apart(tmp_path):
+    # The default search (ptb_chars, racing 2 -> 4 seeds here), at a tiny size.
+    tiny = [
+        "max_epochs=1",
+        "ptb_chars.max_train_tokens=2000",
+        "ptb_chars.max_eval_tokens=500",
+        "budgets.ptb_chars=2000",
+        "budgets.memorize=2000",
+        "memorize.n_train=128",
+        "memorize.n_valid=32",
+        "memorize.n_test=32",
+        "search.filter_threshold=0.0",
+        "search.first_task_ratio=0.5",
+        "search.race_max_seeds=4",
+        "search.reevaluate_probability=0",
+    ]
+    args = ["--run", "d", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--quiet"]
+    args += ["--data-dir", str(SHARED), "--workers", "1", "--max-evaluations", "20", "--confirm-seeds", "2"]
+    result = run_module("evo_rnn.search", *args, *[x for item in tiny for x in ("--set", item)], timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "runs" / "d" / "search.sqlite") as db:
+        seeds = {}
+        for arch, seed in db.execute("SELECT arch, seed FROM evaluations WHERE task = 'ptb_chars' AND seed < 100000"):
+            seeds.setdefault(arch, set()).add(seed)
+        kinds = dict(db.execute("SELECT arch, kind FROM steps"))
+    gru, lstm = (tmp_path / "out" / "d" / f"baseline-{name}" / "summary.json" for name in ("gru", "lstm"))
+    baselines = {json.loads(path.read_text())["arch"] for path in (gru, lstm)}
+    every = {0, 50_000, 50_001, 50_002}
+    assert all(seeds[arch] == every for arch in baselines)  # the seed cells: every seed a race can ask for
+    raced = [arch for arch, kind in kinds.items() if kind == "mutate" and arch in seeds]
+    assert raced and all(seeds[arch] in ({0, 50_000}, every) for arch in raced)  # 2 seeds, then 4
+    assert json.loads(gru.read_text())["rank"] is None
+
+
 def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
     # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, JAX installed (it sets one when Keras loads it).
     result = run_module(
@@ -77,12 +112,15 @@ def test_a_tiny_search_exports_cells_whose_models_reload(tmp_path):
     assert int(re.match(r"children (\d+)", summary_line).group(1)) == sum(counts.values()) == 2, summary_line
     export = tmp_path / "out" / "tiny"
     folders = sorted(p for p in export.iterdir() if p.is_dir())
-    assert len(folders) == 2 and [f.name.split("-")[0] for f in folders] == ["1", "2"]
+    ranked = [f for f in folders if not f.name.startswith("baseline-")]
+    # The children that made it, ranked; the seed cells apart, as baselines, never counted in --top.
+    assert [f.name for f in folders if f not in ranked] == ["baseline-gru", "baseline-lstm"]
+    assert len(ranked) <= 2 and [f.name.split("-")[0] for f in ranked] == ["1", "2"][: len(ranked)]
     readme = (export / "README.md").read_text()
-    assert "| 1 |" in readme and "| 2 |" in readme and "cell.png" in readme and "gru:" in readme
-    folder = folders[0]
+    assert "| baseline (gru) |" in readme and "| baseline (lstm) |" in readme and "cell.png" in readme
+    folder = ranked[0] if ranked else export / "baseline-lstm"
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["format_version"] == 1 and set(summary["tasks"]) == {"arith", "xml"}
+    assert summary["format_version"] == 2 and set(summary["tasks"]) == {"arith", "xml"}
     # Confirmed at the end: two fresh seeds per cell and task, paired with the GRU's.
     block = summary["tasks"]["arith"]["confirm"]
     assert block["seeds"] == 2 and block["seed_list"] == [100_000, 100_001] and block["score"] == "test"
@@ -138,7 +176,8 @@ print("savedmodel ok")
     assert again.returncode == 0, again.stderr[-2000:]
     with sqlite3.connect(tmp_path / "runs" / "tiny" / "search.sqlite") as db:
         members = db.execute("SELECT COUNT(*) FROM population").fetchone()[0]
-    assert f"holds {members} cells; exporting all {members} (--top 50 asked for more)" in again.stderr
+    children = members - 2  # the GRU and the LSTM are baselines, exported apart
+    assert f"holds {children} children besides the seed cells; exporting all {children} (--top 50" in again.stderr
     again_folder = tmp_path / "again" / "tiny" / folder.name
     assert (again_folder / "model-xml.keras").is_file()
     # Without Graphviz: every diagram as DOT, and the way to the PNGs said once.
@@ -239,16 +278,24 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
         (["--batched", "0"], "argument --batched: expected `auto` or at least 1, got 0"),
         (["--set", "engine=fit"], "the engine is chosen with --batched P"),
         (
-            ["--max-evaluations", "10"],
-            "a budget of 10 evaluations cannot score the seed cells: with these settings they need at least 44; "
-            "give --max-evaluations 44 or more",
+            ["--max-evaluations", "10", "--data-dir", str(SHARED)],
+            "a budget of 10 evaluations cannot score the seed cells: with these settings they need at least 18; "
+            "give --max-evaluations 18 or more",
         ),
-        (["--set", "search.max_evaluations=43"], "a budget of 43 evaluations cannot score the seed cells"),
         (
-            ["--set", "max_epochs=3"],
-            "successive halving needs search.configs_per_task (2) <= search.halving_configs (8) "
+            ["--set", "search.max_evaluations=17", "--data-dir", str(SHARED)],
+            "a budget of 17 evaluations cannot score the seed cells",
+        ),
+        (
+            ["--set", "search.halving_configs=4", "--set", "max_epochs=3", "--data-dir", str(SHARED)],
+            "successive halving needs search.configs_per_task (1) <= search.halving_configs (4) "
             "and 1 <= search.halving_epochs (3) < max_epochs (3)",
         ),
+        (
+            ["--set", "search.race_seeds=4", "--set", "search.race_max_seeds=2", "--data-dir", str(SHARED)],
+            "search.race_seeds (4) is above search.race_max_seeds (2)",
+        ),
+        (["--data-dir", "/nonexistent"], "ptb/ptb.train.txt not found in /nonexistent"),  # the default fitness's data
         (["--strategy", "hill"], "invalid choice: 'hill'"),
     ],
 )

@@ -18,6 +18,7 @@ from evo_rnn.scoring.statistics import (
     min_of_ratios_interval,
     paired_ratio,
     paired_t_test,
+    race,
 )
 from evo_rnn.training import hyperparameters, presets
 
@@ -179,3 +180,20 @@ def test_kendalls_tau_comes_with_a_bootstrap_interval_over_the_seeds():
     assert cross_tier_tau_interval(noisy, tiers) == (wide, 4)  # seeded
     with pytest.raises(ValueError, match="same seeds"):
         cross_tier_tau_interval({**noisy, "gru": [0.5]}, tiers)
+
+
+def test_a_race_settles_only_what_its_interval_settles_and_the_last_size_reads_the_point_estimate():
+    gru = [0.5, 0.5]
+    assert race([0.55, 0.55], gru, 1.0, prior_sd=0.03, final=False) is True  # 1.10 - 0.035 >= 1
+    assert race([0.45, 0.45], gru, 1.0, prior_sd=0.03, final=False) is False  # 0.90 + 0.035 < 1
+    assert race([0.505, 0.505], gru, 1.0, prior_sd=0.03, final=False) is None  # 1.01: open
+    assert race([0.505, 0.505], gru, 1.0, prior_sd=0.03, final=True) is True
+    assert race([0.495, 0.495], gru, 1.0, prior_sd=0.03, final=True) is False
+    # From three seeds their own SD counts where it is larger than the prior one: 1.10 with per-seed
+    # ratios 0.8, 1.1, 1.4 (SD 0.3) is not settled; with the prior alone it would be.
+    spread = [0.4, 0.55, 0.7]
+    assert race(spread, [0.5] * 3, 1.0, prior_sd=0.03, final=False) is None
+    assert race([0.55] * 3, [0.5] * 3, 1.0, prior_sd=0.03, final=False) is True
+    assert race([0.5], [0.0], 1.0, prior_sd=0.03, final=True) is False  # no ratio to a zero baseline
+    with pytest.raises(ValueError, match="paired, non-empty"):
+        race([0.5], [0.5, 0.5], 1.0, prior_sd=0.03, final=True)

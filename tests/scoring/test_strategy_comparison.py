@@ -18,6 +18,9 @@ from evo_rnn.training import presets
 from conftest import SeededFake, run_module, run_search, search_preset
 
 FIELDS = {
+    "tasks": "arith,xml",
+    "race_seeds": 1,
+    "race_max_seeds": 1,
     "population_size": 100,
     "reevaluate_probability": 0.0,
     "configs_per_task": 3,

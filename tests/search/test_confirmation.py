@@ -32,7 +32,9 @@ def test_the_top_cells_the_gru_and_the_lstm_train_on_the_same_fresh_seeds(search
         lstm = store.find_architecture(zoo.get("lstm"))
         scores = Scores(store, preset, 0)
         ranked = sorted(store.population(), key=lambda a: (-scores.overall(a), a))
-        assert cells == list(dict.fromkeys([*ranked[:2], gru, lstm]))
+        children = [arch for arch in ranked if arch not in (gru, lstm)]
+        assert len(children) >= 2  # the top 2 children, then the seed cells as baselines, never counted in --top
+        assert cells == [*children[:2], lstm, gru]
         assert {seed for *_, seed in evaluate.calls} == {100_000, 100_001, 100_002}  # fresh: the search used 0
         assert len(evaluate.calls) == len(cells) * 2 * 3  # every cell x task x seed once
         for arch, task, config, _ in evaluate.calls:  # each with its best configuration on the task
@@ -96,8 +98,12 @@ def test_confirmed_cells_are_reported_by_what_held_up_on_fresh_seeds(searched, t
     confirm_run(files, top=3, seeds=3, executor=InlineExecutor(SeededFake()), log=lambda _: None)
     out = export_run(files, tmp_path / "out", top=3, log=lambda _: None)
     summaries = [json.loads((p / "summary.json").read_text()) for p in sorted(out.iterdir()) if p.is_dir()]
-    confirmed = [s["confirmed_score"] for s in summaries]
+    ranked = sorted((s for s in summaries if s["rank"] is not None), key=lambda s: s["rank"])
+    confirmed = [s["confirmed_score"] for s in ranked]
     assert None not in confirmed and confirmed == sorted(confirmed, reverse=True)  # ranked by the confirmation
+    baselines = {s["baseline"]: s for s in summaries if s["rank"] is None}  # confirmed too, never ranked
+    assert set(baselines) == {"gru", "lstm"} and baselines["gru"]["folder"] == "baseline-gru"
+    assert baselines["gru"]["confirmed_score"] == pytest.approx(1.0) and len(ranked) == 3
     for summary in summaries:
         assert summary["confirmed_score"] == pytest.approx(
             min(t["confirm"]["ratio_to_gru"]["mean"] for t in summary["tasks"].values())

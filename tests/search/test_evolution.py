@@ -7,6 +7,7 @@ import collections
 import dataclasses
 import json
 import random
+import statistics
 
 import networkx as nx
 import pytest
@@ -438,6 +439,9 @@ def test_a_configuration_scores_its_mean_over_seeds_so_a_lucky_draw_loses_its_pl
     put(lstm, a, 7, 0.9)
     put(scores.baseline_arch, a, 7, 1.0)
     put(scores.baseline_arch, b, 7, 0.8)
+    assert not scores.chose_on_run_seed(lstm, "arith")  # one configuration: nothing was chosen on seed 7
+    put(lstm, dataclasses.replace(a, learning_rate=0.1), 7, 0.2)  # a second one, which lost: a was chosen on seed 7
+    assert scores.chose_on_run_seed(lstm, "arith")
     assert scores.best_config(lstm, "arith") == a.to_json() and scores.task_score(lstm, "arith") == 0.9
     put(lstm, a, replicate, 0.5)
     put(scores.baseline_arch, a, replicate, 0.6)
@@ -454,6 +458,30 @@ def test_a_configuration_scores_its_mean_over_seeds_so_a_lucky_draw_loses_its_pl
     assert scores.best_config(lstm, "arith") == b.to_json() and scores.task_score(lstm, "arith") == 0.85
     assert scores.best_result(lstm, "arith").hparams == b.to_dict()
     assert scores.search_interval(lstm, "arith") is None  # b has one seed
+
+
+def test_a_cell_given_one_configuration_counts_every_seed_and_pairs_its_ratio_by_seed(store):
+    # Nothing was chosen on the run's seed, so the interval keeps it; the ratio is of the means over
+    # the seeds both cells share, not over the GRU's other seeds.
+    preset = search_preset()
+    store.add_architecture(zoo.get("gru"), "zoo:gru")
+    scores = Scores(store, preset, 7)
+    lstm = store.add_architecture(zoo.get("lstm"), "zoo:lstm")
+    a = HParams(init_scale=1.0, learning_rate=1.0, max_grad_norm=5.0, num_layers=1, param_budget=20000)
+    for arch, seed, score in [
+        (lstm, 7, 0.9),
+        (lstm, replicate_seed(7, 0), 0.5),
+        (scores.baseline_arch, 7, 1.0),
+        (scores.baseline_arch, replicate_seed(7, 0), 0.6),
+        (scores.baseline_arch, replicate_seed(7, 1), 0.1),  # a seed the LSTM lacks: outside its ratio
+    ]:
+        result = EvalResult(
+            status=Status.OK, task="arith", preset="quick", seed=seed, hparams=a.to_dict(), valid_score=score
+        )
+        store.record(CacheKey(arch, "arith", a.to_json(), seed, scores.preset_key), result)
+    assert scores.ratios(lstm, ["arith"])["arith"] == pytest.approx((0.9 + 0.5) / (1.0 + 0.6))
+    interval = scores.search_interval(lstm, "arith")
+    assert interval.n == 2 and interval.mean == pytest.approx((0.9 + 0.5) / (1.0 + 0.6))
 
 
 def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_on_a_fresh_seed(store):
@@ -504,35 +532,40 @@ def test_the_best_configurations_model_is_kept_whatever_the_replicate_seeds_did(
     assert not list(files.pending.glob("*.keras"))
 
 
-@pytest.mark.parametrize("margin", [0.0, 0.9])
-def test_a_child_short_of_the_gate_by_less_than_its_margin_gets_a_second_seed_and_the_mean_decides(store, margin):
-    preset = search_preset(reevaluate_probability=0.0, gate_margin=margin)
-    run_search(store, preset, NoisyEvaluator(), max_candidates=8)
+def test_a_child_is_raced_against_the_gate_on_seeds_paired_with_the_grus(store):
+    # 1, 2, then 4 seeds while the one-sided interval holds the gate; at 4 the point estimate decides.
+    preset = search_preset(reevaluate_probability=0.0, race_seeds=1, race_max_seeds=4, ratio_sd=0.2)
+    run_search(store, preset, NoisyEvaluator(), max_candidates=20)
     store.add_architecture(zoo.get("gru"), "zoo:gru")  # as the search does: Scores only reads
     scores = Scores(store, preset, 0)
+    all_seeds = {0, *(replicate_seed(0, r) for r in range(3))}
+    for cell in ("gru", "lstm"):  # the seed cells have every seed a race can ask for, on every scored task
+        arch = store.find_architecture(zoo.get(cell))
+        for task in ("arith", "xml"):
+            assert set(scores.config_scores(arch, task)[scores.best_config(arch, task)]) == all_seeds
     children = [
         s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] in ("rejected", "accepted", "evaluated")
     ]
-    assert children
-    seconds = 0
+    sizes = collections.Counter()
     for step in children:
         arch = step["arch"]
-        seeds = {r["seed"] for r in store.evaluations(arch=arch, task="arith")}
-        if margin == 0.0:
-            assert seeds == {0}
-            continue
-        ratio = scores.ratios(arch, ["arith"])["arith"]
-        if step["outcome"] == "rejected":
-            assert seeds == {0, replicate_seed(0, 0)}  # below 0.9 with margin 0.9: always a second seed
-            assert step["detail"]["ratio"] == pytest.approx(ratio) and ratio < 0.9  # the mean decided
-            seconds += 1
-        else:
-            assert ratio >= 0.9
-    assert seconds or margin == 0.0
+        mine, gru = scores.paired_seed_scores(arch, "arith")
+        n = len(mine)
+        sizes[n] += 1
+        assert n in (1, 2, 4)
+        assert n == scores.seeds_on_best(arch, "arith")  # the GRU's paired configuration has every seed the child has
+        ratio = sum(mine) / sum(gru)
+        half = 1.6448536 * max(0.2, statistics.stdev([m / g for m, g in zip(mine, gru)]) if n >= 3 else 0) / n**0.5
+        passed = step["outcome"] != "rejected"
+        if n < 4:  # stopped early: the interval lay wholly on one side of the gate
+            assert (ratio - half >= 0.9) if passed else (ratio + half < 0.9), (n, ratio, half, step["outcome"])
+        elif abs(ratio - 0.9) < half:  # the last size: the point estimate decided
+            assert passed == (ratio >= 0.9)
+        if not passed:
+            assert step["detail"]["seeds"] == n and step["detail"]["ratio"] == pytest.approx(ratio)
+    assert len(sizes) >= 2, sizes  # some races stopped early, others went on
 
 
-def test_a_negative_gate_margin_is_refused_in_one_line():
-    with pytest.raises(
-        EvoRnnError, match="setting search.gate_margin=-0.1 is not allowed: it must be a finite number >= 0"
-    ):
-        search_preset(gate_margin=-0.1)
+def test_a_race_that_starts_with_more_seeds_than_it_may_end_with_is_refused_in_one_line(store):
+    with pytest.raises(EvoRnnError, match=r"search.race_seeds \(4\) is above search.race_max_seeds \(2\)"):
+        Evolution(store, search_preset(race_seeds=4, race_max_seeds=2))

@@ -189,7 +189,13 @@ def test_a_spent_budget_still_lets_the_seed_cells_finish_so_the_search_has_an_an
 def test_the_default_budget_is_in_evaluations_and_can_score_the_seed_cells():
     quick = presets.get("quick")
     assert quick.search.max_evaluations is not None and seed_evaluations(quick) < quick.search.max_evaluations
-    # 2 seed cells x (2 filter configurations + 2 tasks x (8 brief + 2 promoted)) with quick's halving
-    assert seed_evaluations(quick) == 2 * (2 + 2 * (8 + 2))
-    no_halving = presets.with_overrides(quick, ["search.halving_configs=0"])
+    # 2 seed cells x (1 filter configuration + 1 task x (1 configuration + 7 more seeds for the races))
+    assert seed_evaluations(quick) == 2 * (1 + 1 * (1 + 7))
+    # with successive halving (8 brief + 2 promoted) on two tasks and one seed
+    halving = presets.with_overrides(
+        quick,
+        ["search.tasks=arith,xml", "search.configs_per_task=2", "search.halving_configs=8", "search.race_max_seeds=1"],
+    )
+    assert seed_evaluations(halving) == 2 * (2 + 2 * (8 + 2))
+    no_halving = presets.with_overrides(halving, ["search.halving_configs=0"])
     assert seed_evaluations(no_halving) == 2 * (2 + 2 * 2)

@@ -204,7 +204,7 @@ def test_xml_score_ceiling_is_one_every_scored_character_is_determined_by_the_do
 
 
 def test_registry():
-    assert tasks.names() == ["arith", "xml", "memorize", "ptb", "nottingham", "jsb", "musedata", "piano"]
+    assert tasks.names() == ["arith", "xml", "memorize", "ptb", "ptb_chars", "nottingham", "jsb", "musedata", "piano"]
     with pytest.raises(UnknownNameError, match="unknown task 'music' .*family: nottingham, jsb"):
         tasks.get("music")
     with pytest.raises(UnknownNameError, match="known: arith, xml"):

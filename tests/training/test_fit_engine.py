@@ -148,3 +148,23 @@ def test_no_graphs_survive_an_evaluation():
     for seed in (1, 2):
         fit_engine.evaluate("gru", "memorize", hp(), seed=seed, preset=TINY)
     assert live_graphs() == after_one  # was +9 per evaluation before the gradient-registry clean-up
+
+
+@needs_shared_data
+def test_a_task_with_its_own_epoch_cap_stops_there_and_the_presets_lower_cap_still_wins():
+    tiny = presets.with_overrides(
+        TINY,
+        [
+            "max_epochs=4",
+            "ptb_chars.max_epochs=3",
+            "ptb_chars.max_train_tokens=2000",
+            "ptb_chars.max_eval_tokens=500",
+            "budgets.ptb_chars=2000",
+        ],
+    )
+    result = fit_engine.evaluate("gru", "ptb_chars", hp(param_budget=2000), seed=0, preset=tiny, data_dir=SHARED)
+    assert result.status == "ok", result.message
+    assert result.epochs == len(result.curve) == 3
+    lower = presets.with_overrides(tiny, ["max_epochs=2"])
+    result = fit_engine.evaluate("gru", "ptb_chars", hp(param_budget=2000), seed=0, preset=lower, data_dir=SHARED)
+    assert result.epochs == 2

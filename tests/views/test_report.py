@@ -4,7 +4,6 @@ parses, shows every section, works on a killed run, and draws what a mutation ch
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html.parser
 import random
 
@@ -16,7 +15,17 @@ from evo_rnn.runs.run import Run, RunFiles, RunSettings
 from evo_rnn.runs.store import Store
 from evo_rnn.views.report import graph_diff, render_report, write_report
 
-from conftest import CurvedFake, Interrupt, digest, run_module, run_search, search_preset, stderr_lines, tree
+from conftest import (
+    CurvedFake,
+    Interrupt,
+    digest,
+    run_module,
+    run_search,
+    search_overrides,
+    search_preset,
+    stderr_lines,
+    tree,
+)
 
 
 class Page(html.parser.HTMLParser):
@@ -42,20 +51,7 @@ def make_run(tmp_path, evaluate, max_candidates=4, name="tiny"):
     files = RunFiles(name, tmp_path / "runs")
     files.database.parent.mkdir(parents=True)
     preset = search_preset(reevaluate_probability=0.3, first_task_ratio=0.0, filter_threshold=0.0)
-    overrides = [
-        f"search.{k}={v}"
-        for k, v in dataclasses.asdict(preset.search).items()
-        if k
-        in (
-            "population_size",
-            "reevaluate_probability",
-            "configs_per_task",
-            "filter_configs",
-            "filter_threshold",
-            "first_task_ratio",
-            "halving_configs",
-        )
-    ]
+    overrides = search_overrides(preset)
     with Store(files.database) as store:
         RunSettings("quick", tuple(overrides), 0, f"python -m evo_rnn.search --run {name}").save(store)
         store.set_meta(MetaKey.WORKERS, 2)
