@@ -509,8 +509,11 @@ class Evolution:
             raise SearchError("the population is empty: every seed cell failed to train; check the preset and tasks")
         step = self.store.next_step_id()  # every step records itself as soon as it starts
         rng = self._step_rng(step)
-        if rng.random() < self.config.reevaluate_probability:
-            return StepRun(step, "reevaluate", self._reevaluate_step(step, rng.choice(sorted(self._population))))
+        # The GRU is never re-evaluated: its ratio is 1 by definition, and a seed of its own that
+        # no other cell has pairs with nothing.
+        others = sorted(self._population - {self.scores.baseline_arch})
+        if rng.random() < self.config.reevaluate_probability and others:
+            return StepRun(step, "reevaluate", self._reevaluate_step(step, rng.choice(others)))
         return StepRun(step, "mutate", self._mutate_step(step, rng))
 
     def _step_rng(self, step: int) -> random.Random:

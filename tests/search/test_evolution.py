@@ -484,6 +484,14 @@ def test_a_cell_given_one_configuration_counts_every_seed_and_pairs_its_ratio_by
     assert interval.n == 2 and interval.mean == pytest.approx((0.9 + 0.5) / (1.0 + 0.6))
 
 
+def test_the_gru_is_never_re_evaluated_its_ratio_is_one_by_definition(store):
+    preset = search_preset(reevaluate_probability=0.9, filter_threshold=0.0, first_task_ratio=0.0)
+    run_search(store, preset, NoisyEvaluator(), max_candidates=3)
+    gru = store.find_architecture(zoo.get("gru"))
+    again = [s["arch"] for s in store.steps() if s["kind"] == "reevaluate"]
+    assert len(again) >= 10 and gru not in again
+
+
 def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_on_a_fresh_seed(store):
     preset = search_preset(reevaluate_probability=0.5)
     evaluate = NoisyEvaluator()
