@@ -70,9 +70,9 @@ class SearchConfig:
     # Racing on the first task (the gate, `statistics.race`): a child's best configuration, and
     # the GRU's paired one, train on `race_seeds` seeds (the run's and replicate seeds), then on
     # twice as many unless the ratio's one-sided 95% interval lies below `first_task_ratio`, up
-    # to `race_max_seeds`, where the point estimate decides (a child that passes has them all). The interval's SD is the larger of
-    # `ratio_sd` (the per-seed ratio's SD measured beforehand, benchmarks/README.md) and the
-    # seeds' own. The seed cells train on `race_max_seeds` seeds on every scored task.
+    # to `race_max_seeds`, where the point estimate decides (a child that passes has them all).
+    # The interval's SD is the larger of `ratio_sd` (the per-seed ratio's SD measured beforehand,
+    # benchmarks/README.md) and the seeds' own. The seed cells train on `race_max_seeds` seeds on every scored task.
     race_seeds: int = 1
     race_max_seeds: int = 2
     ratio_sd: float = 0.03
