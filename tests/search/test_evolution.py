@@ -484,6 +484,14 @@ def test_a_cell_given_one_configuration_counts_every_seed_and_pairs_its_ratio_by
     assert interval.n == 2 and interval.mean == pytest.approx((0.9 + 0.5) / (1.0 + 0.6))
 
 
+def test_the_gru_is_never_re_evaluated_its_ratio_is_one_by_definition(store):
+    preset = search_preset(reevaluate_probability=0.9, filter_threshold=0.0, first_task_ratio=0.0)
+    run_search(store, preset, NoisyEvaluator(), max_candidates=3)
+    gru = store.find_architecture(zoo.get("gru"))
+    again = [s["arch"] for s in store.steps() if s["kind"] == "reevaluate"]
+    assert len(again) >= 10 and gru not in again
+
+
 def test_a_reevaluation_trains_a_members_best_configs_and_the_grus_paired_ones_on_a_fresh_seed(store):
     preset = search_preset(reevaluate_probability=0.5)
     evaluate = NoisyEvaluator()
@@ -557,10 +565,10 @@ def test_a_child_is_raced_against_the_gate_on_seeds_paired_with_the_grus(store):
         ratio = sum(mine) / sum(gru)
         half = 1.6448536 * max(0.2, statistics.stdev([m / g for m, g in zip(mine, gru)]) if n >= 3 else 0) / n**0.5
         passed = step["outcome"] != "rejected"
-        if n < 4:  # stopped early: the interval lay wholly on one side of the gate
-            assert (ratio - half >= 0.9) if passed else (ratio + half < 0.9), (n, ratio, half, step["outcome"])
-        elif abs(ratio - 0.9) < half:  # the last size: the point estimate decided
-            assert passed == (ratio >= 0.9)
+        if n < 4:  # stopped early: only a child whose interval lay wholly below the gate
+            assert not passed and ratio + half < 0.9, (n, ratio, half, step["outcome"])
+        else:  # the last size: a clear call, or the point estimate
+            assert passed == (ratio - half >= 0.9 or (ratio + half >= 0.9 and ratio >= 0.9))
         if not passed:
             assert step["detail"]["seeds"] == n and step["detail"]["ratio"] == pytest.approx(ratio)
     assert len(sizes) >= 2, sizes  # some races stopped early, others went on
