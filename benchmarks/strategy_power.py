@@ -35,11 +35,13 @@ def outcomes(databases: list[Path]) -> dict[str, list[float]]:
     """Each strategy's best confirmed ratios, one per run (runs without one left out)."""
     found: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for database in databases:
-            folder = Path(scratch) / database.stem
+        for index, database in enumerate(databases):
+            # a run folder of its own, read-only use (a run's database is `NAME/search.sqlite`)
+            name = f"{index}-{database.parent.name if database.stem == 'search' else database.stem}"
+            folder = Path(scratch) / name
             folder.mkdir()
-            shutil.copyfile(database, folder / "search.sqlite")  # a run folder, read-only use
-            outcome = load_outcome(RunFiles(database.stem, scratch))
+            shutil.copyfile(database, folder / "search.sqlite")
+            outcome = load_outcome(RunFiles(name, scratch))
             if outcome.best_confirmed is not None:
                 found.setdefault(outcome.strategy, []).append(outcome.best_confirmed)
     return found
