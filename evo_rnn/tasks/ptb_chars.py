@@ -58,9 +58,20 @@ class PtbCharsTask(TextTask):
     description = "Penn Treebank characters (the published splits), next-character accuracy, truncated BPTT"
 
     def __init__(self, config: PtbCharsConfig | None = None, data_dir: str | os.PathLike | None = None):
-        self.data_dir = data_dir
-        super().__init__(self.name, _PtbOption(), config or PtbCharsConfig())
+        # Nothing is read here: listing or naming the task needs no data (`tasks list`).
+        self.data_dir, self.source = data_dir, _PtbOption()
+        self.config = config or PtbCharsConfig()
+        self.batch_size = self.config.batch_size
+        self.unit, self.vocab_cap = "char", None
         self.max_epochs = self.config.max_epochs
+
+    @property
+    def input_size(self) -> int:  # the training part's characters and <unk>, read on first use
+        return len(self.vocabulary)
+
+    @property
+    def output_size(self) -> int:
+        return len(self.vocabulary)
 
     @functools.cached_property
     def _texts(self) -> tuple[str, str, str]:

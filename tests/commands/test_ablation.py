@@ -28,7 +28,7 @@ from evo_rnn.training import presets
 from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.views.report import write_report
 
-from conftest import ROOT, ConfigSeedFake, FakeEvaluator, quiet, run_module, stderr_lines
+from conftest import ROOT, SHARED, ConfigSeedFake, FakeEvaluator, quiet, run_module, stderr_lines
 
 SETTINGS = AblationSettings(("gru", "lstm"), ("arith", "xml"), trials=4, replicates=3, confirm_seeds=3)
 
@@ -217,7 +217,7 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
         ("evo_rnn.ablation", ["--seed", "5"], "resume it with the same --preset"),
         ("evo_rnn.ablation", ["--tasks", "sums"], "unknown task 'sums'"),
         ("evo_rnn.ablation", ["--confirm-seeds", "1"], "--confirm-seeds must be 0"),
-        ("evo_rnn.search", ["--workers", "0"], "is an ablation run"),
+        ("evo_rnn.search", ["--workers", "0", "--data-dir", str(SHARED)], "is an ablation run"),
         ("evo_rnn.export", ["--out", str(tmp_path / "out")], "is an ablation run, not a search"),
     ]:
         base = ["--run", "abl", "--runs-dir", runs] if module != "evo_rnn.ablation" else args

@@ -110,10 +110,11 @@ def test_a_tiny_search_on_a_local_ray_instance_completes_and_exports(tmp_path):
         assert all(r["status"] in ("ok", "diverged", "failed") for r in store.evaluations())
         children = [s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] not in ("duplicate",)]
         assert len(children) == 2
-    folder = next(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
+    folders = sorted(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
+    folder = folders[0]  # the best child, or with none admitted the first baseline
     assert (folder / "model-arith.keras").is_file() and (folder / "savedmodel-xml").is_dir()
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["rank"] == 1
+    assert summary["rank"] == 1 if folder.name.startswith("1-") else summary["baseline"] == "gru"
 
 
 def test_ray_flags_without_ray_executor_are_refused(tmp_path):

@@ -47,3 +47,10 @@ def test_it_is_characters_with_a_training_vocabulary_and_the_commonest_character
 
 def test_it_trains_at_most_its_own_epoch_cap_below_the_presets():
     assert _quick_task().max_epochs == 8 and presets.get("quick").max_epochs == 15
+
+
+def test_naming_it_reads_nothing_so_listing_tasks_needs_no_data(tmp_path):
+    task = tasks.get("ptb_chars", data_dir=tmp_path)  # an empty folder: no PTB there
+    assert task.name == "ptb_chars" and task.max_epochs is None
+    with pytest.raises(FileNotFoundError, match="ptb/ptb.train.txt not found"):
+        task.input_size  # noqa: B018 - the first use reads the files
