@@ -378,6 +378,8 @@ def _leaderboard(
         confirmed = (
             "not confirmed"
             if row.get("confirmed_score") is None
+            else "1 (the reference)"
+            if row.get("baseline") == "gru"
             else _interval({"mean": row["confirmed_score"], "ci95": row.get("confirmed_score_ci95") or [None, None]}, 3)
         )
         rank = row["rank"] if row.get("baseline") is None else f"baseline ({row['baseline']})"

@@ -104,6 +104,10 @@ def test_confirmed_cells_are_reported_by_what_held_up_on_fresh_seeds(searched, t
     baselines = {s["baseline"]: s for s in summaries if s["rank"] is None}  # confirmed too, never ranked
     assert set(baselines) == {"gru", "lstm"} and baselines["gru"]["folder"] == "baseline-gru"
     assert baselines["gru"]["confirmed_score"] == pytest.approx(1.0) and len(ranked) == 3
+    # The GRU's own ratio is 1 by definition: the leaderboard says so instead of a zero-width interval.
+    board = (out / "README.md").read_text()
+    row = next(line for line in board.splitlines() if line.startswith("| baseline (gru) |"))
+    assert "1 (the reference)" in row and "[1.000, 1.000]" not in row
     for summary in summaries:
         assert summary["confirmed_score"] == pytest.approx(
             min(t["confirm"]["ratio_to_gru"]["mean"] for t in summary["tasks"].values())
