@@ -297,6 +297,18 @@ class Scores:
         seeds = set(self.baselines().values())
         return sorted((arch for arch in archs if arch not in seeds), key=lambda arch: (-self.overall(arch), arch))
 
+    def board(self, members, top: int | None = None) -> tuple[list[LeaderRow], dict[str, str]]:
+        """What a run shows of `members`: its children ranked (`leaderboard`), the best `top` of
+        them (None: all), then the seed cells among `members` as baselines, unranked; and those
+        baselines' zoo names by architecture.
+
+        Raises:
+            BaselineError: the GRU has no score on a task yet.
+        """
+        named = {arch: name for name, arch in self.baselines().items() if arch in members}
+        children = self.leaderboard(self.children(members))[:top]
+        return [*children, *self.leaderboard(list(named), ranked=False)], named
+
     def overall(self, arch: str) -> float:
         """The minimum over tasks of the ratio to the best GRU (the paper's criterion)."""
         return min(self.ratios(arch).values())

@@ -277,16 +277,11 @@ class Evolution:
     def _replicates(self, arch: str, tasks: tuple[str, ...]) -> list[EvalRequest]:
         """Per task: `arch`'s best configuration on the next replicate seed it lacks, and the
         GRU's paired configuration on the same seed (`scores.replicate_seed`)."""
-        requests = []
-        for task in tasks:
-            config = self.scores.best_config(arch, task)
-            if config is None:
-                continue
-            seed = replicate_seed(self.seed, self.scores.seeds_on_best(arch, task) - 1)
-            requests.append(EvalRequest(arch, task, HParams.from_json(config), seed=seed))
-            baseline = self.scores.paired_baseline_config(arch, task)
-            if baseline is not None:
-                requests.append(EvalRequest(self.scores.baseline_arch, task, HParams.from_json(baseline), seed=seed))
+        requests = (
+            request
+            for task in tasks
+            for request in self._seeds_up_to(arch, (task,), self.scores.seeds_on_best(arch, task) + 1)
+        )
         return list(dict.fromkeys(requests))
 
     def _seeds_up_to(self, arch: str, tasks: tuple[str, ...], n: int) -> list[EvalRequest]:

@@ -13,7 +13,7 @@ from evo_rnn.core.errors import DataIntegrityError
 from evo_rnn.tasks.base import Split, Task, TaskData, weighted_accuracy
 from evo_rnn.tasks.data_files import read_verified
 
-__all__ = ["PtbConfig", "PtbTask", "bptt_layout", "build_vocabulary", "read_words"]
+__all__ = ["PtbConfig", "PtbTask", "bptt_layout", "build_vocabulary", "read_text", "read_words"]
 
 EOS = "<eos>"
 VOCAB_SIZE = 10_000
@@ -29,14 +29,18 @@ class PtbConfig:
     max_eval_tokens: int | None = None  # likewise for valid and test
 
 
-def read_words(split: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """The words of `ptb.<split>.txt` with one `<eos>` per line, checksum verified."""
+def read_text(split: str, data_dir: str | os.PathLike | None = None) -> str:
+    """The text of `ptb.<split>.txt` ("train", "valid" or "test"), checksum verified."""
     raw, _ = read_verified(f"ptb/ptb.{split}.txt", data_dir)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:  # unreachable for a verified file; kept for clarity
         raise DataIntegrityError(f"ptb.{split}.txt is not UTF-8 text: {error}") from None
-    return [word for line in text.splitlines() for word in (*line.split(), EOS)]
+
+
+def read_words(split: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """The words of `ptb.<split>.txt` with one `<eos>` per line, checksum verified."""
+    return [word for line in read_text(split, data_dir).splitlines() for word in (*line.split(), EOS)]
 
 
 def build_vocabulary(words: list[str]) -> list[str]:

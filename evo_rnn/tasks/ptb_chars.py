@@ -21,13 +21,10 @@ import dataclasses
 import functools
 import os
 
-from evo_rnn.core.errors import DataIntegrityError
-from evo_rnn.tasks.data_files import read_verified
+from evo_rnn.tasks.ptb import read_text
 from evo_rnn.tasks.text import TextTask
 
-__all__ = ["SPLIT_FILES", "PtbCharsConfig", "PtbCharsTask"]
-
-SPLIT_FILES = ("ptb/ptb.train.txt", "ptb/ptb.valid.txt", "ptb/ptb.test.txt")
+__all__ = ["PtbCharsConfig", "PtbCharsTask"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,16 +38,6 @@ class PtbCharsConfig:
     max_epochs: int | None = None  # an epoch cap below the preset's (None: the preset's)
 
 
-class _PtbOption:
-    """The options `TextTask` reads from a source: characters, no vocabulary cap."""
-
-    files = SPLIT_FILES
-
-    @staticmethod
-    def option(name: str):
-        return {"unit": "char", "vocab": None}[name]
-
-
 class PtbCharsTask(TextTask):
     """Stateful next-character prediction on Penn Treebank's published splits."""
 
@@ -58,8 +45,9 @@ class PtbCharsTask(TextTask):
     description = "Penn Treebank characters (the published splits), next-character accuracy, truncated BPTT"
 
     def __init__(self, config: PtbCharsConfig | None = None, data_dir: str | os.PathLike | None = None):
-        # Nothing is read here: listing or naming the task needs no data (`tasks list`).
-        self.data_dir, self.source = data_dir, _PtbOption()
+        # Nothing is read here: listing or naming the task needs no data (`tasks list`). No
+        # `source` either: the methods of `TextTask` that read one are overridden below.
+        self.data_dir = data_dir
         self.config = config or PtbCharsConfig()
         self.batch_size = self.config.batch_size
         self.unit, self.vocab_cap = "char", None
@@ -75,14 +63,7 @@ class PtbCharsTask(TextTask):
 
     @functools.cached_property
     def _texts(self) -> tuple[str, str, str]:
-        texts = []
-        for path in SPLIT_FILES:
-            raw, _ = read_verified(path, self.data_dir)
-            try:
-                texts.append(raw.decode("utf-8"))
-            except UnicodeDecodeError as error:  # unreachable for a verified file; kept for clarity
-                raise DataIntegrityError(f"{path} is not UTF-8 text: {error}") from None
-        return tuple(texts)
+        return tuple(read_text(split, self.data_dir) for split in ("train", "valid", "test"))
 
     def _too_short_fix(self, index: int) -> str:
         return "raise --set ptb_chars.max_train_tokens / max_eval_tokens, or lower ptb_chars.batch_size / seq_len"

@@ -469,11 +469,15 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
     _check_destination(final, files.name, identity)
     members = run.population()
     scores = Scores.of(run)
-    children, baseline_archs = scores.children(members), scores.baselines()
-    if top > len(children):
+    # Scored again from the evaluations (the stored scores date from the last population
+    # update), confirmed cells first (`Scores.leaderboard`): the best `top` children, then the
+    # seed cells as baselines (exported too, never counted in `top`).
+    board, named = scores.board(members, top)
+    children = len(members) - len(named)
+    if top > children:
         log(
-            f"export: the population of run {files.name!r} holds {len(children)} children besides the seed cells; "
-            f"exporting {'all ' if children else ''}{len(children)} (--top {top} asked for more) and the baselines"
+            f"export: the population of run {files.name!r} holds {children} children besides the seed cells; "
+            f"exporting {'all ' if children else ''}{children} (--top {top} asked for more) and the baselines"
         )
     diagram_name = "cell.png" if diagram.graphviz_available() else "cell.dot"
     if diagram_name == "cell.dot":
@@ -482,11 +486,6 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             f"it and run `python -m evo_rnn.export --run {files.name}` again"
         )
     backend.warm_up()
-    # Scored again from the evaluations (the stored scores date from the last population
-    # update), confirmed cells first (`Scores.leaderboard`): the best `top` children, then the
-    # seed cells as baselines (exported too, never counted in `top`).
-    named = {arch: name for name, arch in baseline_archs.items() if arch in members}
-    board = [*scores.leaderboard(children)[:top], *scores.leaderboard(list(named), ranked=False)]
     task_names = list(scores.tasks)
     task_files = {task: _task_file(task, preset, data_dir) for task in task_names}
     out_root.mkdir(parents=True, exist_ok=True)

@@ -108,15 +108,7 @@ class _Page:
         members = list(run.members())
         self.has_baseline = all(self.scores.has_baseline(task) for task in self.tasks)
         # The children ranked, then the seed cells as baselines (never ranked among them).
-        self.named = {arch: name for name, arch in self.scores.baselines().items() if arch in members}
-        self.board = (
-            [
-                *self.scores.leaderboard(self.scores.children(members)),
-                *self.scores.leaderboard(list(self.named), ranked=False),
-            ]
-            if members and self.has_baseline
-            else []
-        )
+        self.board, self.named = self.scores.board(members) if members and self.has_baseline else ([], {})
         self.ranked = [row.arch for row in self.board if row.arch not in self.named]
         self.top = self.ranked[:top]
         self.lstm = run.find_architecture(zoo.get("lstm"))
