@@ -328,16 +328,16 @@ def start(args: list[str]) -> subprocess.Popen:
     )
 
 
-def interrupt(process: subprocess.Popen, timeout: float) -> str:
-    """Sends Ctrl-C (SIGINT) and returns stderr once the search exits; a search that does not
-    exit in time is killed, so that it cannot slow down the tests after it."""
-    process.send_signal(signal.SIGINT)
+def interrupt(process: subprocess.Popen, timeout: float, signal_number: int = signal.SIGINT) -> str:
+    """Sends Ctrl-C (SIGINT, or `signal_number`) and returns stderr once the search exits; a
+    search that does not exit in time is killed, so that it cannot slow down the tests after it."""
+    process.send_signal(signal_number)
     try:
         return process.communicate(timeout=timeout)[1]
     except subprocess.TimeoutExpired:
         process.kill()
         stderr = process.communicate()[1]
-        pytest.fail(f"the search did not stop within {timeout} s of Ctrl-C: {stderr[-2000:]}")
+        pytest.fail(f"the search did not stop within {timeout} s of signal {signal_number}: {stderr[-2000:]}")
 
 
 def has_population(database) -> bool:

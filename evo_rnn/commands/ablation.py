@@ -439,7 +439,7 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
+    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C, 143 after SIGTERM)."""
     parser = build_parser()
     parser.set_defaults(argv=sys.argv[1:] if argv is None else argv)
     return run_command(parser, _job, argv)

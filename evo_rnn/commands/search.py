@@ -2,7 +2,7 @@
 
 With no flags it runs the built-in default (`python -m evo_rnn.search --help` lists every flag
 with its default). Its state lives in `runs/NAME/search.sqlite`: re-running the same command
-resumes the run, Ctrl-C stops it cleanly and exports what it has. The options and the job are
+resumes the run, Ctrl-C or SIGTERM stops it within seconds (exit 130, 143). The options and the job are
 `evo_rnn.search.api`'s, which `evo_rnn.search.run` shares from Python.
 """
 
@@ -17,7 +17,7 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
+    """Runs the command line; returns the exit code (2 for bad input, 130 after Ctrl-C, 143 after SIGTERM)."""
     parser = build_parser()
     parser.set_defaults(argv=sys.argv[1:] if argv is None else argv)
     return run(parser, search_job, argv)

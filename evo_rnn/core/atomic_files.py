@@ -1,10 +1,13 @@
 """Writing files atomically (a reader never sees half a file) with the permissions an ordinary
 new file gets (0666 less the umask), not the private 0600 of a temporary file, and only over a
-file of the kind written (`check_output`)."""
+file of the kind written (`check_output`); swapping two folders in one step (`exchange`)."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from evo_rnn.core.errors import EvoRnnError
 
-__all__ = ["KINDS", "OutputPathError", "atomic_path", "check_output", "write_atomically"]
+__all__ = ["KINDS", "OutputPathError", "atomic_path", "check_output", "exchange", "write_atomically"]
 
 
 class OutputPathError(EvoRnnError, ValueError):
@@ -92,3 +95,30 @@ def write_atomically(target: str | os.PathLike, data: bytes | str) -> Path:
     with atomic_path(target) as temporary:
         temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(target)
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Swaps two existing paths (folders) in one step, so that a process killed at any moment
+    leaves each name holding one of the two, never neither (Linux `renameat2` with
+    RENAME_EXCHANGE). Returns False, having changed nothing, where the system or the file
+    system cannot (another OS, an old kernel, some network file systems).
+
+    Raises:
+        OSError: the system can, but refused (a path missing, no permission).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    done = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), os.fspath(first), None, os.fspath(second))

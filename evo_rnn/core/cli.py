@@ -1,5 +1,6 @@
 """Shared command-line plumbing: one-line errors and exit code 2 for bad input and for the
-failures of the disk and the run database; a traceback only for a bug."""
+failures of the disk and the run database; a traceback only for a bug; Ctrl-C and SIGTERM stop
+a command with a line saying how to go on (exit 130 and 143)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import errno
 import io
 import math
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -30,12 +33,40 @@ __all__ = [
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 1
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 # What a command reports in one line: bad input, the disk, a run database, a number too large.
 EXPECTED_FAILURES = (EvoRnnError, OSError, sqlite3.Error, OverflowError)
 
 
 class UsageError(EvoRnnError):
     """A command-line argument is wrong; the message says what is accepted."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a shutdown, a cluster's preemption, `kill PID`): a command stops as on Ctrl-C,
+    cancelling its workers and keeping everything finished."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the block runs, SIGTERM raises `Terminated` in the main thread (as Ctrl-C raises
+    KeyboardInterrupt), so that the same clean stop follows. Yields a list that holds True once
+    a SIGTERM came (a command may catch the interrupt itself and return its own code)."""
+    received: list[bool] = []
+
+    def terminate(signum: int, frame: Any) -> None:
+        received.append(True)
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -98,7 +129,7 @@ def _one_line(error: BaseException) -> str:
     elif isinstance(error, OSError):
         paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
         text = f"{error.strerror or error}" + (f": {paths}" if paths else "")
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # EFBIG: a file size limit (ulimit -f)
             text += " (free some space and rerun: everything finished is kept)"
         elif error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             text += " (write somewhere you may write: --runs-dir, --out or -o)"
@@ -112,18 +143,26 @@ def _one_line(error: BaseException) -> str:
 def run(parser: ArgumentParser, job: Callable[[argparse.Namespace], object], argv: list[str] | None = None) -> int:
     """Parses `argv`, runs `job(args)`. An expected failure (bad input: an `EvoRnnError`; the
     disk: an `OSError`; a run database: an `sqlite3.Error`; a number too large) ends in one line
-    and exit 2; anything else is a bug in evo_rnn and shows its traceback, saying so (exit 1).
+    and exit 2; anything else is a bug in evo_rnn and shows its traceback, saying so (exit 1);
+    Ctrl-C and SIGTERM end in a line saying how to go on, and exit 130 and 143.
 
     Returns the job's own exit code when it returns an int, else 0.
     """
     args = parser.parse_args(argv)
+    terminated: list[bool] = []
     try:
-        code = job(args)
+        with _sigterm_as_interrupt() as terminated:
+            code = job(args)
     except EXPECTED_FAILURES as error:
         print(f"{parser.prog}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt:  # the command had nothing of its own to say
+        print(
+            f"{parser.prog}: {'terminated' if terminated else 'interrupted'}: everything finished is stored; rerun "
+            "the same command to go on",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         print(
@@ -132,6 +171,8 @@ def run(parser: ArgumentParser, job: Callable[[argparse.Namespace], object], arg
             file=sys.stderr,
         )
         return EXIT_BUG
+    if code == EXIT_INTERRUPTED and terminated:
+        return EXIT_TERMINATED
     return code if isinstance(code, int) else 0
 
 

@@ -26,6 +26,7 @@ import networkx as nx
 
 from evo_rnn import tasks
 from evo_rnn.cells import file_format
+from evo_rnn.core import faults
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.executors import Executor, InlineExecutor, Job, WorkerLostError
 from evo_rnn.runs.run import Run, RunFiles
@@ -234,6 +235,16 @@ class Evaluations:
             paths,
             self.data_seed,
         )
+        for request in chunk:  # for the fault-injection suite: what was sent to training, and why
+            faults.trace(
+                {
+                    "event": "train",
+                    **dataclasses.asdict(request.key),
+                    "phase": request.phase,
+                    "retrain": request.retrain,
+                }
+            )
+        faults.point(f"train:{first.phase}")
         self._submit(_InFlight(tuple(chunk), job, 0, paths))
 
     def poll(self, timeout: float | None) -> None:
@@ -280,8 +291,10 @@ class Evaluations:
                 if result.ok:
                     result.message = f"finished on attempt {flight.attempts + 1}: earlier workers running it died"
             self.trained += 1
+            faults.point(f"record:{request.phase}")
             if not self.store.readonly:  # a read-only run (the export of a copy) is never written
                 self.store.record(request.key, result)
+            faults.point(f"recorded:{request.phase}")
             self._keep_model(request.key, path, result)
             if self.tensorboard is not None:
                 self.tensorboard.write(result, self.store.label(request.arch), request.phase, {"arch": request.arch})

@@ -21,6 +21,7 @@ import networkx as nx
 
 from evo_rnn.cells import file_format
 from evo_rnn.cells.hashing import same_architecture, structural_hash
+from evo_rnn.core import faults
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.training.results import CacheKey, EvalResult, Status
@@ -323,6 +324,7 @@ class Store:
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM population")
+            faults.point("population")  # the fault-injection suite: killed inside the transaction
             self._db.executemany("INSERT INTO population VALUES (?, ?)", sorted(members.items()))
 
     def population(self) -> dict[str, float]:
@@ -330,14 +332,22 @@ class Store:
 
     # ----------------------------------------------------------------- search steps
 
-    def start_step(self, step: int, kind: str, arch: str, parent: str | None = None) -> None:
-        """Records that search step `step` began working on `arch`. A step started again (a
-        resumed run) keeps its first record, start time included."""
+    def start_step(
+        self, step: int, kind: str, arch: str, parent: str | None = None, plan: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Records that search step `step` began working on `arch`, with what it plans to do
+        (`plan`: a step's detail until it finishes). A step started again (a resumed run) keeps
+        its first record, start time and plan included.
+
+        Returns:
+            The step's plan as first recorded ({} without one): what a resumed step does again.
+        """
         self._db.execute(
             "INSERT INTO steps (id, kind, arch, parent, detail, started) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING",
-            (step, kind, arch, parent, "{}", time.time()),
+            (step, kind, arch, parent, json.dumps(plan or {}, sort_keys=True), time.time()),
         )
+        return json.loads(self._db.execute("SELECT detail FROM steps WHERE id=?", (step,)).fetchone()[0])
 
     def finish_step(self, step: int, outcome: str, score: float | None, detail: dict[str, Any]) -> None:
         """Records how step `step` ended."""

@@ -34,7 +34,15 @@ import networkx as nx
 
 from evo_rnn import tasks
 from evo_rnn.cells import diagram, zoo
-from evo_rnn.core.cli import ArgumentParser, UsageError, add_workers_argument, number, parse_options, whole_number
+from evo_rnn.core.cli import (
+    EXIT_INTERRUPTED,
+    ArgumentParser,
+    UsageError,
+    add_workers_argument,
+    number,
+    parse_options,
+    whole_number,
+)
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
@@ -55,7 +63,6 @@ DESCRIPTION = (
     "evaluations on every core, the best 3 cells, the GRU and the LSTM retrained on 8 fresh seeds, the best 3 "
     "exported to saved_architectures/default/; rerun the same command to resume."
 )
-EXIT_INTERRUPTED = 130
 
 
 def _say(message: str) -> None:
@@ -128,7 +135,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def search_job(args: argparse.Namespace) -> int:
     """Runs (or resumes) the search the parsed options describe, then confirms and exports it;
-    returns the exit code (130 after Ctrl-C)."""
+    returns the exit code (130 after Ctrl-C or SIGTERM: the evaluations in flight are cancelled,
+    and nothing is confirmed or exported, so that it stops within seconds)."""
     _check_args(args)
     files = RunFiles(args.run, args.runs_dir)
     stored = Run.stored_settings(files)
@@ -174,9 +182,11 @@ def search_job(args: argparse.Namespace) -> int:
         if not interrupted:
             executor.shutdown()
         has_population = bool(run.members())
-        if has_population and not args.no_export:
+        if has_population and not args.no_export and not interrupted:
             path = export_run(files, args.out, args.top, data_dir, command)
             _say(f"exported the best cells to {path}")
+        elif has_population and interrupted:  # stop now; an export retrains models
+            _say(f"to export the best cells found so far: python -m evo_rnn.export --run {args.run}")
         elif not has_population:
             _say("nothing to export yet: the seed cells are not all evaluated")
     return EXIT_INTERRUPTED if interrupted else 0
@@ -309,7 +319,7 @@ def _evolve(
         interrupted = True
         _say(
             "interrupted: the evaluations in flight were cancelled, everything finished is stored; "
-            "rerun the same command to resume"
+            "rerun the same command to resume (it confirms and exports at the end)"
         )
     _say(progress.summary_line())
     unfinished = len(run.steps(unfinished=True))

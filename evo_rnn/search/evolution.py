@@ -400,9 +400,14 @@ class Evolution:
         seed (the next replicate seed its configuration lacks), and so is the GRU's paired
         configuration, on the same seed: scores are means over seeds (`evo_rnn.scoring.paper_scores`), so a
         member that was best by a lucky draw regresses and makes room (racing), on both sides
-        of its ratio."""
-        self.store.start_step(step, "reevaluate", arch)
-        yield self._replicates(arch, self.tasks)
+        of its ratio.
+
+        The requests are planned once, when the step starts, and kept with it: a step resumed
+        after a kill asks for the same ones (those recorded come from the cache), not for one
+        more seed than the cell has by then."""
+        planned = [dataclasses.asdict(r) | {"hparams": r.hparams.to_json()} for r in self._replicates(arch, self.tasks)]
+        plan = self.store.start_step(step, "reevaluate", arch, plan={"requests": planned})
+        yield [EvalRequest(**(r | {"hparams": HParams.from_json(r["hparams"])})) for r in plan["requests"]]
         score, kept = self._offer(arch)
         return StepOutcome(Outcome.REEVALUATED, score, {"ratios": self.ratios(arch), "in_population": kept})
 

@@ -45,7 +45,7 @@ from typing import Any
 
 from evo_rnn import tasks
 from evo_rnn.cells import diagram, file_format, zoo
-from evo_rnn.core import backend
+from evo_rnn.core import atomic_files, backend, faults
 from evo_rnn.core.cli import UsageError
 from evo_rnn.runs.executors import InlineExecutor
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
@@ -274,9 +274,16 @@ def _in_the_way(previous: Path, relative: str) -> UsageError:
 
 def _swap_in(staging: Path, final: Path) -> None:
     """Puts the complete export `staging` at `final`, over the previous export there (checked by
-    `_check_destination`), which is removed only once the new one is in place."""
+    `_check_destination`), which is removed only once the new one is in place: in one step where
+    the system can (`atomic_files.exchange`; `staging` then holds the previous export, removed by
+    the caller), else set aside first (a killed export leaves it beside `final`, and the next
+    export puts it back: `_remove_stale`)."""
     if not final.exists():
         os.replace(staging, final)
+        faults.point("export:swapped")
+        return
+    if atomic_files.exchange(staging, final):
+        faults.point("export:swapped")
         return
     previous = Path(tempfile.mkdtemp(prefix=_hidden(final.name, _PREVIOUS), dir=final.parent))
     os.replace(final, previous / final.name)
@@ -557,6 +564,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
             (target / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
             rows.append(summary)
             log(f"export: {label} {arch[:8]} score {row.score:.4f} -> {final / folder}")
+            faults.point("export:cell")
         baseline_keys = {name: key for name in ("gru", "lstm") if (key := run.find_architecture(zoo.get(name)))}
         baselines = {name: {t: scores.task_score(key, t) for t in task_names} for name, key in baseline_keys.items()}
         confirmed = {name: {t: scores.confirmation(key, t) for t in task_names} for name, key in baseline_keys.items()}
@@ -586,6 +594,7 @@ def _export(run: Run, out_root: Path, top: int, data_dir, command: str | None, l
         if final.is_dir():
             for relative in _carry_over(final, staging):
                 log(f"export: kept {relative}, which the previous export did not write")
+        faults.point("export:swap")
         _swap_in(staging, final)
     finally:
         if staging.exists():

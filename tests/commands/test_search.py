@@ -245,7 +245,8 @@ def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_pat
         assert (exported / "model-arith.keras").is_file() and (exported / "model-xml.keras").is_file()
 
 
-def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
+@pytest.mark.parametrize("stop, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_and_sigterm_stop_within_seconds_cancel_the_workers_and_say_how_to_resume(tmp_path, stop, code, word):
     args = search_args(tmp_path, "--workers", "1")
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
     process = start(args)
@@ -253,14 +254,21 @@ def test_ctrl_c_cancels_the_evaluations_in_flight_and_exports(tmp_path):
     wait_for(lambda: has_population(database), process)
     workers = children_of(process.pid)
     assert workers  # the spawned pool (and multiprocessing's helper)
-    stderr = interrupt(process, timeout=240)
-    assert process.returncode == 130, stderr[-3000:]
-    assert "interrupted" in stderr and "exported the best cells to" in stderr
-    assert (tmp_path / "out" / "tiny" / "README.md").is_file()
+    started = time.time()
+    stderr = interrupt(process, timeout=60, signal_number=stop)
+    stopped = time.time() - started
+    assert process.returncode == code, stderr[-3000:]
+    assert "interrupted: the evaluations in flight were cancelled" in stderr and "rerun the same command" in stderr
+    assert "python -m evo_rnn.export --run tiny" in stderr  # nothing exported: it stops now
+    assert not (tmp_path / "out" / "tiny").exists()
+    assert stopped < 20, stopped  # seconds, under load (a few when idle)
     deadline = time.time() + 15
     while [pid for pid in workers if os.path.exists(f"/proc/{pid}")] and time.time() < deadline:
         time.sleep(0.5)
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # no worker left running
+    resumed = run_module("evo_rnn.search", *args, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (tmp_path / "out" / "tiny" / "README.md").is_file()
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
 """The command line's contract: bad settings and bad databases end in one line and exit 2 before
 anything is written; expected failures (disk, SQLite, overflow) are one line; a bug shows its
-traceback and says so."""
+traceback and says so; Ctrl-C and SIGTERM are one line saying how to go on, exit 130 and 143."""
 
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import sqlite3
 
 import pytest
@@ -77,6 +79,7 @@ def test_an_empty_database_is_refused_not_replaced(tmp_path, capsys):
             ["No space left on device: runs/x/models/a.keras", "free some space"],
         ),
         (OSError(errno.ENAMETOOLONG, "File name too long", "runs/" + "x" * 300), ["File name too long: runs/xxx"]),
+        (OSError(errno.EFBIG, "File too large", "runs/x/search.sqlite"), ["File too large", "free some space"]),
         (sqlite3.DatabaseError("database disk image is malformed"), ["SQLite: database disk image is malformed"]),
         (OverflowError("int too large to convert to float"), ["a number is too large"]),
         (EvoRnnError("bad\ninput"), ["bad input"]),
@@ -89,6 +92,37 @@ def test_expected_failures_are_one_line_and_exit_2(capsys, error, words):
     assert cli.run(cli.ArgumentParser(prog="p"), job, []) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("p: error: ") and all(w in lines[0] for w in words), lines
+
+
+@pytest.mark.parametrize(
+    "stop, code, word",
+    [
+        (lambda: os.kill(os.getpid(), signal.SIGTERM), 143, "terminated"),
+        (lambda: signal.raise_signal(signal.SIGINT), 130, "interrupted"),
+    ],
+    ids=["sigterm", "ctrl-c"],
+)
+def test_sigterm_and_ctrl_c_are_one_line_saying_how_to_go_on(capsys, stop, code, word):
+    def job(_):
+        stop()
+        raise AssertionError("the signal did not stop the job")
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.run(cli.ArgumentParser(prog="p"), job, []) == code
+    assert signal.getsignal(signal.SIGTERM) == before  # only while a command runs
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"p: {word}: everything finished is stored; rerun the same command to go on"]
+
+
+def test_a_command_that_handles_sigterm_itself_exits_143(capsys):
+    def job(_):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except KeyboardInterrupt:
+            return cli.EXIT_INTERRUPTED  # what the search and the ablation return, having said why
+        raise AssertionError("the signal did not stop the job")
+
+    assert cli.run(cli.ArgumentParser(prog="p"), job, []) == 143
 
 
 def test_a_bug_shows_its_traceback_and_says_it_is_a_bug(capsys):

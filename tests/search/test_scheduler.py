@@ -15,7 +15,7 @@ from evo_rnn.runs.store import Store
 from evo_rnn.search.evolution import SearchError, seed_evaluations
 from evo_rnn.training import presets
 
-from conftest import FakeEvaluator, Interrupt, make_search, run_search, search_preset
+from conftest import FakeEvaluator, Interrupt, SeededFake, make_search, run_search, search_preset
 
 
 def test_nothing_is_trained_twice_across_runs_sharing_the_store(store):
@@ -57,6 +57,37 @@ def test_an_interrupted_search_resumes_without_losing_or_repeating_evaluations(s
     assert search.cache_hits > 0  # the unfinished steps found their finished evaluations in the store
     assert not store.steps(unfinished=True)
     assert all(s["outcome"] for s in store.steps() if s["id"] in {u["id"] for u in unfinished})
+
+
+def _outcome(store: Store) -> tuple:
+    """What a search leaves: its evaluations (key and score) and its steps."""
+    evaluations = sorted(
+        (r["arch"], r["task"], json.dumps(r["hparams"], sort_keys=True), r["seed"], r["valid_score"])
+        for r in store.evaluations()
+    )
+    return evaluations, [(s["id"], s["kind"], s["arch"], s["outcome"], s["score"]) for s in store.steps()]
+
+
+def test_a_search_interrupted_at_any_evaluation_resumes_into_the_same_search(tmp_path):
+    # Re-evaluations included (a resumed one once asked for one seed more than it had planned).
+    preset = search_preset(reevaluate_probability=0.5)
+    with Store(tmp_path / "whole.sqlite") as whole:
+        run_search(whole, preset, SeededFake(), max_candidates=6)
+        expected, total = _outcome(whole), whole.evaluation_count()
+    assert any(kind == "reevaluate" for _, kind, *_ in expected[1])
+    for cut in range(1, total, 3):
+        with Store(tmp_path / f"cut{cut}.sqlite") as store:
+            first = SeededFake()
+
+            def dies(job, first=first, cut=cut):
+                if len(first.calls) == cut:
+                    raise Interrupt()
+
+            first.fail = dies
+            with pytest.raises(Interrupt):
+                run_search(store, preset, first, max_candidates=6)
+            run_search(store, preset, SeededFake(), max_candidates=6)
+            assert _outcome(store) == expected, f"interrupted after {cut} of {total} evaluations"
 
 
 def test_a_lost_worker_is_retried_then_recorded_as_failed(store):
