@@ -14,12 +14,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # evo_rnn itself sets TensorFlow's C++ log level
+# Encoded `text:` sources are kept in a cache folder (evo_rnn.tasks.text_encoding): the tests'
+# own, not the user's ~/.cache, shared by the commands they run.
+os.environ.setdefault("EVO_RNN_CACHE", tempfile.mkdtemp(prefix="evo-rnn-test-cache-"))
 
 from evo_rnn.cells import file_format, zoo
 from evo_rnn.cells.hashing import same_architecture, structural_hash

@@ -16,6 +16,7 @@ is read with that cap, so nothing hangs or fills the memory. In the path and the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -78,8 +79,9 @@ class Source:
         return (self.path,)
 
     def read(self) -> tuple[bytes, ...]:
-        """The files' bytes, read once per process (the digest and the task both use them)."""
-        return _read(self.files, tuple(_stamp(file) for file in self.files))
+        """The files' bytes (read each time: a large text is read once, to be encoded and kept
+        in the cache, `evo_rnn.tasks.text_encoding`)."""
+        return tuple(read_capped(file) for file in self.files)
 
     @property
     def digest(self) -> str:
@@ -110,6 +112,29 @@ def read_capped(path: str | os.PathLike, limit: int | None = None) -> bytes:
         OSError: the file cannot be read.
     """
     limit = MAX_SOURCE_BYTES if limit is None else limit
+    with _open_regular(path, limit) as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:  # it grew while read, or its size was not what stat said
+        raise SourceError(_too_large(path, len(data), limit))
+    return data
+
+
+def hash_capped(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """SHA-256 of the regular file `path`, read in chunks (never whole in memory), with
+    `read_capped`'s checks."""
+    limit = MAX_SOURCE_BYTES if limit is None else limit
+    digest, size = hashlib.sha256(), 0
+    with _open_regular(path, limit) as file:
+        while chunk := file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise SourceError(_too_large(path, size, limit))
+            digest.update(chunk)
+    return digest.digest()
+
+
+@contextlib.contextmanager
+def _open_regular(path: str | os.PathLike, limit: int):
     handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO: no wait for a writer
     with os.fdopen(handle, "rb") as file:
         status = os.fstat(file.fileno())
@@ -118,10 +143,7 @@ def read_capped(path: str | os.PathLike, limit: int | None = None) -> bytes:
         if status.st_size > limit:
             raise SourceError(_too_large(path, status.st_size, limit))
         os.set_blocking(file.fileno(), True)
-        data = file.read(limit + 1)
-    if len(data) > limit:  # it grew while read, or its size was not what stat said
-        raise SourceError(_too_large(path, len(data), limit))
-    return data
+        yield file
 
 
 def _too_large(path, size: int, limit: int) -> str:
@@ -145,16 +167,12 @@ def _kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-@functools.lru_cache(maxsize=4)
-def _read(files: tuple[Path, ...], stamps: tuple) -> tuple[bytes, ...]:
-    return tuple(read_capped(file) for file in files)
-
-
 @functools.lru_cache(maxsize=64)
 def _digest(files: tuple[Path, ...], stamps: tuple) -> str:
+    """Of the files as they are (`stamps`): a file read in chunks, not kept in memory."""
     digest = hashlib.sha256()
-    for raw in _read(files, stamps):
-        digest.update(hashlib.sha256(raw).digest())
+    for file in files:
+        digest.update(hash_capped(file))
     return digest.hexdigest()
 
 

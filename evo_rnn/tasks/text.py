@@ -9,25 +9,24 @@ one stream cut for truncated BPTT with state carried across batches (the preset'
 config: batch size, sequence length, token caps). Score: per-character accuracy for
 characters; exp(-NLL per word) for words, as for PTB. Neither ceiling is known (it is the
 text's own predictability); the score's floor is the frequency of the commonest token
-(`metrics` reports it as `majority`).
+(`metrics` reports it as `majority`). The text is encoded once and kept in a cache that every
+process maps (`evo_rnn.tasks.text_encoding`).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 
 import numpy as np
 
+from evo_rnn.tasks import text_encoding
 from evo_rnn.tasks.base import Split, Task, TaskData, weighted_accuracy
 from evo_rnn.tasks.ptb import bptt_layout
 from evo_rnn.tasks.sources import Source, SourceError
+from evo_rnn.tasks.text_encoding import SHARES, UNKNOWN
 
 __all__ = ["TextConfig", "TextTask"]
-
-UNKNOWN, EOS = "<unk>", "<eos>"
-SHARES = (0.8, 0.1, 0.1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,52 +98,37 @@ class TextTask(Task):
         self.input_size = self.output_size = len(self.vocabulary)
 
     @functools.cached_property
-    def _texts(self) -> tuple[str, str, str]:
-        """The train, validation and test texts (each file read once)."""
-        files = self.source.files
-        texts = [_decode(raw, file.name, self.name) for file, raw in zip(files, self.source.read())]
-        if len(texts) == 3:
-            return tuple(texts)
-        text = texts[0]
-        tokens = self._tokens(text)
-        cuts = [int(len(tokens) * SHARES[0]), int(len(tokens) * (SHARES[0] + SHARES[1]))]
-        if self.unit == "char":
-            return text[: cuts[0]], text[cuts[0] : cuts[1]], text[cuts[1] :]
-        return tokens[: cuts[0]], tokens[cuts[0] : cuts[1]], tokens[cuts[1] :]
+    def _encoded(self) -> text_encoding.Encoded:
+        """The text as token ids, encoded once and kept in the cache (`evo_rnn.tasks.text_encoding`):
+        every process that trains on it maps the same pages."""
+        return text_encoding.encode(self._content_key(), self.unit, self.vocab_cap, self._texts, self._check)
 
-    def _tokens(self, text) -> list[str]:
-        if not isinstance(text, str):  # already words (a split file cut by words)
-            return list(text)
-        if self.unit == "char":
-            return list(text)
-        return [word for line in text.splitlines() for word in (*line.split(), EOS)]
+    def _content_key(self) -> str | None:
+        """What the cache knows the text by: the files' SHA-256 (None: not kept)."""
+        return self.source.digest
 
-    @functools.cached_property
+    def _texts(self) -> list[str]:
+        """The decoded files: one, or a folder's train, validation and test files."""
+        return [_decode(raw, file.name, self.name) for file, raw in zip(self.source.files, self.source.read())]
+
+    def _check(self, vocabulary: list[str]) -> None:
+        if len(vocabulary) < 3:  # two tokens and <unk>
+            ranked = len(vocabulary) - 1
+            raise SourceError(
+                f"task {self.name!r}: its training part has a vocabulary of {ranked} "
+                f"{'character' if self.unit == 'char' else 'word'}"
+                f"{'' if ranked == 1 else 's'}; nothing to predict: give a real text"
+            )
+
+    @property
     def vocabulary(self) -> list[str]:
         """The tokens by id: the training part's, commonest first (ties by spelling), capped at
         `vocab` with `<unk>` last."""
-        counts = collections.Counter(self._tokens(self._texts[0]))
-        ranked = sorted(counts, key=lambda token: (-counts[token], token))
-        if self.vocab_cap is not None and len(ranked) > self.vocab_cap - 1:
-            ranked = ranked[: self.vocab_cap - 1]
-        vocabulary = [*ranked, UNKNOWN]
-        if len(ranked) < 2:
-            raise SourceError(
-                f"task {self.name!r}: its training part has a vocabulary of {len(ranked)} "
-                f"{'character' if self.unit == 'char' else 'word'}"
-                f"{'' if len(ranked) == 1 else 's'}; nothing to predict: give a real text"
-            )
-        return vocabulary
-
-    @functools.cached_property
-    def _index(self) -> dict[str, int]:
-        return {token: i for i, token in enumerate(self.vocabulary)}
+        return self._encoded.vocabulary
 
     def _split(self, index: int, limit: int | None) -> Split:
         names = ("training", "validation", "test")
-        tokens = self._tokens(self._texts[index])[:limit]
-        unknown = self._index[UNKNOWN]
-        ids = np.array([self._index.get(token, unknown) for token in tokens], dtype="int64")
+        ids = np.asarray(self._encoded.parts[index][:limit], dtype="int64")  # only this much is read
         needed = self.config.batch_size * (self.config.seq_len + 1)
         if len(ids) < needed:
             raise SourceError(

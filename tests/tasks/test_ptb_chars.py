@@ -19,7 +19,7 @@ def _quick_task():
 
 def test_its_validation_and_test_parts_share_no_line_with_its_training_part_at_the_quick_sizes():
     task = _quick_task()
-    train, valid, test = task._texts
+    train, valid, test = task._texts()
     config = presets.get("quick").ptb_chars
     seen = set(train[: config.max_train_tokens].splitlines())
     for text in (valid, test):
