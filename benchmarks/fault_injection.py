@@ -139,10 +139,10 @@ COMMANDS = {
         "search",
         SEARCH,
         (
-            Fault("train", 20),
-            Fault("train", 20, 0.3),
-            Fault("record", 20),
-            Fault("recorded", 20),
+            Fault("train", 12),
+            Fault("train", 12, 0.3),
+            Fault("record", 12),
+            Fault("recorded", 12),
             Fault("population", 4),
             Fault("record:confirm", 4),
             Fault("export:cell", 3),
@@ -505,9 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(line)
         print(line, file=sys.stderr, flush=True)
 
-    results = [
-        measure(COMMANDS[name], work, args.kills, args.seed, args.per_episode, log) for name in args.commands.split(",")
-    ]
+    results = []
+    for name in args.commands.split(","):
+        results.append(measure(COMMANDS[name], work, args.kills, args.seed, args.per_episode, log))
+        if args.out:  # after each command: a long run that stops keeps what it measured
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "counts.json").write_text(json.dumps([dataclasses.asdict(c) for c in results], indent=1) + "\n")
     columns = ("kills", "attempts", "episodes", "lost", "trained_twice", "integrity", "mixed_exports", "differ")
     print("| command | " + " | ".join(c.replace("_", " ") for c in columns) + " | staging left | seconds |")
     print("|---|" + "---:|" * (len(columns) + 2))

@@ -31,7 +31,7 @@ _spec.loader.exec_module(fault_injection)
 # Each command killed at least 3 times, at each kind of moment it has (the CI's share; the
 # benchmark draws 20 per command at random). Counts are per process: a rerun counts from 1.
 PLANS = {
-    "search": ["train:3:0.2", "population:2", "record:confirm:2", "export:swap:1"],
+    "search": ["train:3:0.2", "population:2", "export:swap:1"],  # the confirmation: `confirm` below
     "ablation": ["train:tune:2:0.2", "recorded:tune:3", "record:confirm:1"],
     "confirm": ["recorded:confirm:2", "train:confirm:1:0.2", "export:cell:2"],
     "export": ["train:export:1:0.3", "export:cell:2", "export:swapped:1"],
