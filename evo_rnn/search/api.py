@@ -53,7 +53,7 @@ from evo_rnn.search.confirmation import confirm_run
 from evo_rnn.search.evolution import seed_evaluations
 from evo_rnn.tasks import data_files
 from evo_rnn.training import engine_choice, presets
-from evo_rnn.views.export import export_run
+from evo_rnn.views.export import check_out_dir, export_run
 
 __all__ = ["DESCRIPTION", "SearchResult", "build_parser", "run", "search_job"]
 
@@ -147,6 +147,8 @@ def search_job(args: argparse.Namespace) -> int:
     args.max_evaluations = _evaluation_budget(args, preset)
     data_dir = str(data_files.resolve_data_dir(args.data_dir)[0].resolve())
     _check_tasks(preset, data_dir)
+    if not args.no_export:  # before any training, not after the search
+        check_out_dir(Path(args.out))
     command = "python -m evo_rnn.search" + "".join(f" {shlex.quote(a)}" for a in (args.argv or []))
     settings = RunSettings(args.preset, tuple(overrides), args.seed, command)
     if not args.no_export and not diagram.graphviz_available():

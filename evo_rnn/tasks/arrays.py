@@ -33,6 +33,10 @@ __all__ = ["INDEX_LIMIT", "MAX_ARRAY_BYTES", "NpzConfig", "NpzTask", "load_npz"]
 SHARES = (0.8, 0.1, 0.1)
 MAX_ARRAY_BYTES = 2**30  # the most the arrays of one .npz may declare, together (1 GiB)
 INDEX_LIMIT = 2**31 - 1  # token ids and classes are int32 in the model: each must be below this
+# The most token ids or classes a model is built for (an embedding or a softmax of this width):
+# ids far apart (a product code, a hash) must be renumbered first, not become a model with
+# billions of outputs.
+MAX_IDS = 2**20
 _SAVE = "save it with numpy.savez(path, x=..., y=...)"
 _BROKEN = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError)
 _SPLIT_KEYS = ("x_valid", "y_valid", "x_test", "y_test")
@@ -121,6 +125,15 @@ class NpzTask(Task):
         self.input_size = int(max(a.max() for a in xs)) + 1 if self.input_kind == "tokens" else int(x.shape[-1])
         self.output_size = max(int(max(a.max() for a in ys)) + 1, 2)
         self.per_step = ys[0].ndim == 2
+        for what, size, arrays_of in (("token ids", self.input_size, xs), ("classes", self.output_size, ys)):
+            if size > MAX_IDS and (what == "classes" or self.input_kind == "tokens"):
+                used = len(np.unique(np.concatenate([a.ravel() for a in arrays_of])))
+                name = "x" if what == "token ids" else "y"
+                raise self._fail(
+                    f"its {what} go up to {size - 1:,} ({used:,} distinct), so the model would be {size:,} wide, more "
+                    f"than the {MAX_IDS:,} it is built for; number them from 0 without gaps, e.g. "
+                    f"_, {name} = numpy.unique({name}, return_inverse=True)"
+                )
 
     def _fail(self, message: str) -> SourceError:
         return SourceError(f"task {self.name!r}: {message}")

@@ -222,6 +222,8 @@ def parse(spec: str) -> Source:
         if kind == "text"
         else ".npz file with arrays x and y"
     )
+    if "\x00" in location:
+        raise SourceError(f"task {spec!r}: its path holds a NUL byte (%00), which no file name can; name the file")
     try:
         path = Path(os.path.expanduser(location)).resolve()
         exists = path.exists()
@@ -230,7 +232,11 @@ def parse(spec: str) -> Source:
             f"task {spec!r}: {location} is a symlink loop or cannot be followed; give the path of a {what}"
         ) from None
     if not exists:
-        hint = " (in a task name, write '?' as %3F, ',' as %2C and '%' as %25)" if "?" in spec or "%" in spec else ""
+        hint = (
+            " (in a task name, write '?' as %3F, ',' as %2C and '%' as %25)"
+            if "?" in spec or "%" in spec or _a_comma_name(path)
+            else ""
+        )
         raise SourceError(f"task {spec!r}: {location} does not exist; give the path of a {what}{hint}")
     if path.is_dir():
         missing = [name for name in FOLDER_FILES[kind] if not (path / name).exists()]
@@ -250,3 +256,12 @@ def parse(spec: str) -> Source:
         if status.st_size > MAX_SOURCE_BYTES:
             raise SourceError(f"task {spec!r}: {_too_large(file, status.st_size, MAX_SOURCE_BYTES)}")
     return Source(kind, path, tuple(sorted(values.items())))
+
+
+def _a_comma_name(path: Path) -> bool:
+    """Whether a file beside `path` starts with its name and a comma: `--tasks text:my,data.txt`
+    cut at the comma (list separator) named `my`."""
+    try:
+        return any(entry.name.startswith(path.name + ",") for entry in path.parent.iterdir())
+    except OSError:
+        return False

@@ -48,15 +48,17 @@ _UTF16_AND_32 = (  # byte-order marks, longest first (UTF-32 LE starts like UTF-
 
 
 def _wide_encoding(raw: bytes) -> str | None:
-    """ "UTF-16" or "UTF-32" when `raw` starts with their byte-order mark, or is UTF-16 without
-    one (a NUL in every other byte of its start, as ASCII text is in UTF-16); else None."""
+    """ "UTF-16" or "UTF-32" when `raw` starts with their byte-order mark, or "UTF-16BE" /
+    "UTF-16LE" when it is UTF-16 without one (a NUL in every other byte of its start, as ASCII
+    text is in UTF-16; which byte says the order); else None: the name iconv -f needs."""
     for mark, name in _UTF16_AND_32:
         if raw.startswith(mark):
             return name
     head = raw[:4096]
-    for zeros in (head[0::2], head[1::2]):
+    # Without a mark, the byte order shows where ASCII's zero bytes are: first (big-endian) or second.
+    for zeros, name in ((head[0::2], "UTF-16BE"), (head[1::2], "UTF-16LE")):
         if len(head) >= 16 and zeros.count(0) > 0.9 * len(zeros) and raw.count(0) < 0.75 * len(raw):
-            return "UTF-16"
+            return name
     return None
 
 

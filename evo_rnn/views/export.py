@@ -138,7 +138,7 @@ def _check_destination(final: Path, name: str, identity: str | None) -> None:
         )
 
 
-def _check_out_dir(out_root: Path) -> None:
+def check_out_dir(out_root: Path) -> None:
     """Refuses an `--out` that is a file (or lies below one): an export folder is a folder.
 
     Raises:
@@ -460,7 +460,7 @@ def export_run(
     """
     if top < 1:
         raise UsageError("--top must be at least 1")
-    _check_out_dir(Path(out_dir))
+    check_out_dir(Path(out_dir))
     # A run on a read-only disk is exported all the same: models it did not keep are retrained
     # into the export only. A writable run is locked: its retrained models are kept in it.
     writable = files.database.is_file() and files.writable()

@@ -271,6 +271,16 @@ def test_ctrl_c_and_sigterm_stop_within_seconds_cancel_the_workers_and_say_how_t
     assert (tmp_path / "out" / "tiny" / "README.md").is_file()
 
 
+def test_an_out_that_is_a_file_is_refused_before_any_training(tmp_path):
+    (tmp_path / "afile").write_text("precious")
+    args = search_args(tmp_path, "--max-candidates", "1")
+    args[args.index("--out") + 1] = str(tmp_path / "afile")
+    result = run_module("evo_rnn.search", *args, timeout=300)
+    assert result.returncode == 2 and "afile is a file, not a folder" in stderr_lines(result)[-1]
+    assert not (tmp_path / "runs").exists()  # refused before the run was made: nothing trained
+    assert (tmp_path / "afile").read_text() == "precious"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -185,9 +185,22 @@ BAD_TEXT = {
         lambda tmp: (tmp / "wide.txt").write_bytes(english(5000).encode("utf-16")) and f"text:{tmp / 'wide.txt'}",
         "wide.txt is UTF-16 text, not UTF-8; convert it, e.g. iconv -f UTF-16 -t UTF-8",
     ),
-    "UTF-16 without one": (
+    "UTF-16 without one, little-endian": (
         lambda tmp: (tmp / "le.txt").write_bytes(english(5000).encode("utf-16-le")) and f"text:{tmp / 'le.txt'}",
-        "le.txt is UTF-16 text",
+        "le.txt is UTF-16LE text, not UTF-8; convert it, e.g. iconv -f UTF-16LE -t UTF-8",
+    ),
+    "UTF-16 without one, big-endian": (  # iconv -f UTF-16 would read it little-endian: nonsense
+        lambda tmp: (tmp / "be.txt").write_bytes(english(5000).encode("utf-16-be")) and f"text:{tmp / 'be.txt'}",
+        "be.txt is UTF-16BE text, not UTF-8; convert it, e.g. iconv -f UTF-16BE -t UTF-8",
+    ),
+    "a NUL byte in the name (%00)": (
+        lambda tmp: f"text:{tmp / 'abc%00.txt'}",
+        "its path holds a NUL byte (%00), which no file name can",
+    ),
+    "a comma in the name, not escaped (cut by --tasks)": (
+        lambda tmp: (tmp / "my,data.txt").write_text(english(5000)) and f"text:{tmp / 'my'}",
+        "does not exist; give the path of a UTF-8 text file or a folder with train.txt, valid.txt and test.txt "
+        "(in a task name, write '?' as %3F, ',' as %2C",
     ),
 }
 
@@ -251,6 +264,15 @@ BAD_NPZ = {
     "class 1e12": (
         lambda tmp: _npz(tmp, "yhuge", x=np.zeros((20, 5), int), y=np.full(20, 10**12)),
         "y holds class 1000000000000, more than the model's index type (int32) holds",
+    ),
+    "classes far apart (just below the int32 cap)": (
+        lambda tmp: _npz(tmp, "ymax", x=np.zeros((20, 5), int), y=np.array([0, 1, 2, 2**31 - 2] * 5)),
+        "its classes go up to 2,147,483,646 (4 distinct), so the model would be 2,147,483,647 wide, more than the "
+        "1,048,576 it is built for; number them from 0 without gaps, e.g. _, y = numpy.unique(y, return_inverse=True)",
+    ),
+    "token ids far apart": (
+        lambda tmp: _npz(tmp, "xfar", x=np.array([[0, 5, 10**9, 3, 1]] * 20), y=np.zeros(20, int)),
+        "its token ids go up to 1,000,000,000 (5 distinct)",
     ),
     "class 1e30 as a float": (
         lambda tmp: _npz(tmp, "yf", x=np.zeros((20, 5), int), y=np.full(20, 1e30)),
