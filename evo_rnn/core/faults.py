@@ -1,5 +1,5 @@
 """Fault injection: named points in the commands where the fault-injection suite
-(tests/runs/test_faults.py, benchmarks/fault_injection.py) kills a command with SIGKILL, and a
+(tests/core/test_faults.py, benchmarks/fault_injection.py) kills a command with SIGKILL, and a
 trace of every evaluation sent to training. Two environment variables that a user never needs:
 
     EVO_RNN_KILL_AT=POINT:N[:SECONDS]   the N-th pass of POINT in this process kills it with

@@ -121,9 +121,9 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_intact_afterwards(tmp_path)
     lines = stderr_lines(full)
     assert "Traceback" not in full.stderr
     error = lines[-1]
-    assert error.startswith("python -m evo_rnn.search: error: ") and (
-        "File too large" in error or "full" in error
-    ), error
+    assert error.startswith("python -m evo_rnn.search: error: ") and ("File too large" in error or "full" in error), (
+        error
+    )
     before = fault_injection.evaluations(database)
     assert before and fault_injection.integrity(database) == "ok"
     resumed = tiny_search(place)
