@@ -191,7 +191,7 @@ def build_parser() -> ArgumentParser:
         required=True,
         metavar="TASK",
         help=f"the task to train on, configured by the preset: {', '.join(tasks.names())}, or your "
-        "files: text:PATH[?unit=word&vocab=N] (a UTF-8 text, or a folder with kit.txt, "
+        "files: text:PATH[?unit=word&vocab=N] (a UTF-8 text, or a folder with train.txt, "
         "valid.txt, test.txt), npz:PATH (arrays x and y) (required)",
     )
     parser.add_argument(
