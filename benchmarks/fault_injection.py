@@ -65,6 +65,7 @@ TINY = [
     "search.race_max_seeds=1",
 ]
 SETS = [item for s in TINY for item in ("--set", s)]
+SMALLER = {"max_epochs=2": "max_epochs=1"}
 # Files of an export compared byte for byte at the end (models hold the time they were saved;
 # the report the time it was made).
 UNCOMPARED = (".keras", ".pb", "report.html", "fingerprint.pb")
@@ -117,6 +118,14 @@ class Command:
     argv: tuple[str, ...]
     faults: tuple[Fault, ...]
     setup: str
+
+    def smaller(self) -> Command:
+        """The command at the test suite's size: one epoch (the benchmark's figures: two)."""
+        return dataclasses.replace(self, argv=_smaller(self.argv))
+
+
+def _smaller(argv) -> tuple[str, ...]:
+    return tuple(SMALLER.get(a, a) for a in argv)
 
 
 SEARCH = (
@@ -338,15 +347,16 @@ def leftovers(out: Path) -> list[str]:
 # --- Starting states ---
 
 
-def prepare(command: Command, place: Place, cache: Path, log) -> None:
-    """Puts the command's starting state in `place` (built once into `cache`, then copied)."""
+def prepare(command: Command, place: Place, cache: Path, log, small: bool = False) -> None:
+    """Puts the command's starting state in `place` (built once into `cache`, then copied;
+    `small`: at the test suite's size)."""
     if command.setup == "empty":
         place.root.mkdir(parents=True)
         return
     if not cache.exists():
         staging = Place(cache.with_name(cache.name + ".building"))
         shutil.rmtree(staging.root, ignore_errors=True)
-        searched = list(SEARCH)
+        searched = list(_smaller(SEARCH) if small else SEARCH)
         searched[searched.index("--confirm-seeds") + 1] = "0"
         base = dataclasses.replace(COMMANDS["search"], argv=(*searched, "--no-export"))
         invoke(base, staging, None, staging.root / "setup.trace", log)
@@ -462,10 +472,20 @@ def episode(
 
 
 def measure(
-    command: Command, work: Path, kills: int, seed: int, per_episode: int, log, plan: list[str] | None = None
+    command: Command,
+    work: Path,
+    kills: int,
+    seed: int,
+    per_episode: int,
+    log,
+    plan: list[str] | None = None,
+    small: bool = False,
 ) -> Counts:
     """Runs episodes of `command` until `kills` kills; returns what they found. With `plan`
-    (`EVO_RNN_KILL_AT` values), one episode kills at those, in order, then finishes."""
+    (`EVO_RNN_KILL_AT` values), one episode kills at those, in order, then finishes; `small`:
+    at the test suite's size (one epoch)."""
+    if small:
+        command = command.smaller()
     started = time.time()
     counts = Counts(command.name)
     cache = work / f"setup-{command.setup}"
@@ -473,7 +493,7 @@ def measure(
     # command line) and its export's README names are then the same.
     live = Place(work / command.name / "live")
     shutil.rmtree(live.root, ignore_errors=True)
-    prepare(command, live, cache, log)
+    prepare(command, live, cache, log, small)
     invoke(command, live, None, live.root / "trace.jsonl", log)
     reference = {"state": run_state(live.database(command)), "export": export_files(live.export(command))}
     rng = random.Random(f"{seed}:{command.name}")
@@ -482,7 +502,7 @@ def measure(
         rng, kills, per_episode = _InOrder(), len(plan), len(plan)
     while counts.kills < kills and not (plan is not None and counts.episodes):
         shutil.rmtree(live.root)
-        prepare(command, live, cache, log)
+        prepare(command, live, cache, log, small)
         episode(command, live, reference, rng, kills - counts.kills, per_episode, counts, log)
     counts.seconds = time.time() - started
     return counts

@@ -474,7 +474,7 @@ class SearchResult:
         leaderboard: `LeaderRow`s, best first (`Scores.leaderboard`: confirmed scores with their
             bootstrap interval, per task the confirmation block with Holm-adjusted p-values).
         export: the export's folder, or None when nothing was exported.
-        interrupted: the run stopped on Ctrl-C (call `run` again to resume).
+        interrupted: the run stopped on Ctrl-C (call `run` again to resume; it confirms and exports at the end).
     """
 
     name: str

@@ -13,15 +13,15 @@ import os
 import resource
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from evo_rnn.core import faults
 
-from conftest import ROOT, stderr_lines
+from conftest import ROOT, stderr_lines, tree
 
 _spec = importlib.util.spec_from_file_location("fault_injection", ROOT / "benchmarks" / "fault_injection.py")
 fault_injection = importlib.util.module_from_spec(_spec)
@@ -42,7 +42,7 @@ PLANS = {
 def test_a_command_killed_at_every_kind_of_moment_loses_nothing_and_ends_as_if_never_killed(tmp_path, command):
     lines = []
     counts = fault_injection.measure(
-        fault_injection.COMMANDS[command], tmp_path, 0, 0, 0, lines.append, plan=PLANS[command]
+        fault_injection.COMMANDS[command], tmp_path, 0, 0, 0, lines.append, plan=PLANS[command], small=True
     )
     log = "\n".join(lines)
     assert counts.kills == len(PLANS[command]), log  # every planned kill happened
@@ -54,8 +54,11 @@ def test_a_command_killed_at_every_kind_of_moment_loses_nothing_and_ends_as_if_n
 def passes(spec: str, names: list[str]) -> subprocess.CompletedProcess:
     """A fresh interpreter that passes the points `names` in order, printing each, with
     EVO_RNN_KILL_AT=spec."""
-    code = "import sys, time\nfrom evo_rnn.core import faults\nfor n in sys.argv[1:]:\n"
-    code += "    faults.point(n); print(n, flush=True)\ntime.sleep(1)\n"
+    # The module alone (importing evo_rnn would load Keras: seconds per process).
+    code = "import importlib.util, sys, time\n"
+    code += f"spec = importlib.util.spec_from_file_location('faults', {str(Path(faults.__file__))!r})\n"
+    code += "faults = importlib.util.module_from_spec(spec); spec.loader.exec_module(faults)\n"
+    code += "for n in sys.argv[1:]:\n    faults.point(n); print(n, flush=True)\ntime.sleep(1)\n"
     env = {**os.environ, faults.KILL_AT: spec}
     return subprocess.run(
         [sys.executable, "-c", code, *names], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -112,27 +115,6 @@ def limit_file_size(size: int):
     return apply
 
 
-def test_a_full_disk_is_one_line_and_the_run_resumes_intact_afterwards(tmp_path):
-    place = fault_injection.Place(tmp_path)
-    database = place.runs / "r" / "search.sqlite"
-    # A file size limit (ulimit -f) of 400 kB: the database's journal outgrows it during the search.
-    full = tiny_search(place, preexec=limit_file_size(400_000))
-    assert full.returncode == 2, full.stderr[-3000:]
-    lines = stderr_lines(full)
-    assert "Traceback" not in full.stderr
-    error = lines[-1]
-    assert error.startswith("python -m evo_rnn.search: error: ") and ("File too large" in error or "full" in error), (
-        error
-    )
-    before = fault_injection.evaluations(database)
-    assert before and fault_injection.integrity(database) == "ok"
-    resumed = tiny_search(place)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    after = fault_injection.evaluations(database)
-    assert all(after[key] == value for key, value in before.items())  # nothing recorded was lost
-    assert fault_injection.complete_export(place.export(fault_injection.COMMANDS["search"]))
-
-
 def _read_only_prefix(folder) -> tuple[str, ...] | None:
     """A command prefix that runs a command with `folder` mounted read-only (a mount namespace
     of its own), or None where this system allows none."""
@@ -148,25 +130,33 @@ def _read_only_prefix(folder) -> tuple[str, ...] | None:
     return None
 
 
-def test_a_read_only_run_folder_is_one_line_and_the_run_is_intact_and_resumable(tmp_path):
+def test_a_full_disk_and_a_read_only_run_folder_are_one_line_and_the_run_resumes_intact(tmp_path):
     place = fault_injection.Place(tmp_path)
-    first = tiny_search(place, "--no-export", "--confirm-seeds", "0")
-    assert first.returncode == 0, first.stderr[-3000:]
     database = place.runs / "r" / "search.sqlite"
+    # A file size limit (ulimit -f) of 400 kB: the database's journal outgrows it during the search.
+    full = tiny_search(place, preexec=limit_file_size(400_000))
+    assert full.returncode == 2, full.stderr[-3000:]
+    assert "Traceback" not in full.stderr
+    error = stderr_lines(full)[-1]
+    assert error.startswith("python -m evo_rnn.search: error: ") and ("File too large" in error or "full" in error)
+    before = tree(place.runs / "r"), fault_injection.evaluations(database)  # SQLite's companions aside
+    assert before[1] and fault_injection.integrity(database) == "ok"
+
+    # The same run, resumed on a read-only folder: it has to write, and cannot.
     prefix = _read_only_prefix(place.runs)
-    if prefix is None:
-        pytest.skip("this system can mount no folder read-only for one process (unshare -m / -rm refused)")
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    before = sorted(p.name for p in (place.runs / "r").iterdir()), fault_injection.evaluations(database)
-    # Resumed with a larger budget, on a read-only folder: it has to write, and cannot.
-    refused = tiny_search(place, "--max-evaluations", "24", prefix=prefix)
-    assert refused.returncode == 2, refused.stderr[-3000:]
-    assert "Traceback" not in refused.stderr
-    error = stderr_lines(refused)[-1]
-    assert error.startswith("python -m evo_rnn.search: error: ") and "read-only" in error.lower(), error
-    assert (sorted(p.name for p in (place.runs / "r").iterdir()), fault_injection.evaluations(database)) == before
-    assert fault_injection.integrity(database) == "ok"
-    resumed = tiny_search(place, "--max-evaluations", "24")
+    if prefix is not None:
+        refused = tiny_search(place, prefix=prefix)
+        assert refused.returncode == 2, refused.stderr[-3000:]
+        assert "Traceback" not in refused.stderr
+        error = stderr_lines(refused)[-1]
+        assert error.startswith("python -m evo_rnn.search: error: ") and "read-only" in error.lower(), error
+        assert (tree(place.runs / "r"), fault_injection.evaluations(database)) == before
+        assert fault_injection.integrity(database) == "ok"
+
+    resumed = tiny_search(place)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert len(fault_injection.evaluations(database)) > len(before[1])
+    after = fault_injection.evaluations(database)
+    assert all(after[key] == value for key, value in before[1].items()) and len(after) > len(before[1])
+    assert fault_injection.complete_export(place.export(fault_injection.COMMANDS["search"]))
+    if prefix is None:
+        pytest.skip("the read-only part: this system can mount no folder read-only for one process (unshare)")
