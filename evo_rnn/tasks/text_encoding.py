@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -126,8 +127,7 @@ def _encode(texts: Sequence[str], unit: str, vocab_cap: int | None) -> Encoded:
     if unit == "char":
         codes = [_code_points(text) for text in texts]
         if len(codes) == 1:
-            cuts = [int(len(codes[0]) * SHARES[0]), int(len(codes[0]) * (SHARES[0] + SHARES[1]))]
-            codes = [codes[0][: cuts[0]], codes[0][cuts[0] : cuts[1]], codes[0][cuts[1] :]]
+            codes = _thirds(codes[0])
         counts = np.bincount(codes[0])  # one pass; code points are at most 0x10FFFF
         values = np.flatnonzero(counts)
         order = np.lexsort((values, -counts[values]))  # commonest first, ties by code point (= by spelling)
@@ -138,25 +138,27 @@ def _encode(texts: Sequence[str], unit: str, vocab_cap: int | None) -> Encoded:
             lookup[ord(token)] = index
         return Encoded(vocabulary, tuple(lookup[c] for c in codes))  # type: ignore[arg-type]
     lines = [text.splitlines() for text in texts]
-    if len(lines) == 1:
-        lengths = np.fromiter((len(line.split()) + 1 for line in lines[0]), dtype=np.int64, count=len(lines[0]))
-        total = int(lengths.sum())
-        cuts = (int(total * SHARES[0]), int(total * (SHARES[0] + SHARES[1])))
-        bounds = [(0, cuts[0]), (cuts[0], cuts[1]), (cuts[1], total)]
-    else:
-        bounds = [(0, None)] * 3
-    counts: collections.Counter = collections.Counter()
-    for word in _words(lines[0], *bounds[0]):
-        counts[word] += 1
+    train_words = _words(lines[0])
+    if len(lines) == 1:  # one file: the training part is its first 80% of words
+        train_words = itertools.islice(train_words, _cuts(sum(len(line.split()) + 1 for line in lines[0]))[0])
+    counts = collections.Counter(train_words)
     ranked = sorted(counts, key=lambda token: (-counts[token], token))
     vocabulary = _capped(ranked, vocab_cap)
     index = {token: i for i, token in enumerate(vocabulary)}
     unknown = len(vocabulary) - 1
-    parts = []
-    for part, (start, stop) in enumerate(bounds):
-        source = lines[0] if len(lines) == 1 else lines[part]
-        parts.append(np.fromiter((index.get(w, unknown) for w in _words(source, start, stop)), dtype=np.int32))
-    return Encoded(vocabulary, tuple(parts))  # type: ignore[arg-type]
+    ids = [np.fromiter((index.get(w, unknown) for w in _words(part)), dtype=np.int32) for part in lines]
+    return Encoded(vocabulary, tuple(_thirds(ids[0]) if len(ids) == 1 else ids))  # type: ignore[arg-type]
+
+
+def _cuts(length: int) -> tuple[int, int]:
+    """Where one file's training part ends and its validation part ends (`SHARES`)."""
+    return int(length * SHARES[0]), int(length * (SHARES[0] + SHARES[1]))
+
+
+def _thirds(tokens: np.ndarray) -> list[np.ndarray]:
+    """One file's tokens cut into its training, validation and test parts."""
+    first, second = _cuts(len(tokens))
+    return [tokens[:first], tokens[first:second], tokens[second:]]
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -165,16 +167,11 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
 
 
-def _words(lines: list[str], start: int, stop: int | None):
-    """The words of `lines` (an `<eos>` at each line's end) from position `start` to `stop`."""
-    position = 0
+def _words(lines: list[str]):
+    """The words of `lines`, with an `<eos>` at each line's end."""
     for line in lines:
-        for word in (*line.split(), EOS):
-            if stop is not None and position >= stop:
-                return
-            if position >= start:
-                yield word
-            position += 1
+        yield from line.split()
+        yield EOS
 
 
 def _capped(ranked: list[str], vocab_cap: int | None) -> list[str]:
