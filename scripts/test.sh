@@ -9,6 +9,6 @@ cd "$ROOT"
 # EVO_RNN_TEST_PROCESSES=0 runs the tests in this one process.
 processes="${EVO_RNN_TEST_PROCESSES:-$(python -c 'import os; print(min(4, os.cpu_count() or 1))')}"
 if [ "$processes" -gt 1 ]; then
-  exec python -m pytest -n "$processes" --dist worksteal "$@"
+  exec python -m pytest -n "$processes" --dist worksteal --durations=25 "$@"
 fi
-exec python -m pytest "$@"
+exec python -m pytest --durations=25 "$@"

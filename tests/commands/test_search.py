@@ -18,7 +18,6 @@ from evo_rnn.cells import file_format
 from conftest import (
     RAW_TENSORFLOW_LOG,
     SHARED,
-    has_population,
     interrupt,
     run_module,
     run_python,
@@ -252,7 +251,8 @@ def test_ctrl_c_and_sigterm_stop_within_seconds_cancel_the_workers_and_say_how_t
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
     process = start(args)
 
-    wait_for(lambda: has_population(database), process)
+    # Once the first evaluation is stored the pool is busy with the next ones.
+    wait_for(lambda: database.exists() and len(rows(database)) >= 1, process)
     workers = children_of(process.pid)
     assert workers  # the spawned pool (and multiprocessing's helper)
     started = time.time()
