@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -349,25 +350,40 @@ def leftovers(out: Path) -> list[str]:
 
 def prepare(command: Command, place: Place, cache: Path, log, small: bool = False) -> None:
     """Puts the command's starting state in `place` (built once into `cache`, then copied;
-    `small`: at the test suite's size)."""
+    `small`: at the test suite's size). Processes that share `cache`'s folder build each
+    starting state once between them, and the confirmed state from the searched one."""
     if command.setup == "empty":
         place.root.mkdir(parents=True)
         return
-    if not cache.exists():
+    _build_setup(command.setup, cache, log, small)
+    shutil.copytree(cache, place.root, symlinks=True)
+
+
+def _build_setup(setup: str, cache: Path, log, small: bool) -> None:
+    """Builds starting state `setup` ("searched" or "confirmed") into `cache` unless it is there,
+    under a lock beside it."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / f".{cache.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if cache.exists():
+            return
         staging = Place(cache.with_name(cache.name + ".building"))
         shutil.rmtree(staging.root, ignore_errors=True)
-        searched = list(_smaller(SEARCH) if small else SEARCH)
-        searched[searched.index("--confirm-seeds") + 1] = "0"
-        base = dataclasses.replace(COMMANDS["search"], argv=(*searched, "--no-export"))
-        invoke(base, staging, None, staging.root / "setup.trace", log)
-        if command.setup == "confirmed":  # confirmed, exported with --top 1, its kept models deleted
+        if setup == "confirmed":  # the searched state, confirmed, exported with --top 1, its kept models deleted
+            searched = cache.with_name("setup-searched")
+            _build_setup("searched", searched, log, small)
+            shutil.copytree(searched, staging.root, symlinks=True)
             confirm = COMMANDS["confirm"]
             top_one = list(confirm.argv)
             top_one[top_one.index("--top") + 1] = "1"
             invoke(dataclasses.replace(confirm, argv=tuple(top_one)), staging, None, staging.root / "setup.trace", log)
             shutil.rmtree(staging.runs / "r" / "models")
+        else:
+            argv = list(_smaller(SEARCH) if small else SEARCH)
+            argv[argv.index("--confirm-seeds") + 1] = "0"
+            base = dataclasses.replace(COMMANDS["search"], argv=(*argv, "--no-export"))
+            invoke(base, staging, None, staging.root / "setup.trace", log)
         staging.root.rename(cache)
-    shutil.copytree(cache, place.root, symlinks=True)
 
 
 # --- Episodes ---
@@ -480,15 +496,17 @@ def measure(
     log,
     plan: list[str] | None = None,
     small: bool = False,
+    setups: Path | None = None,
 ) -> Counts:
     """Runs episodes of `command` until `kills` kills; returns what they found. With `plan`
     (`EVO_RNN_KILL_AT` values), one episode kills at those, in order, then finishes; `small`:
-    at the test suite's size (one epoch)."""
+    at the test suite's size (one epoch); `setups`: where the starting states are kept (default:
+    `work`; one folder shared by several measurements builds each once)."""
     if small:
         command = command.smaller()
     started = time.time()
     counts = Counts(command.name)
-    cache = work / f"setup-{command.setup}"
+    cache = (setups or work) / f"setup-{command.setup}"
     # Every episode runs in the same folder as the reference: the paths a run stores (its
     # command line) and its export's README names are then the same.
     live = Place(work / command.name / "live")

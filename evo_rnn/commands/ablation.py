@@ -37,14 +37,14 @@ from evo_rnn.runs.run import Run, RunFiles, RunSettings
 from evo_rnn.runs.seeds import MAX_CONFIRM_SEEDS, MAX_REPLICATES, MAX_RUN_SEED, confirm_seeds, tuning_seeds
 from evo_rnn.runs.service import Evaluations, Request
 from evo_rnn.runs.tensorboard import TensorBoardLog, add_tensorboard_argument
-from evo_rnn.scoring import tables
+from evo_rnn.scoring import across_runs, tables
 from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.scoring.tables import AblationSettings
 from evo_rnn.tasks import data_files
 from evo_rnn.training import engine_choice, presets
 from evo_rnn.training.hyperparameters import HParams
 
-__all__ = ["ablate", "build_parser", "default_tasks", "main", "run", "tuning_requests"]
+__all__ = ["ablate", "build_parser", "combine_runs", "default_tasks", "main", "run", "tuning_requests"]
 
 Log = Callable[[str], None]
 
@@ -66,6 +66,21 @@ def default_tasks(data_dir: str | None) -> list[str]:
     return ["arith", "xml", "ptb"]
 
 
+def _add_cell(run: Run, cell: str) -> str:
+    """Stores an ablation's cell (a zoo name or a cell file) in `run`; returns its key.
+
+    Raises:
+        UsageError: the cell is one the run already holds under another name.
+    """
+    arch = run.add_architecture(zoo.resolve(cell), tables.cell_origin(cell))
+    origin = run.lineage(arch)["origin"]
+    if origin != tables.cell_origin(cell):
+        raise UsageError(
+            f"cell {cell!r} is the same cell as {origin.split(':', 1)[-1]!r} in this run: give each cell once"
+        )
+    return arch
+
+
 def tuning_requests(run: Run, settings: AblationSettings, preset: presets.Preset, seed: int) -> list[Request]:
     """Every cell x task x configuration x tuning seed, each cell's requests on a task one group
     (so they pack into batched jobs together). The configurations of a task are the same for
@@ -74,7 +89,7 @@ def tuning_requests(run: Run, settings: AblationSettings, preset: presets.Preset
     seeds = tuning_seeds(seed, settings.replicates)
     for group, (task, cell) in enumerate(itertools.product(settings.tasks, settings.cells)):
         configs = presets.sample_configs(preset, task, settings.trials, seed)
-        arch = run.add_architecture(zoo.get(cell), f"zoo:{cell}")
+        arch = _add_cell(run, cell)
         requests += [
             Request(arch, task, config, s, preset, phase="tune", group=group) for s in seeds for config in configs
         ]
@@ -87,7 +102,7 @@ def confirm_requests(
     """Each cell's best configuration per task (`Scores.best_config`) on the confirmation seeds."""
     requests = []
     for group, (task, cell) in enumerate(itertools.product(settings.tasks, settings.cells)):
-        arch = run.find_architecture(zoo.get(cell))
+        arch = tables.find_cell(run, cell)
         requests += [
             Request(arch, task, HParams.from_json(key.hparams), key.seed, preset, phase="confirm", group=group)
             for key in scores.confirm_keys(arch, task, confirm_seeds(seed, settings.confirm_seeds))
@@ -157,7 +172,7 @@ def ablate(
             MetaKey.CONFIRMATION,
             {
                 "seeds": confirm_seeds(run_settings.seed, settings.confirm_seeds),
-                "cells": [run.find_architecture(zoo.get(c)) for c in settings.cells],
+                "cells": [tables.find_cell(run, c) for c in settings.cells],
                 "top": len(settings.cells),
             },
         )
@@ -183,7 +198,9 @@ def write_tables(
         f"best by validation score{seeds} trained again on {settings.confirm_seeds} fresh seeds, the same for "
         f"every cell: its mean test score with a 95% t interval, its ratio to the GRU (of the mean test scores, "
         f"paired by seed, with Fieller's interval) with the paired t-test (Holm-adjusted over the table's tests in "
-        f"brackets). Preset `{run_settings.preset}`, "
+        f"brackets). The intervals vary the seeds at each cell's chosen configuration, not the choice: for claims "
+        f"about the cells, combine runs with different --seed (`python -m evo_rnn.ablation --across RUN RUN ...`). "
+        f"Preset `{run_settings.preset}`, "
         f"seed {run_settings.seed}; the paper's Table 1 in "
         f"brackets.\n\n`{run_settings.command}`\n\n{tables.markdown(table, settings.tasks)}\n"
         + "".join(f"\n- {line}" for line in lines)
@@ -246,7 +263,7 @@ def _ablate(args: argparse.Namespace) -> tuple[list[tables.Row], AblationSetting
         tasks.check_name(task_name)  # unknown names and bad file specs: one line (EvoRnnError)
     cells = args.cells.split(",") if args.cells else zoo.names()
     for cell in cells:
-        zoo.get(cell)  # unknown names fail before any training
+        zoo.resolve(cell)  # unknown names and bad cell files fail before any training
     if args.confirm_seeds == 1:
         raise UsageError("--confirm-seeds must be 0 (no confirmation) or at least 2 (an interval needs two runs)")
     engine = engine_choice.choose(args.batched, args.set)
@@ -278,7 +295,69 @@ def _ablate(args: argparse.Namespace) -> tuple[list[tables.Row], AblationSetting
     return table, settings, files
 
 
+def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> list[across_runs.CellAcrossRuns]:
+    """The comparison of ablation runs `names` (in `runs_dir`) over the runs: a claim about each
+    cell, configuration choice inside its interval (`evo_rnn.scoring.across_runs`). The runs
+    must share a protocol (preset, overrides, trials, replicates, and each shared task's
+    settings) and no training seed.
+
+    Raises:
+        EvoRnnError: a run does not exist; UsageError: fewer than 2 runs, a run that is not an
+            ablation, runs of different protocols or sharing seeds.
+    """
+    if len(set(names)) < 2:
+        raise UsageError("--across needs at least two different ablation runs (an interval over runs needs two)")
+    loaded: dict[str, list[tables.Row]] = {}
+    protocols, seeds, task_keys = {}, {}, {}
+    for name in dict.fromkeys(names):
+        with Run.open(RunFiles(name, runs_dir), readonly=True) as run:
+            settings = AblationSettings.load(run)
+            if settings is None:
+                raise UsageError(f"run {name!r} is not an ablation: --across combines python -m evo_rnn.ablation runs")
+            protocols[name] = {
+                "preset": run.settings.preset,
+                "--set": sorted(run.settings.overrides),
+                "--trials": settings.trials,
+                "--replicates": settings.replicates,
+            }
+            seeds[name], task_keys[name] = run.trained_with()
+            loaded[name] = tables.rows(Scores.of(run), settings.cells, settings.tasks)
+    for a, b in itertools.combinations(protocols, 2):
+        differ = [field for field in protocols[a] if protocols[a][field] != protocols[b][field]]
+        differ += [
+            f"{task}'s settings"
+            for task in task_keys[a].keys() & task_keys[b].keys()
+            if task_keys[a][task] != task_keys[b][task]
+        ]
+        if differ:
+            raise UsageError(
+                f"runs {a!r} and {b!r} differ in {', '.join(differ)}: combine runs made by the same command and "
+                "version of evo_rnn with different --seed"
+            )
+        shared = seeds[a] & seeds[b]
+        if shared:
+            raise UsageError(
+                f"runs {a!r} and {b!r} share {len(shared)} training seeds (e.g. {min(shared)}), so they are not "
+                "independent: give each run a --seed at least --confirm-seeds apart from the others"
+            )
+    combined = across_runs.combine(loaded)
+    if not combined:
+        raise UsageError(
+            f"runs {', '.join(map(repr, loaded))} confirmed no cell on a task in common: combine runs of the same "
+            "cells and tasks (each run confirmed: --confirm-seeds 2 or more)"
+        )
+    return combined
+
+
 def _job(args: argparse.Namespace) -> int:
+    if args.across:
+        combined = combine_runs(args.across, args.runs_dir)
+        print(across_runs.markdown(combined, list(dict.fromkeys(args.across))))
+        _stderr(
+            "intervals over runs: each run chose its own configurations on its own seeds, so they hold the "
+            "configuration's choice as well as the seeds' (docs/search.md)"
+        )
+        return 0
     try:
         table, settings, files = _ablate(args)
     except KeyboardInterrupt:
@@ -389,7 +468,10 @@ def build_parser() -> ArgumentParser:
         "--tasks", default=None, help="comma-separated tasks (default: arith,xml, and ptb when its data is present)"
     )
     parser.add_argument(
-        "--cells", default=None, help=f"comma-separated zoo cells (default: all: {', '.join(zoo.names())})"
+        "--cells",
+        default=None,
+        help="comma-separated zoo cells or cell .json files (e.g. an export's 1-ab12cd34/cell.json; the path as "
+        f"given names it in the table) (default: the zoo: {', '.join(zoo.names())})",
     )
     parser.add_argument(
         "--trials",
@@ -413,6 +495,15 @@ def build_parser() -> ArgumentParser:
         "cell) and report its test score with a 95%% interval; 0: no confirmation (default: "
         f"{CONFIRM_SEEDS}: at 8, quick arith's intervals were +-0.06 to +-0.16, wider than some "
         "tier gaps)",
+    )
+    parser.add_argument(
+        "--across",
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="train nothing: combine finished ablation runs of the same command with different --seed into one "
+        "table whose intervals are over runs, configuration choice inside (a claim about a cell, not a "
+        "configuration) (default: none: tune and confirm into --run)",
     )
     add_workers_argument(parser)
     engine_choice.add_batched_argument(parser, default=8)

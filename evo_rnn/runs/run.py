@@ -335,6 +335,12 @@ class Run:
     def find_architecture(self, graph) -> str | None:
         return self.store.find_architecture(graph)
 
+    def find_origin(self, origin: str) -> str | None:
+        return self.store.find_origin(origin)
+
+    def trained_with(self) -> tuple[set[int], dict[str, set[str]]]:
+        return self.store.trained_with()
+
     def add_architecture(self, graph, origin: str) -> str:
         """Records a cell (a zoo cell in an ablation) and returns its key; an architecture seen
         before keeps its key (`Store.add_architecture`)."""

@@ -211,6 +211,12 @@ class Store:
                 return key
         return None
 
+    def find_origin(self, origin: str) -> str | None:
+        """The key of the first architecture stored with `origin` (e.g. "file:cells/a.json"), or None."""
+        query = "SELECT key FROM architectures WHERE origin=? ORDER BY created LIMIT 1"
+        row = self._db.execute(query, (origin,)).fetchone()
+        return None if row is None else row[0]
+
     def architecture(self, key: str) -> nx.DiGraph:
         """The cell stored under `key`."""
         row = self._db.execute("SELECT graph FROM architectures WHERE key=?", (key,)).fetchone()
@@ -279,6 +285,15 @@ class Store:
             ),
         )
         return cursor.rowcount == 1
+
+    def trained_with(self) -> tuple[set[int], dict[str, set[str]]]:
+        """The training seeds of the stored evaluations, and per task the keys of the settings
+        it trained with (`presets.preset_key`: the task's data and training budget)."""
+        seeds, keys = set(), {}
+        for task, preset, seed in self._db.execute("SELECT DISTINCT task, preset, seed FROM evaluations"):
+            seeds.add(seed)
+            keys.setdefault(task, set()).add(preset)
+        return seeds, keys
 
     def evaluations(self, arch: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
         """Stored results as plain rows (`EvalResult.to_dict()` with its `arch`), oldest first,

@@ -4,9 +4,11 @@ testing many cells and tasks at once, a simultaneous interval for the minimum ov
 those ratios (the headline score), and Kendall's tau over the pairs that cross tiers with a
 bootstrap interval.
 
-Every interval here is over independent training seeds of one configuration (the runs are
-the sample): it says how much another draw of seeds would move the figure, not how much
-another choice of configuration would (`Estimate.covers` says so in every exported interval).
+Every interval here but one is over independent training seeds of one configuration (the
+runs are the sample): it says how much another draw of seeds would move the figure, not how
+much another choice of configuration would (`Estimate.covers` says so in every exported
+interval). The exception, `ratio_across_runs`, is over independent runs that each chose their
+own configuration: the interval for a claim about a cell.
 With few seeds the t distribution makes the intervals honestly wide; a simulation test checks
 their coverage at 8 seeds.
 """
@@ -22,6 +24,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 __all__ = [
+    "SEEDS_AND_CONFIGURATION",
     "SEEDS_ONLY",
     "Estimate",
     "cross_tier_tau",
@@ -32,11 +35,16 @@ __all__ = [
     "paired_ratio",
     "paired_t_test",
     "race",
+    "ratio_across_runs",
 ]
 
 CONFIDENCE = 0.95
 # What an interval's randomness is: training seeds only, the configuration chosen beforehand.
 SEEDS_ONLY = "training seeds; the configuration fixed (its choice is not inside the interval)"
+# Over independent runs, each choosing its configuration on its own tuning seeds: a claim about a cell.
+SEEDS_AND_CONFIGURATION = (
+    "training seeds and configuration choice (independent runs, each tuning and choosing its own configuration)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +129,34 @@ def paired_ratio(values: Sequence[float], baseline: Sequence[float], confidence:
         return Estimate(ratio, math.nan, math.nan, n)
     root = math.sqrt(discriminant)
     return Estimate(ratio, min(ratio, (-b_ - root) / (2 * a_)), max(ratio, (-b_ + root) / (2 * a_)), n)
+
+
+def ratio_across_runs(ratios: Sequence[float], confidence: float = CONFIDENCE) -> tuple[Estimate, float | None]:
+    """A cell's ratio to the GRU as a claim about the cell, not one configuration of it: the
+    geometric mean of the ratios that independent runs confirmed (each run chose the cell's and
+    the GRU's configuration on its own tuning seeds, then confirmed both on its own fresh
+    seeds), with a Student t interval of the log-ratios over runs, and the one-sample t-test
+    that their mean is 0 (the cell equals the GRU). Between runs the ratio moves by the seeds
+    and by which configuration won the tuning, so this interval holds both; a run's own
+    interval (`paired_ratio`) holds only the first, and is too narrow for a claim about a cell.
+
+    Returns:
+        The estimate (`covers` = SEEDS_AND_CONFIGURATION; NaN bounds with one run) and the
+        p-value (None with one run; `paired_t_test`'s edge cases where the runs agree exactly).
+
+    Raises:
+        ValueError: no ratios, or one that is not positive (a log-ratio needs a positive ratio).
+    """
+    if not len(ratios):
+        raise ValueError("a ratio across runs needs at least one run")
+    if any(not r > 0 for r in ratios):
+        raise ValueError(f"ratios across runs must be positive, got {list(ratios)}")
+    logs = [math.log(r) for r in ratios]
+    interval = mean_interval(logs, confidence)
+    estimate = Estimate(
+        math.exp(interval.mean), math.exp(interval.low), math.exp(interval.high), len(logs), SEEDS_AND_CONFIGURATION
+    )
+    return estimate, paired_t_test(logs, [0.0] * len(logs))
 
 
 def paired_t_test(values: Sequence[float], baseline: Sequence[float]) -> float | None:

@@ -20,10 +20,22 @@ from typing import Any
 from evo_rnn.cells import zoo
 from evo_rnn.runs.metadata import MetaKey
 from evo_rnn.runs.run import Run
+from evo_rnn.runs.store import Store
 from evo_rnn.scoring import statistics
 from evo_rnn.scoring.paper_scores import Scores
 
-__all__ = ["PAPER_TABLE_1", "PAPER_TIERS", "AblationSettings", "Row", "markdown", "rows", "separation", "verdicts"]
+__all__ = [
+    "PAPER_TABLE_1",
+    "PAPER_TIERS",
+    "AblationSettings",
+    "Row",
+    "cell_origin",
+    "find_cell",
+    "markdown",
+    "rows",
+    "separation",
+    "verdicts",
+]
 
 
 # Jozefowicz et al. (2015), Table 1: best accuracy (Arith, XML) and exp(-NLL) (PTB) per cell.
@@ -128,10 +140,25 @@ class Row:
     confirmed_scores: tuple[float, ...] = ()  # the test score on each confirmation seed, in seed order
 
 
+def cell_origin(cell: str) -> str:
+    """How an ablation records a cell it was given: a zoo name as "zoo:NAME", a cell file as
+    "file:PATH" (the path as given, the label the table shows)."""
+    return f"zoo:{cell}" if cell in zoo.names() else f"file:{cell}"
+
+
+def find_cell(store: Store | Run, cell: str) -> str | None:
+    """The architecture key of an ablation's cell (a zoo name, or a cell file's path as given),
+    or None where the run never stored it. A file is found by its recorded origin, so the table
+    reads even where the file has moved since."""
+    if cell in zoo.names():
+        return store.find_architecture(zoo.get(cell))
+    return store.find_origin(cell_origin(cell))
+
+
 def rows(scores: Scores, cells: list[str] | tuple[str, ...], tasks: list[str] | tuple[str, ...]) -> list[Row]:
     """The comparison of `cells` on `tasks` as the run of `scores` measured it (cell by cell, each
     cell's tasks in order); cells the run never trained are left out."""
-    found = {cell: scores.store.find_architecture(zoo.get(cell)) for cell in ("gru", *cells)}
+    found = {cell: find_cell(scores.store, cell) for cell in ("gru", *cells)}
     table = []
     for cell in cells:
         arch = found[cell]

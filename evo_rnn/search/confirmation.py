@@ -108,4 +108,8 @@ def confirm_run(
                     f"confirm: {arch[:8]} {task}: test {block['mean']:.4f} over {block['seeds']} seeds: "
                     f"{verdict(block)}"
                 )
+    log(
+        "confirm: these compare each cell at its confirmed configuration (seeds vary, the configuration does "
+        "not); for a claim about a cell, `python -m evo_rnn.ablation --across` (docs/search.md)"
+    )
     return cells

@@ -430,7 +430,11 @@ def _confirmation_section(
         "\nConfirmation (`python -m evo_rnn.confirm`): each cell, the GRU and the LSTM trained again with their "
         "best configuration on the same fresh seeds; the mean test score with its 95% t interval, the ratio to "
         "the GRU paired by seed, and the paired t-test against the GRU at the 5% level, its p-value Holm-adjusted "
-        "over every cell and task the confirmation tested.\n\n" + "\n".join(lines) + "\n"
+        "over every cell and task the confirmation tested. These intervals and tests are about each cell at "
+        "the configuration it was confirmed with (training seeds vary inside them, the configuration does not); "
+        "for a claim about a cell itself, ablate its `cell.json` beside `gru` in two or more runs with different "
+        "`--seed` and combine them with `python -m evo_rnn.ablation --across RUN RUN ...` "
+        "(docs/search.md).\n\n" + "\n".join(lines) + "\n"
     )
 
 

@@ -374,7 +374,7 @@ class _AblationPage(_Page):
         )
         self.scores = Scores.of(run)
         self.tasks = list(ablation.tasks)
-        found = (run.find_architecture(zoo.get(cell)) for cell in ablation.cells)
+        found = (tables.find_cell(run, cell) for cell in ablation.cells)
         self.top, self.baselines, self.has_baseline = [arch for arch in found if arch is not None], {}, True
 
     def header(self) -> str:

@@ -7,28 +7,31 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from evo_rnn.cells import zoo
+from evo_rnn.cells import file_format, zoo
 from evo_rnn.commands import ablation
+from evo_rnn.commands import export as export_command
+from evo_rnn.commands import search as search_command
 from evo_rnn.core.cli import UsageError
 from evo_rnn.core.errors import EvoRnnError
 from evo_rnn.runs.executors import InlineExecutor
 from evo_rnn.runs.run import Run, RunFiles, RunSettings
 from evo_rnn.runs.seeds import confirm_seeds, replicate_seed, tuning_seeds
 from evo_rnn.runs.store import Store
-from evo_rnn.scoring import statistics, tables
+from evo_rnn.scoring import across_runs, statistics, tables
 from evo_rnn.scoring.paper_scores import Scores
 from evo_rnn.scoring.tables import AblationSettings
 from evo_rnn.training import presets
 from evo_rnn.training.hyperparameters import HParams
 from evo_rnn.views.report import write_report
 
-from conftest import ROOT, SHARED, ConfigSeedFake, FakeEvaluator, quiet, run_module, stderr_lines
+from conftest import ROOT, SHARED, ConfigSeedFake, FakeEvaluator, quiet, run_module
 
 SETTINGS = AblationSettings(("gru", "lstm"), ("arith", "xml"), trials=4, replicates=3, confirm_seeds=3)
 
@@ -138,6 +141,60 @@ def test_the_report_renders_an_ablation_run(tmp_path):
     assert "Spread over configurations" in page
 
 
+def test_across_runs_combines_independent_ablations_and_refuses_runs_that_are_not(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    settings = AblationSettings(("tanh", "lstm", "gru"), ("arith",), trials=2, replicates=1, confirm_seeds=3)
+    tables_by_run = {}
+    for name, seed in (("a", 0), ("b", 1000), ("c", 2000)):
+        tables_by_run[name] = ablation.ablate(
+            RunFiles(name, runs), run_settings(seed), settings, InlineExecutor(ConfigSeedFake()), log=quiet
+        )
+    combined = ablation.combine_runs(["a", "b", "c"], runs)
+    lstm = next(c for c in combined if c.cell == "lstm")
+    ratios = [next(r for r in tables_by_run[n] if r.cell == "lstm").ratio_to_gru.mean for n in "abc"]
+    assert lstm.per_run == tuple(ratios) and lstm.ratio_to_gru.covers == statistics.SEEDS_AND_CONFIGURATION
+    assert lstm.ratio_to_gru == statistics.ratio_across_runs(ratios)[0]
+    assert ablation.main(["--across", "a", "b", "c", "--runs-dir", str(runs)]) == 0
+    assert across_runs.markdown(combined, ["a", "b", "c"]) in capsys.readouterr().out
+
+    # Not independent, not the same protocol, not an ablation, one run: one line each, exit 2.
+    other = dataclasses.replace(settings, trials=3)
+    ablation.ablate(RunFiles("more", runs), run_settings(3000), other, InlineExecutor(ConfigSeedFake()), log=quiet)
+    ablation.ablate(RunFiles("near", runs), run_settings(1), settings, InlineExecutor(ConfigSeedFake()), log=quiet)
+    search = RunFiles("searched", runs)
+    search.root.mkdir(parents=True)
+    with Store(search.database) as store:
+        RunSettings("quick", (), 5000, "python -m evo_rnn.search").start(store)
+    for names, message in (
+        (["a", "near"], "share 2 training seeds (e.g. 100001)"),  # a confirms on 100000-100002, near on 100001-100003
+        (["a", "more"], "differ in --trials"),
+        (["a", "searched"], "'searched' is not an ablation"),
+        (["a", "a"], "at least two different ablation runs"),
+        (["a", "missing"], "no search run at"),
+    ):
+        assert ablation.main(["--across", *names, "--runs-dir", str(runs)]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and message in error[0], error
+
+
+def test_a_cell_file_is_ablated_beside_zoo_cells_under_its_path_and_a_duplicate_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    file_format.save(zoo.get("mut1"), tmp_path / "found" / "cell.json")
+    file_format.save(zoo.get("gru"), tmp_path / "gru-again.json")
+    settings = AblationSettings(("gru", "found/cell.json"), ("arith",), trials=2, replicates=1, confirm_seeds=2)
+    files = RunFiles("abl", tmp_path / "runs")
+    table = ablation.ablate(files, run_settings(), settings, InlineExecutor(ConfigSeedFake()), log=quiet)
+    found = next(row for row in table if row.cell == "found/cell.json")
+    assert found.confirmed is not None and found.ratio_to_gru is not None and found.paper is None
+    (tmp_path / "found" / "cell.json").unlink()  # the table reads from the run, not the file
+    with Run.open(files, readonly=True) as run:
+        assert tables.rows(Scores.of(run), settings.cells, settings.tasks) == table
+    assert "found/cell.json" in write_report(files, tmp_path / "report.html").read_text()
+    same = dataclasses.replace(settings, cells=("gru", "gru-again.json"))
+    with pytest.raises(UsageError, match="'gru-again.json' is the same cell as 'gru'"):
+        ablation.ablate(RunFiles("dup", tmp_path / "runs"), run_settings(), same, InlineExecutor(FakeEvaluator()))
+
+
 def test_the_papers_tiers_are_read_by_kendalls_tau_and_non_overlapping_intervals():
     confirm = {
         "tanh": statistics.Estimate(0.20, 0.18, 0.22, 4),
@@ -154,7 +211,7 @@ def test_the_papers_tiers_are_read_by_kendalls_tau_and_non_overlapping_intervals
     assert tables.separation(confirm, "ptb") == []
 
 
-def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains_nothing(tmp_path):
+def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains_nothing(tmp_path, capsys):
     runs = str(tmp_path / "runs")
     args = [
         "--run",
@@ -192,8 +249,9 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
     report = run_module("evo_rnn.report", "--run", "abl", "--runs-dir", runs, "-o", str(tmp_path / "abl.html"))
     assert report.returncode == 0, report.stderr[-2000:]
     assert "Ablation run" in (tmp_path / "abl.html").read_text()
-    again = run_module("evo_rnn.ablation", *args)
-    assert again.returncode == 0 and "0 evaluations trained, 8 from the run's database" in again.stderr
+    # The rest in this process (one interpreter less each): a rerun, the Python API, bad input.
+    capsys.readouterr()
+    assert ablation.main(args) == 0 and "0 evaluations trained, 8 from the run's database" in capsys.readouterr().err
     database = tmp_path / "runs" / "abl" / "search.sqlite"
     count = sqlite3.connect(database).execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
     # The same run from Python: its rows are the command's table, and it trains nothing more.
@@ -213,17 +271,17 @@ def test_the_ablation_command_stores_a_run_the_report_renders_and_a_rerun_trains
     assert tables.markdown(rows, ("arith",)) in first.stdout
     with pytest.raises(EvoRnnError, match="resume it with the same --preset"):
         ablation.run(["gru"], ["arith"], run="abl", runs_dir=runs, seed=5, workers=0, progress=False)
-    for module, extra, words in [
-        ("evo_rnn.ablation", ["--seed", "5"], "resume it with the same --preset"),
-        ("evo_rnn.ablation", ["--tasks", "sums"], "unknown task 'sums'"),
-        ("evo_rnn.ablation", ["--confirm-seeds", "1"], "--confirm-seeds must be 0"),
-        ("evo_rnn.search", ["--workers", "0", "--data-dir", str(SHARED)], "is an ablation run"),
-        ("evo_rnn.export", ["--out", str(tmp_path / "out")], "is an ablation run, not a search"),
+    for main, extra, words in [
+        (ablation.main, ["--seed", "5"], "resume it with the same --preset"),
+        (ablation.main, ["--tasks", "sums"], "unknown task 'sums'"),
+        (ablation.main, ["--confirm-seeds", "1"], "--confirm-seeds must be 0"),
+        (search_command.main, ["--workers", "0", "--data-dir", str(SHARED)], "is an ablation run"),
+        (export_command.main, ["--out", str(tmp_path / "out")], "is an ablation run, not a search"),
     ]:
-        base = ["--run", "abl", "--runs-dir", runs] if module != "evo_rnn.ablation" else args
-        result = run_module(module, *base, *extra)
-        lines = stderr_lines(result)
-        assert result.returncode == 2 and len(lines) == 1 and words in lines[0], (module, result.stderr[-2000:])
+        base = ["--run", "abl", "--runs-dir", runs] if main is not ablation.main else args
+        code = main([*base, *extra])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and words in lines[0], (main.__module__, lines)
     assert sqlite3.connect(database).execute("SELECT COUNT(*) FROM evaluations").fetchone()[0] == count
 
 
@@ -275,3 +333,12 @@ def test_the_old_results_reader_runs_from_the_shell():
         cwd=ROOT,
     )
     assert result.returncode == 0 and "| gru |" in result.stdout, result.stderr
+
+
+def test_the_shipped_table_across_runs_is_rebuilt_from_the_shipped_databases():
+    shipped = (ROOT / "benchmarks" / "results" / "across-quick-arith" / "across.md").read_text()
+    names = re.search(r"--across (.+?) --runs-dir", shipped).group(1).split()
+    combined = ablation.combine_runs(names, ROOT / "benchmarks" / "results")
+    assert across_runs.markdown(combined, names) in shipped
+    tanh = next(row for row in combined if row.cell == "tanh")
+    assert tanh.ratio_to_gru.high < 1 and tanh.p_value_holm < 0.05  # the one claim about a cell that holds

@@ -38,11 +38,27 @@ PLANS = {
 }
 
 
+@pytest.fixture(scope="session")
+def setups(tmp_path_factory, worker_id) -> Path:
+    """One folder of starting states for this session's test processes (xdist's workers share
+    their base folder's parent): `confirm` and `export` start from one search between them."""
+    base = tmp_path_factory.getbasetemp()
+    return (base if worker_id == "master" else base.parent) / "fault-setups"
+
+
 @pytest.mark.parametrize("command", sorted(PLANS))
-def test_a_command_killed_at_every_kind_of_moment_loses_nothing_and_ends_as_if_never_killed(tmp_path, command):
+def test_a_command_killed_at_every_kind_of_moment_loses_nothing_and_ends_as_if_never_killed(tmp_path, setups, command):
     lines = []
     counts = fault_injection.measure(
-        fault_injection.COMMANDS[command], tmp_path, 0, 0, 0, lines.append, plan=PLANS[command], small=True
+        fault_injection.COMMANDS[command],
+        tmp_path,
+        0,
+        0,
+        0,
+        lines.append,
+        plan=PLANS[command],
+        small=True,
+        setups=setups,
     )
     log = "\n".join(lines)
     assert counts.kills == len(PLANS[command]), log  # every planned kill happened

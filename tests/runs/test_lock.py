@@ -4,6 +4,7 @@ in one process."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import signal
 import sqlite3
 import subprocess
@@ -34,14 +35,17 @@ def test_a_second_search_confirm_or_export_is_refused_while_a_search_runs(tmp_pa
             "evo_rnn.export": [*common, "--out", str(tmp_path / "out")],
         }
         before = len(sqlite3.connect(files.database).execute("SELECT id FROM steps").fetchall())
-        for module, args in writers.items():
-            result = run_module(module, *args)
+        # All at once (each pays for its imports), and a reader among them: it reads while the search writes.
+        with concurrent.futures.ThreadPoolExecutor(len(writers) + 1) as pool:
+            refused = {module: pool.submit(run_module, module, *args) for module, args in writers.items()}
+            reader = pool.submit(run_module, "evo_rnn.report", *common, "-o", str(tmp_path / "report.html"))
+        for module, future in refused.items():
+            result = future.result()
             lines = stderr_lines(result)
             assert result.returncode == 2 and len(lines) == 1, (module, result.stderr[-2000:])
             assert f"run 'tiny' is being written by pid {holder.pid}" in lines[0], lines
         assert not (tmp_path / "out").exists()
-        # A reader reads while the search writes.
-        report = run_module("evo_rnn.report", *common, "-o", str(tmp_path / "report.html"))
+        report = reader.result()
         assert report.returncode == 0, report.stderr[-2000:]
         assert "<!DOCTYPE html>" in (tmp_path / "report.html").read_text()
         steps = sqlite3.connect(files.database).execute("SELECT id, COUNT(*) FROM steps GROUP BY id").fetchall()

@@ -98,34 +98,17 @@ def test_a_killed_ray_worker_is_retried_and_the_store_shows_it(executor, tmp_pat
         assert store.population()
 
 
-def test_a_tiny_search_on_a_local_ray_instance_completes_and_exports(tmp_path):
-    result = run_module(
-        "evo_rnn.search",
-        *search_args(tmp_path, "--executor", "ray", "--workers", "2", "--max-candidates", "2", "--top", "1"),
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    with Store(tmp_path / "runs" / "tiny" / "search.sqlite") as store:
-        assert store.evaluation_count() >= 12 and store.population()
-        assert all(r["status"] in ("ok", "diverged", "failed") for r in store.evaluations())
-        children = [s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] not in ("duplicate",)]
-        assert len(children) == 2
-    folders = sorted(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
-    folder = folders[0]  # the best child, or with none admitted the first baseline
-    assert (folder / "model-arith.keras").is_file() and (folder / "savedmodel-xml").is_dir()
-    summary = json.loads((folder / "summary.json").read_text())
-    assert summary["rank"] == 1 if folder.name.startswith("1-") else summary["baseline"] == "gru"
-
-
 def test_ray_flags_without_ray_executor_are_refused(tmp_path):
     result = run_module("evo_rnn.search", *search_args(tmp_path, "--gpus-per-eval", "0.25"))
     assert result.returncode == 2 and "go with --executor ray" in result.stderr
 
 
-def test_ctrl_c_cancels_the_ray_tasks_and_says_how_to_export(tmp_path):
+def test_a_tiny_search_on_ray_stops_on_ctrl_c_and_resumed_completes_and_exports(tmp_path):
+    # One Ray instance for both halves (starting one costs seconds): stopped with children in
+    # flight, then the same command again to the end.
+    args = search_args(tmp_path, "--executor", "ray", "--workers", "2", "--max-candidates", "2", "--top", "1")
     database = tmp_path / "runs" / "tiny" / "search.sqlite"
-    process = start(search_args(tmp_path, "--executor", "ray", "--workers", "2"))
-
+    process = start(args)
     wait_for(lambda: has_population(database), process)
     wait_for(lambda: bool(busy_ray_workers()), process)
     stderr = interrupt(process, timeout=180)
@@ -135,3 +118,16 @@ def test_ctrl_c_cancels_the_ray_tasks_and_says_how_to_export(tmp_path):
     while busy_ray_workers() and time.time() < deadline:
         time.sleep(0.5)
     assert not busy_ray_workers()  # the evaluations in flight were cancelled
+
+    result = run_module("evo_rnn.search", *args, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with Store(database) as store:
+        assert store.evaluation_count() >= 12 and store.population()
+        assert all(r["status"] in ("ok", "diverged", "failed") for r in store.evaluations())
+        children = [s for s in store.steps() if s["kind"] == "mutate" and s["outcome"] not in ("duplicate",)]
+        assert len(children) == 2
+    folders = sorted(p for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
+    folder = folders[0]  # the best child, or with none admitted the first baseline
+    assert (folder / "model-arith.keras").is_file() and (folder / "savedmodel-xml").is_dir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["rank"] == 1 if folder.name.startswith("1-") else summary["baseline"] == "gru"
