@@ -1,17 +1,17 @@
 """How many runs a comparison of search strategies needs: a power calculation from measured runs.
 
 Reads search runs (their databases) of the strategy experiment, takes each run's best
-confirmed ratio to the GRU (the outcome `python -m evo_rnn.report --compare` compares), and
-from the spread of that outcome between runs of one strategy prints:
+confirmed child's ratio to the GRU (the outcome `python -m evo_rnn.report --compare`
+compares; the seed cells left out), pairs the runs by seed (the two strategies of a seed
+share the seed cells' training and the confirmation seeds, and draw their own children),
+checks that a pair's children differ from the first mutation on, and prints:
 
-- the smallest difference between the strategies' mean outcomes that N paired runs per
-  strategy detect with 80% power (two-sided paired t-test at 5%, normal approximation), and
-- the runs per strategy a difference of 3% of the mean outcome needs.
-
-The runs of a pair share their seed, so their difference may vary less than two independent
-runs; until paired runs with independent children exist, the spread between runs of one
-strategy (times sqrt 2) stands for the spread of a pair's difference, an upper bound when the
-pairing helps.
+- the pairs' mean difference with its 95% t interval and the paired t-test (two pairs or more),
+- the smallest difference between the strategies that N pairs detect with 80% power
+  (two-sided paired t-test at 5%, normal approximation), from the measured SD of a pair's
+  difference (with fewer than two pairs: the spread between runs of one strategy times sqrt 2,
+  as if the runs were independent), and
+- the pairs a difference of 3% of the mean outcome needs.
 
     python benchmarks/strategy_power.py benchmarks/results/strategies-protocol2-b72/*.sqlite
 """
@@ -27,13 +27,14 @@ from pathlib import Path
 
 from scipy import stats as scipy_stats
 
-from evo_rnn.runs.run import RunFiles
+from evo_rnn.runs.run import Run, RunFiles
 from evo_rnn.scoring.strategy_comparison import load_outcome
 
 
-def outcomes(databases: list[Path]) -> dict[str, list[float]]:
-    """Each strategy's best confirmed ratios, one per run (runs without one left out)."""
-    found: dict[str, list[float]] = {}
+def outcomes(databases: list[Path]) -> list[tuple[str, int, float | None, list[str]]]:
+    """Per run: its strategy, seed, best confirmed child's ratio (None: not confirmed) and its
+    children's architectures in the order they were drawn."""
+    found = []
     with tempfile.TemporaryDirectory() as scratch:
         for index, database in enumerate(databases):
             # a run folder of its own, read-only use (a run's database is `NAME/search.sqlite`)
@@ -42,8 +43,9 @@ def outcomes(databases: list[Path]) -> dict[str, list[float]]:
             folder.mkdir()
             shutil.copyfile(database, folder / "search.sqlite")
             outcome = load_outcome(RunFiles(name, scratch))
-            if outcome.best_confirmed is not None:
-                found.setdefault(outcome.strategy, []).append(outcome.best_confirmed)
+            with Run.open(RunFiles(name, scratch), readonly=True) as run:
+                children = [s["arch"] for s in run.steps() if s["kind"] == "mutate" and s["arch"]]
+            found.append((outcome.strategy, outcome.seed, outcome.best_confirmed, children))
     return found
 
 
@@ -66,29 +68,56 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=5, help="paired runs per strategy to evaluate (default: 5)")
     args = parser.parse_args()
-    found = outcomes([d if d.suffix == ".sqlite" else d / "search.sqlite" for d in args.databases])
-    for strategy, values in sorted(found.items()):
+    runs = outcomes([d if d.suffix == ".sqlite" else d / "search.sqlite" for d in args.databases])
+    by_strategy: dict[str, list[float]] = {}
+    for strategy, seed, best, children in runs:
+        print(f"{strategy} seed {seed}: best confirmed child's ratio {best}, {len(children)} children drawn")
+        if best is not None:
+            by_strategy.setdefault(strategy, []).append(best)
+    # Pairs: the same seed, two strategies. Their children must differ from the first mutation on.
+    by_seed: dict[int, dict[str, tuple[float | None, list[str]]]] = {}
+    for strategy, seed, best, children in runs:
+        by_seed.setdefault(seed, {})[strategy] = (best, children)
+    differences = []
+    for seed, pair in sorted(by_seed.items()):
+        if len(pair) != 2:
+            continue
+        (a, (best_a, children_a)), (b, (best_b, children_b)) = sorted(pair.items())
+        common = sum(x == y for x, y in zip(children_a, children_b, strict=False))
         print(
-            f"{strategy}: {len(values)} runs, best confirmed ratio {statistics.fmean(values):.3f} "
-            f"(SD between runs {statistics.stdev(values):.3f})"
-            if len(values) > 1
-            else f"{strategy}: {values}"
+            f"pair seed {seed}: {common} of the first {min(len(children_a), len(children_b))} children the same "
+            f"in {a} and {b}; first children {children_a[:1]} and {children_b[:1]}"
         )
-    pooled = [v for values in found.values() for v in values]
-    spreads = [statistics.stdev(values) for values in found.values() if len(values) > 1]
-    if not spreads:
-        raise SystemExit("need at least two runs of one strategy with a confirmed best cell")
-    sd_run = math.sqrt(statistics.fmean(s**2 for s in spreads))
-    sd_difference = sd_run * math.sqrt(2)
+        if best_a is not None and best_b is not None:
+            differences.append(best_a - best_b)
+            print(f"pair seed {seed}: {a} - {b} = {best_a - best_b:+.4f}")
+    pooled = [v for values in by_strategy.values() for v in values]
+    if not pooled:
+        raise SystemExit("no run has a confirmed child yet")
     mean = statistics.fmean(pooled)
-    print(f"SD of one run's outcome {sd_run:.3f}; of a pair's difference, taken as independent: {sd_difference:.3f}")
+    if len(differences) >= 2:
+        sd_difference = statistics.stdev(differences)
+        estimate = statistics.fmean(differences)
+        half = scipy_stats.t.ppf(0.975, len(differences) - 1) * sd_difference / math.sqrt(len(differences))
+        p_value = float(scipy_stats.ttest_1samp(differences, 0.0).pvalue) if sd_difference > 0 else math.nan
+        low, high = estimate - half, estimate + half
+        print(
+            f"{len(differences)} pairs: mean difference {estimate:+.4f} [{low:+.4f}, {high:+.4f}] (95% t interval), "
+            f"paired t-test p = {p_value:.3g}; SD of a pair's difference {sd_difference:.4f} (measured)"
+        )
+    else:
+        spreads = [statistics.stdev(values) for values in by_strategy.values() if len(values) > 1]
+        if not spreads:
+            raise SystemExit("need two pairs, or two confirmed runs of one strategy, for a spread")
+        sd_difference = math.sqrt(statistics.fmean(s**2 for s in spreads)) * math.sqrt(2)
+        print(f"SD of a pair's difference from one strategy's spread, as independent: {sd_difference:.4f}")
+    wanted, have = detectable(sd_difference, args.runs), detectable(sd_difference, max(len(differences), 1))
     print(
-        f"{args.runs} pairs detect (80% power, 5% two-sided) a difference of "
-        f"{detectable(sd_difference, args.runs):.3f} ({detectable(sd_difference, args.runs) / mean:.0%} of the mean "
-        f"outcome {mean:.3f})"
+        f"{args.runs} pairs detect (80% power, 5% two-sided) a difference of {wanted:.4f} ({wanted / mean:.1%} of "
+        f"the mean outcome {mean:.3f}); the {len(differences)} pairs here detect {have:.4f} ({have / mean:.1%})"
     )
     print(
-        f"a difference of 3% of the mean outcome ({0.03 * mean:.3f}) needs {runs_needed(sd_difference, 0.03 * mean)} "
+        f"a difference of 3% of the mean outcome ({0.03 * mean:.4f}) needs {runs_needed(sd_difference, 0.03 * mean)} "
         f"pairs of runs at this budget"
     )
 

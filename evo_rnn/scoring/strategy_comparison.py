@@ -42,8 +42,9 @@ class RunOutcome:
         curve: (evaluations stored, child score) for every child scored on every task, in the
             order they finished.
         children: new children drawn (the search's candidates).
-        best_confirmed: the best confirmed score of a confirmed cell other than the GRU (None:
-            the run was not confirmed), and `best_confirmed_arch` that cell.
+        best_confirmed: the best confirmed score of a confirmed child (None: the run was not
+            confirmed, or confirmed no child), and `best_confirmed_arch` that cell. The seed
+            cells are left out: they are the same in every run of a seed.
     """
 
     name: str
@@ -76,7 +77,10 @@ def load_outcome(files: RunFiles) -> RunOutcome:
         meta = run.meta(MetaKey.CONFIRMATION)
         best, best_arch = None, None
         if meta:
-            cells = [arch for arch in meta["cells"] if arch != scores.baseline_arch]
+            # What the strategy found: its children, never a seed cell (the LSTM's ratio is the same
+            # for both strategies of a pair, so it would hide their difference).
+            seeded = {s["arch"] for s in steps if s["kind"] == "seed"} | {scores.baseline_arch}
+            cells = [arch for arch in meta["cells"] if arch not in seeded]
             for row in scores.leaderboard(cells):
                 if row.confirmed is not None and (best is None or row.confirmed > best):
                     best, best_arch = row.confirmed, row.arch
@@ -128,9 +132,31 @@ def compare(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
             "children": [r.children for r in runs],
             "search_evaluations": [r.search_evaluations for r in runs],
         }
-    test = None
+    test, paired = None, None
     if len(table) == 2 and all(t["values"] for t in table.values()):
         (a, first), (b, second) = table.items()
         result = scipy_stats.mannwhitneyu(first["values"], second["values"], alternative="two-sided")
         test = {"strategies": [a, b], "u": float(result.statistic), "p_value": float(result.pvalue)}
-    return {"strategies": table, "mann_whitney": test}
+        paired = _paired_by_seed(outcomes, a, b)
+    return {"strategies": table, "mann_whitney": test, "paired": paired}
+
+
+def _paired_by_seed(outcomes: Sequence[RunOutcome], a: str, b: str) -> dict[str, Any] | None:
+    """Runs of strategies `a` and `b` with the same seed (the same seed cells' training, the same
+    confirmation seeds, their own children): the mean of the differences `a - b` of their best
+    confirmed scores with a 95% t interval and the paired t-test (None with no complete pair)."""
+    by_seed: dict[int, dict[str, float]] = {}
+    for outcome in outcomes:
+        if outcome.best_confirmed is not None and outcome.strategy in (a, b):
+            by_seed.setdefault(outcome.seed, {})[outcome.strategy] = outcome.best_confirmed
+    pairs = sorted((seed, runs[a], runs[b]) for seed, runs in by_seed.items() if len(runs) == 2)
+    if not pairs:
+        return None
+    differences = [x - y for _, x, y in pairs]
+    return {
+        "strategies": [a, b],
+        "seeds": [seed for seed, _, _ in pairs],
+        "differences": differences,
+        "estimate": statistics.mean_interval(differences),
+        "p_value": statistics.paired_t_test([x for _, x, _ in pairs], [y for _, _, y in pairs]),
+    }

@@ -535,6 +535,13 @@ def render_comparison(outcomes: list[strategy_comparison.RunOutcome]) -> str:
         else f"Mann-Whitney U test ({' vs '.join(test['strategies'])}), two-sided: U = {test['u']:g}, "
         f"p = {test['p_value']:.3g}"
     )
+    paired = result["paired"]
+    if paired is not None:
+        p_value = "" if paired["p_value"] is None else f", paired t-test p = {paired['p_value']:.3g}"
+        words += (
+            f". Paired by seed ({len(paired['seeds'])} pairs: {', '.join(map(str, paired['seeds']))}): "
+            f"{' minus '.join(paired['strategies'])} = {paired['estimate'].text(3)}{p_value}"
+        )
     figure = comparison_figure(outcomes)
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn strategies</title>'

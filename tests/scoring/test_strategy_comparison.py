@@ -64,6 +64,10 @@ def test_each_run_gives_its_budget_curve_and_best_confirmed_cell(compared):
         counts = [n for n, _ in outcome.curve]
         assert outcome.curve and counts == sorted(counts) and counts[-1] <= outcome.search_evaluations
         assert outcome.best_confirmed is not None and outcome.best_confirmed_arch is not None
+        with Store(runs_dir / outcome.name / "search.sqlite", readonly=True) as store:
+            seeded = {step["arch"] for step in store.steps() if step["kind"] == "seed"}
+            assert store.lineage(outcome.best_confirmed_arch)["origin"] == "mutation"  # a child, not the LSTM
+        assert outcome.best_confirmed_arch not in seeded
         curve = strategy_comparison.best_so_far(outcome, [0, counts[0], outcome.search_evaluations])
         assert math.isnan(curve[0]) and curve[1] == outcome.curve[0][1]
         assert curve[2] == max(score for _, score in outcome.curve)  # the best so far never falls
@@ -79,11 +83,19 @@ def test_the_comparison_gives_means_with_intervals_and_the_rank_test(compared, t
     assert evolution["estimate"] == statistics.mean_interval(values["evolution"])
     expected = scipy_stats.mannwhitneyu(values["evolution"], values["random"], alternative="two-sided")
     assert result["mann_whitney"]["p_value"] == pytest.approx(expected.pvalue)
+    # Paired by seed: the same seed cells and confirmation seeds, each strategy's own children.
+    paired = result["paired"]
+    by_run = {(o.strategy, o.seed): o.best_confirmed for o in outcomes}
+    differences = [by_run["evolution", seed] - by_run["random", seed] for seed in (1, 2, 3)]
+    assert paired["seeds"] == [1, 2, 3] and paired["differences"] == pytest.approx(differences)
+    assert paired["estimate"] == statistics.mean_interval(paired["differences"])
+    assert paired["p_value"] == pytest.approx(statistics.paired_t_test(values["evolution"], values["random"]))
     # The command line writes the page and its plot.
     out = tmp_path / "compare.html"
     done = run_module("evo_rnn.report", "--compare", *names, "--runs-dir", str(runs_dir), "-o", str(out))
     assert done.returncode == 0, done.stderr
     page = out.read_text()
+    assert "Paired by seed (3 pairs: 1, 2, 3)" in page
     assert "Mann-Whitney U test" in page and page.count("<tr>") >= 6 + 2 and "data:image/png" in page
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     missing = run_module("evo_rnn.report", "--compare", "nosuch", "--runs-dir", str(runs_dir))
