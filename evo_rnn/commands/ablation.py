@@ -295,11 +295,14 @@ def _ablate(args: argparse.Namespace) -> tuple[list[tables.Row], AblationSetting
     return table, settings, files
 
 
-def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> list[across_runs.CellAcrossRuns]:
+def combine_runs(
+    names: Sequence[str], runs_dir: str | os.PathLike = "runs", log: Log = _stderr
+) -> list[across_runs.CellAcrossRuns]:
     """The comparison of ablation runs `names` (in `runs_dir`) over the runs: a claim about each
     cell, configuration choice inside its interval (`evo_rnn.scoring.across_runs`). The runs
     must share a protocol (preset, overrides, trials, replicates, and each shared task's
-    settings) and no training seed.
+    settings) and no training seed; a cell given as a file must be the same cell in every run.
+    Cells and tasks not confirmed by every run are left out, and `log` says which.
 
     Raises:
         EvoRnnError: a run does not exist; UsageError: fewer than 2 runs, a run that is not an
@@ -307,8 +310,14 @@ def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> 
     """
     if len(set(names)) < 2:
         raise UsageError("--across needs at least two different ablation runs (an interval over runs needs two)")
+    for name in dict.fromkeys(names):  # every name checked before any run is read
+        if not RunFiles(name, runs_dir).database.is_file():
+            raise UsageError(
+                f"no ablation run {name!r} in {runs_dir}: check the name and --runs-dir (`python -m evo_rnn.ablation "
+                f"--run {name} --seed S` makes one)"
+            )
     loaded: dict[str, list[tables.Row]] = {}
-    protocols, seeds, task_keys = {}, {}, {}
+    protocols, seeds, task_keys, cell_keys = {}, {}, {}, {}
     for name in dict.fromkeys(names):
         with Run.open(RunFiles(name, runs_dir), readonly=True) as run:
             settings = AblationSettings.load(run)
@@ -321,6 +330,7 @@ def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> 
                 "--replicates": settings.replicates,
             }
             seeds[name], task_keys[name] = run.trained_with()
+            cell_keys[name] = {cell: tables.find_cell(run, cell) for cell in settings.cells}
             loaded[name] = tables.rows(Scores.of(run), settings.cells, settings.tasks)
     for a, b in itertools.combinations(protocols, 2):
         differ = [field for field in protocols[a] if protocols[a][field] != protocols[b][field]]
@@ -334,6 +344,16 @@ def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> 
                 f"runs {a!r} and {b!r} differ in {', '.join(differ)}: combine runs made by the same command and "
                 "version of evo_rnn with different --seed"
             )
+        changed = [
+            cell
+            for cell in cell_keys[a].keys() & cell_keys[b].keys()
+            if None not in (cell_keys[a][cell], cell_keys[b][cell]) and cell_keys[a][cell] != cell_keys[b][cell]
+        ]
+        if changed:
+            raise UsageError(
+                f"cell {changed[0]!r} is a different cell in runs {a!r} and {b!r} (the file changed between them): "
+                "combine runs of the same cells"
+            )
         shared = seeds[a] & seeds[b]
         if shared:
             raise UsageError(
@@ -341,6 +361,13 @@ def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> 
                 "independent: give each run a --seed at least --confirm-seeds apart from the others"
             )
     combined = across_runs.combine(loaded)
+    shown = {(row.cell, row.task) for row in combined}
+    confirmed = {(row.cell, row.task) for rows in loaded.values() for row in rows if row.confirmed is not None}
+    if confirmed - shown:
+        log(
+            "left out, not confirmed by every run: "
+            + ", ".join(f"{cell} on {task}" for cell, task in sorted(confirmed - shown))
+        )
     if not combined:
         raise UsageError(
             f"runs {', '.join(map(repr, loaded))} confirmed no cell on a task in common: combine runs of the same "
@@ -351,8 +378,15 @@ def combine_runs(names: Sequence[str], runs_dir: str | os.PathLike = "runs") -> 
 
 def _job(args: argparse.Namespace) -> int:
     if args.across:
+        given = [flag for flag, value in (("--cells", args.cells), ("--tasks", args.tasks)) if value is not None]
+        if given:
+            raise UsageError(
+                f"--across combines the cells and tasks the runs confirmed; drop {' and '.join(given)} (they choose "
+                "what a new run trains)"
+            )
         combined = combine_runs(args.across, args.runs_dir)
         print(across_runs.markdown(combined, list(dict.fromkeys(args.across))))
+
         _stderr(
             "intervals over runs: each run chose its own configurations on its own seeds, so they hold the "
             "configuration's choice as well as the seeds' (docs/search.md)"

@@ -140,8 +140,15 @@ def ratio_across_runs(ratios: Sequence[float], confidence: float = CONFIDENCE) -
     and by which configuration won the tuning, so this interval holds both; a run's own
     interval (`paired_ratio`) holds only the first, and is too narrow for a claim about a cell.
 
+    The estimand is the geometric mean of a run's ratio. The interval is exact when the runs'
+    log-ratios are normal (simulated: 0.95 at 2 to 8 runs; heavy tails such as t with 3 degrees
+    of freedom: 0.95-0.96). With few runs it is anti-conservative when they are skewed, e.g.
+    when one run in ten picks a bad configuration for the GRU: coverage 0.84-0.89 at 4 runs in
+    such simulations. Two runs give almost no power (t = 12.7).
+
     Returns:
-        The estimate (`covers` = SEEDS_AND_CONFIGURATION; NaN bounds with one run) and the
+        The estimate (`covers` = SEEDS_AND_CONFIGURATION; NaN bounds with one run, or where the
+        runs agree exactly: no spread to build an interval from) and the
         p-value (None with one run; `paired_t_test`'s edge cases where the runs agree exactly).
 
     Raises:
@@ -153,6 +160,8 @@ def ratio_across_runs(ratios: Sequence[float], confidence: float = CONFIDENCE) -
         raise ValueError(f"ratios across runs must be positive, got {list(ratios)}")
     logs = [math.log(r) for r in ratios]
     interval = mean_interval(logs, confidence)
+    if len(set(logs)) == 1:  # runs that agree exactly show no spread to build an interval from
+        interval = Estimate(interval.mean, math.nan, math.nan, len(logs))
     estimate = Estimate(
         math.exp(interval.mean), math.exp(interval.low), math.exp(interval.high), len(logs), SEEDS_AND_CONFIGURATION
     )

@@ -144,19 +144,34 @@ def compare(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
 def _paired_by_seed(outcomes: Sequence[RunOutcome], a: str, b: str) -> dict[str, Any] | None:
     """Runs of strategies `a` and `b` with the same seed (the same seed cells' training, the same
     confirmation seeds, their own children): the mean of the differences `a - b` of their best
-    confirmed scores with a 95% t interval and the paired t-test (None with no complete pair)."""
-    by_seed: dict[int, dict[str, float]] = {}
+    confirmed children's scores with a 95% t interval (NaN bounds where every pair differs by
+    the same) and the paired t-test, and the seeds left out with why (two runs of one strategy,
+    one strategy only, a run without a confirmed child). None with no complete pair."""
+    by_seed: dict[int, dict[str, list[float | None]]] = {}
     for outcome in outcomes:
-        if outcome.best_confirmed is not None and outcome.strategy in (a, b):
-            by_seed.setdefault(outcome.seed, {})[outcome.strategy] = outcome.best_confirmed
-    pairs = sorted((seed, runs[a], runs[b]) for seed, runs in by_seed.items() if len(runs) == 2)
+        if outcome.strategy in (a, b):
+            by_seed.setdefault(outcome.seed, {}).setdefault(outcome.strategy, []).append(outcome.best_confirmed)
+    pairs, left_out = [], {}
+    for seed, runs in sorted(by_seed.items()):
+        if any(len(values) > 1 for values in runs.values()):
+            left_out[seed] = "two runs of one strategy"
+        elif len(runs) < 2:
+            left_out[seed] = "one strategy only"
+        elif runs[a][0] is None or runs[b][0] is None:
+            left_out[seed] = "a run without a confirmed child"
+        else:
+            pairs.append((seed, runs[a][0], runs[b][0]))
     if not pairs:
         return None
     differences = [x - y for _, x, y in pairs]
+    estimate = statistics.mean_interval(differences)
+    if len(set(differences)) == 1:  # pairs that agree exactly show no spread to build an interval from
+        estimate = dataclasses.replace(estimate, low=math.nan, high=math.nan)
     return {
         "strategies": [a, b],
         "seeds": [seed for seed, _, _ in pairs],
         "differences": differences,
-        "estimate": statistics.mean_interval(differences),
+        "estimate": estimate,
         "p_value": statistics.paired_t_test([x for _, x, _ in pairs], [y for _, _, y in pairs]),
+        "left_out": left_out,
     }

@@ -542,6 +542,8 @@ def render_comparison(outcomes: list[strategy_comparison.RunOutcome]) -> str:
             f". Paired by seed ({len(paired['seeds'])} pairs: {', '.join(map(str, paired['seeds']))}): "
             f"{' minus '.join(paired['strategies'])} = {paired['estimate'].text(3)}{p_value}"
         )
+        if paired["left_out"]:
+            words += "; not paired: " + ", ".join(f"seed {seed} ({why})" for seed, why in paired["left_out"].items())
     figure = comparison_figure(outcomes)
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>evo_rnn strategies</title>'

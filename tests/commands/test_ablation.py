@@ -149,7 +149,9 @@ def test_across_runs_combines_independent_ablations_and_refuses_runs_that_are_no
         tables_by_run[name] = ablation.ablate(
             RunFiles(name, runs), run_settings(seed), settings, InlineExecutor(ConfigSeedFake()), log=quiet
         )
-    combined = ablation.combine_runs(["a", "b", "c"], runs)
+    said = []
+    combined = ablation.combine_runs(["a", "b", "c"], runs, log=said.append)
+    assert said == []  # every run confirmed every cell
     lstm = next(c for c in combined if c.cell == "lstm")
     ratios = [next(r for r in tables_by_run[n] if r.cell == "lstm").ratio_to_gru.mean for n in "abc"]
     assert lstm.per_run == tuple(ratios) and lstm.ratio_to_gru.covers == statistics.SEEDS_AND_CONFIGURATION
@@ -170,7 +172,8 @@ def test_across_runs_combines_independent_ablations_and_refuses_runs_that_are_no
         (["a", "more"], "differ in --trials"),
         (["a", "searched"], "'searched' is not an ablation"),
         (["a", "a"], "at least two different ablation runs"),
-        (["a", "missing"], "no search run at"),
+        (["a", "missing"], "no ablation run 'missing' in"),
+        (["a", "b", "--cells", "gru"], "drop --cells"),
     ):
         assert ablation.main(["--across", *names, "--runs-dir", str(runs)]) == 2
         error = capsys.readouterr().err.strip().splitlines()
@@ -184,6 +187,12 @@ def test_a_cell_file_is_ablated_beside_zoo_cells_under_its_path_and_a_duplicate_
     settings = AblationSettings(("gru", "found/cell.json"), ("arith",), trials=2, replicates=1, confirm_seeds=2)
     files = RunFiles("abl", tmp_path / "runs")
     table = ablation.ablate(files, run_settings(), settings, InlineExecutor(ConfigSeedFake()), log=quiet)
+    # Another run of the same path after the file changed is another cell: --across refuses the pair.
+    file_format.save(zoo.get("mut2"), tmp_path / "found" / "cell.json")
+    other = RunFiles("changed", tmp_path / "runs")
+    ablation.ablate(other, run_settings(1000), settings, InlineExecutor(ConfigSeedFake()), log=quiet)
+    with pytest.raises(UsageError, match="'found/cell.json' is a different cell in runs 'abl' and 'changed'"):
+        ablation.combine_runs(["abl", "changed"], tmp_path / "runs", log=quiet)
     found = next(row for row in table if row.cell == "found/cell.json")
     assert found.confirmed is not None and found.ratio_to_gru is not None and found.paper is None
     (tmp_path / "found" / "cell.json").unlink()  # the table reads from the run, not the file

@@ -47,6 +47,8 @@ def test_the_ratio_over_runs_is_the_geometric_mean_with_a_t_interval_of_log_rati
     assert p == pytest.approx(statistics.paired_t_test(list(logs), [0.0] * 3))
     one, p_one = statistics.ratio_across_runs([1.05])
     assert one.mean == pytest.approx(1.05) and math.isnan(one.low) and p_one is None
+    same, p_same = statistics.ratio_across_runs([1.1, 1.1, 1.1])  # no spread: no interval, and p says little
+    assert same.mean == pytest.approx(1.1) and math.isnan(same.low) and math.isnan(same.high) and p_same == 0.25
     for bad in ([], [1.0, 0.0], [1.0, -0.5]):
         with pytest.raises(ValueError):
             statistics.ratio_across_runs(bad)

@@ -88,7 +88,7 @@ def test_the_comparison_gives_means_with_intervals_and_the_rank_test(compared, t
     by_run = {(o.strategy, o.seed): o.best_confirmed for o in outcomes}
     differences = [by_run["evolution", seed] - by_run["random", seed] for seed in (1, 2, 3)]
     assert paired["seeds"] == [1, 2, 3] and paired["differences"] == pytest.approx(differences)
-    assert paired["estimate"] == statistics.mean_interval(paired["differences"])
+    assert paired["estimate"].mean == pytest.approx(sum(differences) / 3) and paired["left_out"] == {}
     assert paired["p_value"] == pytest.approx(statistics.paired_t_test(values["evolution"], values["random"]))
     # The command line writes the page and its plot.
     out = tmp_path / "compare.html"
@@ -100,3 +100,30 @@ def test_the_comparison_gives_means_with_intervals_and_the_rank_test(compared, t
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     missing = run_module("evo_rnn.report", "--compare", "nosuch", "--runs-dir", str(runs_dir))
     assert missing.returncode == 2 and "no search run at" in missing.stderr
+
+
+def outcome(strategy: str, seed: int, best: float | None) -> strategy_comparison.RunOutcome:
+    return strategy_comparison.RunOutcome(f"{strategy}-{seed}", strategy, seed, 10, 9, [], 3, best, "a" * 32)
+
+
+def test_pairs_leave_out_what_cannot_pair_and_equal_differences_give_no_interval():
+    outcomes = [
+        outcome("evolution", 1, 1.05),
+        outcome("random", 1, 1.02),
+        outcome("evolution", 2, 1.04),
+        outcome("random", 2, 1.01),
+        outcome("evolution", 3, 1.03),  # no random run
+        outcome("evolution", 4, 1.03),
+        outcome("random", 4, None),  # no confirmed child
+        outcome("evolution", 5, 1.0),
+        outcome("evolution", 5, 1.1),  # two runs of one strategy
+        outcome("random", 5, 1.0),
+    ]
+    paired = strategy_comparison.compare(outcomes)["paired"]
+    assert paired["seeds"] == [1, 2] and paired["differences"] == pytest.approx([0.03, 0.03])
+    assert paired["left_out"] == {
+        3: "one strategy only",
+        4: "a run without a confirmed child",
+        5: "two runs of one strategy",
+    }
+    assert paired["estimate"].mean == pytest.approx(0.03) and math.isnan(paired["estimate"].low)
