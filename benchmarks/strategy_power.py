@@ -8,7 +8,7 @@ checks that a pair's children differ from the first mutation on, and prints:
 
 - the pairs' mean difference with its 95% t interval and the paired t-test (two pairs or more),
 - the smallest difference between the strategies that N pairs detect with 80% power
-  (two-sided paired t-test at 5%, normal approximation), from the measured SD of a pair's
+  (two-sided paired t-test at 5%, noncentral t), from the measured SD of a pair's
   difference (with fewer than two pairs: the spread between runs of one strategy times sqrt 2,
   as if the runs were independent), and
 - the pairs a difference of 3% of the mean outcome needs.
@@ -25,6 +25,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from scipy import optimize
 from scipy import stats as scipy_stats
 
 from evo_rnn.runs.run import Run, RunFiles
@@ -49,16 +50,33 @@ def outcomes(databases: list[Path]) -> list[tuple[str, int, float | None, list[s
     return found
 
 
+def power_of(difference: float, sd_difference: float, runs: int, alpha: float = 0.05) -> float:
+    """The power of the two-sided paired t-test over `runs` pairs for a true mean difference
+    `difference` (the noncentral t distribution: exact for normal differences)."""
+    if runs < 2:
+        return 0.0
+    df, shift = runs - 1, difference / sd_difference * math.sqrt(runs)
+    critical = scipy_stats.t.ppf(1 - alpha / 2, df)
+    wrong_side = scipy_stats.nct.cdf(-critical, df, shift)  # negligible; scipy gives NaN for some far tails
+    return float(scipy_stats.nct.sf(critical, df, shift) + (0.0 if math.isnan(wrong_side) else wrong_side))
+
+
 def detectable(sd_difference: float, runs: int, power: float = 0.8, alpha: float = 0.05) -> float:
-    """The smallest mean difference `runs` pairs detect with `power` (normal approximation)."""
-    z = scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power)
-    return z * sd_difference / math.sqrt(runs)
+    """The smallest mean difference `runs` pairs detect with `power` (inf with fewer than 2)."""
+    if runs < 2:
+        return math.inf
+    # Far enough that the power is above `power` (noncentrality the critical t plus 10), near
+    # enough for the noncentral t's numerics.
+    upper = (scipy_stats.t.ppf(1 - alpha / 2, runs - 1) + 10) * sd_difference / math.sqrt(runs)
+    return float(optimize.brentq(lambda d: power_of(d, sd_difference, runs, alpha) - power, 1e-9, upper))
 
 
 def runs_needed(sd_difference: float, difference: float, power: float = 0.8, alpha: float = 0.05) -> int:
-    """The pairs of runs a mean difference `difference` needs for `power`."""
-    z = scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power)
-    return math.ceil((z * sd_difference / difference) ** 2)
+    """The pairs of runs a mean difference `difference` needs for `power` (at least 2)."""
+    runs = 2
+    while power_of(difference, sd_difference, runs, alpha) < power and runs < 10_000:
+        runs += 1
+    return runs
 
 
 def main() -> None:
