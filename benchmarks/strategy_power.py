@@ -29,12 +29,12 @@ from scipy import optimize
 from scipy import stats as scipy_stats
 
 from evo_rnn.runs.run import Run, RunFiles
-from evo_rnn.scoring.strategy_comparison import load_outcome
+from evo_rnn.scoring.strategy_comparison import RunOutcome, compare, load_outcome
 
 
-def outcomes(databases: list[Path]) -> list[tuple[str, int, float | None, list[str]]]:
-    """Per run: its strategy, seed, best confirmed child's ratio (None: not confirmed) and its
-    children's architectures in the order they were drawn."""
+def outcomes(databases: list[Path]) -> list[tuple[RunOutcome, list[str]]]:
+    """Per run: what it reached (`load_outcome`: its strategy, seed, best confirmed child's
+    ratio) and its children's architectures in the order they were drawn."""
     found = []
     with tempfile.TemporaryDirectory() as scratch:
         for index, database in enumerate(databases):
@@ -46,7 +46,7 @@ def outcomes(databases: list[Path]) -> list[tuple[str, int, float | None, list[s
             outcome = load_outcome(RunFiles(name, scratch))
             with Run.open(RunFiles(name, scratch), readonly=True) as run:
                 children = [s["arch"] for s in run.steps() if s["kind"] == "mutate" and s["arch"]]
-            found.append((outcome.strategy, outcome.seed, outcome.best_confirmed, children))
+            found.append((outcome, children))
     return found
 
 
@@ -88,40 +88,43 @@ def main() -> None:
     args = parser.parse_args()
     runs = outcomes([d if d.suffix == ".sqlite" else d / "search.sqlite" for d in args.databases])
     by_strategy: dict[str, list[float]] = {}
-    for strategy, seed, best, children in runs:
-        print(f"{strategy} seed {seed}: best confirmed child's ratio {best}, {len(children)} children drawn")
-        if best is not None:
-            by_strategy.setdefault(strategy, []).append(best)
+    for outcome, children in runs:
+        print(
+            f"{outcome.strategy} seed {outcome.seed}: best confirmed child's ratio {outcome.best_confirmed}, "
+            f"{len(children)} children drawn"
+        )
+        if outcome.best_confirmed is not None:
+            by_strategy.setdefault(outcome.strategy, []).append(outcome.best_confirmed)
     # Pairs: the same seed, two strategies. Their children must differ from the first mutation on.
-    by_seed: dict[int, dict[str, tuple[float | None, list[str]]]] = {}
-    for strategy, seed, best, children in runs:
-        by_seed.setdefault(seed, {})[strategy] = (best, children)
-    differences = []
+    by_seed: dict[int, dict[str, list[str]]] = {}
+    for outcome, children in runs:
+        by_seed.setdefault(outcome.seed, {})[outcome.strategy] = children
+    # The pairs' differences, interval and test: the comparison `report --compare` prints.
+    paired = compare([outcome for outcome, _ in runs])["paired"]
+    differences = [] if paired is None else paired["differences"]
+    by_pair = {} if paired is None else dict(zip(paired["seeds"], differences, strict=True))
     for seed, pair in sorted(by_seed.items()):
         if len(pair) != 2:
             continue
-        (a, (best_a, children_a)), (b, (best_b, children_b)) = sorted(pair.items())
+        (a, children_a), (b, children_b) = sorted(pair.items())
         common = sum(x == y for x, y in zip(children_a, children_b, strict=False))
         print(
             f"pair seed {seed}: {common} of the first {min(len(children_a), len(children_b))} children the same "
             f"in {a} and {b}; first children {children_a[:1]} and {children_b[:1]}"
         )
-        if best_a is not None and best_b is not None:
-            differences.append(best_a - best_b)
-            print(f"pair seed {seed}: {a} - {b} = {best_a - best_b:+.4f}")
+        if seed in by_pair:
+            print(f"pair seed {seed}: {a} - {b} = {by_pair[seed]:+.4f}")
     pooled = [v for values in by_strategy.values() for v in values]
     if not pooled:
         raise SystemExit("no run has a confirmed child yet")
     mean = statistics.fmean(pooled)
     if len(differences) >= 2:
         sd_difference = statistics.stdev(differences)
-        estimate = statistics.fmean(differences)
-        half = scipy_stats.t.ppf(0.975, len(differences) - 1) * sd_difference / math.sqrt(len(differences))
-        p_value = float(scipy_stats.ttest_1samp(differences, 0.0).pvalue) if sd_difference > 0 else math.nan
-        low, high = estimate - half, estimate + half
+        estimate = paired["estimate"]
         print(
-            f"{len(differences)} pairs: mean difference {estimate:+.4f} [{low:+.4f}, {high:+.4f}] (95% t interval), "
-            f"paired t-test p = {p_value:.3g}; SD of a pair's difference {sd_difference:.4f} (measured)"
+            f"{len(differences)} pairs: mean difference {estimate.mean:+.4f} [{estimate.low:+.4f}, "
+            f"{estimate.high:+.4f}] (95% t interval), paired t-test p = {paired['p_value']:.3g}; SD of a pair's "
+            f"difference {sd_difference:.4f} (measured)"
         )
     else:
         spreads = [statistics.stdev(values) for values in by_strategy.values() if len(values) > 1]

@@ -72,11 +72,12 @@ def _add_cell(run: Run, cell: str) -> str:
     Raises:
         UsageError: the cell is one the run already holds under another name.
     """
-    arch = run.add_architecture(zoo.resolve(cell), tables.cell_origin(cell))
-    origin = run.lineage(arch)["origin"]
-    if origin != tables.cell_origin(cell):
+    origin = tables.cell_origin(cell)
+    arch = run.add_architecture(zoo.resolve(cell), origin)
+    stored = run.lineage(arch)["origin"]  # the first origin an architecture was stored under
+    if stored != origin:
         raise UsageError(
-            f"cell {cell!r} is the same cell as {origin.split(':', 1)[-1]!r} in this run: give each cell once"
+            f"cell {cell!r} is the same cell as {stored.split(':', 1)[-1]!r} in this run: give each cell once"
         )
     return arch
 

@@ -36,6 +36,7 @@ __all__ = [
     "paired_t_test",
     "race",
     "ratio_across_runs",
+    "varying_mean_interval",
 ]
 
 CONFIDENCE = 0.95
@@ -90,6 +91,21 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Es
         return Estimate(mean, math.nan, math.nan, n)
     half = scipy_stats.t.ppf(0.5 + confidence / 2, n - 1) * statistics.stdev(values) / math.sqrt(n)
     return Estimate(mean, mean - half, mean + half, n)
+
+
+def varying_mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
+    """`mean_interval`, with NaN bounds where every value is the same: values that do not vary
+    show no spread to build an interval from (a zero-width interval would claim certainty).
+    For small samples of whole runs, where exact agreement happens (two runs that found the
+    same cell).
+
+    Raises:
+        ValueError: no values.
+    """
+    interval = mean_interval(values, confidence)
+    if len(set(values)) == 1:
+        return dataclasses.replace(interval, low=math.nan, high=math.nan)
+    return interval
 
 
 def paired_ratio(values: Sequence[float], baseline: Sequence[float], confidence: float = CONFIDENCE) -> Estimate | None:
@@ -159,9 +175,7 @@ def ratio_across_runs(ratios: Sequence[float], confidence: float = CONFIDENCE) -
     if any(not r > 0 for r in ratios):
         raise ValueError(f"ratios across runs must be positive, got {list(ratios)}")
     logs = [math.log(r) for r in ratios]
-    interval = mean_interval(logs, confidence)
-    if len(set(logs)) == 1:  # runs that agree exactly show no spread to build an interval from
-        interval = Estimate(interval.mean, math.nan, math.nan, len(logs))
+    interval = varying_mean_interval(logs, confidence)
     estimate = Estimate(
         math.exp(interval.mean), math.exp(interval.low), math.exp(interval.high), len(logs), SEEDS_AND_CONFIGURATION
     )

@@ -164,14 +164,11 @@ def _paired_by_seed(outcomes: Sequence[RunOutcome], a: str, b: str) -> dict[str,
     if not pairs:
         return None
     differences = [x - y for _, x, y in pairs]
-    estimate = statistics.mean_interval(differences)
-    if len(set(differences)) == 1:  # pairs that agree exactly show no spread to build an interval from
-        estimate = dataclasses.replace(estimate, low=math.nan, high=math.nan)
     return {
         "strategies": [a, b],
         "seeds": [seed for seed, _, _ in pairs],
         "differences": differences,
-        "estimate": estimate,
+        "estimate": statistics.varying_mean_interval(differences),
         "p_value": statistics.paired_t_test([x for _, x, _ in pairs], [y for _, _, y in pairs]),
         "left_out": left_out,
     }
